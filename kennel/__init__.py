@@ -1,0 +1,1 @@
+"""Kennel: a self-hosted storefront for dog breeders."""

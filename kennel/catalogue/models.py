@@ -1,0 +1,105 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from kennel.core.models import BaseModel
+from kennel.core.money import quantize
+
+
+class Litter(BaseModel):
+    name = models.CharField(max_length=120)
+    dam = models.CharField("mother", max_length=120)
+    sire = models.CharField("father", max_length=120)
+    born_on = models.DateField()
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-born_on", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Puppy(BaseModel):
+    class Sex(models.TextChoices):
+        MALE = "male", "Male"
+        FEMALE = "female", "Female"
+
+    class Status(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        HELD = "held", "On hold"
+        RESERVED = "reserved", "Reserved"
+        SOLD = "sold", "Sold"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=80)
+    litter = models.ForeignKey(
+        Litter, null=True, blank=True, on_delete=models.SET_NULL, related_name="puppies"
+    )
+    breed = models.CharField(max_length=80, db_index=True)
+    sex = models.CharField(max_length=6, choices=Sex.choices)
+    colour = models.CharField(max_length=60, blank=True)
+    born_on = models.DateField()
+    description = models.TextField(blank=True)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    deposit = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        blank=True,
+        help_text="Leave empty to use the configured share of the price.",
+    )
+    currency = models.CharField(max_length=3, default="EUR")
+    # Only the reservation services change this (see reservations/services.py).
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.AVAILABLE, db_index=True
+    )
+    is_published = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["litter__born_on", "name"]
+        verbose_name_plural = "puppies"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(deposit__gt=0) & models.Q(deposit__lte=models.F("price")),
+                name="puppy_deposit_positive_and_not_above_price",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["available", "held", "reserved", "sold"]),
+                name="puppy_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.deposit is None:
+            self.deposit = default_deposit(self.price, self.currency)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalogue:puppy", kwargs={"slug": self.slug})
+
+    @property
+    def is_available(self) -> bool:
+        return self.status == self.Status.AVAILABLE
+
+
+def default_deposit(price: Decimal, currency: str) -> Decimal:
+    share = Decimal(str(settings.DEPOSIT_SHARE))
+    return min(price, max(quantize(price * share, currency), Decimal("0.01")))
+
+
+class PuppyPhoto(models.Model):
+    puppy = models.ForeignKey(Puppy, on_delete=models.CASCADE, related_name="photos")
+    image = models.ImageField(upload_to="puppies/")
+    alt = models.CharField(max_length=200, help_text="What the photo shows, for screen readers.")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.alt

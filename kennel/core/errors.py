@@ -1,0 +1,72 @@
+"""Business errors with stable codes, apart from transport failures."""
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    """A business outcome the caller must show to a person: a stable `code`, a plain `message`.
+
+    `status` is the HTTP status an entry point answers with.
+    """
+
+    status = 400
+
+    def __init__(
+        self, code: str, message: str, *, extra: dict[str, Any] | None = None, status: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra or {}
+        if status:
+            self.status = status
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.extra:
+            body["details"] = self.extra
+        return {"error": body}
+
+
+# User-facing messages are constants so tests and templates agree on them.
+PUPPY_NOT_AVAILABLE_MESSAGE = (
+    "Sorry, this puppy has just been reserved by someone else. It is no longer available."
+)
+PUPPY_NOT_FOUND_MESSAGE = "There is no puppy at this address."
+PROVIDER_UNAVAILABLE_MESSAGE = (
+    "The payment service could not be reached, so nothing was charged and the puppy is "
+    "available again. Please try again in a few minutes."
+)
+BUSY_MESSAGE = "The shop is busy right now. Please try again in a moment."
+
+
+class PuppyNotAvailable(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__("PUPPY_NOT_AVAILABLE", PUPPY_NOT_AVAILABLE_MESSAGE, status=409)
+
+
+class PuppyNotFound(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__("PUPPY_NOT_FOUND", PUPPY_NOT_FOUND_MESSAGE, status=404)
+
+
+class ValidationFailed(ApplicationError):
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        super().__init__(
+            "VALIDATION_ERROR",
+            "Some fields are missing or invalid.",
+            extra={"fields": fields},
+            status=422,
+        )
+
+
+class Busy(ApplicationError):
+    """A row lock could not be taken in time; the caller (or the provider) should retry."""
+
+    def __init__(self) -> None:
+        super().__init__("LOCK_TIMEOUT", BUSY_MESSAGE, status=503)
+
+
+class PaymentProviderFailed(ApplicationError):
+    def __init__(self) -> None:
+        super().__init__("PROVIDER_UNAVAILABLE", PROVIDER_UNAVAILABLE_MESSAGE, status=502)

@@ -1,0 +1,96 @@
+from django.db import models
+
+from kennel.core.models import BaseModel
+from kennel.reservations.models import Reservation
+
+
+class WebhookEvent(models.Model):
+    """A verified provider delivery, stored raw before anything is done with it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PROCESSING = "processing", "Processing"
+        PROCESSED = "processed", "Processed"
+        IGNORED = "ignored", "Ignored"
+        FAILED = "failed", "Failed"
+
+    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
+    event_id = models.CharField(max_length=255)
+    type = models.CharField(max_length=100, db_index=True)
+    body = models.TextField()
+    headers = models.JSONField(default=dict)
+    signature_valid = models.BooleanField(default=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "event_id"], name="one_webhook_event_per_provider_event_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.type} {self.event_id}"
+
+
+class WebhookRejection(models.Model):
+    """A counter of refused deliveries: nothing of a refused body is kept."""
+
+    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
+    reason = models.CharField(max_length=40)
+    count = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reason"], name="one_rejection_counter_per_reason"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reason}: {self.count}"
+
+
+class Refund(BaseModel):
+    """Money sent back: for a reservation, or for a payment no reservation could take."""
+
+    class Reason(models.TextChoices):
+        LATE_PAYMENT = "late_payment", "Paid after the puppy was taken"
+        AMOUNT_MISMATCH = "amount_mismatch", "Paid amount differs from the deposit"
+        DUPLICATE_PAYMENT = "duplicate_payment", "A second payment for one reservation"
+        OWNER = "owner", "Refunded by the owner"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    reservation = models.ForeignKey(
+        Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
+    external_payment_id = models.CharField(max_length=255)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    provider_refund_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.amount} {self.currency} ({self.reason})"

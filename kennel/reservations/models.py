@@ -1,0 +1,99 @@
+import secrets
+import uuid
+
+from django.db import models
+from django.urls import reverse
+
+from kennel.catalogue.models import Puppy
+from kennel.core.models import BaseModel
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Reservation(BaseModel):
+    """One buyer's deposit for one puppy. Its status only changes through services.py."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for payment"
+        PROCESSING = "processing", "Payment processing"
+        CONFIRMED = "confirmed", "Deposit confirmed"
+        COMPLETED = "completed", "Completed"
+        EXPIRED = "expired", "Expired"
+        CANCELLED = "cancelled", "Cancelled"
+        RELEASED = "released", "Payment failed"
+        REFUNDED = "refunded", "Refunded"
+
+    class Provider(models.TextChoices):
+        STRIPE = "stripe", "Card (Stripe)"
+        PAYPAL = "paypal", "PayPal"
+
+    ACTIVE = (Status.PENDING, Status.PROCESSING, Status.CONFIRMED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    puppy = models.ForeignKey(Puppy, on_delete=models.PROTECT, related_name="reservations")
+    buyer_name = models.CharField(max_length=120)
+    buyer_email = models.EmailField(max_length=254)
+    buyer_phone = models.CharField(max_length=32)
+    deposit_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    provider_reference = models.CharField(max_length=255, null=True, blank=True)
+    external_payment_id = models.CharField(max_length=255, null=True, blank=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    status_reason = models.CharField(max_length=60, blank=True)
+    expires_at = models.DateTimeField(db_index=True)
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["puppy"],
+                condition=models.Q(status__in=["pending", "processing", "confirmed"]),
+                name="one_active_reservation_per_puppy",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "external_payment_id"],
+                condition=models.Q(external_payment_id__isnull=False),
+                name="one_reservation_per_provider_payment",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "provider_reference"],
+                condition=models.Q(provider_reference__isnull=False),
+                name="one_reservation_per_provider_checkout",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(deposit_amount__gt=0), name="reservation_deposit_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=[
+                        "pending",
+                        "processing",
+                        "confirmed",
+                        "completed",
+                        "expired",
+                        "cancelled",
+                        "released",
+                        "refunded",
+                    ]
+                ),
+                name="reservation_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.puppy} for {self.buyer_name} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reservations:status", kwargs={"token": self.token})
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE

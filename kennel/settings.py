@@ -1,0 +1,162 @@
+"""The one settings module. Everything comes from the environment (see .env.example)."""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=False)
+PAYMENTS_MODE = env.str("PAYMENTS_MODE", default="sandbox")
+if PAYMENTS_MODE not in ("sandbox", "live"):
+    raise ImproperlyConfigured("PAYMENTS_MODE must be 'sandbox' or 'live'")
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    # A built-in key is only acceptable when no real money can be at stake.
+    if PAYMENTS_MODE == "live":
+        raise ImproperlyConfigured("SECRET_KEY must be set when PAYMENTS_MODE=live")
+    SECRET_KEY = "kennel-sandbox-insecure-key"
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:" + env.str("PORT", default="8000"))
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "kennel.core",
+    "kennel.catalogue",
+    "kennel.reservations",
+    "kennel.payments",
+    "kennel.monitoring",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "kennel.urls"
+WSGI_APPLICATION = "kennel.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kennel.core.context_processors.shop",
+            ],
+        },
+    },
+]
+
+# SQLite is the zero-setup default; PostgreSQL in production and tests (DATABASE_URL).
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'kennel.sqlite3'}")
+}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of deadlocking.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-kennel.sqlite3")}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+WHITENOISE_USE_FINDERS = True
+
+# Background work: the task table is the outbox, written in the state change's transaction.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+# --- the shop ---
+SHOP_NAME = env.str("SHOP_NAME", default="Kennel")
+BREEDER_NAME = env.str("BREEDER_NAME", default="Kennel demo breeder")
+BREEDER_EMAIL = env.str("BREEDER_EMAIL", default="")
+BREEDER_PHONE = env.str("BREEDER_PHONE", default="")
+DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
+DEPOSIT_SHARE = env.float("DEPOSIT_SHARE", default=0.2)
+HOLD_MINUTES = env.int("HOLD_MINUTES", default=30)
+LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=5)
+
+# --- payments ---
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=8111)
+SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}")
+_sandbox = PAYMENTS_MODE == "sandbox"
+# In sandbox mode the keys are well-known placeholders: no real money can move through them.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_kennel_sandbox" if _sandbox else "")
+STRIPE_WEBHOOK_SECRET = env.str(
+    "STRIPE_WEBHOOK_SECRET", default="whsec_kennel_sandbox_not_secret" if _sandbox else ""
+)
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default=SANDBOX_URL if _sandbox else "")
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+PAYPAL_CLIENT_ID = env.str("PAYPAL_CLIENT_ID", default="kennel-sandbox-client" if _sandbox else "")
+PAYPAL_CLIENT_SECRET = env.str(
+    "PAYPAL_CLIENT_SECRET", default="kennel-sandbox-secret" if _sandbox else ""
+)
+PAYPAL_WEBHOOK_ID = env.str("PAYPAL_WEBHOOK_ID", default="WH-KENNEL-SANDBOX" if _sandbox else "")
+PAYPAL_API_BASE = env.str("PAYPAL_API_BASE", default=SANDBOX_URL if _sandbox else "")
+PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
+
+# --- notifications and analytics (issue 4 wires these) ---
+OWNER_EMAIL = env.str("OWNER_EMAIL", default="")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kennel@localhost")
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+GA4_MEASUREMENT_ID = env.str("GA4_MEASUREMENT_ID", default="")
+GA4_API_SECRET = env.str("GA4_API_SECRET", default="")
+GA4_ENDPOINT = env.str("GA4_ENDPOINT", default="https://www.google-analytics.com/mp/collect")
+META_PIXEL_ID = env.str("META_PIXEL_ID", default="")
+META_ACCESS_TOKEN = env.str("META_ACCESS_TOKEN", default="")
+META_ENDPOINT = env.str("META_ENDPOINT", default="https://graph.facebook.com")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,17 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from kennel.api.routers import api
+
+urlpatterns = [
+    path("", include("kennel.catalogue.urls")),
+    path("", include("kennel.reservations.urls")),
+    path("", include("kennel.payments.urls")),
+    path("", include("kennel.monitoring.urls")),
+    path("api/", api.urls),
+    path("admin/", admin.site.urls),
+    # Puppy photos are the breeder's own uploads; served by Django (a CDN can front it).
+    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+]
