@@ -74,7 +74,9 @@ TEMPLATES = [
 
 # SQLite is the zero-setup default; PostgreSQL in production and tests (DATABASE_URL).
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'kennel.sqlite3'}")
+    "default": env.db_url(
+        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'kennel.sqlite3'}"
+    )
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -122,7 +124,9 @@ SANDBOX_PORT = env.int("SANDBOX_PORT", default=8111)
 SANDBOX_URL = env.str("SANDBOX_URL", default=f"http://127.0.0.1:{SANDBOX_PORT}")
 _sandbox = PAYMENTS_MODE == "sandbox"
 # In sandbox mode the keys are well-known placeholders: no real money can move through them.
-STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="sk_test_kennel_sandbox" if _sandbox else "")
+STRIPE_SECRET_KEY = env.str(
+    "STRIPE_SECRET_KEY", default="sk_test_kennel_sandbox" if _sandbox else ""
+)
 STRIPE_WEBHOOK_SECRET = env.str(
     "STRIPE_WEBHOOK_SECRET", default="whsec_kennel_sandbox_not_secret" if _sandbox else ""
 )

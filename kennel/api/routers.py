@@ -1,3 +1,54 @@
-from ninja import NinjaAPI
+"""The JSON API: parse, call one service, serialise. Errors always carry a stable code."""
 
-api = NinjaAPI(title="Kennel API", version="1")
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError, ValidationError
+
+from kennel.api.puppies import router as puppies_router
+from kennel.api.reservations import router as reservations_router
+from kennel.core.errors import ApplicationError
+
+api = NinjaAPI(
+    title="Kennel API",
+    version="1",
+    description="Puppies and deposit reservations. Errors: {'error': {'code', 'message'}}.",
+    urls_namespace="api",
+)
+api.add_router("/puppies/", puppies_router)
+api.add_router("/reservations/", reservations_router)
+
+
+@api.exception_handler(ApplicationError)
+def application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(ValidationError)
+def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    fields: dict[str, list[str]] = {}
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
+        fields.setdefault(".".join(loc) or "body", []).append(str(error.get("msg", "invalid")))
+    body = {
+        "error": {
+            "code": "VALIDATION_ERROR",
+            "message": "Some fields are missing or invalid.",
+            "details": {"fields": fields},
+        }
+    }
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(HttpError)
+def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code = {400: "BAD_REQUEST", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
+        exc.status_code, "HTTP_ERROR"
+    )
+    body = {"error": {"code": code, "message": str(exc)}}
+    return api.create_response(request, body, status=exc.status_code)
+
+
+@api.exception_handler(Http404)
+def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    body = {"error": {"code": "NOT_FOUND", "message": "There is nothing at this address."}}
+    return api.create_response(request, body, status=404)

@@ -4,7 +4,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 # ISO 4217 currencies without a minor unit (Stripe's list of zero-decimal currencies).
 ZERO_DECIMAL = frozenset(
-    "BIF CLP DJF GNF JPY KMF KRW MGA PYG RWF UGX VND VUV XAF XOF XPF".split()
+    {
+        *("BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA"),
+        *("PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"),
+    }
 )
 
 

@@ -1,2 +1,8 @@
+from django.urls import path
+
+from kennel.monitoring import views
+
 app_name = "monitoring"
-urlpatterns: list = []
+urlpatterns = [
+    path("health/", views.health, name="health"),
+]

@@ -115,14 +115,15 @@ class PaymentProvider(Protocol):
         ...
 
 
+def available_providers() -> list[str]:
+    """The providers a buyer can choose; PayPal joins with its client (issue 3)."""
+    return [Reservation.Provider.STRIPE]
+
+
 def get_provider(name: str) -> PaymentProvider:
     """The configured provider by name. Imported lazily: each SDK loads only when used."""
     if name == Reservation.Provider.STRIPE:
         from kennel.payments.stripe.provider import StripeProvider
 
         return StripeProvider.from_settings()
-    if name == Reservation.Provider.PAYPAL:
-        from kennel.payments.paypal.provider import PayPalProvider  # type: ignore[import-not-found]
-
-        return PayPalProvider.from_settings()  # type: ignore[no-any-return]
-    raise ValueError(f"unknown payment provider {name!r}")
+    raise ProviderUnavailable(f"payment provider {name!r} is not available")

@@ -1,11 +1,12 @@
 """Starting a checkout: hold the puppy, then open the provider's hosted payment page."""
 
 import logging
+from urllib.parse import urlencode
 
 from django.urls import reverse
 
-from kennel.core.errors import PaymentProviderFailed
-from kennel.payments.providers import ProviderError, get_provider
+from kennel.core.errors import PaymentProviderFailed, ValidationFailed
+from kennel.payments.providers import ProviderError, available_providers, get_provider
 from kennel.reservations import services as reservations
 from kennel.reservations.models import Reservation
 
@@ -22,16 +23,16 @@ def checkout_start(
     on the network. If the provider fails, the hold is released at once and
     PaymentProviderFailed tells the buyer nothing was charged.
     """
+    if provider not in available_providers():
+        raise ValidationFailed({"provider": ["Please choose one of the offered payment methods."]})
     reservation = reservations.reservation_hold(
         puppy_slug=puppy_slug, buyer=buyer, provider=provider
     )
     try:
         start = get_provider(provider).create_checkout(
             reservation,
-            success_url=site_url + reverse("payments:return", kwargs={"provider": provider}),
-            cancel_url=site_url
-            + reverse("payments:cancel", kwargs={"provider": provider})
-            + f"?reservation={reservation.token}",
+            success_url=_buyer_url(site_url, "payments:return", provider, reservation),
+            cancel_url=_buyer_url(site_url, "payments:cancel", provider, reservation),
         )
     except Exception as exc:
         # Whatever went wrong, the hold must not outlive the failed checkout.
@@ -47,3 +48,8 @@ def checkout_start(
         raise
     reservations.reservation_set_checkout(reservation=reservation, reference=start.reference)
     return reservation, start.redirect_url
+
+
+def _buyer_url(site_url: str, name: str, provider: str, reservation: Reservation) -> str:
+    path = reverse(name, kwargs={"provider": provider})
+    return f"{site_url}{path}?{urlencode({'reservation': reservation.token})}"

@@ -39,8 +39,9 @@ class Reservation(BaseModel):
     deposit_amount = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3)
     provider = models.CharField(max_length=10, choices=Provider.choices)
-    provider_reference = models.CharField(max_length=255, null=True, blank=True)
-    external_payment_id = models.CharField(max_length=255, null=True, blank=True)
+    # NULL, not "", means "none yet": the unique constraints below only count real ids.
+    provider_reference = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    external_payment_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
     )

@@ -3,6 +3,7 @@
 Locks are taken in one order everywhere: reservation rows, then the puppy row.
 """
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -128,16 +129,22 @@ def _enqueue_checkout_cancel(reservation: Reservation) -> None:
     checkout_cancel.enqueue(str(reservation.pk))
 
 
-def _lock(reservation_id: object) -> Reservation:
+def _lock(reservation_id: uuid.UUID | str) -> Reservation:
     return Reservation.objects.select_for_update().get(pk=reservation_id)
 
 
-def reservation_release(*, reservation_id: object, status: str, actor: str, reason: str) -> bool:
+def reservation_release(
+    *, reservation_id: uuid.UUID | str, status: str, actor: str, reason: str
+) -> bool:
     """Close a pending (or processing) reservation: expired, cancelled or released.
 
     Returns False, changing nothing, when the reservation is no longer open to that change.
     """
-    allowed = {S.EXPIRED: [S.PENDING], S.CANCELLED: [S.PENDING], S.RELEASED: [S.PENDING, S.PROCESSING]}
+    allowed = {
+        S.EXPIRED: [S.PENDING],
+        S.CANCELLED: [S.PENDING],
+        S.RELEASED: [S.PENDING, S.PROCESSING],
+    }
     with locked_transaction():
         reservation = _lock(reservation_id)
         if reservation.status not in allowed[S(status)]:

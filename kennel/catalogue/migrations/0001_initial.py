@@ -5,73 +5,139 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Litter',
+            name="Litter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=120)),
-                ('dam', models.CharField(max_length=120, verbose_name='mother')),
-                ('sire', models.CharField(max_length=120, verbose_name='father')),
-                ('born_on', models.DateField()),
-                ('description', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=120)),
+                ("dam", models.CharField(max_length=120, verbose_name="mother")),
+                ("sire", models.CharField(max_length=120, verbose_name="father")),
+                ("born_on", models.DateField()),
+                ("description", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['-born_on', 'name'],
+                "ordering": ["-born_on", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Puppy',
+            name="Puppy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('name', models.CharField(max_length=80)),
-                ('breed', models.CharField(db_index=True, max_length=80)),
-                ('sex', models.CharField(choices=[('male', 'Male'), ('female', 'Female')], max_length=6)),
-                ('colour', models.CharField(blank=True, max_length=60)),
-                ('born_on', models.DateField()),
-                ('description', models.TextField(blank=True)),
-                ('price', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('deposit', models.DecimalField(blank=True, decimal_places=2, help_text='Leave empty to use the configured share of the price.', max_digits=10)),
-                ('currency', models.CharField(default='EUR', max_length=3)),
-                ('status', models.CharField(choices=[('available', 'Available'), ('held', 'On hold'), ('reserved', 'Reserved'), ('sold', 'Sold')], db_index=True, default='available', max_length=10)),
-                ('is_published', models.BooleanField(default=True)),
-                ('litter', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='puppies', to='catalogue.litter')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("name", models.CharField(max_length=80)),
+                ("breed", models.CharField(db_index=True, max_length=80)),
+                (
+                    "sex",
+                    models.CharField(
+                        choices=[("male", "Male"), ("female", "Female")], max_length=6
+                    ),
+                ),
+                ("colour", models.CharField(blank=True, max_length=60)),
+                ("born_on", models.DateField()),
+                ("description", models.TextField(blank=True)),
+                ("price", models.DecimalField(decimal_places=2, max_digits=10)),
+                (
+                    "deposit",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        help_text="Leave empty to use the configured share of the price.",
+                        max_digits=10,
+                    ),
+                ),
+                ("currency", models.CharField(default="EUR", max_length=3)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("available", "Available"),
+                            ("held", "On hold"),
+                            ("reserved", "Reserved"),
+                            ("sold", "Sold"),
+                        ],
+                        db_index=True,
+                        default="available",
+                        max_length=10,
+                    ),
+                ),
+                ("is_published", models.BooleanField(default=True)),
+                (
+                    "litter",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="puppies",
+                        to="catalogue.litter",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'puppies',
-                'ordering': ['litter__born_on', 'name'],
+                "verbose_name_plural": "puppies",
+                "ordering": ["litter__born_on", "name"],
             },
         ),
         migrations.CreateModel(
-            name='PuppyPhoto',
+            name="PuppyPhoto",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('image', models.ImageField(upload_to='puppies/')),
-                ('alt', models.CharField(help_text='What the photo shows, for screen readers.', max_length=200)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
-                ('puppy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='photos', to='catalogue.puppy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("image", models.ImageField(upload_to="puppies/")),
+                (
+                    "alt",
+                    models.CharField(
+                        help_text="What the photo shows, for screen readers.", max_length=200
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "puppy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="photos",
+                        to="catalogue.puppy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['position', 'id'],
+                "ordering": ["position", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='puppy',
-            constraint=models.CheckConstraint(condition=models.Q(('deposit__gt', 0), ('deposit__lte', models.F('price'))), name='puppy_deposit_positive_and_not_above_price'),
+            model_name="puppy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("deposit__gt", 0), ("deposit__lte", models.F("price"))),
+                name="puppy_deposit_positive_and_not_above_price",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='puppy',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['available', 'held', 'reserved', 'sold'])), name='puppy_status_known'),
+            model_name="puppy",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("status__in", ["available", "held", "reserved", "sold"])),
+                name="puppy_status_known",
+            ),
         ),
     ]

@@ -7,39 +7,118 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalogue', '0001_initial'),
+        ("catalogue", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Reservation',
+            name="Reservation",
             fields=[
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('buyer_name', models.CharField(max_length=120)),
-                ('buyer_email', models.EmailField(max_length=254)),
-                ('buyer_phone', models.CharField(max_length=32)),
-                ('deposit_amount', models.DecimalField(decimal_places=2, max_digits=10)),
-                ('currency', models.CharField(max_length=3)),
-                ('provider', models.CharField(choices=[('stripe', 'Card (Stripe)'), ('paypal', 'PayPal')], max_length=10)),
-                ('provider_reference', models.CharField(blank=True, max_length=255, null=True)),
-                ('external_payment_id', models.CharField(blank=True, max_length=255, null=True)),
-                ('status', models.CharField(choices=[('pending', 'Waiting for payment'), ('processing', 'Payment processing'), ('confirmed', 'Deposit confirmed'), ('completed', 'Completed'), ('expired', 'Expired'), ('cancelled', 'Cancelled'), ('released', 'Payment failed'), ('refunded', 'Refunded')], db_index=True, default='pending', max_length=12)),
-                ('status_reason', models.CharField(blank=True, max_length=60)),
-                ('expires_at', models.DateTimeField(db_index=True)),
-                ('token', models.CharField(default=kennel.reservations.models.new_token, editable=False, max_length=64, unique=True)),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, null=True)),
-                ('puppy', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='reservations', to='catalogue.puppy')),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("buyer_name", models.CharField(max_length=120)),
+                ("buyer_email", models.EmailField(max_length=254)),
+                ("buyer_phone", models.CharField(max_length=32)),
+                ("deposit_amount", models.DecimalField(decimal_places=2, max_digits=10)),
+                ("currency", models.CharField(max_length=3)),
+                (
+                    "provider",
+                    models.CharField(
+                        choices=[("stripe", "Card (Stripe)"), ("paypal", "PayPal")], max_length=10
+                    ),
+                ),
+                ("provider_reference", models.CharField(blank=True, max_length=255, null=True)),
+                ("external_payment_id", models.CharField(blank=True, max_length=255, null=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting for payment"),
+                            ("processing", "Payment processing"),
+                            ("confirmed", "Deposit confirmed"),
+                            ("completed", "Completed"),
+                            ("expired", "Expired"),
+                            ("cancelled", "Cancelled"),
+                            ("released", "Payment failed"),
+                            ("refunded", "Refunded"),
+                        ],
+                        db_index=True,
+                        default="pending",
+                        max_length=12,
+                    ),
+                ),
+                ("status_reason", models.CharField(blank=True, max_length=60)),
+                ("expires_at", models.DateTimeField(db_index=True)),
+                (
+                    "token",
+                    models.CharField(
+                        default=kennel.reservations.models.new_token,
+                        editable=False,
+                        max_length=64,
+                        unique=True,
+                    ),
+                ),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "puppy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="reservations",
+                        to="catalogue.puppy",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(condition=models.Q(('status__in', ['pending', 'processing', 'confirmed'])), fields=('puppy',), name='one_active_reservation_per_puppy'), models.UniqueConstraint(condition=models.Q(('external_payment_id__isnull', False)), fields=('provider', 'external_payment_id'), name='one_reservation_per_provider_payment'), models.UniqueConstraint(condition=models.Q(('provider_reference__isnull', False)), fields=('provider', 'provider_reference'), name='one_reservation_per_provider_checkout'), models.CheckConstraint(condition=models.Q(('deposit_amount__gt', 0)), name='reservation_deposit_positive'), models.CheckConstraint(condition=models.Q(('status__in', ['pending', 'processing', 'confirmed', 'completed', 'expired', 'cancelled', 'released', 'refunded'])), name='reservation_status_known')],
+                "ordering": ["-created_at"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("status__in", ["pending", "processing", "confirmed"])),
+                        fields=("puppy",),
+                        name="one_active_reservation_per_puppy",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("external_payment_id__isnull", False)),
+                        fields=("provider", "external_payment_id"),
+                        name="one_reservation_per_provider_payment",
+                    ),
+                    models.UniqueConstraint(
+                        condition=models.Q(("provider_reference__isnull", False)),
+                        fields=("provider", "provider_reference"),
+                        name="one_reservation_per_provider_checkout",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("deposit_amount__gt", 0)),
+                        name="reservation_deposit_positive",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            (
+                                "status__in",
+                                [
+                                    "pending",
+                                    "processing",
+                                    "confirmed",
+                                    "completed",
+                                    "expired",
+                                    "cancelled",
+                                    "released",
+                                    "refunded",
+                                ],
+                            )
+                        ),
+                        name="reservation_status_known",
+                    ),
+                ],
             },
         ),
     ]

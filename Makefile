@@ -1,0 +1,64 @@
+# Kennel — `make run` (a complete sandbox shop) and `make test` (the whole suite on PostgreSQL).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+SANDBOX_PORT ?= 8111
+WEB_WORKERS ?= 2
+PAYMENTS_MODE ?= sandbox
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kennel
+export PORT SANDBOX_PORT PAYMENTS_MODE
+
+.PHONY: install run test test-fast lint format bench chromium clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	@mkdir -p var
+	$(PY) -m kennel migrate --noinput -v0
+	$(PY) -m kennel load_demo
+	@echo "Kennel:  http://127.0.0.1:$(PORT)/   admin: http://127.0.0.1:$(PORT)/admin/"
+	@[ "$(PAYMENTS_MODE)" != sandbox ] || echo "Sandbox: http://127.0.0.1:$(SANDBOX_PORT)/ (offline Stripe/PayPal)"
+	@echo "Ctrl-C stops everything."
+	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
+	  if [ "$(PAYMENTS_MODE)" = sandbox ]; then $(PY) -m kennel sandbox --port $(SANDBOX_PORT) & fi; \
+	  $(PY) -m kennel worker & \
+	  $(VENV)/bin/granian --interface wsgi --host 127.0.0.1 --port $(PORT) \
+	    --workers $(WEB_WORKERS) --no-ws kennel.wsgi:application & \
+	  wait
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy kennel tests
+	DATABASE_URL=sqlite:///var/lint.sqlite3 $(PY) -m kennel makemigrations --check --dry-run
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The whole suite on PostgreSQL, then the race tests again on SQLite.
+test: install chromium lint
+	@mkdir -p var
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q
+	DATABASE_URL=sqlite:///var/race.sqlite3 $(VENV)/bin/pytest -q -m race -p no:randomly
+
+test-fast: install
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -x -m "not e2e"
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf var $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,56 @@
+from django.conf import settings
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router
+
+from kennel.api.schemas import ErrorOut, ReservationCreatedOut, ReservationIn, ReservationOut
+from kennel.payments.services import checkout_start
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import buyer_validate
+
+router = Router(tags=["reservations"])
+
+
+def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
+    return {
+        "id": reservation.pk,
+        "token": reservation.token,
+        "status": reservation.status,
+        "expires_at": reservation.expires_at,
+        "puppy": reservation.puppy.slug,
+        "deposit_amount": reservation.deposit_amount,
+        "currency": reservation.currency,
+        "provider": reservation.provider,
+        "provider_reference": reservation.provider_reference,
+        "status_url": request.build_absolute_uri(reservation.get_absolute_url()),
+    }
+
+
+@router.post(
+    "",
+    response={
+        201: ReservationCreatedOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        422: ErrorOut,
+        502: ErrorOut,
+        503: ErrorOut,
+    },
+    summary="Hold a puppy and open the deposit checkout",
+)
+def create_reservation(
+    request: HttpRequest, payload: ReservationIn
+) -> tuple[int, dict[str, object]]:
+    buyer = buyer_validate(name=payload.name, email=payload.email, phone=payload.phone)
+    reservation, checkout_url = checkout_start(
+        puppy_slug=payload.puppy, buyer=buyer, provider=payload.provider, site_url=settings.SITE_URL
+    )
+    return 201, {**_out(request, reservation), "checkout_url": checkout_url}
+
+
+@router.get(
+    "{token}/", response={200: ReservationOut, 404: ErrorOut}, summary="A reservation's status"
+)
+def get_reservation(request: HttpRequest, token: str) -> dict[str, object]:
+    reservation = get_object_or_404(Reservation.objects.select_related("puppy"), token=token)
+    return _out(request, reservation)

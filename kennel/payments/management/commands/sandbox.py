@@ -1,0 +1,19 @@
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the offline Stripe/PayPal payment sandbox (used when PAYMENTS_MODE=sandbox)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=settings.SANDBOX_PORT)
+        parser.add_argument("--host", default="127.0.0.1")
+
+    def handle(self, *args: Any, port: int, host: str, **options: Any) -> None:
+        from kennel.sandbox.__main__ import main
+
+        argv = ["--host", host, "--port", str(port), "--public-url", settings.SANDBOX_URL]
+        argv += ["--stripe-webhook-url", f"{settings.SITE_URL}/webhooks/stripe/"]
+        raise SystemExit(main(argv))

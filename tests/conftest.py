@@ -1,0 +1,92 @@
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from kennel.reservations.services import Buyer
+from tests.factories import PuppyFactory
+
+
+@pytest.fixture
+def buyer() -> Buyer:
+    return Buyer(name="Jane Doe", email="jane.doe@example.com", phone="+33 6 12 34 56 78")
+
+
+@pytest.fixture
+def puppy(db: None) -> Any:
+    return PuppyFactory()
+
+
+def run_in_threads(count: int, target: Callable[[int], Any]) -> list[Any]:
+    """Start `count` threads that call target(i) at the same moment; return results/exceptions.
+
+    Each thread uses (and closes) its own database connection, as a web process would.
+    """
+    barrier = threading.Barrier(count)
+    results: list[Any] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = target(i)
+        except BaseException as exc:
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a thread hung: deadlock?"
+    return results
+
+
+@pytest.fixture
+def threads() -> Iterator[Callable[[int, Callable[[int], Any]], list[Any]]]:
+    yield run_in_threads
+
+
+SANDBOX_WEBHOOK_SECRET = "whsec_kennel_test_secret"
+
+
+@pytest.fixture
+def sandbox(live_server: Any, settings: Any) -> Iterator[Any]:
+    """The offline Stripe/PayPal sandbox in a thread, wired to a live Kennel server.
+
+    The real SDKs talk to it by base URL; its webhooks are signed and POSTed to the live app.
+    """
+    from kennel.sandbox import Sandbox, SandboxConfig
+
+    sb = Sandbox(
+        SandboxConfig(
+            public_url=None,
+            stripe_webhook_url=f"{live_server.url}/webhooks/stripe/",
+            stripe_webhook_secret=SANDBOX_WEBHOOK_SECRET,
+            retry_base_delay=0.05,
+            max_attempts=5,
+        )
+    )
+    server = sb.serve_in_thread(host="127.0.0.1", port=0)
+    settings.PAYMENTS_MODE = "sandbox"
+    settings.SITE_URL = live_server.url
+    settings.STRIPE_API_BASE = server.url
+    settings.STRIPE_SECRET_KEY = "sk_test_kennel"
+    settings.STRIPE_WEBHOOK_SECRET = SANDBOX_WEBHOOK_SECRET
+    sb.url = server.url
+    try:
+        yield sb
+    finally:
+        sb.switches.hold_webhooks = False
+        sb.wait_for_deliveries(timeout=10)
+        server.stop()
+
+
+def run_worker_once() -> None:
+    """What the worker process does in one pass: the sweeps, then every queued task."""
+    from django.core.management import call_command
+
+    call_command("worker", "--batch", verbosity=0)
