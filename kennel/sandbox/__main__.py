@@ -1,0 +1,86 @@
+"""``python -m kennel.sandbox``: run the payment sandbox in the foreground.
+
+Settings come from flags, falling back to the environment the rest of Kennel uses:
+``SANDBOX_PORT`` (8111), ``SANDBOX_STRIPE_WEBHOOK_URL`` (else the app's
+``http://127.0.0.1:$PORT/webhooks/stripe/``, ``PORT`` 8000) and ``STRIPE_WEBHOOK_SECRET``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from types import FrameType
+
+from kennel.sandbox.app import DEFAULT_STRIPE_WEBHOOK_SECRET, Sandbox, SandboxConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m kennel.sandbox",
+        description="Offline Stripe sandbox for Kennel (no network, not Stripe).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("SANDBOX_PORT") or 8111),
+        help="port to listen on (env SANDBOX_PORT, default 8111)",
+    )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="base URL browsers use to reach the sandbox (default http://HOST:PORT)",
+    )
+    app_port = os.environ.get("PORT") or "8000"
+    parser.add_argument(
+        "--stripe-webhook-url",
+        default=os.environ.get("SANDBOX_STRIPE_WEBHOOK_URL")
+        or f"http://127.0.0.1:{app_port}/webhooks/stripe/",
+        help="where Stripe events are POSTed; 'none' to only record them",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s sandbox %(message)s",
+    )
+    # Never log the secret itself; the webhook signature header is not logged anywhere either.
+    secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or DEFAULT_STRIPE_WEBHOOK_SECRET
+    webhook_url = None if args.stripe_webhook_url.lower() == "none" else args.stripe_webhook_url
+    config = SandboxConfig(
+        public_url=args.public_url,  # None: the server's own URL once bound
+        stripe_webhook_url=webhook_url,
+        stripe_webhook_secret=secret,
+    )
+    sandbox = Sandbox(config)
+    if threading.current_thread() is threading.main_thread():
+        # `make run` stops its children with SIGTERM; leave as cleanly as on Ctrl-C.
+        signal.signal(signal.SIGTERM, _interrupt)
+    logging.getLogger("kennel.sandbox").info(
+        "Stripe webhooks -> %s (secret from %s)",
+        webhook_url or "not delivered",
+        "STRIPE_WEBHOOK_SECRET" if os.environ.get("STRIPE_WEBHOOK_SECRET") else "built-in default",
+    )
+    try:
+        sandbox.serve_forever(args.host, args.port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sandbox.close()
+    return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    sys.exit(main())

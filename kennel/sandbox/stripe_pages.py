@@ -1,0 +1,128 @@
+"""HTML of the sandbox's hosted Checkout page (plain, accessible, no external assets)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from kennel.sandbox.core import JSON
+from kennel.sandbox.stripe_objects import format_amount
+
+#: Hosted-page buttons: (outcome, label). The ``outcome`` values are part of the public interface.
+BUTTONS: tuple[tuple[str, str], ...] = (
+    ("pay", "Pay {amount} by card (succeeds)"),
+    ("async_succeed", "Pay {amount} by bank debit: payment clears a moment later"),
+    ("async_fail", "Pay {amount} by bank debit: payment fails a moment later"),
+    ("decline", "Pay {amount} with a card that is declined"),
+    ("cancel", "Cancel and go back to the shop"),
+    ("expire", "Let this checkout session expire"),
+)
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;
+color:#1a1a1a;line-height:1.5}
+.banner{background:#fff4cc;border:1px solid #b38f00;padding:.5rem .75rem;border-radius:.25rem}
+.error{background:#fde8e8;border:1px solid #b42318;padding:.5rem .75rem;border-radius:.25rem}
+table{width:100%;border-collapse:collapse;margin:1rem 0}
+th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc}
+td.num,th.num{text-align:right}
+form{display:flex;flex-direction:column;gap:.6rem}
+button{font:inherit;padding:.7rem 1rem;border-radius:.3rem;border:2px solid #1a1a1a;
+background:#fff;cursor:pointer;text-align:left}
+button[value=pay]{background:#1a1a1a;color:#fff}
+button:focus-visible{outline:3px solid #0a58ca;outline-offset:2px}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _banner() -> str:
+    return (
+        '<p class="banner" role="note">Payment sandbox: this is not Stripe, and no money '
+        "moves. The buttons choose what the payment provider would do.</p>"
+    )
+
+
+def checkout_page(session: JSON, line_items: list[JSON], *, declined: bool) -> str:
+    """The open session's page: what is bought, the total, and one form of outcome buttons."""
+    currency = str(session["currency"])
+    total = format_amount(int(session["amount_total"]), currency)
+    rows = "\n".join(
+        "<tr><td>{name}</td><td class=num>{qty}</td><td class=num>{amount}</td></tr>".format(
+            name=escape(str(item["description"])),
+            qty=int(item["quantity"]),
+            amount=escape(format_amount(int(item["amount_total"]), currency)),
+        )
+        for item in line_items
+    )
+    email = session.get("customer_email")
+    email_html = f"<p>Paying as <strong>{escape(str(email))}</strong>.</p>" if email else ""
+    error_html = (
+        '<p class="error" role="alert">Your card was declined. Choose another way to pay.</p>'
+        if declined
+        else ""
+    )
+    buttons = "\n".join(
+        f'<button type="submit" name="outcome" value="{outcome}">'
+        f"{escape(label.format(amount=total))}</button>"
+        for outcome, label in BUTTONS
+    )
+    body = f"""{_banner()}
+<h1>Kennel checkout</h1>
+{error_html}
+<table>
+<caption>Order summary</caption>
+<thead><tr><th scope=col>Item</th><th scope=col class=num>Qty</th>
+<th scope=col class=num>Amount</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+<tfoot><tr><th scope=row colspan=2>Total due</th>
+<td class=num><strong>{escape(total)}</strong></td></tr></tfoot>
+</table>
+{email_html}
+<h2 id="outcome-heading">Choose what the payment provider does</h2>
+<form method="post" action="/c/pay/{escape(str(session["id"]))}" aria-labelledby="outcome-heading">
+{buttons}
+</form>"""
+    return _page(f"Pay {total} - Kennel sandbox checkout", body)
+
+
+def unavailable_page(session: JSON | None) -> str:
+    """Shown for a session that is complete, expired or unknown."""
+    if session is None:
+        detail = "<p>There is no checkout session with this address.</p>"
+    else:
+        status = escape(str(session["status"]))
+        detail = f"<p>Its status is <strong>{status}</strong>.</p>"
+        back = session.get("success_url") if session["status"] == "complete" else None
+        back = back or session.get("cancel_url")
+        if back:
+            back = str(back).replace("{CHECKOUT_SESSION_ID}", str(session["id"]))
+            detail += f'<p><a href="{escape(back)}">Return to the shop</a></p>'
+    body = f"""{_banner()}
+<h1>This checkout session is no longer available</h1>
+{detail}"""
+    return _page("Checkout session no longer available - Kennel sandbox", body)
+
+
+def receipt_page(charge: JSON) -> str:
+    amount = format_amount(int(charge["amount"]), str(charge["currency"]))
+    refunded = int(charge["amount_refunded"])
+    refund_html = (
+        f"<p>Refunded: {escape(format_amount(refunded, str(charge['currency'])))}</p>"
+        if refunded
+        else ""
+    )
+    body = f"""{_banner()}
+<h1>Receipt</h1>
+<p>Payment <code>{escape(str(charge["id"]))}</code>: {escape(amount)}, status
+{escape(str(charge["status"]))}.</p>
+{refund_html}"""
+    return _page("Receipt - Kennel sandbox", body)
