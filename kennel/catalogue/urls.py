@@ -1,2 +1,10 @@
+from django.urls import path
+
+from kennel.catalogue import views
+
 app_name = "catalogue"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("puppies/<slug:slug>/", views.puppy_detail, name="puppy"),
+    path("puppies/<slug:slug>/reserve/", views.reserve, name="reserve"),
+]

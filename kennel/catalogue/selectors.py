@@ -1,0 +1,52 @@
+"""Reads of the catalogue that the pages (and the API) share."""
+
+from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+
+from kennel.catalogue.models import Puppy, PuppyPhoto
+
+AVAILABLE_ONLY = "available"
+
+# Buyers look for the puppies they can still reserve: those come first, sold ones last.
+_STATUS_RANK = Case(
+    *(When(status=status, then=Value(rank)) for rank, status in enumerate(Puppy.Status.values)),
+    default=Value(len(Puppy.Status.values)),
+    output_field=IntegerField(),
+)
+
+
+def _with_photos(queryset: QuerySet[Puppy]) -> QuerySet[Puppy]:
+    # One query for the litters (join) and one for every photo: constant, however many puppies.
+    return queryset.select_related("litter").prefetch_related(
+        Prefetch("photos", queryset=PuppyPhoto.objects.order_by("position", "id"))
+    )
+
+
+def puppy_list(*, breed: str = "", sex: str = "", status: str = "") -> QuerySet[Puppy]:
+    """Published puppies, available ones first, then by youngest litter; optionally filtered.
+
+    `breed` matches exactly; `sex` is a Puppy.Sex value; `status="available"` keeps only the
+    puppies that can be reserved now, anything else lists them all.
+    """
+    queryset = Puppy.objects.filter(is_published=True)
+    if breed:
+        queryset = queryset.filter(breed=breed)
+    if sex:
+        queryset = queryset.filter(sex=sex)
+    if status == AVAILABLE_ONLY:
+        queryset = queryset.filter(status=Puppy.Status.AVAILABLE)
+    return _with_photos(queryset.order_by(_STATUS_RANK, "-born_on", "name", "pk"))
+
+
+def breed_list() -> list[str]:
+    """Breeds of the published puppies, for the catalogue's filter."""
+    return list(
+        Puppy.objects.filter(is_published=True)
+        .order_by("breed")
+        .values_list("breed", flat=True)
+        .distinct()
+    )
+
+
+def puppy_by_slug(slug: str) -> Puppy | None:
+    """A published puppy with its litter and photos, or None."""
+    return _with_photos(Puppy.objects.filter(slug=slug, is_published=True)).first()

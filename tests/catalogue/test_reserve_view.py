@@ -1,0 +1,206 @@
+"""POST /puppies/<slug>/reserve/: every refusal is a clear page with a machine-readable code, and
+bad input writes nothing. (The successful redirect to a provider is tested with the sandbox.)"""
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
+
+from kennel.catalogue.models import Puppy
+from kennel.core.errors import (
+    BUSY_MESSAGE,
+    PROVIDER_UNAVAILABLE_MESSAGE,
+    PUPPY_NOT_AVAILABLE_MESSAGE,
+    PUPPY_NOT_FOUND_MESSAGE,
+)
+from kennel.core.models import AuditLog
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import EMAIL_MAX, NAME_MAX, PHONE_MAX
+from tests.factories import PuppyFactory
+
+pytestmark = pytest.mark.django_db
+
+GOOD = {
+    "name": "Jane Doe",
+    "email": "jane@example.com",
+    "phone": "+33 6 12 34 56 78",
+    "provider": "stripe",
+}
+
+
+def _post(client, slug: str, **changes):
+    data = {**GOOD, **changes}
+    data = {key: value for key, value in data.items() if value is not None}
+    return client.post(reverse("catalogue:reserve", kwargs={"slug": slug}), data)
+
+
+def _assert_nothing_written(puppy: Puppy) -> None:
+    puppy.refresh_from_db()
+    assert puppy.status == Puppy.Status.AVAILABLE
+    assert Reservation.objects.count() == 0
+    assert AuditLog.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": ""}, "name", "Please enter your name."),
+        ({"name": None}, "name", "Please enter your name."),
+        ({"name": "   "}, "name", "Please enter your name."),
+        ({"email": "not-an-email"}, "email", "Please enter a valid email address."),
+        ({"email": ""}, "email", "Please enter your email address."),
+        ({"phone": "call me maybe"}, "phone", "Please enter a valid phone number"),
+        ({"phone": ""}, "phone", "Please enter a phone number."),
+        ({"name": "x" * (NAME_MAX + 1)}, "name", f"at most {NAME_MAX} characters"),
+        ({"email": "a" * EMAIL_MAX + "@example.com"}, "email", f"at most {EMAIL_MAX} characters"),
+        ({"phone": "1" * (PHONE_MAX + 1)}, "phone", f"at most {PHONE_MAX} characters"),
+        ({"name": "Jane\x00Doe"}, "name", "Null characters are not allowed."),
+        ({"name": "Jane\x07Doe"}, "name", "plain characters"),
+    ],
+)
+def test_bad_buyer_details_are_refused_with_422_next_to_the_field(client, changes, field, message):
+    puppy = PuppyFactory()
+
+    response = _post(client, puppy.slug, **changes)
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'data-error-code="VALIDATION_ERROR"' in html
+    assert f'<p class="field__error" id="id_{field}-error">' in html
+    assert message in html
+    assert f'aria-describedby="id_{field}-error' in html
+    assert 'aria-invalid="true"' in html
+    assert f'<a href="#id_{field}">' in html  # the summary at the top links to the field
+    _assert_nothing_written(puppy)
+
+
+def test_every_bad_field_is_reported_at_once_and_good_values_are_kept(client):
+    puppy = PuppyFactory()
+
+    response = _post(client, puppy.slug, name="", email="nope", phone="x", provider="bitcoin")
+
+    assert response.status_code == 422
+    assert set(response.context["form"].errors) == {"name", "email", "phone", "provider"}
+    _assert_nothing_written(puppy)
+
+    response = _post(client, puppy.slug, email="nope")
+    html = response.content.decode()
+    assert 'value="Jane Doe"' in html
+    assert 'value="+33 6 12 34 56 78"' in html
+
+
+@pytest.mark.parametrize("provider", ["bitcoin", "", None, "STRIPE", "sandbox"])
+def test_unknown_payment_provider_is_a_422(client, provider):
+    puppy = PuppyFactory()
+
+    response = _post(client, puppy.slug, provider=provider)
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'data-error-code="VALIDATION_ERROR"' in html
+    assert "Please choose Stripe or PayPal." in html
+    _assert_nothing_written(puppy)
+
+
+def test_reserving_an_unknown_puppy_is_a_404_with_its_code(client):
+    response = _post(client, "no-such-puppy")
+
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert 'data-error-code="PUPPY_NOT_FOUND"' in html
+    assert PUPPY_NOT_FOUND_MESSAGE in html
+    assert Reservation.objects.count() == 0
+
+
+def test_reserving_an_unpublished_puppy_is_a_404(client):
+    puppy = PuppyFactory(is_published=False)
+
+    response = _post(client, puppy.slug)
+
+    assert response.status_code == 404
+    assert 'data-error-code="PUPPY_NOT_FOUND"' in response.content.decode()
+    assert Reservation.objects.count() == 0
+
+
+@pytest.mark.parametrize("status", [Puppy.Status.HELD, Puppy.Status.RESERVED, Puppy.Status.SOLD])
+def test_reserving_a_puppy_someone_else_has_is_a_409_with_the_constant_message(client, status):
+    puppy = PuppyFactory(name="Biscuit", status=status)
+
+    response = _post(client, puppy.slug)
+
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert 'data-error-code="PUPPY_NOT_AVAILABLE"' in html
+    assert PUPPY_NOT_AVAILABLE_MESSAGE.replace("'", "&#x27;") in html
+    assert 'name="provider"' not in html  # no form to try again with
+    assert Reservation.objects.count() == 0
+    puppy.refresh_from_db()
+    assert puppy.status == status
+
+
+def test_payment_service_down_is_a_502_the_hold_is_released_and_the_form_kept(client, settings):
+    settings.STRIPE_SECRET_KEY = ""  # the Stripe client refuses to start: ProviderUnavailable
+    puppy = PuppyFactory()
+
+    response = _post(client, puppy.slug)
+
+    assert response.status_code == 502
+    html = response.content.decode()
+    assert 'data-error-code="PROVIDER_UNAVAILABLE"' in html
+    assert PROVIDER_UNAVAILABLE_MESSAGE in html
+    assert 'value="Jane Doe"' in html  # one click to try again
+    puppy.refresh_from_db()
+    assert puppy.status == Puppy.Status.AVAILABLE
+    assert list(Reservation.objects.values_list("status", flat=True)) == ["cancelled"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locked_puppy_row_is_a_503_not_a_hang(client, settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("row lock timeouts are PostgreSQL's; SQLite queues writers instead")
+    settings.LOCK_TIMEOUT_SECONDS = 1
+    puppy = PuppyFactory()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        try:
+            with transaction.atomic():
+                Puppy.objects.select_for_update().get(pk=puppy.pk)
+                locked.set()
+                release.wait(timeout=30)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=hold_the_row)
+    other.start()
+    try:
+        assert locked.wait(timeout=10)
+        response = _post(client, puppy.slug)
+    finally:
+        release.set()
+        other.join(timeout=30)
+
+    assert response.status_code == 503
+    html = response.content.decode()
+    assert 'data-error-code="LOCK_TIMEOUT"' in html
+    assert BUSY_MESSAGE in html
+    assert Reservation.objects.count() == 0
+
+
+def test_reserve_needs_a_csrf_token():
+    puppy = PuppyFactory()
+
+    response = Client(enforce_csrf_checks=True).post(
+        reverse("catalogue:reserve", kwargs={"slug": puppy.slug}), GOOD
+    )
+
+    assert response.status_code == 403
+    assert Reservation.objects.count() == 0
+
+
+def test_reserve_only_accepts_post(client):
+    puppy = PuppyFactory()
+
+    assert client.get(reverse("catalogue:reserve", kwargs={"slug": puppy.slug})).status_code == 405
