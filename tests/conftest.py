@@ -46,8 +46,8 @@ def run_in_threads(count: int, target: Callable[[int], Any]) -> list[Any]:
 
 
 @pytest.fixture
-def threads() -> Iterator[Callable[[int, Callable[[int], Any]], list[Any]]]:
-    yield run_in_threads
+def threads() -> Callable[[int, Callable[[int], Any]], list[Any]]:
+    return run_in_threads
 
 
 SANDBOX_WEBHOOK_SECRET = "whsec_kennel_test_secret"
@@ -68,6 +68,7 @@ def sandbox(live_server: Any, settings: Any) -> Iterator[Any]:
             stripe_webhook_secret=SANDBOX_WEBHOOK_SECRET,
             retry_base_delay=0.05,
             max_attempts=5,
+            async_settle_delay=0.05,
         )
     )
     server = sb.serve_in_thread(host="127.0.0.1", port=0)
@@ -76,13 +77,12 @@ def sandbox(live_server: Any, settings: Any) -> Iterator[Any]:
     settings.STRIPE_API_BASE = server.url
     settings.STRIPE_SECRET_KEY = "sk_test_kennel"
     settings.STRIPE_WEBHOOK_SECRET = SANDBOX_WEBHOOK_SECRET
-    sb.url = server.url
     try:
         yield sb
     finally:
         sb.switches.hold_webhooks = False
         sb.wait_for_deliveries(timeout=10)
-        server.stop()
+        sb.close()
 
 
 def run_worker_once() -> None:

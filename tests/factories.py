@@ -53,7 +53,9 @@ class ReservationFactory(factory.django.DjangoModelFactory):
     expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=30))
 
     @classmethod
-    def _create(cls, model_class: type[Reservation], *args: object, **kwargs: object) -> Reservation:
+    def _create(
+        cls, model_class: type[Reservation], *args: object, **kwargs: object
+    ) -> Reservation:
         puppy = kwargs["puppy"]
         status = kwargs.get("status", Reservation.Status.PENDING)
         needed = {
@@ -64,4 +66,4 @@ class ReservationFactory(factory.django.DjangoModelFactory):
         if needed:
             Puppy.objects.filter(pk=puppy.pk).update(status=needed)  # type: ignore[attr-defined]
             puppy.status = needed  # type: ignore[attr-defined]
-        return super()._create(model_class, *args, **kwargs)  # type: ignore[no-any-return]
+        return super()._create(model_class, *args, **kwargs)

@@ -1,11 +1,11 @@
 from django.conf import settings
-from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
-from ninja import Router
+from django.http import Http404, HttpRequest
+from ninja import Router, Status
 
 from kennel.api.schemas import ErrorOut, ReservationCreatedOut, ReservationIn, ReservationOut
 from kennel.payments.services import checkout_start
 from kennel.reservations.models import Reservation
+from kennel.reservations.selectors import reservation_by_token
 from kennel.reservations.services import buyer_validate
 
 router = Router(tags=["reservations"])
@@ -38,19 +38,19 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
     },
     summary="Hold a puppy and open the deposit checkout",
 )
-def create_reservation(
-    request: HttpRequest, payload: ReservationIn
-) -> tuple[int, dict[str, object]]:
+def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
     buyer = buyer_validate(name=payload.name, email=payload.email, phone=payload.phone)
     reservation, checkout_url = checkout_start(
         puppy_slug=payload.puppy, buyer=buyer, provider=payload.provider, site_url=settings.SITE_URL
     )
-    return 201, {**_out(request, reservation), "checkout_url": checkout_url}
+    return Status(201, {**_out(request, reservation), "checkout_url": checkout_url})
 
 
 @router.get(
     "{token}/", response={200: ReservationOut, 404: ErrorOut}, summary="A reservation's status"
 )
 def get_reservation(request: HttpRequest, token: str) -> dict[str, object]:
-    reservation = get_object_or_404(Reservation.objects.select_related("puppy"), token=token)
+    reservation = reservation_by_token(token)
+    if reservation is None:
+        raise Http404
     return _out(request, reservation)

@@ -3,6 +3,7 @@
 Locks are taken in one order everywhere: reservation rows, then the puppy row.
 """
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ P = Puppy.Status
 
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
 PHONE_ALLOWED = set("0123456789+-() ./")
+SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,8 @@ def reservation_hold(*, puppy_slug: str, buyer: Buyer, provider: str) -> Reserva
     """
     if provider not in Reservation.Provider.values:
         raise ValidationFailed({"provider": ["Please choose Stripe or PayPal."]})
+    if not SLUG_RE.fullmatch(puppy_slug or ""):
+        raise PuppyNotFound()  # not a slug at all (a NUL byte would even upset PostgreSQL)
     puppy_id = (
         Puppy.objects.filter(slug=puppy_slug, is_published=True).values_list("id", flat=True)
     ).first()

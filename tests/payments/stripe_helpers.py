@@ -7,7 +7,9 @@ import httpx
 from kennel.reservations.models import Reservation
 
 
-def reserve(base_url: str, puppy_slug: str, *, name: str = "Jane Doe", n: int = 0) -> httpx.Response:
+def reserve(
+    base_url: str, puppy_slug: str, *, name: str = "Jane Doe", n: int = 0
+) -> httpx.Response:
     return httpx.post(
         f"{base_url}/api/reservations/",
         json={

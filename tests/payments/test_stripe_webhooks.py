@@ -52,7 +52,11 @@ def test_an_unknown_event_type_is_stored_acknowledged_and_ignored(client):
     answer = post(client, body, sign(body))
     assert answer.status_code == 200
     stored = WebhookEvent.objects.get()
-    assert (stored.event_id, stored.type, stored.status) == ("evt_test_1", "customer.created", "ignored")
+    assert (stored.event_id, stored.type, stored.status) == (
+        "evt_test_1",
+        "customer.created",
+        "ignored",
+    )
     assert stored.body == body.decode()
 
 
@@ -105,4 +109,7 @@ def test_a_signed_but_malformed_body_is_refused(client, body):
 @pytest.mark.django_db
 def test_only_post_is_accepted(client):
     assert client.get(URL).status_code == 405
-    assert client.post("/webhooks/nobody/", data=b"{}", content_type="application/json").status_code == 404
+    assert (
+        client.post("/webhooks/nobody/", data=b"{}", content_type="application/json").status_code
+        == 404
+    )
