@@ -58,6 +58,8 @@ test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -x -m "not e2e"
 
 bench: install
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench
 
 clean:
