@@ -28,20 +28,16 @@ run: install
 	@mkdir -p var
 	$(PY) -m kennel migrate --noinput -v0
 	$(PY) -m kennel load_demo
+	$(PY) -m kennel collectstatic --noinput -v0
 	@echo "Kennel:  http://127.0.0.1:$(PORT)/   admin: http://127.0.0.1:$(PORT)/admin/"
 	@[ "$(PAYMENTS_MODE)" != sandbox ] || echo "Sandbox: http://127.0.0.1:$(SANDBOX_PORT)/ (offline Stripe/PayPal)"
 	@echo "Ctrl-C stops everything."
-	@trap 'trap - INT TERM EXIT; kill 0' INT TERM EXIT; \
-	  if [ "$(PAYMENTS_MODE)" = sandbox ]; then $(PY) -m kennel sandbox --port $(SANDBOX_PORT) & fi; \
-	  $(PY) -m kennel worker & \
-	  $(VENV)/bin/granian --interface wsgi --host 127.0.0.1 --port $(PORT) \
-	    --workers $(WEB_WORKERS) --no-ws kennel.wsgi:application & \
-	  wait
+	$(PY) -m kennel serve --port $(PORT) --web-workers $(WEB_WORKERS)
 
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kennel tests
+	$(VENV)/bin/mypy kennel tests bench
 	DATABASE_URL=sqlite:///var/lint.sqlite3 $(PY) -m kennel makemigrations --check --dry-run
 
 format: install

@@ -1,0 +1,73 @@
+"""`python -m kennel serve`: the web server, the worker and (in sandbox mode) the payment
+sandbox, as one supervised group — what `make run` starts. Ctrl-C (or SIGTERM) stops all of
+them; if one of them dies, the others are stopped too, so nothing runs half-started."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Run the web server (granian), the worker and the payment sandbox together."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--web-workers", type=int, default=2)
+
+    def handle(self, *args: Any, port: int, host: str, web_workers: int, **kw: Any) -> None:
+        python = sys.executable
+        granian = str(Path(python).with_name("granian"))
+        commands = [
+            [
+                granian,
+                "--interface",
+                "wsgi",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--workers",
+                str(web_workers),
+                # Bounded concurrency per worker: a provider call can take seconds.
+                "--backpressure",
+                "32",
+                "--no-ws",
+                "kennel.wsgi:application",
+            ],
+            [python, "-m", "kennel", "worker"],
+        ]
+        if settings.PAYMENTS_MODE == "sandbox":
+            commands.append([python, "-m", "kennel", "sandbox"])
+        children = [subprocess.Popen(command) for command in commands]  # noqa: S603 (our argv)
+        stopping = False
+
+        def stop(signum: int, frame: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping and all(child.poll() is None for child in children):
+                time.sleep(0.2)
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            for child in children:
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        failed = [c.args[0] for c in children if c.returncode not in (0, -signal.SIGTERM)]
+        if failed and not stopping:
+            raise SystemExit(f"stopped because a process exited: {failed}")
