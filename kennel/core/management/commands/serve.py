@@ -68,6 +68,10 @@ class Command(BaseCommand):
                     child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     child.kill()
-        failed = [c.args[0] for c in children if c.returncode not in (0, -signal.SIGTERM)]
+        failed = [
+            command[-1]
+            for command, child in zip(commands, children, strict=True)
+            if child.returncode not in (0, -signal.SIGTERM)
+        ]
         if failed and not stopping:
             raise SystemExit(f"stopped because a process exited: {failed}")
