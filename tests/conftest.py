@@ -3,10 +3,15 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 
 from kennel.reservations.services import Buyer
 from tests.factories import PuppyFactory
+
+# The live test server stands in for granian: let it queue as many simultaneous connections
+# as the race tests open (socketserver's default backlog is 5; connections beyond it reset).
+ThreadedWSGIServer.request_queue_size = 128
 
 
 @pytest.fixture
