@@ -2,11 +2,12 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from kennel.core.admin import ReadOnlyAdmin
 from kennel.reservations.models import Reservation
 
 
 @admin.register(Reservation)
-class ReservationAdmin(admin.ModelAdmin):
+class ReservationAdmin(ReadOnlyAdmin):
     """Look, don't touch: a reservation only changes through reservations/services.py, so the
     admin offers no add, change or delete (it shows each reservation as a read-only page)."""
 
@@ -39,12 +40,3 @@ class ReservationAdmin(admin.ModelAdmin):
     @admin.display(description="deposit", ordering="deposit_amount")
     def deposit(self, reservation: Reservation) -> str:
         return f"{reservation.deposit_amount} {reservation.currency}"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
