@@ -3,8 +3,6 @@
 import logging
 from collections.abc import Callable
 
-from django.db import close_old_connections
-
 log = logging.getLogger(__name__)
 
 
@@ -30,5 +28,4 @@ def run_sweeps() -> dict[str, int]:
                 log.info("sweep: %s: %d", name, results[name])
         except Exception:
             log.exception("sweep %s failed", name)
-    close_old_connections()
     return results
