@@ -56,6 +56,9 @@ def threads() -> Callable[[int, Callable[[int], Any]], list[Any]]:
 
 
 SANDBOX_WEBHOOK_SECRET = "whsec_kennel_test_secret"
+PAYPAL_CLIENT_ID = "kennel-test-client"
+PAYPAL_CLIENT_SECRET = "kennel-test-secret"
+PAYPAL_WEBHOOK_ID = "WH-KENNEL-TEST-0001"
 
 
 @pytest.fixture
@@ -71,6 +74,10 @@ def sandbox(live_server: Any, settings: Any) -> Iterator[Any]:
             public_url=None,
             stripe_webhook_url=f"{live_server.url}/webhooks/stripe/",
             stripe_webhook_secret=SANDBOX_WEBHOOK_SECRET,
+            paypal_webhook_url=f"{live_server.url}/webhooks/paypal/",
+            paypal_webhook_id=PAYPAL_WEBHOOK_ID,
+            paypal_client_id=PAYPAL_CLIENT_ID,
+            paypal_client_secret=PAYPAL_CLIENT_SECRET,
             retry_base_delay=0.05,
             max_attempts=5,
             async_settle_delay=0.05,
@@ -82,6 +89,11 @@ def sandbox(live_server: Any, settings: Any) -> Iterator[Any]:
     settings.STRIPE_API_BASE = server.url
     settings.STRIPE_SECRET_KEY = "sk_test_kennel"
     settings.STRIPE_WEBHOOK_SECRET = SANDBOX_WEBHOOK_SECRET
+    settings.PAYPAL_API_BASE = server.url
+    settings.PAYPAL_CLIENT_ID = PAYPAL_CLIENT_ID
+    settings.PAYPAL_CLIENT_SECRET = PAYPAL_CLIENT_SECRET
+    settings.PAYPAL_WEBHOOK_ID = PAYPAL_WEBHOOK_ID
+    settings.PAYPAL_WEBHOOK_VERIFICATION = "offline"
     try:
         yield sb
     finally:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
+from django.conf import settings
+
 from kennel.reservations.models import Reservation
 
 
@@ -116,8 +118,12 @@ class PaymentProvider(Protocol):
 
 
 def available_providers() -> list[str]:
-    """The providers a buyer can choose; PayPal joins with its client (issue 3)."""
-    return [Reservation.Provider.STRIPE]
+    """The providers a buyer can choose. PayPal is offered once its REST app credentials are
+    set (always in sandbox mode, where they are placeholders)."""
+    providers: list[str] = [Reservation.Provider.STRIPE]
+    if settings.PAYPAL_CLIENT_ID and settings.PAYPAL_CLIENT_SECRET:
+        providers.append(Reservation.Provider.PAYPAL)
+    return providers
 
 
 def get_provider(name: str) -> PaymentProvider:
@@ -126,4 +132,8 @@ def get_provider(name: str) -> PaymentProvider:
         from kennel.payments.stripe.provider import StripeProvider
 
         return StripeProvider.from_settings()
+    if name == Reservation.Provider.PAYPAL:
+        from kennel.payments.paypal.provider import PayPalProvider
+
+        return PayPalProvider.from_settings()
     raise ProviderUnavailable(f"payment provider {name!r} is not available")

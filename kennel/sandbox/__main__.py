@@ -1,8 +1,10 @@
 """``python -m kennel.sandbox``: run the payment sandbox in the foreground.
 
 Settings come from flags, falling back to the environment the rest of Kennel uses:
-``SANDBOX_PORT`` (8111), ``SANDBOX_STRIPE_WEBHOOK_URL`` (else the app's
-``http://127.0.0.1:$PORT/webhooks/stripe/``, ``PORT`` 8000) and ``STRIPE_WEBHOOK_SECRET``.
+``SANDBOX_PORT`` (8111), ``SANDBOX_STRIPE_WEBHOOK_URL`` and ``SANDBOX_PAYPAL_WEBHOOK_URL``
+(else the app's ``http://127.0.0.1:$PORT/webhooks/stripe/`` and ``.../webhooks/paypal/``,
+``PORT`` 8000), ``STRIPE_WEBHOOK_SECRET``, ``PAYPAL_WEBHOOK_ID``, ``PAYPAL_CLIENT_ID`` and
+``PAYPAL_CLIENT_SECRET`` (else the same sandbox placeholders as Kennel's settings).
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ import sys
 import threading
 from types import FrameType
 
-from kennel.sandbox.app import DEFAULT_STRIPE_WEBHOOK_SECRET, Sandbox, SandboxConfig
+from kennel.sandbox.app import (
+    DEFAULT_PAYPAL_CLIENT_ID,
+    DEFAULT_PAYPAL_CLIENT_SECRET,
+    DEFAULT_PAYPAL_WEBHOOK_ID,
+    DEFAULT_STRIPE_WEBHOOK_SECRET,
+    Sandbox,
+    SandboxConfig,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kennel.sandbox",
-        description="Offline Stripe sandbox for Kennel (no network, not Stripe).",
+        description="Offline Stripe and PayPal sandbox for Kennel (no network; not them).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
     parser.add_argument(
@@ -42,6 +51,17 @@ def build_parser() -> argparse.ArgumentParser:
         or f"http://127.0.0.1:{app_port}/webhooks/stripe/",
         help="where Stripe events are POSTed; 'none' to only record them",
     )
+    parser.add_argument(
+        "--paypal-webhook-url",
+        default=os.environ.get("SANDBOX_PAYPAL_WEBHOOK_URL")
+        or f"http://127.0.0.1:{app_port}/webhooks/paypal/",
+        help="where PayPal events are POSTed; 'none' to only record them",
+    )
+    parser.add_argument(
+        "--paypal-webhook-id",
+        default=os.environ.get("PAYPAL_WEBHOOK_ID") or DEFAULT_PAYPAL_WEBHOOK_ID,
+        help="the webhook id PayPal events are signed for (env PAYPAL_WEBHOOK_ID)",
+    )
     return parser
 
 
@@ -55,10 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     # Never log the secret itself; the webhook signature header is not logged anywhere either.
     secret = os.environ.get("STRIPE_WEBHOOK_SECRET") or DEFAULT_STRIPE_WEBHOOK_SECRET
     webhook_url = None if args.stripe_webhook_url.lower() == "none" else args.stripe_webhook_url
+    paypal_url = None if args.paypal_webhook_url.lower() == "none" else args.paypal_webhook_url
     config = SandboxConfig(
         public_url=args.public_url,  # None: the server's own URL once bound
         stripe_webhook_url=webhook_url,
         stripe_webhook_secret=secret,
+        paypal_webhook_url=paypal_url,
+        paypal_webhook_id=args.paypal_webhook_id,
+        paypal_client_id=os.environ.get("PAYPAL_CLIENT_ID") or DEFAULT_PAYPAL_CLIENT_ID,
+        paypal_client_secret=os.environ.get("PAYPAL_CLIENT_SECRET") or DEFAULT_PAYPAL_CLIENT_SECRET,
     )
     sandbox = Sandbox(config)
     if threading.current_thread() is threading.main_thread():
@@ -68,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
         "Stripe webhooks -> %s (secret from %s)",
         webhook_url or "not delivered",
         "STRIPE_WEBHOOK_SECRET" if os.environ.get("STRIPE_WEBHOOK_SECRET") else "built-in default",
+    )
+    logging.getLogger("kennel.sandbox").info(
+        "PayPal webhooks -> %s (webhook id %s, certificate %s)",
+        paypal_url or "not delivered",
+        args.paypal_webhook_id,
+        sandbox.paypal.signer.cert_id,
     )
     try:
         sandbox.serve_forever(args.host, args.port)

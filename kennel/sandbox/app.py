@@ -1,8 +1,8 @@
 """The sandbox as one WSGI application: configuration, providers, server and webhooks.
 
 Providers plug in by registering routes on :attr:`Sandbox.router` and sending webhooks
-through :attr:`Sandbox.dispatcher`; a PayPal half is added by constructing it next to the
-Stripe half in :meth:`Sandbox.__init__` (``self.paypal = PayPalSandbox(self)``).
+through :attr:`Sandbox.dispatcher`: the Stripe half (``self.stripe``) and the PayPal half
+(``self.paypal``) are constructed side by side in :meth:`Sandbox.__init__`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from kennel.sandbox.core import (
     Router,
     text_response,
 )
+from kennel.sandbox.paypal_api import PayPalSandbox
 from kennel.sandbox.server import ServerHandle, make_server, serve_forever, serve_in_thread
 from kennel.sandbox.stripe_api import StripeSandbox
 from kennel.sandbox.webhooks import DeliveryRecord, Switches, WebhookDispatcher
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 log = logging.getLogger("kennel.sandbox")
 
 DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_kennel_sandbox_not_secret"
+# The same well-known placeholders as Kennel's settings use in sandbox mode.
+DEFAULT_PAYPAL_CLIENT_ID = "kennel-sandbox-client"
+DEFAULT_PAYPAL_CLIENT_SECRET = "kennel-sandbox-secret"
+DEFAULT_PAYPAL_WEBHOOK_ID = "WH-KENNEL-SANDBOX"
 
 
 @dataclass
@@ -39,13 +44,18 @@ class SandboxConfig:
 
     ``public_url`` is the base URL browsers and the app use to reach the sandbox (it goes into
     ``session.url``); when None, the URL of the server started by ``serve_in_thread`` is used,
-    or else the Host of each request.  ``stripe_webhook_url`` None means events are recorded
-    but not delivered.
+    or else the Host of each request.  A webhook URL of None means that provider's events are
+    recorded but not delivered.  The PayPal API accepts only the configured client id and
+    secret; its webhooks are signed for ``paypal_webhook_id``.
     """
 
     public_url: str | None = None
     stripe_webhook_url: str | None = None
     stripe_webhook_secret: str = DEFAULT_STRIPE_WEBHOOK_SECRET
+    paypal_webhook_url: str | None = None
+    paypal_webhook_id: str = DEFAULT_PAYPAL_WEBHOOK_ID
+    paypal_client_id: str = DEFAULT_PAYPAL_CLIENT_ID
+    paypal_client_secret: str = DEFAULT_PAYPAL_CLIENT_SECRET
     #: Webhook retry backoff: ``retry_base_delay * 2**(attempt-1)`` (+ up to 25 % jitter),
     #: capped at ``retry_max_delay``, for at most ``max_attempts`` attempts per delivery.
     retry_base_delay: float = 1.0
@@ -53,7 +63,8 @@ class SandboxConfig:
     max_attempts: int = 8
     #: Seconds to wait for a webhook receiver to answer one attempt.
     delivery_timeout: float = 10.0
-    #: How long a delayed-notification (async) payment stays ``processing`` before it settles.
+    #: How long a delayed-notification (async) payment stays ``processing`` (Stripe), or a
+    #: capture ``PENDING`` (PayPal), before it settles.
     async_settle_delay: float = 1.0
     #: ``api_version`` stamped on events (the SDK release the app pins: stripe-python 16).
     stripe_api_version: str = "2026-10-28.endive"
@@ -72,6 +83,8 @@ class _ResponseBody:
             dispatcher.expect_submission()
 
     def __iter__(self) -> Iterator[bytes]:
+        if self._response.delay > 0:
+            time.sleep(self._response.delay)
         yield self._response.body
 
     def close(self) -> None:
@@ -94,8 +107,9 @@ class Sandbox:
 
     ``sb(environ, start_response)`` serves it; :meth:`serve_in_thread` and
     :meth:`serve_forever` run it on a threaded HTTP server.  ``sb.stripe`` is the Stripe half,
-    ``sb.switches`` the webhook misbehaviour switches, ``sb.deliveries`` every delivery
-    attempt so far.  Call :meth:`close` to stop the background delivery thread.
+    ``sb.paypal`` the PayPal half, ``sb.switches`` the webhook misbehaviour switches (for
+    both), ``sb.deliveries`` every delivery attempt so far.  Call :meth:`close` to stop the
+    background delivery thread.
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
@@ -112,6 +126,7 @@ class Sandbox:
             timeout=self.config.delivery_timeout,
         )
         self.stripe = StripeSandbox(self)
+        self.paypal = PayPalSandbox(self)
         self.router.add("GET", "/", self._index)
         self.dispatcher.start()
         self._servers: list[ServerHandle] = []
@@ -151,7 +166,9 @@ class Sandbox:
         return text_response(
             200,
             "Kennel payment sandbox (not Stripe, not PayPal).\n"
-            "Stripe API under /v1/, hosted checkout under /c/pay/<session id>.\n",
+            "Stripe API under /v1/, hosted checkout under /c/pay/<session id>.\n"
+            "PayPal API under /v1/oauth2/, /v2/checkout/, /v2/payments/, /v1/notifications/;\n"
+            "approve page under /checkoutnow?token=<order id>.\n",
         )
 
     # ------------------------------------------------------------------ serving

@@ -132,6 +132,9 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
     #: Callbacks run once the response has been written to the client (WSGI ``close()``).
     after: list[Callable[[], None]] = field(default_factory=list)
+    #: Seconds to wait before the body is written: a response that outlives the client's
+    #: timeout is lost to it, although the request took effect (the PayPal capture switch).
+    delay: float = 0.0
 
     @property
     def status_line(self) -> str:
@@ -145,7 +148,7 @@ class Response:
         extra = list(extra)
         names = {name.lower() for name, _ in extra}
         kept = [(n, v) for n, v in self.headers if n.lower() not in names]
-        return Response(self.status, self.body, [*kept, *extra], self.after)
+        return Response(self.status, self.body, [*kept, *extra], self.after, self.delay)
 
     def json(self) -> Any:
         return json.loads(self.body)

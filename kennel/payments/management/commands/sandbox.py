@@ -1,3 +1,4 @@
+import os
 from typing import Any
 
 from django.conf import settings
@@ -16,4 +17,12 @@ class Command(BaseCommand):
 
         argv = ["--host", host, "--port", str(port), "--public-url", settings.SANDBOX_URL]
         argv += ["--stripe-webhook-url", f"{settings.SITE_URL}/webhooks/stripe/"]
+        argv += ["--paypal-webhook-url", f"{settings.SITE_URL}/webhooks/paypal/"]
+        if settings.PAYPAL_WEBHOOK_ID:
+            argv += ["--paypal-webhook-id", settings.PAYPAL_WEBHOOK_ID]
+        # The sandbox accepts exactly the REST app credentials the shop uses (in sandbox mode
+        # these are placeholders, possibly only in settings): hand them over in its env.
+        for name in ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET"):
+            if getattr(settings, name):
+                os.environ[name] = getattr(settings, name)
         raise SystemExit(main(argv))

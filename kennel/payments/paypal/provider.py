@@ -1,0 +1,268 @@
+"""PayPal Checkout (Orders v2, server-side redirect) as a PaymentProvider.
+
+See payments/providers.py for the contract.  The buyer approves the order on PayPal's page;
+nothing is taken until we capture it, which happens when the buyer comes back (the return
+URL calls `fetch_payment`) or when `CHECKOUT.ORDER.APPROVED` arrives — whichever is first.
+Both capture with the same PayPal-Request-Id, so PayPal makes one capture and answers the
+other with it.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from kennel.payments.paypal import client
+from kennel.payments.paypal import webhooks as paypal_webhooks
+from kennel.payments.providers import (
+    CheckoutStart,
+    PaymentSnapshot,
+    PaymentState,
+    ProviderError,
+    VerifiedEvent,
+    WebhookRejected,
+)
+from kennel.reservations.models import Reservation
+
+PAYPAL = Reservation.Provider.PAYPAL
+# Currencies PayPal takes without decimals (PayPal's currency codes reference).
+ZERO_DECIMAL = frozenset({"HUF", "JPY", "TWD"})
+ID_RE = re.compile(r"[A-Za-z0-9-]{1,64}")
+
+ORDER_APPROVED = "CHECKOUT.ORDER.APPROVED"
+APPROVAL_REVERSED = "CHECKOUT.PAYMENT-APPROVAL.REVERSED"
+CAPTURE_EVENTS = frozenset(
+    {
+        "PAYMENT.CAPTURE.COMPLETED",
+        "PAYMENT.CAPTURE.PENDING",
+        "PAYMENT.CAPTURE.DENIED",
+        "PAYMENT.CAPTURE.DECLINED",
+    }
+)
+CAPTURE_REFUNDED = "PAYMENT.CAPTURE.REFUNDED"
+
+CAPTURE_STATES = {
+    "COMPLETED": PaymentState.PAID,
+    "PARTIALLY_REFUNDED": PaymentState.PAID,  # the deposit stands; part was given back
+    "PENDING": PaymentState.PROCESSING,
+    "DECLINED": PaymentState.FAILED,  # also what a denied pending capture becomes
+    "FAILED": PaymentState.FAILED,
+    "REFUNDED": PaymentState.REFUNDED,
+}
+
+
+@dataclass
+class PayPalProvider:
+    name: str = PAYPAL
+
+    @classmethod
+    def from_settings(cls) -> "PayPalProvider":
+        return cls()
+
+    def create_checkout(
+        self, reservation: Reservation, *, success_url: str, cancel_url: str
+    ) -> CheckoutStart:
+        reservation_id = str(reservation.pk)
+        order = client.create_order(
+            client.NewOrder(
+                reservation_id=reservation_id,
+                currency=reservation.currency.upper(),
+                value=paypal_value(reservation.deposit_amount, reservation.currency),
+                description=f"Deposit for {reservation.puppy.name}",
+                return_url=success_url,
+                cancel_url=cancel_url,
+                brand_name=settings.SHOP_NAME,
+            ),
+            request_id=f"kennel-order-{reservation_id}",
+        )
+        approve_url = _link(order, "payer-action") or _link(order, "approve")
+        if not isinstance(order.get("id"), str) or not approve_url:
+            raise ProviderError("PayPal returned an order without an approve link")
+        return CheckoutStart(reference=order["id"], redirect_url=approve_url)
+
+    def fetch_payment(self, reference: str) -> PaymentSnapshot:
+        """Re-read the order; an approved, uncaptured order is captured first (the return
+        URL's job: PayPal takes nothing until we capture).
+
+        Only Kennel's own orders (their custom_id is a reservation id) are ever captured: an
+        order some other integration of the same PayPal app approved is left alone.
+        """
+        order = client.get_order(_checked_id(reference))
+        ours = _uuid_or_none(_unit(order).get("custom_id")) is not None
+        if ours and order.get("status") == "APPROVED" and not _captures(order):
+            order = _capture(order)
+        return _order_snapshot(order)
+
+    def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:
+        event = paypal_webhooks.verify(body, headers)
+        event_id, event_type = event.get("id"), event.get("event_type")
+        if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+            raise WebhookRejected("malformed_body")
+        return VerifiedEvent(
+            provider=self.name,
+            event_id=event_id,
+            type=event_type,
+            payload=event,
+            body=body.decode("utf-8"),
+            headers=headers,
+        )
+
+    def snapshot_for_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
+        resource = event.payload.get("resource")
+        resource = resource if isinstance(resource, dict) else {}
+        # The event only says which order or capture to look at; the API says what it is.
+        if event.type == ORDER_APPROVED and _is_id(resource.get("id")):
+            return self.fetch_payment(resource["id"])
+        if event.type == APPROVAL_REVERSED:
+            order_id = resource.get("order_id") or resource.get("id")
+            if isinstance(order_id, str) and _is_id(order_id):
+                return _order_snapshot(client.get_order(order_id))
+        if event.type in CAPTURE_EVENTS and _is_id(resource.get("id")):
+            return _capture_snapshot(client.get_capture(resource["id"]))
+        if event.type == CAPTURE_REFUNDED:
+            capture_id = _captured_by(resource)
+            if capture_id is not None:
+                snapshot = _capture_snapshot(client.get_capture(capture_id))
+                return snapshot if snapshot.state == PaymentState.REFUNDED else None
+        return None
+
+    def refund(
+        self, *, payment_id: str, amount: Decimal, currency: str, idempotency_key: str
+    ) -> str:
+        refund = client.refund_capture(
+            _checked_id(payment_id),
+            currency=currency.upper(),
+            value=paypal_value(amount, currency),
+            request_id=idempotency_key,
+        )
+        if not isinstance(refund.get("id"), str):
+            raise ProviderError("PayPal returned a refund without an id")
+        return str(refund["id"])
+
+    def cancel_checkout(self, reference: str) -> None:
+        """Nothing to do: PayPal has no call that cancels an order.
+
+        An order we no longer want simply lapses unless we capture it, and nothing is taken
+        from the buyer before that.  If the buyer still approves it later, the late approval
+        is captured and goes through the shared fulfilment like any late payment: it confirms
+        the reservation if the puppy is still free, and is refunded otherwise.
+        """
+
+
+def paypal_value(amount: Decimal, currency: str) -> str:
+    """A PayPal money value: a decimal string with the currency's number of decimals."""
+    places = 0 if currency.upper() in ZERO_DECIMAL else 2
+    return str(amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def capture_request_id(order: dict[str, Any]) -> str:
+    """The capture's PayPal-Request-Id: the reservation (from the order's custom_id) and the
+    order, so the return URL, the webhook and any retry all capture under one id."""
+    return f"kennel-capture-{_uuid_or_none(_unit(order).get('custom_id'))}-{order['id']}"
+
+
+def _capture(order: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return client.capture_order(order["id"], request_id=capture_request_id(order))
+    except ProviderError as exc:
+        if exc.code == "ORDER_ALREADY_CAPTURED":  # captured some other way: read it
+            return client.get_order(order["id"])
+        raise
+
+
+def _order_snapshot(order: dict[str, Any]) -> PaymentSnapshot:
+    order_id = str(order.get("id") or "")
+    reservation_id = _unit(order).get("custom_id")
+    captures = _captures(order)
+    if captures:
+        return _capture_snapshot(captures[-1], order_id=order_id, reservation_id=reservation_id)
+    # VOIDED: the buyer's approval was reversed (or the order voided) before any capture.
+    state = PaymentState.FAILED if order.get("status") == "VOIDED" else PaymentState.OPEN
+    return PaymentSnapshot(
+        provider=PAYPAL,
+        reference=order_id,
+        state=state,
+        reservation_id=reservation_id if isinstance(reservation_id, str) else None,
+    )
+
+
+def _capture_snapshot(
+    capture: dict[str, Any], *, order_id: str | None = None, reservation_id: Any = None
+) -> PaymentSnapshot:
+    state = CAPTURE_STATES.get(str(capture.get("status")), PaymentState.OPEN)
+    if order_id is None:
+        related = (capture.get("supplementary_data") or {}).get("related_ids") or {}
+        order_id = str(related.get("order_id") or "")
+    custom_id = capture.get("custom_id") or reservation_id
+    amount = capture.get("amount")
+    amount = amount if isinstance(amount, dict) else {}
+    currency = str(amount.get("currency_code") or "").upper() or None
+    return PaymentSnapshot(
+        provider=PAYPAL,
+        # A refund concerns the payment whichever checkout it came from (as for Stripe).
+        reference="" if state == PaymentState.REFUNDED else order_id,
+        state=state,
+        reservation_id=custom_id if isinstance(custom_id, str) else None,
+        payment_id=str(capture.get("id") or "") or None,
+        amount=_decimal(amount.get("value")),
+        currency=currency,
+    )
+
+
+def _unit(order: dict[str, Any]) -> dict[str, Any]:
+    units = order.get("purchase_units")
+    return units[0] if isinstance(units, list) and units and isinstance(units[0], dict) else {}
+
+
+def _captures(order: dict[str, Any]) -> list[dict[str, Any]]:
+    payments = _unit(order).get("payments")
+    captures = payments.get("captures") if isinstance(payments, dict) else None
+    return [c for c in captures if isinstance(c, dict)] if isinstance(captures, list) else []
+
+
+def _captured_by(refund: dict[str, Any]) -> str | None:
+    """The capture a refund belongs to: its HATEOAS ``up`` link."""
+    for link in refund.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == "up":
+            path = urlsplit(str(link.get("href") or "")).path.rstrip("/")
+            head, _, capture_id = path.rpartition("/")
+            if head.endswith("/v2/payments/captures") and _is_id(capture_id):
+                return capture_id
+    return None
+
+
+def _link(obj: dict[str, Any], rel: str) -> str | None:
+    for link in obj.get("links") or []:
+        if isinstance(link, dict) and link.get("rel") == rel:
+            href = str(link.get("href") or "")
+            if urlsplit(href).scheme in ("http", "https"):
+                return href
+    return None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    try:
+        return Decimal(str(value)) if value is not None else None
+    except InvalidOperation:
+        return None
+
+
+def _is_id(value: Any) -> bool:
+    return isinstance(value, str) and ID_RE.fullmatch(value) is not None
+
+
+def _checked_id(value: str) -> str:
+    if not _is_id(value):
+        raise ProviderError(f"not a PayPal id: {value!r}", code="invalid_id")
+    return value
+
+
+def _uuid_or_none(value: Any) -> str | None:
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) else None
+    except ValueError:
+        return None

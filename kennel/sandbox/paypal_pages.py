@@ -1,0 +1,95 @@
+"""HTML of the sandbox's PayPal approve page (plain, accessible, no external assets)."""
+
+from __future__ import annotations
+
+from html import escape
+
+from kennel.sandbox.core import JSON
+
+#: Approve-page buttons: (outcome, label). The ``outcome`` values are part of the public interface.
+BUTTONS: tuple[tuple[str, str], ...] = (
+    ("approve", "Approve and pay {amount} with PayPal (succeeds)"),
+    ("approve_pending", "Approve: the payment is held for review, then completes"),
+    ("approve_pending_denied", "Approve: the payment is held for review, then denied"),
+    ("approve_declined", "Approve with a funding source that is declined"),
+    ("cancel", "Cancel and return to the shop"),
+)
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;
+color:#1a1a1a;line-height:1.5}
+.banner{background:#fff4cc;border:1px solid #b38f00;padding:.5rem .75rem;border-radius:.25rem}
+dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}
+dt{font-weight:600}
+form{display:flex;flex-direction:column;gap:.6rem}
+button{font:inherit;padding:.7rem 1rem;border-radius:.3rem;border:2px solid #1a1a1a;
+background:#fff;cursor:pointer;text-align:left}
+button[value=approve]{background:#003087;border-color:#003087;color:#fff}
+button:focus-visible{outline:3px solid #0a58ca;outline-offset:2px}
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
+        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
+    )
+
+
+def _banner() -> str:
+    return (
+        '<p class="banner" role="note">Payment sandbox: this is not PayPal, and no money '
+        "moves. The buttons choose what PayPal would do.</p>"
+    )
+
+
+def approve_page(order: JSON, brand_name: str | None) -> str:
+    """The order's approve page: what is paid, to whom, and one form of outcome buttons."""
+    unit = order["purchase_units"][0]
+    amount = f"{unit['amount']['value']} {unit['amount']['currency_code']}"
+    description = unit.get("description")
+    rows = f"<dt>Amount</dt><dd><strong>{escape(amount)}</strong></dd>"
+    if description:
+        rows = f"<dt>For</dt><dd>{escape(str(description))}</dd>" + rows
+    if brand_name:
+        rows = f"<dt>Paid to</dt><dd>{escape(brand_name)}</dd>" + rows
+    buttons = "\n".join(
+        f'<button type="submit" name="outcome" value="{outcome}">'
+        f"{escape(label.format(amount=amount))}</button>"
+        for outcome, label in BUTTONS
+    )
+    order_id = escape(str(order["id"]))
+    body = f"""{_banner()}
+<h1>Pay with PayPal</h1>
+<dl>
+{rows}
+<dt>Order</dt><dd><code>{order_id}</code></dd>
+</dl>
+<h2 id="outcome-heading">Choose what PayPal does</h2>
+<form method="post" action="/checkoutnow?token={order_id}" aria-labelledby="outcome-heading">
+<input type="hidden" name="token" value="{order_id}">
+{buttons}
+</form>"""
+    return _page(f"Pay {amount} - Kennel sandbox PayPal", body)
+
+
+def unavailable_page(order: JSON | None) -> str:
+    """Shown for an order that is unknown or past approval."""
+    if order is None:
+        detail = "<p>There is no PayPal order with this token.</p>"
+    else:
+        detail = f"<p>Its status is <strong>{escape(str(order['status']))}</strong>.</p>"
+    body = f"""{_banner()}
+<h1>This PayPal order can no longer be approved</h1>
+{detail}"""
+    return _page("PayPal order no longer available - Kennel sandbox", body)
+
+
+def approved_page() -> str:
+    """Shown after approval when the order gave no return URL."""
+    body = f"""{_banner()}
+<h1>Payment approved</h1>
+<p>You can close this window and return to the shop.</p>"""
+    return _page("Payment approved - Kennel sandbox PayPal", body)

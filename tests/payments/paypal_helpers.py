@@ -1,0 +1,67 @@
+"""Steps a buyer (and PayPal) take, through the front door: the API, the sandbox's approve page."""
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+from kennel.core.models import AuditLog
+from kennel.reservations.models import Reservation
+
+
+def reserve(
+    base_url: str, puppy_slug: str, *, name: str = "Jane Doe", n: int = 0
+) -> httpx.Response:
+    return httpx.post(
+        f"{base_url}/api/reservations/",
+        json={
+            "puppy": puppy_slug,
+            "name": name,
+            "email": f"buyer{n}@example.com",
+            "phone": "+33 6 12 34 56 78",
+            "provider": "paypal",
+        },
+        timeout=30,
+    )
+
+
+def approve(approve_url: str, outcome: str) -> str:
+    """Press a button on the sandbox's approve page; returns where PayPal sends the buyer."""
+    page = httpx.get(approve_url, timeout=10)
+    assert page.status_code == 200, page.text
+    answer = httpx.post(approve_url, data={"outcome": outcome}, timeout=10)
+    assert answer.status_code == 303, answer.text
+    return str(answer.headers["location"])
+
+
+def come_back(location: str) -> httpx.Response:
+    """The buyer's browser follows PayPal's redirect to the shop (and on to the status page)."""
+    return httpx.get(location, follow_redirects=True, timeout=30)
+
+
+def token_of(location: str) -> str:
+    return parse_qs(urlsplit(location).query)["token"][0]
+
+
+def settled(sandbox: Any, reservation_id: str) -> Reservation:
+    assert sandbox.wait_for_deliveries(timeout=15)
+    return Reservation.objects.select_related("puppy").get(pk=reservation_id)
+
+
+def events_of(sandbox: Any, type_: str) -> list[dict[str, Any]]:
+    return [e for e in sandbox.paypal.events if e["event_type"] == type_]
+
+
+def captures_of(sandbox: Any, order_id: str) -> list[dict[str, Any]]:
+    with sandbox.paypal.state.lock:
+        return [
+            dict(c)
+            for cid, c in sandbox.paypal.state.captures.items()
+            if sandbox.paypal.state.capture_orders[cid] == order_id
+        ]
+
+
+def confirmations(reservation_id: str) -> int:
+    return AuditLog.objects.filter(
+        object_id=reservation_id, action="reservations.reservation.confirmed"
+    ).count()
