@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "kennel.reservations",
     "kennel.payments",
     "kennel.monitoring",
+    "kennel.notifications",
+    "kennel.analytics",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +83,8 @@ DATABASES = {
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The zero-setup default must work from a fresh clone: its folder may not exist yet.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # IMMEDIATE takes the write lock at BEGIN, so two writers queue instead of deadlocking.
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
@@ -139,19 +143,41 @@ PAYPAL_CLIENT_SECRET = env.str(
 )
 PAYPAL_WEBHOOK_ID = env.str("PAYPAL_WEBHOOK_ID", default="WH-KENNEL-SANDBOX" if _sandbox else "")
 PAYPAL_API_BASE = env.str("PAYPAL_API_BASE", default=SANDBOX_URL if _sandbox else "")
+# How PayPal webhooks are verified: `offline` (RSA signature checked here, against PayPal's
+# certificate fetched only from https://*.paypal.com in live mode, or from the sandbox's own
+# origin in sandbox mode) or `api` (PayPal's verify-webhook-signature endpoint is asked).
+PAYPAL_WEBHOOK_VERIFICATION = env.str("PAYPAL_WEBHOOK_VERIFICATION", default="offline")
+if PAYPAL_WEBHOOK_VERIFICATION not in ("offline", "api"):
+    raise ImproperlyConfigured("PAYPAL_WEBHOOK_VERIFICATION must be 'offline' or 'api'")
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
 
-# --- notifications and analytics (issue 4 wires these) ---
-OWNER_EMAIL = env.str("OWNER_EMAIL", default="")
+# --- notifications and analytics: each integration is off while its settings are absent ---
+OWNER_EMAIL = env.str("OWNER_EMAIL", default="")  # empty: the owner gets no emails
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kennel@localhost")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 GA4_MEASUREMENT_ID = env.str("GA4_MEASUREMENT_ID", default="")
 GA4_API_SECRET = env.str("GA4_API_SECRET", default="")
 GA4_ENDPOINT = env.str("GA4_ENDPOINT", default="https://www.google-analytics.com/mp/collect")
+# Check each event at /debug/mp/collect first; any validationMessages and it is not sent.
+GA4_VALIDATE = env.bool("GA4_VALIDATE", default=False)
 META_PIXEL_ID = env.str("META_PIXEL_ID", default="")
 META_ACCESS_TOKEN = env.str("META_ACCESS_TOKEN", default="")
 META_ENDPOINT = env.str("META_ENDPOINT", default="https://graph.facebook.com")
+META_API_VERSION = env.str("META_API_VERSION", default="v23.0")
+META_TEST_EVENT_CODE = env.str("META_TEST_EVENT_CODE", default="")
+ANALYTICS_TIMEOUT_SECONDS = env.float("ANALYTICS_TIMEOUT_SECONDS", default=10.0)
+# Country calling code put in front of national phone numbers (no + or 00) before hashing.
+PHONE_COUNTRY_CODE = env.str("PHONE_COUNTRY_CODE", default="")
+# How many reverse proxies sit in front of Kennel; only then is X-Forwarded-For believed.
+TRUSTED_PROXIES = env.int("TRUSTED_PROXIES", default=0)
+# The outbox: retries back off exponentially (with jitter) up to a cap, then the row is dead.
+SIDE_EFFECT_MAX_ATTEMPTS = env.int("SIDE_EFFECT_MAX_ATTEMPTS", default=12)
+SIDE_EFFECT_RETRY_BASE_SECONDS = env.float("SIDE_EFFECT_RETRY_BASE_SECONDS", default=30.0)
+SIDE_EFFECT_RETRY_MAX_SECONDS = env.float("SIDE_EFFECT_RETRY_MAX_SECONDS", default=3600.0)
+# A send still unfinished after this long was cut off (worker killed): it is tried again.
+SIDE_EFFECT_LEASE_SECONDS = env.float("SIDE_EFFECT_LEASE_SECONDS", default=300.0)
 
 LOGGING = {
     "version": 1,

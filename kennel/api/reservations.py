@@ -2,6 +2,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest
 from ninja import Router, Status
 
+from kennel.analytics.tracking import tracking_from_request
 from kennel.api.schemas import ErrorOut, ReservationCreatedOut, ReservationIn, ReservationOut
 from kennel.payments.services import checkout_start
 from kennel.reservations.models import Reservation
@@ -40,8 +41,17 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
 )
 def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
     buyer = buyer_validate(name=payload.name, email=payload.email, phone=payload.phone)
+    tracking = tracking_from_request(
+        request,
+        consent=payload.analytics_consent,
+        source_url=f"{settings.SITE_URL}/puppies/{payload.puppy}/",
+    )
     reservation, checkout_url = checkout_start(
-        puppy_slug=payload.puppy, buyer=buyer, provider=payload.provider, site_url=settings.SITE_URL
+        puppy_slug=payload.puppy,
+        buyer=buyer,
+        provider=payload.provider,
+        site_url=settings.SITE_URL,
+        tracking=tracking,
     )
     return Status(201, {**_out(request, reservation), "checkout_url": checkout_url})
 

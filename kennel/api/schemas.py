@@ -41,6 +41,10 @@ class ReservationIn(Schema):
     email: str = Field(max_length=EMAIL_MAX)
     phone: str = Field(max_length=PHONE_MAX)
     provider: Literal["stripe", "paypal"]
+    analytics_consent: bool = Field(
+        default=False,
+        description="The buyer agrees that the deposit is reported to Google Analytics and Meta",
+    )
 
 
 class ReservationOut(Schema):

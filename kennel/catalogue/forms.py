@@ -11,6 +11,10 @@ from kennel.reservations.models import Reservation
 from kennel.reservations.services import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
 
 PROVIDER_MESSAGE = "Please choose Stripe or PayPal."
+ANALYTICS_CONSENT_LABEL = (
+    "I agree that this shop reports my deposit to Google Analytics and Meta (Facebook) to "
+    "measure its advertising. Optional: the reservation is the same without it."
+)
 
 
 class CatalogueFilterForm(forms.Form):
@@ -39,6 +43,8 @@ class ReserveForm(forms.Form):
         choices=Reservation.Provider.choices,
         error_messages={"required": PROVIDER_MESSAGE, "invalid_choice": PROVIDER_MESSAGE},
     )
+    # Unchecked unless the buyer ticks it: without it GA4 and Meta never hear of the purchase.
+    analytics_consent = forms.BooleanField(required=False, initial=False)
 
     buyer: Buyer | None = None
 

@@ -7,8 +7,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
+from kennel.analytics.tracking import tracking_from_request
 from kennel.catalogue import selectors
-from kennel.catalogue.forms import CatalogueFilterForm, ReserveForm
+from kennel.catalogue.forms import ANALYTICS_CONSENT_LABEL, CatalogueFilterForm, ReserveForm
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError, PuppyNotFound, ValidationFailed
 from kennel.payments.providers import available_providers
@@ -67,12 +68,18 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
         fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
         error = ValidationFailed(fields)
         return _puppy_page(request, puppy, form, error=error)
+    tracking = tracking_from_request(
+        request,
+        consent=form.cleaned_data["analytics_consent"],
+        source_url=settings.SITE_URL + puppy.get_absolute_url(),
+    )
     try:
         _reservation, checkout_url = checkout_start(
             puppy_slug=slug,
             buyer=form.buyer,
             provider=form.cleaned_data["provider"],
             site_url=settings.SITE_URL,
+            tracking=tracking,
         )
     except PuppyNotFound as exc:
         return _not_found(request, exc)
@@ -100,6 +107,7 @@ def _puppy_page(
         "providers": form.fields["provider"].choices,  # type: ignore[attr-defined]
         "unavailable_text": unavailable.format(name=puppy.name),
         "hold_minutes": settings.HOLD_MINUTES,
+        "analytics_consent_label": ANALYTICS_CONSENT_LABEL,
     }
     status = error.status if error else 200
     return render(request, "catalogue/puppy.html", context, status=status)

@@ -2,11 +2,20 @@
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
+
+from django.db import close_old_connections
+from django.utils import timezone
 
 log = logging.getLogger(__name__)
 
+# No task of ours runs for long (every outside call has a timeout); one still "running" after
+# this was claimed by a worker that died (SIGKILL, OOM, power) and will never finish.
+LOST_TASK_AFTER = timedelta(hours=1)
+
 
 def _sweeps() -> list[tuple[str, Callable[[], int]]]:
+    from kennel.notifications.services import side_effects_recover
     from kennel.payments.tasks import refunds_retry_due
     from kennel.payments.webhooks import webhooks_retry_due
     from kennel.reservations.services import reservations_expire_due
@@ -15,6 +24,8 @@ def _sweeps() -> list[tuple[str, Callable[[], int]]]:
         ("expired holds", lambda: reservations_expire_due()),
         ("webhook events retried", webhooks_retry_due),
         ("refunds retried", refunds_retry_due),
+        ("side effects recovered", lambda: side_effects_recover()),
+        ("lost tasks marked failed", tasks_mark_lost),
     ]
 
 
@@ -28,4 +39,22 @@ def run_sweeps() -> dict[str, int]:
                 log.info("sweep: %s: %d", name, results[name])
         except Exception:
             log.exception("sweep %s failed", name)
+    close_old_connections()
     return results
+
+
+def tasks_mark_lost() -> int:
+    """Mark FAILED the task rows a dead worker left RUNNING, so they show as failed rather
+    than forever in progress. What they were doing is recovered by its own sweep (side
+    effects, refunds, webhooks); this only tidies the task table."""
+    from django_tasks_db.models import DBTaskResult
+
+    now = timezone.now()
+    return DBTaskResult.objects.filter(
+        status="RUNNING", started_at__lt=now - LOST_TASK_AFTER
+    ).update(
+        status="FAILED",
+        finished_at=now,
+        exception_class_path="kennel.core.periodic.WorkerLost",
+        traceback="The worker running this task stopped before it finished (killed?).",
+    )

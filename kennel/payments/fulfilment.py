@@ -13,6 +13,8 @@ from django.utils import timezone
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.models import audit
+from kennel.notifications.models import SideEffect
+from kennel.notifications.services import side_effects_enqueue
 from kennel.payments.models import Refund
 from kennel.payments.providers import PaymentSnapshot, PaymentState
 from kennel.reservations import services as reservations
@@ -144,7 +146,25 @@ def _refund(
             reservation=str(reservation.pk) if reservation else None,
         )
         refund_execute.enqueue(refund.pk)
+        if reservation is not None:
+            _enqueue_refund_side_effects(reservation, refund)
     return refund
+
+
+def _enqueue_refund_side_effects(reservation: Reservation, refund: Refund) -> None:
+    """Tell buyer and owner, in this transaction. Keyed by the refunded payment: a second
+    refund on one reservation (another payment) is news, a replay of the same one is not."""
+    side_effects_enqueue(
+        reservation=reservation,
+        kinds=[SideEffect.Kind.BUYER_REFUND, SideEffect.Kind.OWNER_REFUND],
+        discriminator=refund.external_payment_id,
+        data={
+            "amount": str(refund.amount),
+            "currency": refund.currency,
+            "reason": refund.reason,
+            "payment_id": refund.external_payment_id,
+        },
+    )
 
 
 def _refund_key(snapshot: PaymentSnapshot) -> str:

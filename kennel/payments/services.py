@@ -5,6 +5,7 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 
+from kennel.analytics.tracking import Tracking
 from kennel.core.errors import PaymentProviderFailed, ValidationFailed
 from kennel.payments.providers import ProviderError, available_providers, get_provider
 from kennel.reservations import services as reservations
@@ -14,10 +15,15 @@ log = logging.getLogger(__name__)
 
 
 def checkout_start(
-    *, puppy_slug: str, buyer: reservations.Buyer, provider: str, site_url: str
+    *,
+    puppy_slug: str,
+    buyer: reservations.Buyer,
+    provider: str,
+    site_url: str,
+    tracking: Tracking | None = None,
 ) -> tuple[Reservation, str]:
     """Hold the puppy and create the provider checkout; returns the reservation and the URL
-    to send the buyer to.
+    to send the buyer to. `tracking` is the buyer's analytics context (see reservation_hold).
 
     The provider call happens after the hold has committed, so no lock is held while waiting
     on the network. If the provider fails, the hold is released at once and
@@ -26,7 +32,7 @@ def checkout_start(
     if provider not in available_providers():
         raise ValidationFailed({"provider": ["Please choose one of the offered payment methods."]})
     reservation = reservations.reservation_hold(
-        puppy_slug=puppy_slug, buyer=buyer, provider=provider
+        puppy_slug=puppy_slug, buyer=buyer, provider=provider, tracking=tracking
     )
     try:
         start = get_provider(provider).create_checkout(

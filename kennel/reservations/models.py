@@ -50,6 +50,15 @@ class Reservation(BaseModel):
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # The conversion reports' context, captured at hold time and only with the buyer's consent
+    # (kennel/analytics/tracking.py); without it these stay empty and nothing is reported.
+    analytics_consent = models.BooleanField(default=False)
+    ga_client_id = models.CharField(max_length=64, blank=True)
+    fbp = models.CharField(max_length=255, blank=True)
+    fbc = models.CharField(max_length=255, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    client_user_agent = models.CharField(max_length=512, blank=True)
+    event_source_url = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -13,14 +13,18 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.utils import timezone
 
+from kennel.analytics.tracking import Tracking
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
 from kennel.core.models import audit
+from kennel.notifications.models import SideEffect
+from kennel.notifications.services import side_effects_enqueue
 from kennel.reservations.models import Reservation
 
 S = Reservation.Status
 P = Puppy.Status
+K = SideEffect.Kind
 
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
 PHONE_ALLOWED = set("0123456789+-() ./")
@@ -61,12 +65,16 @@ def buyer_validate(*, name: str, email: str, phone: str) -> Buyer:
     return Buyer(name=name, email=email.lower(), phone=phone)
 
 
-def reservation_hold(*, puppy_slug: str, buyer: Buyer, provider: str) -> Reservation:
+def reservation_hold(
+    *, puppy_slug: str, buyer: Buyer, provider: str, tracking: Tracking | None = None
+) -> Reservation:
     """Hold a puppy for a buyer: one conditional UPDATE decides the winner.
 
     An expired pending hold on the same puppy is released first, in the same transaction, so
-    an abandoned checkout never blocks the next buyer. Raises PuppyNotFound, PuppyNotAvailable.
+    an abandoned checkout never blocks the next buyer. `tracking` is the buyer's analytics
+    context (kept only with their consent). Raises PuppyNotFound, PuppyNotAvailable.
     """
+    tracking = tracking if tracking and tracking.consent else Tracking()
     if provider not in Reservation.Provider.values:
         raise ValidationFailed({"provider": ["Please choose Stripe or PayPal."]})
     if not SLUG_RE.fullmatch(puppy_slug or ""):
@@ -95,6 +103,13 @@ def reservation_hold(*, puppy_slug: str, buyer: Buyer, provider: str) -> Reserva
             provider=provider,
             status=S.PENDING,
             expires_at=now + timedelta(minutes=settings.HOLD_MINUTES),
+            analytics_consent=tracking.consent,
+            ga_client_id=tracking.ga_client_id,
+            fbp=tracking.fbp,
+            fbc=tracking.fbc,
+            client_ip=tracking.client_ip,
+            client_user_agent=tracking.user_agent,
+            event_source_url=tracking.source_url,
         )
         audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
     return reservation
@@ -125,6 +140,30 @@ def _close(reservation: Reservation, status: str, *, actor: str, reason: str = "
     audit(f"reservations.reservation.{status}", actor=actor, obj=reservation, reason=reason)
     if was_active and reservation.provider_reference and status != S.REFUNDED:
         _enqueue_checkout_cancel(reservation)
+    _enqueue_close_side_effects(reservation, status, reason=reason)
+
+
+def _enqueue_close_side_effects(reservation: Reservation, status: str, *, reason: str) -> None:
+    """Tell the buyer (and for a refund the owner) why the reservation ended. A cancelled
+    hold (the buyer left the checkout, or it could not open) needs no email: they saw it."""
+    if status == S.EXPIRED:
+        side_effects_enqueue(reservation=reservation, kinds=[K.BUYER_EXPIRED])
+    elif status == S.RELEASED and reason == "payment_failed":
+        side_effects_enqueue(reservation=reservation, kinds=[K.BUYER_FAILED])
+    elif status == S.REFUNDED:
+        # Keyed by the payment, like the automatic refunds of payments/fulfilment.py, so one
+        # payment refunded by both paths is announced once.
+        side_effects_enqueue(
+            reservation=reservation,
+            kinds=[K.BUYER_REFUND, K.OWNER_REFUND],
+            discriminator=reservation.external_payment_id or "",
+            data={
+                "amount": str(reservation.deposit_amount),
+                "currency": reservation.currency,
+                "reason": "owner",
+                "payment_id": reservation.external_payment_id or "",
+            },
+        )
 
 
 def _enqueue_checkout_cancel(reservation: Reservation) -> None:
@@ -192,6 +231,7 @@ def mark_processing(reservation: Reservation, *, actor: str) -> bool:
     reservation.status = S.PROCESSING
     reservation.save(update_fields=["status", "updated_at"])
     audit("reservations.reservation.processing", actor=actor, obj=reservation)
+    side_effects_enqueue(reservation=reservation, kinds=[K.BUYER_PROCESSING])
     return True
 
 
@@ -227,6 +267,11 @@ def confirm(reservation: Reservation, *, payment_id: str, actor: str, late: bool
         ]
     )
     audit("reservations.reservation.confirmed", actor=actor, obj=reservation, late=late)
+    # GA4 and Meta only with the buyer's consent and their settings (enqueue skips the rest).
+    side_effects_enqueue(
+        reservation=reservation,
+        kinds=[K.OWNER_DEPOSIT, K.BUYER_CONFIRMATION, K.GA4_PURCHASE, K.META_PURCHASE],
+    )
     return True
 
 

@@ -5,7 +5,20 @@ import pytest
 def test_health_reports_the_process_and_the_database(client):
     answer = client.get("/health/")
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "database": "ok"}
+    body = answer.json()
+    assert (body["status"], body["database"]) == ("ok", "ok")
+
+
+@pytest.mark.django_db
+def test_health_says_which_integrations_are_off_and_why(client, settings):
+    settings.OWNER_EMAIL = ""
+    settings.GA4_MEASUREMENT_ID = settings.GA4_API_SECRET = ""
+    settings.META_PIXEL_ID, settings.META_ACCESS_TOKEN = "123", "token-not-shown"
+    integrations = client.get("/health/").json()["integrations"]
+    assert integrations["owner_email"]["enabled"] is False
+    assert "OWNER_EMAIL" in integrations["owner_email"]["detail"]
+    assert integrations["ga4"]["enabled"] is False
+    assert integrations["meta"] == {"enabled": True}
 
 
 def test_health_answers_503_when_the_database_is_unreachable(client, settings):

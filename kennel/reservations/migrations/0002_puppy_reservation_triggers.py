@@ -109,6 +109,20 @@ def reverse(apps, schema_editor):
             schema_editor.execute(statement)
 
 
+def drop_on_sqlite(apps, schema_editor):
+    """For later migrations that rebuild one of the two tables on SQLite: drop the triggers
+    first (they name the tables), then `create_on_sqlite` after. Nothing on PostgreSQL."""
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_REVERSE:
+            schema_editor.execute(statement)
+
+
+def create_on_sqlite(apps, schema_editor):
+    if schema_editor.connection.vendor == "sqlite":
+        for statement in SQLITE_FORWARD:
+            schema_editor.execute(statement)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("reservations", "0001_initial"),

@@ -1,5 +1,6 @@
 """`python -m kennel worker`: runs queued tasks (the outbox) and the minute sweeps."""
 
+import logging
 import threading
 from typing import Any
 
@@ -8,10 +9,16 @@ from django.db import connection
 from django_tasks_db.management.commands.db_worker import Worker
 
 from kennel.core.periodic import run_sweeps
+from kennel.notifications.integrations import integrations_log
+
+log = logging.getLogger("kennel.worker")
 
 
 class Command(BaseCommand):
-    help = "Run background tasks and, every minute, expire holds and retry webhooks/refunds."
+    help = (
+        "Run background tasks (emails, conversions, refunds) and, every minute, expire holds, "
+        "retry webhooks/refunds and recover side effects a stopped worker left behind."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls.")
@@ -31,6 +38,8 @@ class Command(BaseCommand):
             worker_id=f"kennel-{threading.get_native_id()}",
             excluded_queue_names=[],
         )
+        if kw.get("verbosity", 1) > 0:
+            integrations_log(log)  # what is off is said at start, once
         if batch:
             run_sweeps()
             worker.run()

@@ -1,0 +1,228 @@
+"""The emails themselves: text + HTML from one layout, the facts each reader needs, and nothing
+a buyer or the owner typed can become a header or markup."""
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from kennel.notifications.emails import email_message, header_text, message_id
+from kennel.notifications.models import SideEffect
+from kennel.payments.fulfilment import payment_apply
+from kennel.payments.providers import PaymentSnapshot, PaymentState
+from kennel.reservations import services
+from kennel.reservations.models import Reservation
+from tests.factories import PuppyFactory
+from tests.notifications.conftest import OWNER
+from tests.notifications.helpers import confirm, hold
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shop_site")]
+K = SideEffect.Kind
+
+
+def _parts(kind: str) -> tuple[str, str, str]:
+    message = email_message(side_effect=SideEffect.objects.get(kind=kind))
+    [(html, mimetype)] = message.alternatives
+    assert mimetype == "text/html"
+    return str(message.subject), str(message.body), str(html)
+
+
+def _confirmed(**puppy_fields: Any) -> Reservation:
+    puppy = PuppyFactory(
+        name="Bella", breed="Golden Retriever", price=Decimal("2500.00"), **puppy_fields
+    )
+    return confirm(hold(puppy), payment_id="pi_test_42")
+
+
+def test_the_owner_is_told_who_paid_how_much_how_with_a_link_to_the_back_office(owner):
+    reservation = _confirmed()
+
+    subject, text, html = _parts(K.OWNER_DEPOSIT)
+
+    assert subject == "Deposit received: Bella, for Jane Doe"
+    admin_url = f"https://shop.example/admin/reservations/reservation/{reservation.pk}/change/"
+    for body in (text, html):
+        assert "Bella" in body
+        assert "Jane Doe" in body
+        assert "jane.doe@example.com" in body
+        assert "+33 6 12 34 56 78" in body
+        assert "500.00 EUR" in body
+        assert "Card (Stripe)" in body
+        assert admin_url in body
+        assert "pi_test_42" in body
+
+
+def test_the_buyer_confirmation_says_what_happens_next_and_links_the_status_page(owner):
+    reservation = _confirmed()
+
+    subject, text, html = _parts(K.BUYER_CONFIRMATION)
+
+    assert subject == "Your deposit for Bella is confirmed"
+    status_url = f"https://shop.example/reservations/{reservation.token}/"
+    for body in (text, html):
+        assert "What happens next" in body
+        assert "Maple Hill Goldens will contact you" in body
+        assert status_url in body
+        assert "500.00 EUR" in body
+        assert "2,500.00 EUR" in body
+        assert "hello@maplehill.example" in body
+        assert "+33 6 00 00 00 00" in body
+
+
+def test_every_email_shares_the_base_layout_with_the_breeder_contact(owner, settings):
+    settings.SHOP_NAME = "Maple Hill Shop"
+    reservation = _confirmed()
+    payment_apply(
+        snapshot=PaymentSnapshot(
+            provider="stripe",
+            reference="cs_1",
+            state=PaymentState.REFUNDED,
+            reservation_id=str(reservation.pk),
+            payment_id="pi_test_42",
+        ),
+        actor="test",
+    )
+
+    kinds = set(SideEffect.objects.values_list("kind", flat=True))
+    assert kinds == {K.OWNER_DEPOSIT, K.BUYER_CONFIRMATION, K.BUYER_REFUND, K.OWNER_REFUND}
+    for kind in kinds:
+        _subject, text, html = _parts(kind)
+        assert text.startswith("Maple Hill Shop\n\n")
+        assert text.endswith(
+            "\n\n--\nMaple Hill Goldens\nhello@maplehill.example\n+33 6 00 00 00 00\n"
+        )
+        assert html.startswith("<!DOCTYPE html>")
+        assert "Maple Hill Shop</td>" in html
+        assert 'href="mailto:hello@maplehill.example"' in html
+
+
+@pytest.mark.parametrize(
+    ("kind", "subject", "phrase"),
+    [
+        (K.BUYER_PROCESSING, "Your payment for Bella is being processed", "stays held for you"),
+        (K.BUYER_FAILED, "Your payment for Bella did not go through", "nothing was charged"),
+        (K.BUYER_EXPIRED, "Your hold on Bella has ended", "was not paid in time"),
+    ],
+)
+def test_the_buyer_is_told_when_a_payment_is_processing_fails_or_expires(
+    owner, kind, subject, phrase
+):
+    reservation = hold(PuppyFactory(name="Bella"))
+    if kind == K.BUYER_PROCESSING:
+        with services.locked_transaction():
+            locked = Reservation.objects.select_for_update().get(pk=reservation.pk)
+            services.mark_processing(locked, actor="test")
+    elif kind == K.BUYER_FAILED:
+        services.reservation_release(
+            reservation_id=reservation.pk, status="released", actor="t", reason="payment_failed"
+        )
+    else:
+        Reservation.objects.filter(pk=reservation.pk).update(
+            expires_at=timezone.now() - timedelta(minutes=1)
+        )
+        services.reservations_expire_due()
+
+    got_subject, text, html = _parts(kind)
+
+    assert got_subject == subject
+    assert phrase in text
+    assert phrase in html
+    link = reservation.token if kind == K.BUYER_PROCESSING else reservation.puppy.slug
+    assert link in text
+    assert link in html
+
+
+def test_a_late_payment_refund_explains_why_to_buyer_and_owner(owner):
+    puppy = PuppyFactory(name="Bella")
+    late = hold(puppy)
+    Reservation.objects.filter(pk=late.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    hold(puppy, email="other@example.com")
+    payment_apply(
+        snapshot=PaymentSnapshot(
+            provider="stripe",
+            reference="cs_1",
+            state=PaymentState.PAID,
+            reservation_id=str(late.pk),
+            payment_id="pi_late",
+            amount=late.deposit_amount,
+            currency="EUR",
+        ),
+        actor="test",
+    )
+
+    subject, text, html = _parts(K.BUYER_REFUND)
+    owner_subject, owner_text, _ = _parts(K.OWNER_REFUND)
+
+    assert subject == "Your payment for Bella is being refunded"
+    assert "arrived after your hold on Bella had ended" in text
+    assert "400.00 EUR" in html
+    assert owner_subject == "Refund issued: Bella, Jane Doe"
+    assert "reason late_payment" in owner_text
+    assert "pi_late" in owner_text
+
+
+def test_headers_address_the_right_people_and_replies_reach_the_other_side(owner):
+    _confirmed()
+
+    to_owner = email_message(side_effect=SideEffect.objects.get(kind=K.OWNER_DEPOSIT))
+    to_buyer = email_message(side_effect=SideEffect.objects.get(kind=K.BUYER_CONFIRMATION))
+
+    assert (to_owner.to, to_owner.reply_to) == ([OWNER], ["jane.doe@example.com"])
+    assert (to_buyer.to, to_buyer.reply_to) == (
+        ["jane.doe@example.com"],
+        ["hello@maplehill.example"],
+    )
+    assert to_owner.from_email == "Maple Hill <shop@maplehill.example>"
+    assert to_owner.cc == to_owner.bcc == []
+
+
+def test_a_side_effect_keeps_one_message_id_for_all_its_tries(owner):
+    _confirmed()
+    effect = SideEffect.objects.get(kind=K.BUYER_CONFIRMATION)
+
+    first = email_message(side_effect=effect).extra_headers["Message-ID"]
+
+    assert (
+        first == email_message(side_effect=effect).extra_headers["Message-ID"] == message_id(effect)
+    )
+    assert first.startswith("<kennel.")
+    assert first.endswith("@maplehill.example>")
+    other = SideEffect.objects.get(kind=K.OWNER_DEPOSIT)
+    assert message_id(other) != first
+
+
+def test_names_with_line_breaks_and_markup_stay_text(owner):
+    # The reserve form refuses control characters; these rows come in behind its back.
+    puppy = PuppyFactory(name='Bella <script>alert("x")</script>')
+    reservation = confirm(hold(puppy))
+    Reservation.objects.filter(pk=reservation.pk).update(
+        buyer_name="Jane\r\nBcc: victim@example.com\r\n\r\n<b>Doe</b>"
+    )
+
+    subject, text, html = _parts(K.OWNER_DEPOSIT)
+    message = email_message(side_effect=SideEffect.objects.get(kind=K.OWNER_DEPOSIT)).message()
+
+    assert "\r" not in subject
+    assert "\n" not in subject
+    assert message["Bcc"] is None
+    assert "victim@example.com" not in message["To"]
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<b>Doe</b>" not in html
+    assert "&lt;b&gt;Doe&lt;/b&gt;" in html
+    assert "<b>Doe</b>" in text  # plain text is not HTML: shown as typed, harmless
+
+
+@pytest.mark.parametrize(
+    ("raw", "flat"),
+    [
+        ("Bella\r\nBcc: x@example.com", "Bella Bcc: x@example.com"),
+        ("a\nb\rc\x00d\x1be", "a b c d e"),
+        ("line\u2028separator\u0085next", "line separator next"),
+        ("  lots   of   space  ", "lots of space"),
+    ],
+)
+def test_header_text_flattens_every_line_break_and_control_character(raw, flat):
+    assert header_text(raw) == flat
