@@ -1,6 +1,7 @@
 """Which WSGI server `make run` uses, by measurement: granian against gunicorn (sync workers).
 
-Serves Kennel (SQLite, demo data) with each server in turn, 2 workers each, and drives
+Serves Kennel (SQLite, demo data) with each server in turn, 2 workers each (granian exactly
+as `python -m kennel serve` runs it), and drives
 `/health/` and the catalogue `/` with wrk from this machine. Prints requests/s and
 granian's ratio to gunicorn measured in the same run.
 """
@@ -14,6 +15,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from kennel.core.management.commands.serve import granian_command
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -85,19 +88,7 @@ def main() -> None:
         port = free_port()
         granian = measure(
             "granian",
-            [
-                str(VENV_BIN / "granian"),
-                "--interface",
-                "wsgi",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--workers",
-                "2",
-                "--no-ws",
-                "kennel.wsgi:application",
-            ],
+            granian_command(str(VENV_BIN / "granian"), host="127.0.0.1", port=port, workers=2),
             port,
             env,
         )
