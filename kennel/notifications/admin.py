@@ -4,12 +4,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from kennel.core.admin import ReadOnlyAdmin
 from kennel.notifications.models import SideEffect
 from kennel.notifications.services import side_effects_retry
 
 
 @admin.register(SideEffect)
-class SideEffectAdmin(admin.ModelAdmin):
+class SideEffectAdmin(ReadOnlyAdmin):
     """The outbox, read-only. Dead rows (retries used up, or refused) are retried through the
     action, which calls the same service as any retry; nothing here edits a row by hand."""
 
@@ -53,12 +54,3 @@ class SideEffectAdmin(admin.ModelAdmin):
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("notifications.change_sideeffect")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

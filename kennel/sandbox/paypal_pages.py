@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from kennel.sandbox.core import JSON
+from kennel.sandbox.html import banner, page
 
 #: Approve-page buttons: (outcome, label). The ``outcome`` values are part of the public interface.
 BUTTONS: tuple[tuple[str, str], ...] = (
@@ -15,34 +16,13 @@ BUTTONS: tuple[tuple[str, str], ...] = (
     ("cancel", "Cancel and return to the shop"),
 )
 
+_BANNER = banner("PayPal", "PayPal")
+
 _STYLE = """
-body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;
-color:#1a1a1a;line-height:1.5}
-.banner{background:#fff4cc;border:1px solid #b38f00;padding:.5rem .75rem;border-radius:.25rem}
 dl{display:grid;grid-template-columns:auto 1fr;gap:.25rem 1rem}
 dt{font-weight:600}
-form{display:flex;flex-direction:column;gap:.6rem}
-button{font:inherit;padding:.7rem 1rem;border-radius:.3rem;border:2px solid #1a1a1a;
-background:#fff;cursor:pointer;text-align:left}
 button[value=approve]{background:#003087;border-color:#003087;color:#fff}
-button:focus-visible{outline:3px solid #0a58ca;outline-offset:2px}
 """
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
-
-
-def _banner() -> str:
-    return (
-        '<p class="banner" role="note">Payment sandbox: this is not PayPal, and no money '
-        "moves. The buttons choose what PayPal would do.</p>"
-    )
 
 
 def approve_page(order: JSON, brand_name: str | None) -> str:
@@ -61,7 +41,7 @@ def approve_page(order: JSON, brand_name: str | None) -> str:
         for outcome, label in BUTTONS
     )
     order_id = escape(str(order["id"]))
-    body = f"""{_banner()}
+    body = f"""{_BANNER}
 <h1>Pay with PayPal</h1>
 <dl>
 {rows}
@@ -72,7 +52,7 @@ def approve_page(order: JSON, brand_name: str | None) -> str:
 <input type="hidden" name="token" value="{order_id}">
 {buttons}
 </form>"""
-    return _page(f"Pay {amount} - Kennel sandbox PayPal", body)
+    return page(f"Pay {amount} - Kennel sandbox PayPal", body, style=_STYLE)
 
 
 def unavailable_page(order: JSON | None) -> str:
@@ -81,15 +61,15 @@ def unavailable_page(order: JSON | None) -> str:
         detail = "<p>There is no PayPal order with this token.</p>"
     else:
         detail = f"<p>Its status is <strong>{escape(str(order['status']))}</strong>.</p>"
-    body = f"""{_banner()}
+    body = f"""{_BANNER}
 <h1>This PayPal order can no longer be approved</h1>
 {detail}"""
-    return _page("PayPal order no longer available - Kennel sandbox", body)
+    return page("PayPal order no longer available - Kennel sandbox", body, style=_STYLE)
 
 
 def approved_page() -> str:
     """Shown after approval when the order gave no return URL."""
-    body = f"""{_banner()}
+    body = f"""{_BANNER}
 <h1>Payment approved</h1>
 <p>You can close this window and return to the shop.</p>"""
-    return _page("Payment approved - Kennel sandbox PayPal", body)
+    return page("Payment approved - Kennel sandbox PayPal", body, style=_STYLE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 from kennel.sandbox.core import JSON
+from kennel.sandbox.html import banner, page
 from kennel.sandbox.stripe_objects import format_amount
 
 #: Hosted-page buttons: (outcome, label). The ``outcome`` values are part of the public interface.
@@ -17,36 +18,15 @@ BUTTONS: tuple[tuple[str, str], ...] = (
     ("expire", "Let this checkout session expire"),
 )
 
+_BANNER = banner("Stripe", "the payment provider")
+
 _STYLE = """
-body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;
-color:#1a1a1a;line-height:1.5}
-.banner{background:#fff4cc;border:1px solid #b38f00;padding:.5rem .75rem;border-radius:.25rem}
 .error{background:#fde8e8;border:1px solid #b42318;padding:.5rem .75rem;border-radius:.25rem}
 table{width:100%;border-collapse:collapse;margin:1rem 0}
 th,td{text-align:left;padding:.4rem;border-bottom:1px solid #ccc}
 td.num,th.num{text-align:right}
-form{display:flex;flex-direction:column;gap:.6rem}
-button{font:inherit;padding:.7rem 1rem;border-radius:.3rem;border:2px solid #1a1a1a;
-background:#fff;cursor:pointer;text-align:left}
 button[value=pay]{background:#1a1a1a;color:#fff}
-button:focus-visible{outline:3px solid #0a58ca;outline-offset:2px}
 """
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{_STYLE}</style>\n</head>\n"
-        f"<body>\n<main>\n{body}\n</main>\n</body>\n</html>\n"
-    )
-
-
-def _banner() -> str:
-    return (
-        '<p class="banner" role="note">Payment sandbox: this is not Stripe, and no money '
-        "moves. The buttons choose what the payment provider would do.</p>"
-    )
 
 
 def checkout_page(session: JSON, line_items: list[JSON], *, declined: bool) -> str:
@@ -73,7 +53,7 @@ def checkout_page(session: JSON, line_items: list[JSON], *, declined: bool) -> s
         f"{escape(label.format(amount=total))}</button>"
         for outcome, label in BUTTONS
     )
-    body = f"""{_banner()}
+    body = f"""{_BANNER}
 <h1>Kennel checkout</h1>
 {error_html}
 <table>
@@ -91,7 +71,7 @@ def checkout_page(session: JSON, line_items: list[JSON], *, declined: bool) -> s
 <form method="post" action="/c/pay/{escape(str(session["id"]))}" aria-labelledby="outcome-heading">
 {buttons}
 </form>"""
-    return _page(f"Pay {total} - Kennel sandbox checkout", body)
+    return page(f"Pay {total} - Kennel sandbox checkout", body, style=_STYLE)
 
 
 def unavailable_page(session: JSON | None) -> str:
@@ -106,10 +86,10 @@ def unavailable_page(session: JSON | None) -> str:
         if back:
             back = str(back).replace("{CHECKOUT_SESSION_ID}", str(session["id"]))
             detail += f'<p><a href="{escape(back)}">Return to the shop</a></p>'
-    body = f"""{_banner()}
+    body = f"""{_BANNER}
 <h1>This checkout session is no longer available</h1>
 {detail}"""
-    return _page("Checkout session no longer available - Kennel sandbox", body)
+    return page("Checkout session no longer available - Kennel sandbox", body, style=_STYLE)
 
 
 def receipt_page(charge: JSON) -> str:
@@ -120,9 +100,9 @@ def receipt_page(charge: JSON) -> str:
         if refunded
         else ""
     )
-    body = f"""{_banner()}
+    body = f"""{_BANNER}
 <h1>Receipt</h1>
 <p>Payment <code>{escape(str(charge["id"]))}</code>: {escape(amount)}, status
 {escape(str(charge["status"]))}.</p>
 {refund_html}"""
-    return _page("Receipt - Kennel sandbox", body)
+    return page("Receipt - Kennel sandbox", body, style=_STYLE)

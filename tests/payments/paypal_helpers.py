@@ -7,22 +7,13 @@ import httpx
 
 from kennel.core.models import AuditLog
 from kennel.reservations.models import Reservation
+from tests.payments import stripe_helpers
 
 
 def reserve(
     base_url: str, puppy_slug: str, *, name: str = "Jane Doe", n: int = 0
 ) -> httpx.Response:
-    return httpx.post(
-        f"{base_url}/api/reservations/",
-        json={
-            "puppy": puppy_slug,
-            "name": name,
-            "email": f"buyer{n}@example.com",
-            "phone": "+33 6 12 34 56 78",
-            "provider": "paypal",
-        },
-        timeout=30,
-    )
+    return stripe_helpers.reserve(base_url, puppy_slug, name=name, n=n, provider="paypal")
 
 
 def approve(approve_url: str, outcome: str) -> str:

@@ -8,7 +8,7 @@ from kennel.reservations.models import Reservation
 
 
 def reserve(
-    base_url: str, puppy_slug: str, *, name: str = "Jane Doe", n: int = 0
+    base_url: str, puppy_slug: str, *, name: str = "Jane Doe", n: int = 0, provider: str = "stripe"
 ) -> httpx.Response:
     return httpx.post(
         f"{base_url}/api/reservations/",
@@ -17,7 +17,7 @@ def reserve(
             "name": name,
             "email": f"buyer{n}@example.com",
             "phone": "+33 6 12 34 56 78",
-            "provider": "stripe",
+            "provider": provider,
         },
         timeout=30,
     )
