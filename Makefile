@@ -48,7 +48,7 @@ format: install
 test: install chromium lint
 	@mkdir -p var
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q
-	DATABASE_URL=sqlite:///var/race.sqlite3 $(VENV)/bin/pytest -q -m race -p no:randomly
+	DATABASE_URL=sqlite:///var/race.sqlite3 $(VENV)/bin/pytest -q -m race
 
 test-fast: install
 	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -x -m "not e2e"
