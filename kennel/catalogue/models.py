@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
@@ -50,7 +51,14 @@ class Puppy(BaseModel):
         blank=True,
         help_text="Leave empty to use the configured share of the price.",
     )
-    currency = models.CharField(max_length=3, default="EUR")
+    currency = models.CharField(
+        max_length=3,
+        default="EUR",
+        validators=[
+            RegexValidator(r"^[A-Za-z]{3}$", "Use the three-letter ISO code, e.g. EUR or GBP.")
+        ],
+        help_text="Three-letter ISO code (EUR, GBP, USD…).",
+    )
     # Only the reservation services change this (see reservations/services.py).
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.AVAILABLE, db_index=True
@@ -75,8 +83,13 @@ class Puppy(BaseModel):
         return self.name
 
     def save(self, *args: object, **kwargs: object) -> None:
+        # Providers answer in upper case and in the currency's own minor unit: store the same,
+        # or a correct payment would look like a wrong amount (invariant 4) and be refunded.
+        self.currency = self.currency.strip().upper()
         if self.deposit is None:
             self.deposit = default_deposit(self.price, self.currency)
+        self.deposit = quantize(Decimal(self.deposit), self.currency)
+        self.price = quantize(Decimal(self.price), self.currency)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
 
     def get_absolute_url(self) -> str:

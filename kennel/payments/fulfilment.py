@@ -10,7 +10,6 @@ import uuid
 
 from django.utils import timezone
 
-from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.models import audit
 from kennel.notifications.models import SideEffect
@@ -37,8 +36,7 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
                 _refund(None, snapshot, Refund.Reason.DUPLICATE_PAYMENT, actor=actor)
         return None
     with locked_transaction():
-        reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
-        Puppy.objects.select_for_update().get(pk=reservation.puppy_id)
+        reservation = reservations.lock_for_payment(reservation_id=reservation_id)
         if reservation.provider_reference is None and snapshot.reference:
             reservation.provider_reference = snapshot.reference
             reservation.save(update_fields=["provider_reference", "updated_at"])
@@ -74,7 +72,8 @@ def _apply_paid(
     if foreign or reservation.status in (S.CONFIRMED, S.COMPLETED, S.REFUNDED):
         _refund(reservation, snapshot, Refund.Reason.DUPLICATE_PAYMENT, actor=actor)
         return
-    if (snapshot.amount, snapshot.currency) != (reservation.deposit_amount, reservation.currency):
+    paid = (snapshot.amount, (snapshot.currency or "").upper())
+    if paid != (reservation.deposit_amount, reservation.currency.upper()):
         # Invariant 4: the server's amount or nothing. Never confirm; give the money back.
         log.warning(
             "amount mismatch on reservation %s: paid %s %s, expected %s %s",

@@ -9,7 +9,7 @@ from django_tasks import task
 
 from kennel.core.models import audit
 from kennel.payments.models import Refund
-from kennel.payments.providers import get_provider
+from kennel.payments.providers import ProviderError, ProviderUnavailable, get_provider
 from kennel.reservations.models import Reservation
 
 log = logging.getLogger(__name__)
@@ -21,12 +21,28 @@ def refund_execute(refund_id: int) -> str:
     refund = Refund.objects.get(pk=refund_id)
     if refund.status != Refund.Status.PENDING:
         return refund.status
-    provider_refund_id = get_provider(refund.provider).refund(
-        payment_id=refund.external_payment_id,
-        amount=refund.amount,
-        currency=refund.currency,
-        idempotency_key=refund.idempotency_key,
-    )
+    try:
+        provider_refund_id = get_provider(refund.provider).refund(
+            payment_id=refund.external_payment_id,
+            amount=refund.amount,
+            currency=refund.currency,
+            idempotency_key=refund.idempotency_key,
+        )
+    except ProviderUnavailable as exc:
+        # Worth another try: the minute sweep re-runs pending refunds.
+        Refund.objects.filter(pk=refund.pk).update(last_error=str(exc)[:2000])
+        raise
+    except ProviderError as exc:
+        # Refused for good (e.g. already refunded by hand at the provider): stop retrying and
+        # leave it visible for the owner, with the provider's reason.
+        with transaction.atomic():
+            Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
+                status=Refund.Status.FAILED, last_error=str(exc)[:2000], updated_at=timezone.now()
+            )
+            refund.refresh_from_db()
+            audit("payments.refund.failed", actor="system:worker", obj=refund, error=str(exc))
+        log.error("refund %s refused by %s: %s", refund.pk, refund.provider, exc)
+        return Refund.Status.FAILED
     with transaction.atomic():
         updated = Refund.objects.filter(pk=refund.pk, status=Refund.Status.PENDING).update(
             status=Refund.Status.SUCCEEDED,

@@ -9,7 +9,7 @@ from django.http import (
     HttpResponseRedirect,
     JsonResponse,
 )
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -24,6 +24,7 @@ from kennel.payments.providers import (
 from kennel.payments.webhooks import webhook_process, webhook_receive
 from kennel.reservations import services as reservations
 from kennel.reservations.models import Reservation
+from kennel.reservations.selectors import reservation_by_token
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def webhook(request: HttpRequest, provider: str) -> HttpResponse:
             {"error": {"code": "WEBHOOK_REJECTED", "message": exc.reason}}, status=400
         )
     try:
-        status = webhook_process(event_pk=event.pk)
+        status = webhook_process(event_pk=event.pk, delivered=True)
     except Busy:
         return JsonResponse({"error": {"code": "LOCK_TIMEOUT", "message": "retry"}}, status=503)
     return JsonResponse({"received": True, "status": status})
@@ -54,9 +55,10 @@ def webhook(request: HttpRequest, provider: str) -> HttpResponse:
 
 def _reservation_from_query(request: HttpRequest, provider: str) -> Reservation:
     _known_provider(provider)
-    return get_object_or_404(
-        Reservation, token=request.GET.get("reservation", ""), provider=provider
-    )
+    reservation = reservation_by_token(request.GET.get("reservation", ""))
+    if reservation is None or reservation.provider != provider:
+        raise Http404("unknown reservation")
+    return reservation
 
 
 @require_GET
@@ -70,6 +72,10 @@ def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
         except (ProviderError, Busy) as exc:
             # The webhook will settle it; the status page keeps polling meanwhile.
             log.warning("return URL could not settle %s: %r", reservation.pk, exc)
+        except Exception:
+            # Same: never a 500 for the buyer. The traceback is for us; webhooks and the
+            # worker's sweeps settle the payment all the same.
+            log.exception("return URL failed to settle %s", reservation.pk)
     return HttpResponseRedirect(reservation.get_absolute_url(), status=303)
 
 
@@ -77,11 +83,15 @@ def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
 def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
     """The buyer left the provider's page without paying: release the hold at once."""
     reservation = _reservation_from_query(request, provider)
-    reservations.reservation_release(
-        reservation_id=reservation.pk,
-        status=Reservation.Status.CANCELLED,
-        actor="buyer",
-        reason="buyer_cancelled",
-    )
+    try:
+        reservations.reservation_release(
+            reservation_id=reservation.pk,
+            status=Reservation.Status.CANCELLED,
+            actor="buyer",
+            reason="buyer_cancelled",
+        )
+    except Busy as exc:
+        context = {"reservation": reservation, "busy_message": exc.message}
+        return render(request, "payments/cancelled.html", context, status=503)
     reservation.refresh_from_db()
     return render(request, "payments/cancelled.html", {"reservation": reservation})

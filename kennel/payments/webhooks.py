@@ -11,7 +11,7 @@ import traceback
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from kennel.core.errors import Busy
@@ -62,16 +62,21 @@ def _count_rejection(provider: str, reason: str) -> None:
         )
 
 
-def webhook_process(*, event_pk: int) -> str:
+def webhook_process(*, event_pk: int, delivered: bool = False) -> str:
     """Process a stored event once; returns its status afterwards.
 
     The claim is one conditional UPDATE, so of many concurrent deliveries of one event only
-    one processes it. On failure the traceback is kept and the event stays retryable.
+    one processes it. On failure the traceback is kept and the event stays retryable: our
+    sweep gives up after MAX_ATTEMPTS, but a fresh delivery by the provider (`delivered`)
+    always tries again, so a payment is never stranded while the provider still retries.
     Raises Busy when a row lock could not be had (the view answers 503: the provider retries).
     """
-    claimed = WebhookEvent.objects.filter(
-        pk=event_pk, status__in=[E.PENDING, E.FAILED], attempts__lt=MAX_ATTEMPTS
-    ).update(status=E.PROCESSING, attempts=F("attempts") + 1, claimed_at=timezone.now())
+    retryable = Q(status__in=[E.PENDING, E.FAILED])
+    if not delivered:
+        retryable &= Q(attempts__lt=MAX_ATTEMPTS)
+    claimed = WebhookEvent.objects.filter(retryable, pk=event_pk).update(
+        status=E.PROCESSING, attempts=F("attempts") + 1, claimed_at=timezone.now()
+    )
     if not claimed:
         return str(WebhookEvent.objects.values_list("status", flat=True).get(pk=event_pk))
     stored = WebhookEvent.objects.get(pk=event_pk)

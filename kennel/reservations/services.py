@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db.models import Q
 from django.utils import timezone
 
 from kennel.analytics.tracking import Tracking
@@ -115,15 +116,33 @@ def reservation_hold(
     return reservation
 
 
-def _release_expired_holds(*, puppy_id: int, now: datetime) -> int:
-    expired = list(
+def _release_expired_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | None = None) -> int:
+    """Expire the puppy's pending holds past their time (all but `keep`, which is locked too),
+    in primary-key order: the order every path locks a puppy's reservations in."""
+    due = Q(puppy_id=puppy_id, status=S.PENDING, expires_at__lte=now)
+    locked = list(
         Reservation.objects.select_for_update()
-        .filter(puppy_id=puppy_id, status=S.PENDING, expires_at__lte=now)
+        .filter(due | Q(pk=keep) if keep else due)
         .order_by("pk")
     )
+    expired = [r for r in locked if r.pk != keep]
     for reservation in expired:
         _close(reservation, S.EXPIRED, actor="system:hold-expiry", reason="hold_expired")
     return len(expired)
+
+
+def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
+    """Lock a reservation a payment names, then its puppy, inside the caller's transaction.
+
+    Other holds on the puppy that are past their time are released first, under the same
+    locks, so a late payment is never refused for a hold the sweep has not reached yet.
+    """
+    keep = uuid.UUID(str(reservation_id))
+    puppy_id = Reservation.objects.values_list("puppy_id", flat=True).get(pk=keep)
+    _release_expired_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
+    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    Puppy.objects.select_for_update().get(pk=puppy_id)
+    return reservation
 
 
 def _close(reservation: Reservation, status: str, *, actor: str, reason: str = "") -> None:

@@ -117,3 +117,11 @@ def test_audit_log_is_visible_and_read_only_in_the_admin(admin_client):
     assert response.status_code == 403
     assert AuditLog.objects.get(pk=entry.pk).action == "reservations.reservation.held"
     assert Litter.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("model", ["refund", "webhookevent", "webhookrejection"])
+def test_payments_are_listed_read_only_in_the_admin(admin_client, model):
+    changelist = admin_client.get(f"/admin/payments/{model}/")
+    assert changelist.status_code == 200
+    assert admin_client.get(f"/admin/payments/{model}/add/").status_code == 403

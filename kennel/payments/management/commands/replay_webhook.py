@@ -22,5 +22,5 @@ class Command(BaseCommand):
         WebhookEvent.objects.filter(pk=found.pk).update(
             status=WebhookEvent.Status.PENDING, attempts=0
         )
-        status = webhook_process(event_pk=found.pk)
+        status = webhook_process(event_pk=found.pk, delivered=True)
         self.stdout.write(f"{found.provider} {found.type} {found.event_id}: {status}")
