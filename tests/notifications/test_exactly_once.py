@@ -13,7 +13,8 @@ from tests.factories import PuppyFactory
 from tests.notifications.conftest import OWNER
 from tests.notifications.helpers import drain
 from tests.notifications.servers import free_port
-from tests.payments.stripe_helpers import choose, events_of, settled
+from tests.payments.flow import post_at_once, settled
+from tests.payments.stripe_helpers import choose, events_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BUYER = "jane.doe@example.com"
@@ -58,9 +59,7 @@ def test_a_deposit_delivered_ten_times_sends_each_email_and_conversion_once(
     body, back_to, raw, headers = paid_but_held_back(sandbox, live_server.url, puppy.slug)
     webhook = f"{live_server.url}/webhooks/stripe/"
 
-    answers = threads(
-        10, lambda i: httpx.post(webhook, content=raw, headers=headers, timeout=30).status_code
-    )
+    answers = post_at_once(threads, webhook, raw, headers)
     assert answers == [200] * 10
     assert httpx.get(back_to, follow_redirects=True, timeout=10).status_code == 200
     sandbox.switches.hold_webhooks = False

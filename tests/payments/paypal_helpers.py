@@ -5,8 +5,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from kennel.core.models import AuditLog
-from kennel.reservations.models import Reservation
 from tests.payments import stripe_helpers
 
 
@@ -34,11 +32,6 @@ def token_of(location: str) -> str:
     return parse_qs(urlsplit(location).query)["token"][0]
 
 
-def settled(sandbox: Any, reservation_id: str) -> Reservation:
-    assert sandbox.wait_for_deliveries(timeout=15)
-    return Reservation.objects.select_related("puppy").get(pk=reservation_id)
-
-
 def events_of(sandbox: Any, type_: str) -> list[dict[str, Any]]:
     return [e for e in sandbox.paypal.events if e["event_type"] == type_]
 
@@ -50,9 +43,3 @@ def captures_of(sandbox: Any, order_id: str) -> list[dict[str, Any]]:
             for cid, c in sandbox.paypal.state.captures.items()
             if sandbox.paypal.state.capture_orders[cid] == order_id
         ]
-
-
-def confirmations(reservation_id: str) -> int:
-    return AuditLog.objects.filter(
-        object_id=reservation_id, action="reservations.reservation.confirmed"
-    ).count()

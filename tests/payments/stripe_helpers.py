@@ -4,8 +4,6 @@ from typing import Any
 
 import httpx
 
-from kennel.reservations.models import Reservation
-
 
 def reserve(
     base_url: str, puppy_slug: str, *, name: str = "Jane Doe", n: int = 0, provider: str = "stripe"
@@ -30,11 +28,6 @@ def choose(checkout_url: str, outcome: str) -> str:
     answer = httpx.post(checkout_url, data={"outcome": outcome}, timeout=10)
     assert answer.status_code == 303, answer.text
     return answer.headers["location"]
-
-
-def settled(sandbox: Any, reservation_id: str) -> Reservation:
-    assert sandbox.wait_for_deliveries(timeout=15)
-    return Reservation.objects.select_related("puppy").get(pk=reservation_id)
 
 
 def events_of(sandbox: Any, type_: str, session_id: str) -> list[dict[str, Any]]:

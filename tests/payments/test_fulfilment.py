@@ -101,7 +101,8 @@ def test_a_refund_the_provider_refuses_for_good_is_marked_failed_and_not_retried
     import stripe
 
     from kennel.payments.tasks import refund_execute, refunds_retry_due
-    from tests.payments.stripe_helpers import choose, reserve, settled
+    from tests.payments.flow import settled
+    from tests.payments.stripe_helpers import choose, reserve
 
     puppy = PuppyFactory()
     body = reserve(live_server.url, puppy.slug).json()

@@ -12,15 +12,8 @@ from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservations_expire_due
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
-from tests.payments.paypal_helpers import (
-    approve,
-    captures_of,
-    come_back,
-    confirmations,
-    events_of,
-    reserve,
-    settled,
-)
+from tests.payments.flow import confirmations, post_at_once, settled
+from tests.payments.paypal_helpers import approve, captures_of, come_back, events_of, reserve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -126,14 +119,7 @@ def test_the_same_event_delivered_ten_times_at_once_makes_one_transition(
     [event] = events_of(sandbox, "CHECKOUT.ORDER.APPROVED")
     raw, headers = sandbox.paypal.signed_delivery(event)
 
-    answers = threads(
-        10,
-        lambda i: (
-            httpx.post(
-                f"{live_server.url}/webhooks/paypal/", content=raw, headers=headers, timeout=30
-            ).status_code
-        ),
-    )
+    answers = post_at_once(threads, f"{live_server.url}/webhooks/paypal/", raw, headers)
 
     assert answers == [200] * 10
     assert WebhookEvent.objects.filter(event_id=event["id"]).count() == 1

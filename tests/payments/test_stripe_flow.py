@@ -11,15 +11,10 @@ from kennel.payments.models import Refund, WebhookEvent
 from kennel.reservations.models import Reservation
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
-from tests.payments.stripe_helpers import choose, events_of, reserve, settled
+from tests.payments.flow import confirmations, post_at_once, settled
+from tests.payments.stripe_helpers import choose, events_of, reserve
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def confirmations(reservation_id: str) -> int:
-    return AuditLog.objects.filter(
-        object_id=reservation_id, action="reservations.reservation.confirmed"
-    ).count()
 
 
 def test_buyer_pays_and_the_signed_webhook_confirms_the_deposit(sandbox, live_server):
@@ -78,14 +73,7 @@ def test_the_same_event_delivered_ten_times_at_once_makes_one_transition(
     [event] = events_of(sandbox, "checkout.session.completed", body["provider_reference"])
     raw, headers = sandbox.stripe.signed_delivery(event)
 
-    answers = threads(
-        10,
-        lambda i: (
-            httpx.post(
-                f"{live_server.url}/webhooks/stripe/", content=raw, headers=headers, timeout=30
-            ).status_code
-        ),
-    )
+    answers = post_at_once(threads, f"{live_server.url}/webhooks/stripe/", raw, headers)
 
     assert answers == [200] * 10
     assert WebhookEvent.objects.filter(event_id=event["id"]).count() == 1
