@@ -1,0 +1,41 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from kennel.payments.reconcile import payments_reconcile
+
+
+class Command(BaseCommand):
+    help = (
+        "Ask the providers again about unsettled checkouts, then check that every captured "
+        "payment is a held deposit or a refund. Exits 1 when something needs attention."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--days", type=int, default=7, help="How far back to re-read.")
+
+    def handle(self, *args: Any, days: int, **options: Any) -> None:
+        result = payments_reconcile(days=days)
+        out = self.stdout
+        out.write(f"re-read {result.checked} unsettled checkout(s) from their provider")
+        for line in result.changed:
+            out.write(f"  settled now: {line}")
+        for line in result.unreachable:
+            out.write(f"  could not ask the provider: {line}")
+        for currency, books in sorted(result.books.items()):
+            verdict = "balanced" if books.balanced else "NOT BALANCED"
+            out.write(
+                f"{currency}: money in {books.money_in} = held {books.held} + refunded "
+                f"{books.refunded} + refunding {books.refunding}: {verdict}"
+            )
+        for refund in result.failed_refunds:
+            out.write(
+                f"  refund refused by {refund.provider}: {refund.amount} {refund.currency} "
+                f"for payment {refund.external_payment_id}: {refund.last_error}"
+            )
+        for line in result.unaccounted:
+            out.write(f"  neither held nor refunded: {line}")
+        if result.needs_attention:
+            out.write("needs attention")
+            raise SystemExit(1)
+        out.write("every captured payment is a held deposit or a refund")

@@ -1,0 +1,117 @@
+"""Reconciliation: every captured payment is a held deposit or a refund (invariant 3).
+
+Two steps. First, the provider is asked again about every recent checkout whose reservation
+is not settled — a payment whose webhook never came and whose buyer never returned is found
+here and goes through the same fulfilment as a webhook. Then the books: per currency, money
+in = deposits held + refunded, with refunds still in flight or refused listed by name.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+from django.utils import timezone
+
+from kennel.core.errors import Busy
+from kennel.payments.fulfilment import payment_apply
+from kennel.payments.models import Refund
+from kennel.payments.providers import ProviderError, get_provider
+from kennel.reservations.models import Reservation
+
+log = logging.getLogger(__name__)
+S = Reservation.Status
+UNSETTLED = (S.PENDING, S.PROCESSING, S.EXPIRED, S.CANCELLED, S.RELEASED)
+HELD = (S.CONFIRMED, S.COMPLETED)
+
+
+@dataclass
+class Books:
+    money_in: Decimal = Decimal(0)
+    held: Decimal = Decimal(0)
+    refunded: Decimal = Decimal(0)  # succeeded, or refunded at the provider by the owner
+    refunding: Decimal = Decimal(0)  # recorded, not yet confirmed by the provider
+
+    @property
+    def balanced(self) -> bool:
+        return self.money_in == self.held + self.refunded + self.refunding
+
+
+@dataclass
+class Reconciliation:
+    checked: int = 0
+    changed: list[str] = field(default_factory=list)  # "reservation: before -> after"
+    unreachable: list[str] = field(default_factory=list)  # provider could not be asked
+    books: dict[str, Books] = field(default_factory=lambda: defaultdict(Books))
+    failed_refunds: list[Refund] = field(default_factory=list)
+    unaccounted: list[str] = field(default_factory=list)  # payments neither held nor refunded
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(
+            self.unreachable
+            or self.failed_refunds
+            or self.unaccounted
+            or not all(b.balanced for b in self.books.values())
+        )
+
+
+def payments_reconcile(*, days: int = 7) -> Reconciliation:
+    """Re-read unsettled checkouts of the last `days` days from their provider, then check
+    the books. Safe to run any time, as often as wanted: every step is idempotent."""
+    result = Reconciliation()
+    since = timezone.now() - timedelta(days=days)
+    unsettled = Reservation.objects.filter(
+        created_at__gte=since, status__in=UNSETTLED, provider_reference__isnull=False
+    ).order_by("created_at")
+    for reservation in unsettled:
+        result.checked += 1
+        try:
+            snapshot = get_provider(reservation.provider).fetch_payment(
+                str(reservation.provider_reference)
+            )
+            after = payment_apply(snapshot=snapshot, actor="system:reconcile_payments")
+        except (ProviderError, Busy) as exc:
+            result.unreachable.append(f"{reservation.pk}: {exc}")
+            continue
+        if after is not None and after.status != reservation.status:
+            result.changed.append(f"{reservation.pk}: {reservation.status} -> {after.status}")
+    _check_books(result)
+    return result
+
+
+def _check_books(result: Reconciliation) -> None:
+    """Money in is every payment we know was captured: the ones that made (or make) a
+    reservation, and the ones we refund. Each must be held or refunded, once."""
+    payments: dict[tuple[str, str], tuple[str, Decimal]] = {}
+    settled: set[tuple[str, str]] = set()
+    for r in Reservation.objects.exclude(external_payment_id__isnull=True):
+        key = (r.provider, str(r.external_payment_id))
+        payments[key] = (r.currency, r.deposit_amount)
+        books = result.books[r.currency]
+        if r.status in HELD:
+            books.held += r.deposit_amount
+            settled.add(key)
+        elif r.status == S.REFUNDED:
+            books.refunded += r.deposit_amount
+            settled.add(key)
+    for refund in Refund.objects.all():
+        key = (refund.provider, refund.external_payment_id)
+        payments.setdefault(key, (refund.currency, refund.amount))
+        if key in settled:
+            continue  # a refund row for a reservation closed as refunded: counted once
+        books = result.books[refund.currency]
+        if refund.status == Refund.Status.SUCCEEDED:
+            books.refunded += refund.amount
+            settled.add(key)
+        elif refund.status == Refund.Status.PENDING:
+            books.refunding += refund.amount
+            settled.add(key)
+        else:
+            result.failed_refunds.append(refund)
+    refused = {(f.provider, f.external_payment_id) for f in result.failed_refunds}
+    for key, (currency, amount) in payments.items():
+        result.books[currency].money_in += amount
+        if key not in settled and key not in refused:
+            result.unaccounted.append(f"{key[0]} {key[1]} {amount} {currency}")
