@@ -47,7 +47,9 @@ class Command(BaseCommand):
         ]
         if settings.PAYMENTS_MODE == "sandbox":
             commands.append([python, "-m", "kennel", "sandbox"])
-        children = [subprocess.Popen(command) for command in commands]  # noqa: S603 (our argv)
+        # The children derive SITE_URL (return URLs, webhook target) from PORT.
+        env = {**os.environ, "PORT": str(port)}
+        children = [subprocess.Popen(command, env=env) for command in commands]  # noqa: S603
         stopping = False
 
         def stop(signum: int, frame: object) -> None:
