@@ -28,6 +28,19 @@ class ProviderUnavailable(ProviderError):
     """The provider could not be reached or failed (timeout, 5xx): a retry may succeed."""
 
 
+class BuyerActionRequired(ProviderError):
+    """The buyer must act again on the provider's page, at `redirect_url` (e.g. choose another
+    funding source after PayPal's INSTRUMENT_DECLINED). Nothing was taken; the checkout goes on.
+
+    `redirect_url` always comes from the provider's API (its own approve link), never from
+    the buyer's request.
+    """
+
+    def __init__(self, message: str, *, redirect_url: str, code: str = "") -> None:
+        super().__init__(message, code=code)
+        self.redirect_url = redirect_url
+
+
 class WebhookRejected(Exception):
     """A delivery that must be answered with 400 and not stored. `reason` is a counter key."""
 
@@ -89,8 +102,13 @@ class PaymentProvider(Protocol):
         """
         ...
 
-    def fetch_payment(self, reference: str) -> PaymentSnapshot:
-        """Re-read the checkout and its payment from the provider's API (the truth)."""
+    def fetch_payment(self, reference: str, *, buyer_returned: bool = False) -> PaymentSnapshot:
+        """Re-read the checkout and its payment from the provider's API (the truth).
+
+        Raises BuyerActionRequired when the buyer must go back to the provider's page (for
+        PayPal: the capture was refused with INSTRUMENT_DECLINED; or, with `buyer_returned` —
+        the buyer has just come back to our return URL — the order awaits their approval).
+        """
         ...
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:

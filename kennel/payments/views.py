@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from kennel.core.errors import Busy
 from kennel.payments.fulfilment import payment_apply
 from kennel.payments.providers import (
+    BuyerActionRequired,
     ProviderError,
     WebhookRejected,
     available_providers,
@@ -63,12 +64,25 @@ def _reservation_from_query(request: HttpRequest, provider: str) -> Reservation:
 
 @require_GET
 def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
-    """The buyer is back from the provider: settle now, exactly as the webhook would."""
+    """The buyer is back from the provider: settle now, exactly as the webhook would.
+
+    When the provider needs the buyer again (PayPal refused their funding source), they are
+    sent back to the provider's own approve link — as the provider's API gave it, never a URL
+    from this request — while the reservation stays pending and its hold keeps running.
+    """
     reservation = _reservation_from_query(request, provider)
+    pending = reservation.status == Reservation.Status.PENDING
     if reservation.provider_reference:
         try:
-            snapshot = get_provider(provider).fetch_payment(reservation.provider_reference)
+            snapshot = get_provider(provider).fetch_payment(
+                reservation.provider_reference, buyer_returned=pending
+            )
             payment_apply(snapshot=snapshot, actor=f"buyer:return:{provider}")
+        except BuyerActionRequired as exc:
+            if pending:
+                log.info("return URL sends %s back to %s: %r", reservation.pk, provider, exc)
+                return HttpResponseRedirect(exc.redirect_url, status=303)
+            log.warning("return URL could not settle %s: %r", reservation.pk, exc)
         except (ProviderError, Busy) as exc:
             # The webhook will settle it; the status page keeps polling meanwhile.
             log.warning("return URL could not settle %s: %r", reservation.pk, exc)

@@ -329,7 +329,14 @@ class PayPalError(Exception):
     """An error answered in PayPal's format: ``name``, ``message``, ``debug_id``, ``details``
     (each with an ``issue``) and an ``information_link`` per issue."""
 
-    def __init__(self, status: int, details: list[JSON] | None = None, *, api: str = "orders"):
+    def __init__(
+        self,
+        status: int,
+        details: list[JSON] | None = None,
+        *,
+        api: str = "orders",
+        links: list[JSON] | None = None,
+    ):
         name, message = _MESSAGES.get(status, _MESSAGES[500])
         super().__init__(f"{status} {name}")
         self.status = status
@@ -337,6 +344,7 @@ class PayPalError(Exception):
         self.message = message
         self.details = details or []
         self.api = api
+        self.links = links or []  # more HATEOAS links after the information link
 
     def body(self) -> JSON:
         out: JSON = {"name": self.name, "message": self.message, "debug_id": debug_id()}
@@ -348,7 +356,8 @@ class PayPalError(Exception):
                 "href": f"https://developer.paypal.com/docs/api/{self.api}/v2/#error-{issue}",
                 "rel": "information_link",
                 "method": "GET",
-            }
+            },
+            *self.links,
         ]
         return out
 
@@ -371,6 +380,22 @@ def invalid(issue: str, description: str, field: str, value: Any = None) -> PayP
 
 def unprocessable(issue: str, description: str, *, api: str = "orders") -> PayPalError:
     return PayPalError(422, [detail(issue, description)], api=api)
+
+
+def instrument_declined(approve_url: str) -> PayPalError:
+    """422 ``INSTRUMENT_DECLINED`` of a capture: the funding source was refused; the buyer
+    must choose another at ``approve_url`` (the error's ``redirect`` link)."""
+    return PayPalError(
+        422,
+        [
+            detail(
+                "INSTRUMENT_DECLINED",
+                "The instrument presented was either declined by the processor or bank, or it "
+                "can't be used for this payment.",
+            )
+        ],
+        links=[link(approve_url, "redirect")],
+    )
 
 
 def not_found(api: str = "orders") -> PayPalError:

@@ -13,6 +13,10 @@ BUTTONS: tuple[tuple[str, str], ...] = (
     ("approve_pending", "Approve: the payment is held for review, then completes"),
     ("approve_pending_denied", "Approve: the payment is held for review, then denied"),
     ("approve_declined", "Approve with a funding source that is declined"),
+    (
+        "approve_instrument_declined",
+        "Approve: the funding source is refused at capture, so choose again",
+    ),
     ("cancel", "Cancel and return to the shop"),
 )
 

@@ -24,8 +24,18 @@ if TYPE_CHECKING:
     from kennel.sandbox.app import Sandbox
 
 #: Approve-page outcomes.  All but ``cancel`` approve the order; the capture then completes,
-#: stays pending and completes (or is denied) a moment later, or is declined.
-OUTCOMES = ("approve", "approve_pending", "approve_pending_denied", "approve_declined", "cancel")
+#: stays pending and completes (or is denied) a moment later, or is declined.  With
+#: ``approve_instrument_declined`` the first capture is refused with 422 ``INSTRUMENT_DECLINED``
+#: and the order needs the buyer's approval again (PayPal's funding-failure recovery).
+OUTCOMES = (
+    "approve",
+    "approve_pending",
+    "approve_pending_denied",
+    "approve_declined",
+    "approve_instrument_declined",
+    "cancel",
+)
+INSTRUMENT_DECLINED = "approve_instrument_declined"
 _CAPTURE_STATUS = {
     "approve": "COMPLETED",
     "approve_pending": "PENDING",
@@ -177,6 +187,8 @@ class PayPalState:
             unit = order["purchase_units"][0]
             self._check_invoice_unused(unit.get("invoice_id"))
             plan = self.plans[order_id]
+            if plan == INSTRUMENT_DECLINED:
+                raise self._instrument_declined(order, base)
             now = self.now()
             cap = objects.capture(
                 base=base,
@@ -200,6 +212,20 @@ class PayPalState:
                 capture_id = str(cap["id"])
                 settle = lambda: self.settle(capture_id, succeed, base)  # noqa: E731
             return copy.deepcopy(objects.order_view(order)), events, settle
+
+    def _instrument_declined(self, order: JSON, base: str) -> PayPalError:
+        """The buyer's funding source is refused at capture: nothing is captured and the order
+        goes back to awaiting the buyer, whose approve link (also the error's ``redirect``
+        link) works again.  Caller holds the lock."""
+        order_id = order["id"]
+        order["status"] = "PAYER_ACTION_REQUIRED" if self.specs[order_id].wallet else "CREATED"
+        order.pop("payer", None)
+        if "payment_source" in order:
+            order["payment_source"] = {"paypal": {}}
+        order["update_time"] = objects.timestamp(self.now())
+        del self.plans[order_id]
+        self._relink(order, base)
+        return objects.instrument_declined(self.approve_url(base, order_id))
 
     def _check_invoice_unused(self, invoice_id: str | None) -> None:
         if invoice_id is None:

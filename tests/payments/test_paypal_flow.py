@@ -178,6 +178,78 @@ def test_a_declined_or_denied_capture_releases_the_puppy(sandbox, live_server, o
     assert reserve(live_server.url, puppy.slug, n=2).status_code == 201
 
 
+def test_a_funding_source_declined_at_capture_sends_the_buyer_back_to_approve(sandbox, live_server):
+    puppy = PuppyFactory()
+    body = reserve(live_server.url, puppy.slug).json()
+    order_id = body["provider_reference"]
+    sandbox.switches.hold_webhooks = True  # the return URL meets the decline first
+
+    back_to = approve(body["checkout_url"], "approve_instrument_declined")
+    answer = httpx.get(back_to, timeout=30)
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == body["checkout_url"]  # PayPal's own approve link
+    reservation = Reservation.objects.select_related("puppy").get(pk=body["id"])
+    assert reservation.status == "pending"
+    assert reservation.puppy.status == "held"
+    assert not captures_of(sandbox, order_id)
+
+    page = come_back(approve(answer.headers["location"], "approve"))  # another funding source
+
+    assert "confirmed" in page.text.lower()
+    [capture] = captures_of(sandbox, order_id)
+    assert capture["status"] == "COMPLETED"
+    capture_calls = [
+        c for c in sandbox.paypal.api_calls if c.path == f"/v2/checkout/orders/{order_id}/capture"
+    ]
+    assert [(c.status, c.replayed) for c in capture_calls] == [(422, False), (201, False)]
+    assert {c.request_id for c in capture_calls} == {f"kennel-capture-{body['id']}-{order_id}"}
+    sandbox.switches.hold_webhooks = False
+    sandbox.release_webhooks()  # both approvals' CHECKOUT.ORDER.APPROVED, then the capture
+    reservation = settled(sandbox, body["id"])
+    assert reservation.status == "confirmed"
+    assert reservation.external_payment_id == capture["id"]
+    assert confirmations(body["id"]) == 1
+    assert len(captures_of(sandbox, order_id)) == 1
+    assert not Refund.objects.exists()
+    assert set(WebhookEvent.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_the_approved_webhook_for_a_declined_attempt_leaves_the_reservation_pending(
+    sandbox, live_server
+):
+    puppy = PuppyFactory()
+    body = reserve(live_server.url, puppy.slug).json()
+    order_id = body["provider_reference"]
+
+    back_to = approve(body["checkout_url"], "approve_instrument_declined")
+    reservation = settled(sandbox, body["id"])  # CHECKOUT.ORDER.APPROVED: the capture is refused
+
+    assert reservation.status == "pending"
+    assert reservation.puppy.status == "held"
+    assert not captures_of(sandbox, order_id)
+    assert not Refund.objects.exists()
+    [approved] = WebhookEvent.objects.filter(type="CHECKOUT.ORDER.APPROVED")
+    assert approved.status == "processed"
+    run_worker_once()
+    assert Reservation.objects.get(pk=body["id"]).status == "pending"
+
+    answer = httpx.get(back_to, timeout=30)  # the buyer comes back after the webhook
+    assert answer.status_code == 303
+    assert answer.headers["location"] == body["checkout_url"]
+    come_back(approve(answer.headers["location"], "approve"))
+    reservation = settled(sandbox, body["id"])
+
+    assert reservation.status == "confirmed"
+    assert confirmations(body["id"]) == 1
+    assert len(captures_of(sandbox, order_id)) == 1
+    assert not Refund.objects.exists()
+    capture_calls = [
+        c for c in sandbox.paypal.api_calls if c.path == f"/v2/checkout/orders/{order_id}/capture"
+    ]
+    assert [c.status for c in capture_calls] == [422, 201]  # the webhook's, the return URL's
+
+
 def test_the_buyer_cancelling_on_paypal_releases_the_hold(sandbox, live_server):
     puppy = PuppyFactory()
     body = reserve(live_server.url, puppy.slug).json()

@@ -11,6 +11,7 @@ import pytest
 from kennel.core.errors import PaymentProviderFailed
 from kennel.payments.paypal.provider import PayPalProvider, paypal_value
 from kennel.payments.providers import (
+    BuyerActionRequired,
     PaymentState,
     ProviderError,
     ProviderUnavailable,
@@ -101,6 +102,25 @@ def test_an_unapproved_order_is_open_and_nothing_is_captured(paypal_sandbox, hel
     assert snapshot.state == PaymentState.OPEN
     assert snapshot.reservation_id == str(held.pk)
     assert not paypal_sandbox.paypal.state.captures
+
+
+def test_a_declined_funding_source_asks_the_buyer_to_approve_again(paypal_sandbox, held):
+    checkout = start(held)
+    paypal_sandbox.paypal.approve(checkout.reference, "approve_instrument_declined")
+
+    with pytest.raises(BuyerActionRequired) as exc:
+        PayPalProvider().fetch_payment(checkout.reference)
+
+    assert exc.value.code == "INSTRUMENT_DECLINED"
+    assert exc.value.redirect_url == checkout.redirect_url  # the order's own approve link
+    assert not paypal_sandbox.paypal.state.captures
+    # Only a buyer at the return URL is sent back; any other reader sees an open checkout.
+    assert PayPalProvider().fetch_payment(checkout.reference).state == PaymentState.OPEN
+    with pytest.raises(BuyerActionRequired) as again:
+        PayPalProvider().fetch_payment(checkout.reference, buyer_returned=True)
+    assert again.value.redirect_url == checkout.redirect_url
+    paypal_sandbox.paypal.approve(checkout.reference, "approve")
+    assert PayPalProvider().fetch_payment(checkout.reference).state == PaymentState.PAID
 
 
 def test_fetching_an_approved_order_captures_it_once(paypal_sandbox, held):

@@ -576,3 +576,43 @@ def test_a_pending_capture_cannot_be_refunded(make_paypal: Callable[..., PayPal]
     with pytest.raises(ErrorException) as exc:
         refund(paypal, capture_id, "refund-1")
     assert error_of(exc)["details"][0]["issue"] == "REFUND_NOT_ALLOWED"
+
+
+def test_an_instrument_declined_at_capture_sends_the_buyer_back_to_approve(
+    paypal: PayPal,
+) -> None:
+    order = paypal.create()
+    approve_url = next(link["href"] for link in order["links"] if link["rel"] == "payer-action")
+    paypal.approve(order["id"], "approve_instrument_declined")
+
+    with pytest.raises(ErrorException) as exc:
+        paypal.capture(order["id"], "cap-1")
+
+    assert exc.value.response_code == 422
+    error = error_of(exc)
+    assert error["name"] == "UNPROCESSABLE_ENTITY"
+    [issue] = error["details"]
+    assert issue["issue"] == "INSTRUMENT_DECLINED"
+    assert issue["description"]
+    links = {link["rel"]: link for link in error["links"]}
+    assert links["information_link"]["href"].endswith("#error-INSTRUMENT_DECLINED")
+    assert links["redirect"] == {"href": approve_url, "rel": "redirect", "method": "GET"}
+    assert not paypal.sandbox.paypal.state.captures
+    again = json.loads(paypal.sdk.orders.get_order({"id": order["id"]}).text)
+    assert again["status"] == "PAYER_ACTION_REQUIRED"
+    assert "payer" not in again
+    assert {link["rel"]: link["href"] for link in again["links"]}["payer-action"] == approve_url
+
+    # The failed capture was not stored: the same request id is not replayed as anything.
+    with pytest.raises(ErrorException) as retry:
+        paypal.capture(order["id"], "cap-1")
+    assert error_of(retry)["details"][0]["issue"] == "ORDER_NOT_APPROVED"
+    assert paypal.http.get(f"/checkoutnow?token={order['id']}").status_code == 200
+    assert paypal.approve(order["id"]).status_code == 303
+    captured = paypal.capture(order["id"], "cap-1")
+
+    assert captured["status"] == "COMPLETED"
+    [capture] = captured["purchase_units"][0]["payments"]["captures"]
+    assert capture["status"] == "COMPLETED"
+    calls = [c for c in paypal.sandbox.paypal.api_calls if c.path.endswith("/capture")]
+    assert [(c.status, c.replayed) for c in calls] == [(422, False), (422, False), (201, False)]

@@ -5,6 +5,11 @@ nothing is taken until we capture it, which happens when the buyer comes back (t
 URL calls `fetch_payment`) or when `CHECKOUT.ORDER.APPROVED` arrives — whichever is first.
 Both capture with the same PayPal-Request-Id, so PayPal makes one capture and answers the
 other with it.
+
+A capture PayPal refuses with INSTRUMENT_DECLINED (the buyer's funding source failed) takes
+nothing and sends the order back to the buyer: `fetch_payment` raises BuyerActionRequired
+with the order's own approve link, where the buyer chooses another funding source; the return
+URL redirects them there, and their next approval is captured as usual.
 """
 
 import re
@@ -12,13 +17,14 @@ import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 
 from kennel.payments.paypal import client
 from kennel.payments.paypal import webhooks as paypal_webhooks
 from kennel.payments.providers import (
+    BuyerActionRequired,
     CheckoutStart,
     PaymentSnapshot,
     PaymentState,
@@ -44,6 +50,8 @@ CAPTURE_EVENTS = frozenset(
     }
 )
 CAPTURE_REFUNDED = "PAYMENT.CAPTURE.REFUNDED"
+INSTRUMENT_DECLINED = "INSTRUMENT_DECLINED"
+AWAITING_BUYER = frozenset({"CREATED", "PAYER_ACTION_REQUIRED"})
 
 CAPTURE_STATES = {
     "COMPLETED": PaymentState.PAID,
@@ -84,17 +92,27 @@ class PayPalProvider:
             raise ProviderError("PayPal returned an order without an approve link")
         return CheckoutStart(reference=order["id"], redirect_url=approve_url)
 
-    def fetch_payment(self, reference: str) -> PaymentSnapshot:
+    def fetch_payment(self, reference: str, *, buyer_returned: bool = False) -> PaymentSnapshot:
         """Re-read the order; an approved, uncaptured order is captured first (the return
         URL's job: PayPal takes nothing until we capture).
 
         Only Kennel's own orders (their custom_id is a reservation id) are ever captured: an
         order some other integration of the same PayPal app approved is left alone.
+
+        Raises BuyerActionRequired when the capture is refused with INSTRUMENT_DECLINED, and
+        — when `buyer_returned` — when the order awaits the buyer's approval again (a webhook
+        met the decline first).
         """
         order = client.get_order(_checked_id(reference))
         ours = _uuid_or_none(_unit(order).get("custom_id")) is not None
         if ours and order.get("status") == "APPROVED" and not _captures(order):
             order = _capture(order)
+        elif ours and buyer_returned and order.get("status") in AWAITING_BUYER:
+            approve_url = _approve_link(order)
+            if approve_url is not None:
+                raise BuyerActionRequired(
+                    "the PayPal order awaits the buyer's approval", redirect_url=approve_url
+                )
         return _order_snapshot(order)
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:
@@ -116,7 +134,12 @@ class PayPalProvider:
         resource = resource if isinstance(resource, dict) else {}
         # The event only says which order or capture to look at; the API says what it is.
         if event.type == ORDER_APPROVED and _is_id(resource.get("id")):
-            return self.fetch_payment(resource["id"])
+            try:
+                return self.fetch_payment(resource["id"])
+            except BuyerActionRequired:
+                # The funding source was refused: nothing was taken and the order awaits the
+                # buyer again (the return URL sends them back). Nothing to settle.
+                return _order_snapshot(client.get_order(resource["id"]))
         if event.type == APPROVAL_REVERSED:
             order_id = resource.get("order_id") or resource.get("id")
             if isinstance(order_id, str) and _is_id(order_id):
@@ -171,7 +194,24 @@ def _capture(order: dict[str, Any]) -> dict[str, Any]:
     except ProviderError as exc:
         if exc.code == "ORDER_ALREADY_CAPTURED":  # captured some other way: read it
             return client.get_order(order["id"])
+        if exc.code == INSTRUMENT_DECLINED:
+            # PayPal's recovery: the buyer picks another funding source on the approve page.
+            approve_url = _approve_link(client.get_order(order["id"]))
+            if approve_url is not None:
+                raise BuyerActionRequired(
+                    f"PayPal declined the buyer's funding source: {exc}",
+                    redirect_url=approve_url,
+                    code=INSTRUMENT_DECLINED,
+                ) from exc
         raise
+
+
+def _approve_link(order: dict[str, Any]) -> str | None:
+    """The order's own approve link, if it is one for this order (``token`` is its id)."""
+    href = _link(order, "payer-action") or _link(order, "approve")
+    if href is None or parse_qs(urlsplit(href).query).get("token") != [order.get("id")]:
+        return None
+    return href
 
 
 def _order_snapshot(order: dict[str, Any]) -> PaymentSnapshot:

@@ -75,7 +75,7 @@ class StripeProvider:
             raise ProviderError("Stripe returned a session without a checkout URL")
         return CheckoutStart(reference=session["id"], redirect_url=session["url"])
 
-    def fetch_payment(self, reference: str) -> PaymentSnapshot:
+    def fetch_payment(self, reference: str, *, buyer_returned: bool = False) -> PaymentSnapshot:
         return _session_snapshot(client.retrieve_checkout_session(reference))
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:
