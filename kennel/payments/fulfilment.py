@@ -6,7 +6,6 @@ nothing. Every captured payment ends as a confirmed reservation or a refund (inv
 """
 
 import logging
-import uuid
 
 from django.utils import timezone
 
@@ -15,7 +14,7 @@ from kennel.core.models import audit
 from kennel.notifications.models import SideEffect
 from kennel.notifications.services import side_effects_enqueue
 from kennel.payments.models import Refund
-from kennel.payments.providers import PaymentSnapshot, PaymentState
+from kennel.payments.providers import PaymentSnapshot, PaymentState, reservation_id_or_none
 from kennel.reservations import services as reservations
 from kennel.reservations.models import Reservation
 
@@ -29,7 +28,7 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
     Returns the reservation (after the change), or None when the payment names no
     reservation of ours (an orphan payment is refunded when it was captured).
     """
-    reservation_id = _uuid_or_none(snapshot.reservation_id)
+    reservation_id = reservation_id_or_none(snapshot.reservation_id)
     if reservation_id is None or not Reservation.objects.filter(pk=reservation_id).exists():
         if snapshot.state == PaymentState.PAID:
             with locked_transaction():
@@ -172,10 +171,3 @@ def _refund_key(snapshot: PaymentSnapshot) -> str:
 
 def _refund_exists(snapshot: PaymentSnapshot) -> bool:
     return Refund.objects.filter(idempotency_key=_refund_key(snapshot)).exists()
-
-
-def _uuid_or_none(value: str | None) -> str | None:
-    try:
-        return str(uuid.UUID(value)) if value else None
-    except ValueError:
-        return None

@@ -6,6 +6,7 @@ shared fulfilment (payments/fulfilment.py) decides what a snapshot means.
 """
 
 import enum
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -133,6 +134,15 @@ class PaymentProvider(Protocol):
     def cancel_checkout(self, reference: str) -> None:
         """Make an unpaid checkout unusable (expire the session). Already closed is fine."""
         ...
+
+
+def reservation_id_or_none(value: object) -> str | None:
+    """A reservation id as a provider hands it back (metadata, custom_id), normalised; None
+    when the value is not one of ours at all."""
+    try:
+        return str(uuid.UUID(value)) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
 
 
 def available_providers() -> list[str]:

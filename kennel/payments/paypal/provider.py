@@ -13,7 +13,6 @@ URL redirects them there, and their next approval is captured as usual.
 """
 
 import re
-import uuid
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -31,6 +30,7 @@ from kennel.payments.providers import (
     ProviderError,
     VerifiedEvent,
     WebhookRejected,
+    reservation_id_or_none,
 )
 from kennel.reservations.models import Reservation
 
@@ -104,7 +104,7 @@ class PayPalProvider:
         met the decline first).
         """
         order = client.get_order(_checked_id(reference))
-        ours = _uuid_or_none(_unit(order).get("custom_id")) is not None
+        ours = reservation_id_or_none(_unit(order).get("custom_id")) is not None
         if ours and order.get("status") == "APPROVED" and not _captures(order):
             order = _capture(order)
         elif ours and buyer_returned and order.get("status") in AWAITING_BUYER:
@@ -185,7 +185,7 @@ def paypal_value(amount: Decimal, currency: str) -> str:
 def capture_request_id(order: dict[str, Any]) -> str:
     """The capture's PayPal-Request-Id: the reservation (from the order's custom_id) and the
     order, so the return URL, the webhook and any retry all capture under one id."""
-    return f"kennel-capture-{_uuid_or_none(_unit(order).get('custom_id'))}-{order['id']}"
+    return f"kennel-capture-{reservation_id_or_none(_unit(order).get('custom_id'))}-{order['id']}"
 
 
 def _capture(order: dict[str, Any]) -> dict[str, Any]:
@@ -299,10 +299,3 @@ def _checked_id(value: str) -> str:
     if not _is_id(value):
         raise ProviderError(f"not a PayPal id: {value!r}", code="invalid_id")
     return value
-
-
-def _uuid_or_none(value: Any) -> str | None:
-    try:
-        return str(uuid.UUID(value)) if isinstance(value, str) else None
-    except ValueError:
-        return None
