@@ -1,12 +1,20 @@
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import RegexValidator
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
 from kennel.core.models import BaseModel
-from kennel.core.money import quantize
+from kennel.core.money import UnknownCurrency, currency_info, quantize
+
+
+def validate_currency(value: str) -> None:
+    """Only currencies every listed rule knows how to charge (kennel/core/money.py)."""
+    try:
+        currency_info(value)
+    except UnknownCurrency as exc:
+        raise ValidationError(str(exc)) from exc
 
 
 class Litter(BaseModel):
@@ -54,9 +62,7 @@ class Puppy(BaseModel):
     currency = models.CharField(
         max_length=3,
         default="EUR",
-        validators=[
-            RegexValidator(r"^[A-Za-z]{3}$", "Use the three-letter ISO code, e.g. EUR or GBP.")
-        ],
+        validators=[validate_currency],
         help_text="Three-letter ISO code (EUR, GBP, USD…).",
     )
     # Only the reservation services change this (see reservations/services.py).
