@@ -19,7 +19,7 @@ import httpx
 import pytest
 import stripe
 
-from kennel.sandbox import Sandbox, SandboxConfig, ServerHandle
+from sandbox import Sandbox, SandboxConfig, ServerHandle
 
 WEBHOOK_SECRET = "whsec_sandbox_tests"
 API_KEY = "sk_test_sandbox_tests"

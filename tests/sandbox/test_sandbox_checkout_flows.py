@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 import stripe
 
-from kennel.sandbox import CheckoutSessionNotOpen
+from sandbox import CheckoutSessionNotOpen
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,4 +1,4 @@
-"""``python -m kennel.sandbox``."""
+"""``python -m sandbox``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import httpx
 import pytest
 import stripe
 
-from kennel.sandbox.__main__ import build_parser
+from sandbox.__main__ import build_parser
 
 if TYPE_CHECKING:
     from tests.sandbox.conftest import Receiver
@@ -49,9 +49,10 @@ def test_cli_serves_the_sandbox_and_logs_without_the_secret(receiver: Receiver) 
         "SANDBOX_PORT": str(port),
         "SANDBOX_STRIPE_WEBHOOK_URL": receiver.url,
         "STRIPE_WEBHOOK_SECRET": secret,
+        "SANDBOX_STATE_FILE": "none",  # not the checkout's var/
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "kennel.sandbox"],
+        [sys.executable, "-m", "sandbox"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

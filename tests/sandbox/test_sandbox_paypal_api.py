@@ -23,34 +23,21 @@ from paypalserversdk.models.money import Money
 from paypalserversdk.models.refund_request import RefundRequest
 from paypalserversdk.paypal_serversdk_client import PaypalServersdkClient
 
-from kennel.sandbox import PAYPAL_OUTCOMES, Sandbox, SandboxConfig, ServerHandle
+from sandbox import PAYPAL_OUTCOMES, Sandbox, SandboxConfig, ServerHandle
+from tests.contracts.fixtures import paypal_enum, paypal_schema
 
 CLIENT_ID, SECRET = "sandbox-test-client", "sandbox-test-secret"
 
-# Property names from the specifications' schemas (orders_v2.order, purchase_unit, capture;
-# payments_v2.capture-2, refund; order_status and capture status enums).
-ORDER_KEYS = {
-    "create_time", "update_time", "id", "payment_source", "intent", "processing_instruction",
-    "payer", "purchase_units", "status", "links",
-}  # fmt: skip
-PURCHASE_UNIT_KEYS = {
-    "reference_id", "amount", "payee", "payment_instruction", "description", "custom_id",
-    "invoice_id", "id", "soft_descriptor", "items", "shipping", "supplementary_data", "payments",
-}  # fmt: skip
-CAPTURE_KEYS = {
-    "status", "status_details", "id", "amount", "invoice_id", "custom_id",
-    "network_transaction_reference", "seller_protection", "final_capture",
-    "seller_receivable_breakdown", "disbursement_mode", "links", "processor_response",
-    "create_time", "update_time",
-}  # fmt: skip
-CAPTURE_DETAIL_KEYS = CAPTURE_KEYS | {"supplementary_data", "payee"}
-REFUND_KEYS = {
-    "status", "status_details", "id", "amount", "invoice_id", "custom_id",
-    "acquirer_reference_number", "note_to_payer", "seller_payable_breakdown", "payer", "links",
-    "create_time", "update_time",
-}  # fmt: skip
-ORDER_STATUSES = {"CREATED", "SAVED", "APPROVED", "VOIDED", "COMPLETED", "PAYER_ACTION_REQUIRED"}
-CAPTURE_STATUSES = {"COMPLETED", "DECLINED", "PARTIALLY_REFUNDED", "PENDING", "REFUNDED", "FAILED"}
+# Property names from the specifications' schemas (tests/fixtures/paypal/schemas.json:
+# orders_v2.order, purchase_unit, capture; payments_v2.capture-2, refund; order_status and
+# capture status enums).
+ORDER_KEYS = frozenset(paypal_schema("orders_v2", "order").properties)
+PURCHASE_UNIT_KEYS = frozenset(paypal_schema("orders_v2", "purchase_unit").properties)
+CAPTURE_KEYS = frozenset(paypal_schema("orders_v2", "capture").properties)
+CAPTURE_DETAIL_KEYS = frozenset(paypal_schema("payments_v2", "capture-2").properties)
+REFUND_KEYS = frozenset(paypal_schema("payments_v2", "refund").properties)
+ORDER_STATUSES = paypal_enum("orders_v2", "order_status")
+CAPTURE_STATUSES = paypal_schema("orders_v2", "capture").enum("status")
 ERROR_KEYS = {"name", "message", "debug_id", "details", "links"}
 
 

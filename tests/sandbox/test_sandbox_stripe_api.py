@@ -10,50 +10,16 @@ import httpx
 import pytest
 import stripe
 
-from kennel.sandbox.core import as_list, parse_query
+from sandbox.core import as_list, parse_query
+from tests.contracts.fixtures import stripe_keys
 
 if TYPE_CHECKING:
     from tests.sandbox.conftest import Harness
 
-# Top-level keys of Stripe's published example objects (reference/stripe/fixtures.json).
-SESSION_KEYS = frozenset({
-    "adaptive_pricing", "after_expiration", "allow_promotion_codes", "amount_subtotal",
-    "amount_total", "automatic_tax", "billing_address_collection", "cancel_url",
-    "client_reference_id", "client_secret", "collected_information", "consent",
-    "consent_collection", "created", "currency", "currency_conversion", "custom_fields",
-    "custom_text", "customer", "customer_account", "customer_creation", "customer_details",
-    "customer_email", "discounts", "expires_at", "id", "integration_identifier", "invoice",
-    "invoice_creation", "livemode", "locale", "managed_payments", "metadata", "mode", "object",
-    "origin_context", "payment_intent", "payment_link", "payment_method_collection",
-    "payment_method_configuration_details", "payment_method_options", "payment_method_types",
-    "payment_status", "permissions", "phone_number_collection", "recovered_from",
-    "saved_payment_method_options", "setup_intent", "shipping_address_collection",
-    "shipping_cost", "shipping_options", "status", "submit_type", "subscription", "success_url",
-    "total_details", "ui_mode", "url", "wallet_options"
-})  # fmt: skip
-INTENT_KEYS = frozenset({
-    "amount", "amount_capturable", "amount_details", "amount_received", "application",
-    "application_fee_amount", "automatic_payment_methods", "canceled_at", "cancellation_reason",
-    "capture_method", "client_secret", "confirmation_method", "created", "currency", "customer",
-    "customer_account", "description", "excluded_payment_method_types", "id",
-    "last_payment_error", "latest_charge", "livemode", "managed_payments", "metadata",
-    "next_action", "object", "on_behalf_of", "payment_method",
-    "payment_method_configuration_details", "payment_method_options", "payment_method_types",
-    "processing", "receipt_email", "review", "setup_future_usage", "shipping", "source",
-    "statement_descriptor", "statement_descriptor_suffix", "status", "transfer_data",
-    "transfer_group"
-})  # fmt: skip
-CHARGE_KEYS = frozenset({
-    "amount", "amount_captured", "amount_refunded", "application", "application_fee",
-    "application_fee_amount", "balance_transaction", "billing_details",
-    "calculated_statement_descriptor", "captured", "created", "currency", "customer",
-    "description", "disputed", "failure_balance_transaction", "failure_code", "failure_message",
-    "fraud_details", "id", "livemode", "metadata", "object", "on_behalf_of", "outcome", "paid",
-    "payment_intent", "payment_method", "payment_method_details", "receipt_email",
-    "receipt_number", "receipt_url", "refunded", "refunds", "review", "shipping", "source",
-    "source_transfer", "statement_descriptor", "statement_descriptor_suffix", "status",
-    "transfer_data", "transfer_group"
-})  # fmt: skip
+# Top-level keys of Stripe's published example objects (tests/fixtures/stripe/fixtures.json).
+SESSION_KEYS = stripe_keys("checkout.session")
+INTENT_KEYS = stripe_keys("payment_intent")
+CHARGE_KEYS = stripe_keys("charge")
 
 
 def test_create_and_retrieve_checkout_session_through_the_sdk(harness: Harness) -> None:

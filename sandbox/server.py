@@ -2,7 +2,7 @@
 
 One thread per connection, so a webhook receiver may call back into the sandbox while the
 sandbox is busy with another request.  Requests are logged as one line each through the
-``kennel.sandbox`` logger (headers, and therefore API keys, are never logged).
+``sandbox`` logger (headers, and therefore API keys, are never logged).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from wsgiref.types import WSGIApplication
 
-log = logging.getLogger("kennel.sandbox")
+log = logging.getLogger("sandbox")
 
 
 class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):

@@ -1,10 +1,11 @@
-"""``python -m kennel.sandbox``: run the payment sandbox in the foreground.
+"""``python -m sandbox`` (from the repository root): run the payment sandbox in the foreground.
 
 Settings come from flags, falling back to the environment the rest of Kennel uses:
 ``SANDBOX_PORT`` (8111), ``SANDBOX_STRIPE_WEBHOOK_URL`` and ``SANDBOX_PAYPAL_WEBHOOK_URL``
 (else the app's ``http://127.0.0.1:$PORT/webhooks/stripe/`` and ``.../webhooks/paypal/``,
 ``PORT`` 8000), ``STRIPE_WEBHOOK_SECRET``, ``PAYPAL_WEBHOOK_ID``, ``PAYPAL_CLIENT_ID`` and
-``PAYPAL_CLIENT_SECRET`` (else the same sandbox placeholders as Kennel's settings).
+``PAYPAL_CLIENT_SECRET`` (else the same sandbox placeholders as Kennel's settings), and
+``SANDBOX_STATE_FILE`` (else ``var/sandbox-state.json``, relative to the current directory).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import threading
 from types import FrameType
 
-from kennel.sandbox.app import (
+from sandbox.app import (
     DEFAULT_PAYPAL_CLIENT_ID,
     DEFAULT_PAYPAL_CLIENT_SECRET,
     DEFAULT_PAYPAL_WEBHOOK_ID,
@@ -25,11 +26,16 @@ from kennel.sandbox.app import (
     Sandbox,
     SandboxConfig,
 )
+from sandbox.persistence import StateFileError
+
+log = logging.getLogger("sandbox")
+#: Where ``python -m sandbox`` keeps its state unless told otherwise.
+DEFAULT_STATE_FILE = "var/sandbox-state.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m kennel.sandbox",
+        prog="python -m sandbox",
         description="Offline Stripe and PayPal sandbox for Kennel (no network; not them).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on")
@@ -62,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("PAYPAL_WEBHOOK_ID") or DEFAULT_PAYPAL_WEBHOOK_ID,
         help="the webhook id PayPal events are signed for (env PAYPAL_WEBHOOK_ID)",
     )
+    parser.add_argument(
+        "--state-file",
+        default=os.environ.get("SANDBOX_STATE_FILE") or DEFAULT_STATE_FILE,
+        help="where payments, events and the PayPal signing key are kept across restarts, "
+        "relative to the current directory (env SANDBOX_STATE_FILE, default "
+        f"{DEFAULT_STATE_FILE}); 'none' to keep them in memory only",
+    )
     return parser
 
 
@@ -84,22 +97,28 @@ def main(argv: list[str] | None = None) -> int:
         paypal_webhook_id=args.paypal_webhook_id,
         paypal_client_id=os.environ.get("PAYPAL_CLIENT_ID") or DEFAULT_PAYPAL_CLIENT_ID,
         paypal_client_secret=os.environ.get("PAYPAL_CLIENT_SECRET") or DEFAULT_PAYPAL_CLIENT_SECRET,
+        state_path=None if args.state_file.lower() == "none" else args.state_file,
     )
-    sandbox = Sandbox(config)
+    try:
+        sandbox = Sandbox(config)
+    except (StateFileError, OSError) as exc:
+        log.error("cannot use the state file: %s", exc)
+        return 1
     if threading.current_thread() is threading.main_thread():
         # `make run` stops its children with SIGTERM; leave as cleanly as on Ctrl-C.
         signal.signal(signal.SIGTERM, _interrupt)
-    logging.getLogger("kennel.sandbox").info(
+    log.info(
         "Stripe webhooks -> %s (secret from %s)",
         webhook_url or "not delivered",
         "STRIPE_WEBHOOK_SECRET" if os.environ.get("STRIPE_WEBHOOK_SECRET") else "built-in default",
     )
-    logging.getLogger("kennel.sandbox").info(
+    log.info(
         "PayPal webhooks -> %s (webhook id %s, certificate %s)",
         paypal_url or "not delivered",
         args.paypal_webhook_id,
         sandbox.paypal.signer.cert_id,
     )
+    log.info("state kept in %s", config.state_path or "memory only (forgotten on stop)")
     try:
         sandbox.serve_forever(args.host, args.port)
     except KeyboardInterrupt:

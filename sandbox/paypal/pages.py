@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from kennel.sandbox.core import JSON
-from kennel.sandbox.html import banner, page
+from sandbox.core import JSON
+from sandbox.html import banner, page
 
 #: Approve-page buttons: (outcome, label). The ``outcome`` values are part of the public interface.
 BUTTONS: tuple[tuple[str, str], ...] = (

@@ -2,7 +2,9 @@
 
 Providers plug in by registering routes on :attr:`Sandbox.router` and sending webhooks
 through :attr:`Sandbox.dispatcher`: the Stripe half (``self.stripe``) and the PayPal half
-(``self.paypal``) are constructed side by side in :meth:`Sandbox.__init__`.
+(``self.paypal``) are constructed side by side in :meth:`Sandbox.__init__`.  With a
+``state_path`` their state is loaded from that file at start and saved back after changes
+(:mod:`sandbox.persistence`).
 """
 
 from __future__ import annotations
@@ -13,23 +15,18 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kennel.sandbox.core import (
-    MAX_BODY_BYTES,
-    IdempotencyStore,
-    Request,
-    Response,
-    Router,
-    text_response,
-)
-from kennel.sandbox.paypal_api import PayPalSandbox
-from kennel.sandbox.server import ServerHandle, make_server, serve_forever, serve_in_thread
-from kennel.sandbox.stripe_api import StripeSandbox
-from kennel.sandbox.webhooks import DeliveryRecord, Switches, WebhookDispatcher
+from sandbox.core import JSON, MAX_BODY_BYTES, Request, Response, Router, text_response
+from sandbox.idempotency import IdempotencyStore
+from sandbox.paypal.api import PayPalSandbox
+from sandbox.persistence import Saver, StateFile, StateFileError
+from sandbox.server import ServerHandle, make_server, serve_forever, serve_in_thread
+from sandbox.stripe.api import StripeSandbox
+from sandbox.webhooks import DeliveryRecord, Switches, WebhookDispatcher
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
 
-log = logging.getLogger("kennel.sandbox")
+log = logging.getLogger("sandbox")
 
 DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_kennel_sandbox_not_secret"
 # The same well-known placeholders as Kennel's settings use in sandbox mode.
@@ -46,7 +43,8 @@ class SandboxConfig:
     ``session.url``); when None, the URL of the server started by ``serve_in_thread`` is used,
     or else the Host of each request.  A webhook URL of None means that provider's events are
     recorded but not delivered.  The PayPal API accepts only the configured client id and
-    secret; its webhooks are signed for ``paypal_webhook_id``.
+    secret; its webhooks are signed for ``paypal_webhook_id``.  ``state_path`` names the file
+    the sandbox keeps its state in across restarts; None keeps it in memory only.
     """
 
     public_url: str | None = None
@@ -70,6 +68,9 @@ class SandboxConfig:
     stripe_api_version: str = "2026-10-28.endive"
     #: Source of "now" (unix seconds) for created/expires_at; tests may move it forward.
     clock: Callable[[], float] = field(default=time.time)
+    #: The file holding every object, event, stored idempotent answer, OAuth token and the
+    #: PayPal signing key; None: in memory only, forgotten when the sandbox stops.
+    state_path: str | None = None
 
 
 class _ResponseBody:
@@ -109,27 +110,34 @@ class Sandbox:
     :meth:`serve_forever` run it on a threaded HTTP server.  ``sb.stripe`` is the Stripe half,
     ``sb.paypal`` the PayPal half, ``sb.switches`` the webhook misbehaviour switches (for
     both), ``sb.deliveries`` every delivery attempt so far.  Call :meth:`close` to stop the
-    background delivery thread.
+    background delivery thread (and, with a state file, to save the last changes).
+
+    Raises :class:`~sandbox.persistence.StateFileError` when ``config.state_path`` exists
+    but does not hold sandbox state.
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.public_url: str | None = self.config.public_url
+        self._servers: list[ServerHandle] = []
+        self._saver: Saver | None = None
         self.switches = Switches()
         self.router = Router()
-        self.idempotency = IdempotencyStore()
+        self.idempotency = IdempotencyStore(on_change=self.state_changed)
         self.dispatcher = WebhookDispatcher(
             self.switches,
             retry_base_delay=self.config.retry_base_delay,
             retry_max_delay=self.config.retry_max_delay,
             max_attempts=self.config.max_attempts,
             timeout=self.config.delivery_timeout,
+            settle_delay=self.config.async_settle_delay,
         )
         self.stripe = StripeSandbox(self)
         self.paypal = PayPalSandbox(self)
         self.router.add("GET", "/", self._index)
+        if self.config.state_path:
+            self._open_state(StateFile(self.config.state_path))
         self.dispatcher.start()
-        self._servers: list[ServerHandle] = []
 
     # ------------------------------------------------------------------ WSGI
 
@@ -155,6 +163,9 @@ class Sandbox:
         except Exception:
             log.exception("sandbox: %s %s failed", request.method, request.path)
             return text_response(500, "The payment sandbox failed; see its log.\n")
+        finally:
+            # What the request changed is on disk before the client hears about it.
+            self.save()
 
     def public_base(self, request: Request | None) -> str:
         """Base URL for links handed to browsers (no trailing slash)."""
@@ -190,11 +201,51 @@ class Sandbox:
         serve_forever(handle)
 
     def close(self) -> None:
-        """Stop servers started by :meth:`serve_in_thread` and the delivery thread."""
+        """Stop servers started by :meth:`serve_in_thread` and the delivery thread, then save
+        the state (a clean stop never loses a change)."""
         for handle in self._servers:
             handle.stop()
         self._servers.clear()
         self.dispatcher.close()
+        self.save()
+
+    # ------------------------------------------------------------------ saved state
+
+    def state_changed(self) -> None:
+        """Providers call this when their state changed (under their lock is fine)."""
+        if self._saver is not None:
+            self._saver.changed()
+
+    def save(self) -> None:
+        """Write the state file now if anything changed since it was last written."""
+        if self._saver is not None:
+            self._saver.flush()
+
+    def _open_state(self, file: StateFile) -> None:
+        self._saver = Saver(file, self._snapshot)
+        saved = file.load()
+        if saved is None:
+            self._saver.changed()  # a new file: the new PayPal signing key goes into it
+        else:
+            try:
+                self.idempotency.restore(saved["idempotency"])
+                self.stripe.restore(saved["stripe"])
+                self.paypal.restore(saved["paypal"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StateFileError(f"{file.path} is incomplete ({exc!r}); move it away") from exc
+            log.info("sandbox state loaded from %s", file.path)
+        # Before serving, and failing loudly: the signing key is on disk before it signs
+        # anything.  A file loaded unchanged is not rewritten.
+        self._saver.flush(strict=True)
+        # Background changes (expiries, settling payments) are saved within a tick.
+        self.dispatcher.add_ticker(self._saver.flush)
+
+    def _snapshot(self) -> JSON:
+        return {
+            "stripe": self.stripe.snapshot(),
+            "paypal": self.paypal.snapshot(),
+            "idempotency": self.idempotency.snapshot(),
+        }
 
     # ------------------------------------------------------------------ webhooks
 

@@ -1,14 +1,17 @@
-"""Background webhook delivery shared by all sandbox providers.
+"""Webhook delivery shared by the Stripe and PayPal halves of the sandbox.
 
-Providers hand over a *batch* of :class:`Delivery` objects per action (one button press, one
-refund ...).  A single daemon thread sends them in order, retries failures with capped
-exponential backoff plus jitter, and records every attempt.  The misbehaviour switches
-(duplicates, reversed order, delay, stale signatures, holding) are applied here so that every
-provider gets them for free.  Signing happens at send time through the delivery's ``sign``
-callback, because real providers sign each attempt with a fresh timestamp.
+A provider describes its endpoint (:class:`Endpoint`: its URL, how an event is encoded and
+signed) and hands the events of each action (one button press, one refund ...) to
+:meth:`WebhookDispatcher.send`, optionally with a *settle* step: what happens "a moment later"
+(an async payment clearing, a pending capture completing).  A single daemon thread sends the
+deliveries in order, retries failures with capped exponential backoff plus jitter, and records
+every attempt.  The misbehaviour switches (duplicates, reversed order, delay, stale signatures,
+holding) are applied here, so every provider gets them.  Signing happens at send time through
+the endpoint's ``sign`` callback, because real providers sign each attempt with a fresh
+timestamp.
 
-The dispatcher never holds a provider's state lock: providers build deliveries under their own
-lock and submit them afterwards, so a webhook receiver may call back into the sandbox API while
+The dispatcher never holds a provider's state lock: providers build events under their own
+lock and send them afterwards, so a webhook receiver may call back into the sandbox API while
 handling a delivery without deadlocking.
 """
 
@@ -25,10 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-log = logging.getLogger("kennel.sandbox")
+from sandbox.core import JSON
+
+log = logging.getLogger("sandbox")
 
 #: ``sign(body, stale) -> headers`` builds the headers of one attempt.
 Signer = Callable[[bytes, bool], dict[str, str]]
+#: Settles a payment "a moment later" (an async payment, a pending capture); returns the events
+#: that causes.
+Settle = Callable[[], list[JSON]]
 
 
 @dataclass
@@ -80,6 +88,32 @@ class DeliveryRecord:
         return self.status is not None and 200 <= self.status < 300
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """One provider's webhook endpoint: where its events go and how each becomes a delivery."""
+
+    provider: str
+    url: str | None  # None: the provider records its events but nothing is delivered
+    type_key: str  # the envelope member naming the event type ("type", "event_type")
+    encode: Callable[[JSON], bytes]
+    sign: Signer
+
+    def deliveries(self, events: list[JSON]) -> list[Delivery]:
+        if not self.url:
+            return []
+        return [
+            Delivery(
+                provider=self.provider,
+                event_id=str(event["id"]),
+                event_type=str(event[self.type_key]),
+                url=self.url,
+                body=self.encode(event),
+                sign=self.sign,
+            )
+            for event in events
+        ]
+
+
 Producer = Callable[[], list[Delivery]]
 
 
@@ -102,9 +136,11 @@ class WebhookDispatcher:
         retry_max_delay: float,
         max_attempts: int,
         timeout: float,
+        settle_delay: float = 0.0,
         tick_interval: float = 1.0,
     ) -> None:
         self._switches = switches
+        self._settle_delay = settle_delay
         self._retry_base_delay = retry_base_delay
         self._retry_max_delay = retry_max_delay
         self._max_attempts = max(1, max_attempts)
@@ -145,6 +181,23 @@ class WebhookDispatcher:
             self._tickers.append(callback)
 
     # ------------------------------------------------------------------ submitting
+
+    def send(self, endpoint: Endpoint, events: list[JSON], settle: Settle | None = None) -> None:
+        """Deliver the events of one action as a batch, then settle the payment and deliver
+        what that causes, ``settle_delay`` seconds later.
+
+        The settle step queues behind the batch on the single worker, so the app hears that
+        a payment is pending (``checkout.session.completed`` unpaid, ``PAYMENT.CAPTURE.PENDING``)
+        while it still is.  With ``out_of_order`` the payment settles first and everything is
+        delivered as one batch in reverse: the app hears how it ended before it heard it began.
+        """
+        if settle is not None and self._switches.out_of_order:
+            self.schedule(self._settle_delay, lambda: endpoint.deliveries(events + settle()))
+            return
+        if events:
+            self.submit(endpoint.deliveries(events))
+        if settle is not None:
+            self.schedule(self._settle_delay, lambda: endpoint.deliveries(settle()))
 
     def submit(self, batch: list[Delivery]) -> None:
         """Queue the deliveries of one action, applying the switches."""

@@ -1,9 +1,7 @@
-"""Stripe request-parameter validation: Stripe-shaped 400s for the Checkout Session subset.
+"""The rules of ``POST /v1/checkout/sessions``: what Stripe accepts, simulates and refuses.
 
-The messages, ``code`` and ``param`` values follow what Stripe answers for the same mistakes,
-so that the app's error handling is exercised the way the real API would exercise it.
-Parameters that exist on Stripe but are not simulated are refused loudly rather than ignored,
-so the sandbox never silently pretends to support something it does not.
+:func:`parse_session_create` validates the parameters the way Stripe does and returns a
+:class:`SessionSpec`, from which :mod:`sandbox.stripe.api` builds the session.
 """
 
 from __future__ import annotations
@@ -12,221 +10,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kennel.sandbox.core import JSON, as_list
-from kennel.sandbox.stripe_objects import THREE_DECIMAL_CURRENCIES, ZERO_DECIMAL_CURRENCIES
-
-
-class StripeError(Exception):
-    """An error answered in Stripe's ``{"error": {...}}`` format."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        type: str = "invalid_request_error",
-        code: str | None = None,
-        param: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.type = type
-        self.code = code
-        self.param = param
-
-    def body(self) -> JSON:
-        error: JSON = {"message": self.message, "type": self.type}
-        if self.code is not None:
-            error["code"] = self.code
-            error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
-        if self.param is not None:
-            error["param"] = self.param
-        return {"error": error}
-
-
-def invalid(param: str, message: str, code: str | None = None) -> StripeError:
-    return StripeError(400, message, code=code, param=param)
-
-
-def missing(param: str) -> StripeError:
-    return invalid(param, f"Missing required param: {param}.", "parameter_missing")
-
-
-def not_found(kind: str, object_id: str, param: str = "id") -> StripeError:
-    return StripeError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
-
-
-def _path(prefix: str, name: str) -> str:
-    return f"{prefix}[{name}]" if prefix else name
-
-
-def check_known(params: JSON, known: set[str], prefix: str = "") -> None:
-    for name in params:
-        if name not in known:
-            param = _path(prefix, name)
-            raise invalid(param, f"Received unknown parameter: {param}", "parameter_unknown")
-
-
-def refuse_unsimulated(params: JSON, names: set[str], prefix: str = "") -> None:
-    for name in names:
-        if params.get(name) not in (None, ""):
-            param = _path(prefix, name)
-            raise invalid(
-                param,
-                f"The Kennel payment sandbox does not simulate `{param}`; "
-                "use the real Stripe test mode for it.",
-            )
-
-
-def get_str(
-    params: JSON, name: str, *, prefix: str = "", required: bool = False, max_length: int = 5000
-) -> str | None:
-    value = params.get(name)
-    param = _path(prefix, name)
-    if value is None or value == "":
-        # Stripe reads an empty string as "unset".
-        if required:
-            raise missing(param)
-        return None
-    if not isinstance(value, str):
-        raise invalid(param, f"Invalid string: {value!r}")
-    if len(value) > max_length:
-        raise invalid(
-            param,
-            f"Invalid string: {value[:20]}...; must be at most {max_length} characters",
-            "string_length_too_long" if max_length < 5000 else None,
-        )
-    return value
-
-
-def get_int(
-    params: JSON,
-    name: str,
-    *,
-    prefix: str = "",
-    required: bool = False,
-    minimum: int | None = None,
-    maximum: int | None = None,
-) -> int | None:
-    raw = get_str(params, name, prefix=prefix, required=required)
-    param = _path(prefix, name)
-    if raw is None:
-        return None
-    if not re.fullmatch(r"[+-]?\d+", raw.strip()):
-        raise invalid(param, f"Invalid integer: {raw}", "parameter_invalid_integer")
-    value = int(raw)
-    if minimum is not None and value < minimum:
-        raise invalid(
-            param,
-            f"This value must be greater than or equal to {minimum}.",
-            "parameter_invalid_integer",
-        )
-    if maximum is not None and value > maximum:
-        raise invalid(
-            param,
-            f"This value must be less than or equal to {maximum}.",
-            "parameter_invalid_integer",
-        )
-    return value
-
-
-def get_bool(params: JSON, name: str, *, prefix: str = "") -> bool | None:
-    raw = get_str(params, name, prefix=prefix)
-    if raw is None:
-        return None
-    if raw not in ("true", "false"):
-        raise invalid(_path(prefix, name), f"Invalid boolean: {raw}")
-    return raw == "true"
-
-
-def get_enum(params: JSON, name: str, choices: tuple[str, ...], *, prefix: str = "") -> str | None:
-    value = get_str(params, name, prefix=prefix)
-    if value is not None and value not in choices:
-        listed = ", ".join(choices[:-1]) + f", or {choices[-1]}" if len(choices) > 1 else choices[0]
-        raise invalid(_path(prefix, name), f"Invalid {name}: must be one of {listed}")
-    return value
-
-
-def get_dict(params: JSON, name: str, *, prefix: str = "") -> JSON | None:
-    value = params.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, dict):
-        raise invalid(_path(prefix, name), f"Invalid object: {_path(prefix, name)} must be a hash")
-    return value
-
-
-def get_metadata(params: JSON, name: str = "metadata", *, prefix: str = "") -> dict[str, str]:
-    """Stripe's metadata rules: at most 50 keys, keys ≤ 40 chars, string values ≤ 500 chars."""
-    value = get_dict(params, name, prefix=prefix)
-    param = _path(prefix, name)
-    if value is None:
-        return {}
-    if len(value) > 50:
-        raise invalid(param, "Invalid metadata: metadata can have at most 50 keys.")
-    result: dict[str, str] = {}
-    for key, item in value.items():
-        if len(key) > 40:
-            raise invalid(
-                param, f"Invalid metadata: keys can be at most 40 characters long ({key})."
-            )
-        if not isinstance(item, str):
-            raise invalid(param, f"Invalid value type: {item!r} must be a string")
-        if len(item) > 500:
-            raise invalid(
-                param, f"Invalid metadata: values can be at most 500 characters long ({key})."
-            )
-        if item != "":  # an empty value unsets the key
-            result[key] = item
-    return result
-
-
-def get_str_list(params: JSON, name: str, *, prefix: str = "") -> list[str] | None:
-    value = params.get(name)
-    param = _path(prefix, name)
-    if value is None or value == "":
-        return None
-    items = as_list(value)
-    if items is None or not all(isinstance(item, str) for item in items):
-        raise invalid(param, f"Invalid array: {param} must be an array of strings")
-    return items
-
-
-def get_expand(params: JSON) -> list[str]:
-    return get_str_list(params, "expand") or []
-
-
-def get_currency(
-    params: JSON, name: str, *, prefix: str = "", required: bool = False
-) -> str | None:
-    value = get_str(params, name, prefix=prefix, required=required)
-    if value is None:
-        return None
-    if not re.fullmatch(r"[A-Za-z]{3}", value):
-        raise invalid(_path(prefix, name), f"Invalid currency: {value}")
-    return value.lower()
-
-
-_URL_RE = re.compile(r"^https?://[^\s/?#]+[^\s]*$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-def get_url(params: JSON, name: str, *, required: bool = False) -> str | None:
-    value = get_str(params, name, required=required)
-    if value is not None and not _URL_RE.match(value):
-        raise invalid(name, "Not a valid URL", "url_invalid")
-    return value
-
-
-def get_email(params: JSON, name: str, *, prefix: str = "") -> str | None:
-    value = get_str(params, name, prefix=prefix, max_length=800)
-    if value is not None and not _EMAIL_RE.match(value):
-        raise invalid(_path(prefix, name), f"Invalid email address: {value}", "email_invalid")
-    return value
-
-
-# --------------------------------------------------------------------------- Checkout Session
+from kennel.core.money import exponent, from_minor_units
+from sandbox.core import JSON, as_list
+from sandbox.stripe.errors import StripeError, invalid, missing
+from sandbox.stripe.params import (
+    check_known,
+    get_bool,
+    get_currency,
+    get_dict,
+    get_email,
+    get_enum,
+    get_int,
+    get_metadata,
+    get_str,
+    get_str_list,
+    get_url,
+    refuse_unsimulated,
+)
 
 #: Stripe's minimum charge amounts in minor units (https://docs.stripe.com/currencies#minimum-and-maximum-charge-amounts).
 MINIMUM_AMOUNTS = {"usd": 50, "eur": 50, "gbp": 30, "chf": 50, "cad": 50, "aud": 50, "jpy": 50}
@@ -407,7 +207,7 @@ def parse_session_create(params: JSON, now: int) -> SessionSpec:
         },
     )
     total = spec.amount_total
-    minimum = MINIMUM_AMOUNTS.get(currency, 50 if currency not in ZERO_DECIMAL_CURRENCIES else 1)
+    minimum = MINIMUM_AMOUNTS.get(currency, 1 if exponent(currency) == 0 else 50)
     if 0 < total < minimum:
         raise invalid(
             "line_items",
@@ -423,11 +223,7 @@ def parse_session_create(params: JSON, now: int) -> SessionSpec:
 
 
 def _minor_to_major(amount: int, currency: str) -> str:
-    if currency in ZERO_DECIMAL_CURRENCIES:
-        return str(amount)
-    if currency in THREE_DECIMAL_CURRENCIES:
-        return f"{amount / 1000:.3f}"
-    return f"{amount / 100:.2f}"
+    return str(from_minor_units(amount, currency))
 
 
 def _parse_line(raw: Any, prefix: str) -> tuple[str, LineSpec]:

@@ -1,9 +1,11 @@
-"""PayPal-style webhook signatures for the sandbox: an RSA key and a self-signed certificate
-made at start, SHA256withRSA over ``transmission_id|transmission_time|webhook_id|crc32(body)``.
+"""PayPal-style webhook signatures for the sandbox: an RSA key and a self-signed certificate,
+SHA256withRSA over ``transmission_id|transmission_time|webhook_id|crc32(body)``.
 
 The certificate is served at a URL on the sandbox (PayPal serves its own from
 ``api.paypal.com``); the app fetches it from there, checks it and verifies the signature, or
-asks the sandbox's ``verify-webhook-signature`` endpoint to do so.
+asks the sandbox's ``verify-webhook-signature`` endpoint to do so.  The key and certificate
+are made the first time and kept in the sandbox's saved state, because the app caches the
+certificate by its URL: a new key must come with a new cert id, never behind the old URL.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
+
+from sandbox.core import JSON
 
 AUTH_ALGO = "SHA256withRSA"
 #: Signatures made with ``stale=True`` are dated this many seconds in the past.
@@ -39,33 +43,46 @@ def signed_message(
 
 
 class WebhookSigner:
-    """The sandbox's signing identity: one RSA key, one self-signed certificate, one cert id."""
+    """The sandbox's signing identity: one RSA key, one self-signed certificate, one cert id.
+
+    ``WebhookSigner()`` makes a new identity; :meth:`restore` takes back a saved one.
+    """
 
     def __init__(
-        self, common_name: str = "messageverificationcerts.sandbox.kennel.invalid"
+        self,
+        common_name: str = "messageverificationcerts.sandbox.kennel.invalid",
+        *,
+        saved: tuple[rsa.RSAPrivateKey, x509.Certificate, str] | None = None,
     ) -> None:
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        now = dt.datetime.now(dt.UTC)
-        name = x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                x509.NameAttribute(
-                    NameOID.ORGANIZATION_NAME, "Kennel payment sandbox (not PayPal)"
-                ),
-            ]
-        )
-        self.certificate = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=365))
-            .sign(self._key, hashes.SHA256())
-        )
+        if saved is None:
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            saved = key, _self_signed(key, common_name), _new_cert_id()
+        self._key, self.certificate, self.cert_id = saved
         self.pem = self.certificate.public_bytes(serialization.Encoding.PEM)
-        self.cert_id = f"CERT-{secrets.token_hex(4)}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
+
+    def snapshot(self) -> JSON:
+        key = self._key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        return {
+            "key": key.decode("ascii"),
+            "certificate": self.pem.decode("ascii"),
+            "cert_id": self.cert_id,
+        }
+
+    @classmethod
+    def restore(cls, saved: JSON) -> WebhookSigner:
+        """The identity of :meth:`snapshot`, or a new one (with a new cert id) when its
+        certificate has expired or is about to: the app refuses an expired certificate."""
+        certificate = x509.load_pem_x509_certificate(str(saved["certificate"]).encode("ascii"))
+        if certificate.not_valid_after_utc < dt.datetime.now(dt.UTC) + dt.timedelta(days=1):
+            return cls()
+        key = serialization.load_pem_private_key(str(saved["key"]).encode("ascii"), None)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError("the saved PayPal signing key is not an RSA key")
+        return cls(saved=(key, certificate, str(saved["cert_id"])))
 
     def sign(self, message: bytes) -> str:
         signature = self._key.sign(message, padding.PKCS1v15(), hashes.SHA256())
@@ -95,6 +112,30 @@ class WebhookSigner:
             "PAYPAL-AUTH-VERSION": "v2",
             "Correlation-Id": secrets.token_hex(7)[:13],
         }
+
+
+def _self_signed(key: rsa.RSAPrivateKey, common_name: str) -> x509.Certificate:
+    now = dt.datetime.now(dt.UTC)
+    name = x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Kennel payment sandbox (not PayPal)"),
+        ]
+    )
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .sign(key, hashes.SHA256())
+    )
+
+
+def _new_cert_id() -> str:
+    return f"CERT-{secrets.token_hex(4)}-{secrets.token_hex(4)}-{secrets.token_hex(4)}"
 
 
 def raw_member(text: str, key: str) -> str | None:

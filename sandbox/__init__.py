@@ -1,11 +1,13 @@
 """Offline payment sandbox: simulates the parts of Stripe's and PayPal's HTTP APIs that Kennel
 calls, so the real SDKs can run against it with no network.
 
-It imports nothing from Django.  ``python -m kennel.sandbox`` serves it; tests use
+A top-level package beside ``kennel`` and never part of its wheel: it imports nothing from
+Django, and from Kennel only the currency table (``kennel.core.money``).  ``python -m sandbox``
+serves it from the repository root; tests use
 ``Sandbox(SandboxConfig(...)).serve_in_thread(port=0)``.
 """
 
-from kennel.sandbox.app import (
+from sandbox.app import (
     DEFAULT_PAYPAL_CLIENT_ID,
     DEFAULT_PAYPAL_CLIENT_SECRET,
     DEFAULT_PAYPAL_WEBHOOK_ID,
@@ -13,11 +15,14 @@ from kennel.sandbox.app import (
     Sandbox,
     SandboxConfig,
 )
-from kennel.sandbox.paypal_api import OrderNotApprovable, PayPalSandbox
-from kennel.sandbox.paypal_state import OUTCOMES as PAYPAL_OUTCOMES
-from kennel.sandbox.server import ServerHandle
-from kennel.sandbox.stripe_api import OUTCOMES, CheckoutSessionNotOpen, StripeSandbox
-from kennel.sandbox.webhooks import DeliveryRecord, Switches
+from sandbox.paypal.api import PayPalSandbox
+from sandbox.paypal.state import OUTCOMES as PAYPAL_OUTCOMES
+from sandbox.paypal.state import OrderNotApprovable
+from sandbox.persistence import StateFileError
+from sandbox.server import ServerHandle
+from sandbox.stripe.api import StripeSandbox
+from sandbox.stripe.payments import OUTCOMES, CheckoutSessionNotOpen
+from sandbox.webhooks import DeliveryRecord, Switches
 
 __all__ = [
     "DEFAULT_PAYPAL_CLIENT_ID",
@@ -33,6 +38,7 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "ServerHandle",
+    "StateFileError",
     "StripeSandbox",
     "Switches",
 ]

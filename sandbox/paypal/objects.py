@@ -1,9 +1,11 @@
-"""Builders for the PayPal sandbox's objects, errors and webhook envelopes.
+"""Builders for the PayPal sandbox's objects and webhook envelopes (errors:
+:mod:`sandbox.paypal.errors`).
 
 Key sets follow PayPal's published specifications (paypal-rest-api-specifications: Orders v2
 ``order``/``purchase_unit``/``capture``, Payments v2 ``capture-2``/``refund``, the Webhooks v1
 ``event`` envelope).  Money is always ``{"currency_code", "value"}`` with ``value`` a decimal
-string, as PayPal writes it.  Nothing here holds state.
+string, as PayPal writes it, with the places Kennel's currency table gives PayPal.  Nothing
+here holds state.
 """
 
 from __future__ import annotations
@@ -12,15 +14,13 @@ import re
 import secrets
 import string
 import time
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal, InvalidOperation
 
-from kennel.sandbox.core import JSON
+from kennel.core.money import decimals, paypal_value
+from sandbox.core import JSON
 
 _ID_ALPHABET = string.ascii_uppercase + string.digits
 
-#: Currencies PayPal accepts without decimals (its currency-code reference).
-ZERO_DECIMAL = frozenset({"HUF", "JPY", "TWD"})
 VALUE_RE = re.compile(r"^((-?[0-9]+)|(-?([0-9]+)?[.][0-9]+))$")  # PayPal's money.value pattern
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
@@ -60,10 +60,6 @@ def event_timestamp(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
 
-def decimals(currency: str) -> int:
-    return 0 if currency.upper() in ZERO_DECIMAL else 2
-
-
 def to_decimal(value: str) -> Decimal | None:
     if not VALUE_RE.match(value):
         return None
@@ -73,14 +69,8 @@ def to_decimal(value: str) -> Decimal | None:
         return None
 
 
-def format_value(amount: Decimal, currency: str) -> str:
-    places = decimals(currency)
-    quantum = Decimal(1).scaleb(-places)
-    return str(amount.quantize(quantum, rounding=ROUND_HALF_UP))
-
-
 def money(currency: str, value: Decimal | str) -> JSON:
-    text = value if isinstance(value, str) else format_value(value, currency)
+    text = value if isinstance(value, str) else paypal_value(value, currency)
     return {"currency_code": currency, "value": text}
 
 
@@ -193,7 +183,7 @@ def capture(
         "seller_receivable_breakdown": {
             "gross_amount": dict(amount),
             "paypal_fee": money(currency, fee),
-            "net_amount": money(currency, gross - Decimal(format_value(fee, currency))),
+            "net_amount": money(currency, gross - Decimal(paypal_value(fee, currency))),
         },
         "links": [
             link(f"{base}/v2/payments/captures/{capture_id}", "self"),
@@ -301,111 +291,3 @@ def event(*, base: str, event_type: str, resource: JSON, now: float) -> JSON:
             {**link(f"{href}/resend", "resend", "POST"), "encType": "application/json"},
         ],
     }
-
-
-# --------------------------------------------------------------------------- errors
-
-_MESSAGES = {
-    400: (
-        "INVALID_REQUEST",
-        "Request is not well-formed, syntactically incorrect, or violates schema.",
-    ),
-    401: (
-        "AUTHENTICATION_FAILURE",
-        "Authentication failed due to invalid authentication credentials or a missing "
-        "Authorization header.",
-    ),
-    404: ("RESOURCE_NOT_FOUND", "The specified resource does not exist."),
-    422: (
-        "UNPROCESSABLE_ENTITY",
-        "The requested action could not be performed, semantically incorrect, or failed "
-        "business validation.",
-    ),
-    500: ("INTERNAL_SERVER_ERROR", "An internal server error occurred."),
-}
-
-
-class PayPalError(Exception):
-    """An error answered in PayPal's format: ``name``, ``message``, ``debug_id``, ``details``
-    (each with an ``issue``) and an ``information_link`` per issue."""
-
-    def __init__(
-        self,
-        status: int,
-        details: list[JSON] | None = None,
-        *,
-        api: str = "orders",
-        links: list[JSON] | None = None,
-    ):
-        name, message = _MESSAGES.get(status, _MESSAGES[500])
-        super().__init__(f"{status} {name}")
-        self.status = status
-        self.name = name
-        self.message = message
-        self.details = details or []
-        self.api = api
-        self.links = links or []  # more HATEOAS links after the information link
-
-    def body(self) -> JSON:
-        out: JSON = {"name": self.name, "message": self.message, "debug_id": debug_id()}
-        if self.details:
-            out["details"] = self.details
-        issue = self.details[0]["issue"] if self.details else self.name
-        out["links"] = [
-            {
-                "href": f"https://developer.paypal.com/docs/api/{self.api}/v2/#error-{issue}",
-                "rel": "information_link",
-                "method": "GET",
-            },
-            *self.links,
-        ]
-        return out
-
-
-def detail(issue: str, description: str, *, field: str | None = None, value: Any = None) -> JSON:
-    item: JSON = {}
-    if field is not None:
-        item["field"] = field
-        if value is not None:
-            item["value"] = str(value)
-        item["location"] = "body"
-    item["issue"] = issue
-    item["description"] = description
-    return item
-
-
-def invalid(issue: str, description: str, field: str, value: Any = None) -> PayPalError:
-    return PayPalError(400, [detail(issue, description, field=field, value=value)])
-
-
-def unprocessable(issue: str, description: str, *, api: str = "orders") -> PayPalError:
-    return PayPalError(422, [detail(issue, description)], api=api)
-
-
-def instrument_declined(approve_url: str) -> PayPalError:
-    """422 ``INSTRUMENT_DECLINED`` of a capture: the funding source was refused; the buyer
-    must choose another at ``approve_url`` (the error's ``redirect`` link)."""
-    return PayPalError(
-        422,
-        [
-            detail(
-                "INSTRUMENT_DECLINED",
-                "The instrument presented was either declined by the processor or bank, or it "
-                "can't be used for this payment.",
-            )
-        ],
-        links=[link(approve_url, "redirect")],
-    )
-
-
-def not_found(api: str = "orders") -> PayPalError:
-    return PayPalError(
-        404,
-        [
-            detail(
-                "INVALID_RESOURCE_ID",
-                "Specified resource ID does not exist. Please check the resource ID and try again.",
-            )
-        ],
-        api=api,
-    )

@@ -3,44 +3,35 @@
 Serves the subset of Stripe's v1 API that Kennel calls (Checkout Sessions, PaymentIntents,
 charges, refunds, events) in Stripe's formats, a hosted Checkout page whose buttons choose the
 payment outcome, and webhooks signed like Stripe's, sent through the shared
-:class:`~kennel.sandbox.webhooks.WebhookDispatcher`.
+:class:`~sandbox.webhooks.WebhookDispatcher`.
 
-Objects and transitions live in :class:`~kennel.sandbox.stripe_state.StripeState`.  Events
-are created there under its lock; this module hands them to the dispatcher after the lock is
-released and, for HTTP requests, after the response has been written.
+Tables and events live in :class:`~sandbox.stripe.state.StripeState`, what a payment does in
+:mod:`sandbox.stripe.payments`.  Events are created there under the state's lock; this module
+hands them to the dispatcher after the lock is released and, for HTTP requests, after the
+response has been written.
 """
 
 from __future__ import annotations
 
-import base64
 import copy
 import fnmatch
-import hashlib
-import hmac
-import json
-import logging
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from kennel.sandbox import stripe_objects as objects
-from kennel.sandbox.core import (
+from sandbox.core import (
     JSON,
-    Fingerprint,
     FormError,
     Handler,
-    IdempotencyMismatch,
     Request,
     Response,
     Router,
     html_response,
-    json_response,
     random_id,
     redirect,
 )
-from kennel.sandbox.stripe_pages import checkout_page, receipt_page, unavailable_page
-from kennel.sandbox.stripe_params import (
-    StripeError,
+from sandbox.stripe import objects, payments, views
+from sandbox.stripe.errors import invalid, not_found
+from sandbox.stripe.pages import checkout_page, receipt_page, unavailable_page
+from sandbox.stripe.params import (
     check_known,
     get_enum,
     get_expand,
@@ -48,45 +39,26 @@ from kennel.sandbox.stripe_params import (
     get_metadata,
     get_str,
     get_str_list,
-    invalid,
-    not_found,
-    parse_session_create,
 )
-from kennel.sandbox.stripe_state import (
-    OUTCOMES,
-    CheckoutSessionNotOpen,
-    Ctx,
-    Settle,
-    StripeState,
-)
-from kennel.sandbox.webhooks import Delivery
+from sandbox.stripe.payments import OUTCOMES, CheckoutSessionNotOpen
+from sandbox.stripe.session_params import parse_session_create
+from sandbox.stripe.signing import encode, signed_headers
+from sandbox.stripe.state import Ctx, StripeState
+from sandbox.stripe.transport import ApiHandler, api_route, unknown_route
+from sandbox.webhooks import Endpoint, Settle
 
 if TYPE_CHECKING:
-    from kennel.sandbox.app import Sandbox
+    from sandbox.app import Sandbox
 
 __all__ = ["OUTCOMES", "CheckoutSessionNotOpen", "StripeSandbox"]
 
-log = logging.getLogger("kennel.sandbox")
-
-_VALID_KEY_PREFIXES = ("sk_test_", "sk_live_", "rk_test_", "rk_live_")
-_NO_KEY_MESSAGE = (
-    "You did not provide an API key. You need to provide your API key in the Authorization "
-    "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
-    "https://stripe.com/docs/api#authentication for details, or we can help at "
-    "https://support.stripe.com/."
-)
 _REFUND_PARAMS = {
     "payment_intent", "charge", "amount", "reason", "metadata", "expand", "instructions_email",
 }  # fmt: skip
-#: Signatures made with ``stale=True`` are dated this many seconds in the past; Stripe's SDKs
-#: refuse timestamps older than 300 s by default.
-STALE_SECONDS = 600
-
-ApiHandler = Callable[[Request, JSON, Ctx], JSON]
 
 
 class StripeSandbox:
-    """In-memory Stripe for Kennel: API routes, hosted Checkout page, events, signed webhooks.
+    """Stripe for Kennel: API routes, hosted Checkout page, events, signed webhooks.
 
     ``events`` lists every event created; ``complete_session`` presses a hosted-page button
     without HTTP; ``signed_delivery`` builds a webhook body + headers exactly as delivered.
@@ -108,7 +80,7 @@ class StripeSandbox:
 
     def signed_delivery(self, event: JSON, *, stale: bool = False) -> tuple[bytes, dict[str, str]]:
         """The body and headers exactly as the dispatcher would POST ``event``."""
-        body = json.dumps(event, indent=2).encode("utf-8")
+        body = encode(event)
         return body, self._signed_headers(body, stale)
 
     def complete_session(self, session_id: str, outcome: str) -> str:
@@ -118,15 +90,26 @@ class StripeSandbox:
         and :class:`CheckoutSessionNotOpen` when the session is no longer open.
         """
         self.expire_overdue()
-        location, events, settle = self.state.complete(
-            session_id, outcome, self._host.public_base(None)
+        location, events, settle = payments.complete(
+            self.state, session_id, outcome, self._host.public_base(None)
         )
-        self._dispatch(events, settle)
+        self._send(events, settle)
         return location
 
     def expire_overdue(self) -> None:
         """Expire open sessions whose ``expires_at`` has passed and send their events."""
-        self._dispatch(self.state.expire_overdue())
+        self._send(self.state.expire_overdue())
+
+    # ------------------------------------------------------------------ saved state
+
+    def snapshot(self) -> JSON:
+        return self.state.snapshot()
+
+    def restore(self, saved: JSON) -> None:
+        """Take back a saved state; async payments that had not settled settle a moment later."""
+        self.state.restore(saved)
+        for settle in payments.unsettled(self.state):
+            self._send([], settle)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -143,73 +126,13 @@ class StripeSandbox:
         router.add("GET", "/v1/refunds/{id}", api(self._getter("refund")))
         router.add("GET", "/v1/events", api(self._list_events))
         router.add("GET", "/v1/events/{id}", api(self._getter("event")))
-        router.fallback("/v1/", self._unknown_route)
+        router.fallback("/v1/", unknown_route)
         router.add("GET", "/c/pay/{session_id}", self._page_get)
         router.add("POST", "/c/pay/{session_id}", self._page_post)
         router.add("GET", "/receipts/payment/{charge_id}", self._receipt)
 
     def _api(self, handler: ApiHandler) -> Handler:
-        """Wrap an API handler with auth, parameter parsing, errors and idempotency."""
-
-        def wrapped(req: Request) -> Response:
-            request_id = random_id("req_", 14)
-            version = req.header("stripe-version") or self._host.config.stripe_api_version
-            headers = [("Request-Id", request_id), ("Stripe-Version", version)]
-            try:
-                api_key = _api_key(req)
-                params = req.params()
-            except FormError as exc:
-                return _error(StripeError(400, str(exc), param=exc.key), headers)
-            except StripeError as exc:  # 401
-                return _error(exc, [*headers, ("WWW-Authenticate", 'Bearer realm="Stripe"')])
-            self.expire_overdue()
-            idempotency_key = req.header("idempotency-key") if req.method == "POST" else None
-            ctx = Ctx(request_id, idempotency_key)
-
-            def compute() -> Response:
-                try:
-                    response = json_response(200, handler(req, params, ctx))
-                    response.after.extend(ctx.after)
-                    return response.with_headers([("Original-Request", request_id)])
-                except StripeError as exc:
-                    return json_response(exc.status, exc.body())
-                except Exception:
-                    log.exception("sandbox: Stripe handler failed for %s %s", req.method, req.path)
-                    error = StripeError(500, "An unknown error occurred", type="api_error")
-                    return json_response(500, error.body())
-
-            if not idempotency_key:
-                return compute().with_headers(headers)
-            if len(idempotency_key) > 255:
-                message = "Idempotency keys can be at most 255 characters long."
-                return _error(invalid("idempotency_key", message), headers)
-            try:
-                response, replayed = self._host.idempotency.run(
-                    ("stripe", api_key, idempotency_key),
-                    Fingerprint.of(req.method, req.path, params),
-                    compute,
-                    # Stripe saves a result once the endpoint started executing; requests that
-                    # failed validation (4xx) may be retried with the same key.
-                    should_store=lambda r: not 400 <= r.status < 500,
-                )
-            except IdempotencyMismatch as exc:
-                return _error(_mismatch_error(exc), headers)
-            extra = [("Idempotency-Key", idempotency_key)]
-            if replayed:
-                # A fresh object without the stored response's after-send actions: a replay
-                # must not deliver the original webhooks again.
-                response = Response(response.status, response.body, list(response.headers))
-                extra.append(("Idempotent-Replayed", "true"))
-            return response.with_headers(headers + extra)
-
-        return wrapped
-
-    def _unknown_route(self, req: Request) -> Response:
-        message = (
-            f"Unrecognized request URL ({req.method}: {req.path}). Please see "
-            "https://stripe.com/docs or we can help at https://support.stripe.com/."
-        )
-        return _error(StripeError(404, message, code="resource_missing"), [])
+        return api_route(self._host, handler, before=self.expire_overdue)
 
     # ------------------------------------------------------------------ API handlers
 
@@ -248,7 +171,7 @@ class StripeSandbox:
         ]
         with self.state.lock:
             self.state.add_session(session, items, spec)
-            return self.state.render(session, expand)
+            return views.render(self.state, session, expand)
 
     def _list_sessions(self, req: Request, params: JSON, ctx: Ctx) -> JSON:
         status = get_enum(params, "status", ("open", "complete", "expired"))
@@ -260,7 +183,9 @@ class StripeSandbox:
                 if (status is None or s["status"] == status)
                 and (intent is None or s["payment_intent"] == intent)
             ]
-            return self.state.page_of(items, params, "/v1/checkout/sessions", "checkout.session")
+            return views.page_of(
+                self.state, items, params, "/v1/checkout/sessions", "checkout.session"
+            )
 
     def _getter(self, kind: str) -> ApiHandler:
         tables = {
@@ -279,7 +204,7 @@ class StripeSandbox:
                     raise not_found(kind, req.route["id"])
                 if kind == "event":  # events are not expandable
                     return copy.deepcopy(obj)
-                return self.state.render(obj, get_expand(params))
+                return views.render(self.state, obj, get_expand(params))
 
         return get
 
@@ -289,7 +214,9 @@ class StripeSandbox:
         with self.state.lock:
             if session_id not in self.state.sessions:
                 raise not_found("checkout.session", session_id)
-            return self.state.page_of(list(self.state.line_items[session_id]), params, url, "item")
+            return views.page_of(
+                self.state, list(self.state.line_items[session_id]), params, url, "item"
+            )
 
     def _expire_session(self, req: Request, params: JSON, ctx: Ctx) -> JSON:
         check_known(params, {"expand"})
@@ -304,13 +231,14 @@ class StripeSandbox:
                     f'Checkout Session has a status of "{session["status"]}".',
                 )
             events = self.state.expire_locked(session, ctx)
-            body = self.state.render(session, get_expand(params))
-        ctx.after.append(lambda: self._dispatch(events))
+            body = views.render(self.state, session, get_expand(params))
+        ctx.after.append(lambda: self._send(events))
         return body
 
     def _create_refund(self, req: Request, params: JSON, ctx: Ctx) -> JSON:
         check_known(params, _REFUND_PARAMS)
-        refund, events = self.state.refund(
+        refund, events = payments.refund(
+            self.state,
             intent_id=get_str(params, "payment_intent"),
             charge_id=get_str(params, "charge"),
             amount=get_int(params, "amount", minimum=1),
@@ -319,8 +247,8 @@ class StripeSandbox:
             ctx=ctx,
         )
         with self.state.lock:
-            body = self.state.render(refund, get_expand(params))
-        ctx.after.append(lambda: self._dispatch(events))
+            body = views.render(self.state, refund, get_expand(params))
+        ctx.after.append(lambda: self._send(events))
         return body
 
     def _list_events(self, req: Request, params: JSON, ctx: Ctx) -> JSON:
@@ -354,7 +282,7 @@ class StripeSandbox:
 
         with self.state.lock:
             items = [evt for evt in reversed(self.state.events) if wanted(evt)]
-            return self.state.page_of(items, params, "/v1/events", "event")
+            return views.page_of(self.state, items, params, "/v1/events", "event")
 
     # ------------------------------------------------------------------ hosted page
 
@@ -381,8 +309,8 @@ class StripeSandbox:
         if outcome not in OUTCOMES:
             return html_response(400, "<!doctype html><title>Bad request</title><p>Bad outcome.")
         try:
-            location, events, settle = self.state.complete(
-                session_id, str(outcome), self._host.public_base(req)
+            location, events, settle = payments.complete(
+                self.state, session_id, str(outcome), self._host.public_base(req)
             )
         except LookupError:
             return html_response(404, unavailable_page(None))
@@ -392,7 +320,7 @@ class StripeSandbox:
             return html_response(409, unavailable_page(session))
         response = redirect(location)
         # Deliver only once the 303 is on the wire: the buyer's browser is redirected first.
-        response.after.append(lambda: self._dispatch(events, settle))
+        response.after.append(lambda: self._send(events, settle))
         return response
 
     def _receipt(self, req: Request) -> Response:
@@ -404,89 +332,15 @@ class StripeSandbox:
 
     # ------------------------------------------------------------------ webhooks
 
-    def _deliveries(self, events: list[JSON]) -> list[Delivery]:
-        url = self._host.config.stripe_webhook_url
-        if not url:
-            return []
-        return [
-            Delivery(
-                provider="stripe",
-                event_id=evt["id"],
-                event_type=evt["type"],
-                url=url,
-                body=json.dumps(evt, indent=2).encode("utf-8"),
-                sign=self._signed_headers,
-            )
-            for evt in events
-        ]
-
-    def _dispatch(self, events: list[JSON], settle: Settle | None = None) -> None:
-        """Send ``events`` as one batch, then settle an async payment and send its events.
-
-        The settle step is queued behind the batch on the single delivery worker, so the app
-        receives ``checkout.session.completed`` (unpaid) while the payment is still processing
-        and only then does the payment settle.  With ``out_of_order`` the payment settles first
-        and the whole async payment is delivered as one batch in reverse.
-        """
-        dispatcher = self._host.dispatcher
-        delay = self._host.config.async_settle_delay
-        if settle is not None and self._host.switches.out_of_order:
-            dispatcher.schedule(delay, lambda: self._deliveries(events + settle()))
-            return
-        if events:
-            dispatcher.submit(self._deliveries(events))
-        if settle is not None:
-            dispatcher.schedule(delay, lambda: self._deliveries(settle()))
+    def _send(self, events: list[JSON], settle: Settle | None = None) -> None:
+        endpoint = Endpoint(
+            provider="stripe",
+            url=self._host.config.stripe_webhook_url,
+            type_key="type",
+            encode=encode,
+            sign=self._signed_headers,
+        )
+        self._host.dispatcher.send(endpoint, events, settle)
 
     def _signed_headers(self, body: bytes, stale: bool) -> dict[str, str]:
-        # Stripe signs "<timestamp>.<raw body>" with HMAC-SHA256 keyed by the endpoint secret,
-        # with a fresh timestamp on every attempt.
-        timestamp = int(time.time()) - (STALE_SECONDS if stale else 0)
-        secret = self._host.config.stripe_webhook_secret.encode("utf-8")
-        signature = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-        return {
-            "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": f"t={timestamp},v1={signature}",
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            "Accept": "*/*; q=0.5, application/xml",
-            "Cache-Control": "no-cache",
-        }
-
-
-def _api_key(req: Request) -> str:
-    """The secret key from ``Authorization: Bearer`` (or Basic, as curl -u sends it)."""
-    auth = req.header("authorization") or ""
-    key = ""
-    if auth.lower().startswith("bearer "):
-        key = auth[7:].strip()
-    elif auth.lower().startswith("basic "):
-        try:
-            key = base64.b64decode(auth[6:].strip()).decode("utf-8").split(":", 1)[0]
-        except (ValueError, UnicodeDecodeError):
-            key = ""
-    if not key:
-        raise StripeError(401, _NO_KEY_MESSAGE)
-    if not key.startswith(_VALID_KEY_PREFIXES):
-        masked = key[:8] + "*" * max(0, len(key) - 12) + key[-4:] if len(key) > 12 else "****"
-        raise StripeError(401, f"Invalid API Key provided: {masked}")
-    return key
-
-
-def _mismatch_error(exc: IdempotencyMismatch) -> StripeError:
-    if exc.same_endpoint:
-        message = (
-            "Keys for idempotent requests can only be used with the same parameters they were "
-            f"first used with. Try using a key other than '{exc.key}' if you meant to execute "
-            "a different request."
-        )
-    else:
-        message = (
-            "Keys for idempotent requests can only be used for the same endpoint they were "
-            f"first used for ('{exc.first.path}' vs '{exc.now.path}'). Try using a key other "
-            f"than '{exc.key}' if you meant to execute a different request."
-        )
-    return StripeError(400, message, type="idempotency_error")
-
-
-def _error(exc: StripeError, headers: list[tuple[str, str]]) -> Response:
-    return json_response(exc.status, exc.body(), headers)
+        return signed_headers(self._host.config.stripe_webhook_secret, body, stale)

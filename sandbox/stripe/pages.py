@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from kennel.sandbox.core import JSON
-from kennel.sandbox.html import banner, page
-from kennel.sandbox.stripe_objects import format_amount
+from sandbox.core import JSON
+from sandbox.html import banner, page
+from sandbox.stripe.objects import format_amount
 
 #: Hosted-page buttons: (outcome, label). The ``outcome`` values are part of the public interface.
 BUTTONS: tuple[tuple[str, str], ...] = (

@@ -2,7 +2,8 @@
 
 Only the subset Kennel sends is simulated: intent CAPTURE, one purchase unit, the PayPal wallet
 (``payment_source.paypal``) or the older ``application_context`` for the return/cancel URLs.
-Anything else is refused plainly rather than half-simulated.
+Anything else is refused plainly rather than half-simulated.  Which currencies PayPal takes,
+and with how many decimals, comes from Kennel's currency table (``kennel.core.money``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
-from kennel.sandbox.core import JSON
-from kennel.sandbox.paypal_objects import (
-    CURRENCY_RE,
-    PayPalError,
-    decimals,
-    detail,
-    invalid,
-    to_decimal,
-)
+from kennel.core.money import decimals, paypal_accepts
+from sandbox.core import JSON
+from sandbox.paypal.errors import PayPalError, detail, invalid
+from sandbox.paypal.objects import CURRENCY_RE, to_decimal
 
 #: Maximum lengths from the Orders v2 purchase_unit_request schema.
 _MAX_LENGTHS = {
@@ -156,6 +152,8 @@ def check_money(amount: JSON, field: str, *, positive: bool = True) -> Decimal:
             f"{field}/currency_code",
             currency,
         )
+    if not paypal_accepts(currency):
+        raise _currency_not_supported(f"{field}/currency_code", currency)
     number = to_decimal(value) if isinstance(value, str) else None
     if number is None:
         raise invalid(
@@ -241,6 +239,17 @@ def _url(value: Any, field: str) -> str | None:
 
 def _bad_value(field: str, value: Any) -> PayPalError:
     return invalid("INVALID_PARAMETER_VALUE", "The value of a field is invalid.", field, value)
+
+
+def _currency_not_supported(field: str, currency: str) -> PayPalError:
+    """A well-formed code PayPal does not take: 422, as PayPal answers it."""
+    description = (
+        "Currency code is not currently supported. Please refer "
+        "https://developer.paypal.com/docs/integration/direct/rest/currency-codes/ for list of "
+        "supported currency codes."
+    )
+    issue = detail("CURRENCY_NOT_SUPPORTED", description, field=field, value=currency)
+    return PayPalError(422, [issue])
 
 
 def _missing(field: str) -> PayPalError:

@@ -1,9 +1,8 @@
-"""Provider-neutral plumbing of the payment sandbox.
+"""Provider-neutral HTTP plumbing of the payment sandbox.
 
-Request parsing (including Stripe-style nested bracket form encoding), a tiny router, responses,
-random ids and the idempotency store.  Nothing here knows about Stripe or PayPal, so each
-provider module (``stripe_api``, later ``paypal_api``) registers its own routes on the same
-:class:`Router` and shares the same :class:`IdempotencyStore`.
+Request parsing (including Stripe-style nested bracket form encoding), a tiny router, responses
+and random ids.  Nothing here knows about Stripe or PayPal: each provider package
+(``sandbox.stripe``, ``sandbox.paypal``) registers its own routes on the same :class:`Router`.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ import json
 import re
 import secrets
 import string
-import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -218,95 +215,3 @@ class Router:
             if path.startswith(prefix):
                 return handler, {}
         return None
-
-
-# --------------------------------------------------------------------------- idempotency
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What a repeated idempotency key must match: the endpoint and the exact parameters."""
-
-    method: str
-    path: str
-    params: str  # canonical JSON of the parsed parameters
-
-    @classmethod
-    def of(cls, method: str, path: str, params: Any) -> Fingerprint:
-        return cls(method, path, json.dumps(params, sort_keys=True, separators=(",", ":")))
-
-
-class IdempotencyMismatch(Exception):
-    """A key was reused for another endpoint (``same_endpoint`` False) or other parameters."""
-
-    def __init__(self, key: str, first: Fingerprint, now: Fingerprint) -> None:
-        super().__init__(key)
-        self.key = key
-        self.first = first
-        self.now = now
-        self.same_endpoint = (first.method, first.path) == (now.method, now.path)
-
-
-@dataclass
-class _Stored:
-    fingerprint: Fingerprint
-    response: Response
-    stored_at: float
-
-
-@dataclass
-class _KeyLock:
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    users: int = 0
-
-
-class IdempotencyStore:
-    """Stores the first response per (scope, key) and replays it for repeats.
-
-    Each key has its own lock, held while the first request computes its response, so that
-    concurrent requests with the same key wait and then replay: exactly one object is made.
-    Requests with different keys never wait for each other.
-    """
-
-    def __init__(self, ttl_seconds: float = 24 * 3600) -> None:
-        self._ttl = ttl_seconds
-        self._lock = threading.Lock()
-        self._entries: dict[tuple[str, ...], _Stored] = {}
-        self._key_locks: dict[tuple[str, ...], _KeyLock] = {}
-
-    def run(
-        self,
-        scope: tuple[str, ...],
-        fingerprint: Fingerprint,
-        compute: Callable[[], Response],
-        should_store: Callable[[Response], bool],
-    ) -> tuple[Response, bool]:
-        """Return ``(response, replayed)``; raise :class:`IdempotencyMismatch` on reuse."""
-        with self._lock:
-            key_lock = self._key_locks.setdefault(scope, _KeyLock())
-            key_lock.users += 1
-        try:
-            with key_lock.lock:
-                stored = self._lookup(scope)
-                if stored is not None:
-                    if stored.fingerprint != fingerprint:
-                        raise IdempotencyMismatch(scope[-1], stored.fingerprint, fingerprint)
-                    return stored.response, True
-                response = compute()
-                if should_store(response):
-                    with self._lock:
-                        self._entries[scope] = _Stored(fingerprint, response, time.monotonic())
-                return response, False
-        finally:
-            with self._lock:
-                key_lock.users -= 1
-                if key_lock.users == 0:
-                    del self._key_locks[scope]
-
-    def _lookup(self, scope: tuple[str, ...]) -> _Stored | None:
-        with self._lock:
-            stored = self._entries.get(scope)
-            if stored is not None and time.monotonic() - stored.stored_at > self._ttl:
-                del self._entries[scope]
-                return None
-            return stored
