@@ -10,7 +10,7 @@ PAYMENTS_MODE ?= sandbox
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kennel
 export PORT SANDBOX_PORT PAYMENTS_MODE
 
-.PHONY: install run test test-fast lint format bench chromium clean
+.PHONY: install run test test-fast lint format bench chromium clean deps
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,7 +37,8 @@ run: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy kennel tests bench
+	$(VENV)/bin/mypy kennel sandbox tests bench
+	$(VENV)/bin/lint-imports --no-cache
 	DATABASE_URL=sqlite:///var/lint.sqlite3 $(PY) -m kennel makemigrations --check --dry-run
 
 format: install
@@ -57,6 +58,10 @@ bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench
+
+# Which app imports which (and whether any points up the layers): see STYLE.md.
+deps: install
+	$(PY) -m tests.architecture.graph
 
 clean:
 	rm -rf var $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "kennel.monitoring",
     "kennel.notifications",
     "kennel.analytics",
+    "kennel.ops",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,9 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 WHITENOISE_USE_FINDERS = True
 
 # Background work: the task table is the outbox, written in the state change's transaction.
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Two queues: money (refunds, checkout closes, webhook reprocessing) runs on its own worker
+# thread, so a slow mail server never holds up a refund (kennel/core/outbox.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default", "money"]}}
 
 # --- the shop ---
 SHOP_NAME = env.str("SHOP_NAME", default="Kennel")

@@ -8,6 +8,7 @@ from django.db import connection
 
 from kennel.reservations.services import Buyer
 from tests.factories import PuppyFactory
+from tests.notifications.servers import SmtpSink
 
 # The live test server stands in for granian: let it queue as many simultaneous connections
 # as the race tests open (socketserver's default backlog is 5; connections beyond it reset).
@@ -67,7 +68,7 @@ def sandbox(live_server: Any, settings: Any) -> Iterator[Any]:
 
     The real SDKs talk to it by base URL; its webhooks are signed and POSTed to the live app.
     """
-    from kennel.sandbox import Sandbox, SandboxConfig
+    from sandbox import Sandbox, SandboxConfig
 
     sb = Sandbox(
         SandboxConfig(
@@ -107,3 +108,21 @@ def run_worker_once() -> None:
     from django.core.management import call_command
 
     call_command("worker", "--batch", verbosity=0)
+
+
+@pytest.fixture
+def smtp_server(settings: Any) -> Iterator[SmtpSink]:
+    """A real SMTP server; Django's SMTP backend is pointed at it."""
+    sink = SmtpSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield sink
+    finally:
+        sink.stop()

@@ -5,3 +5,8 @@ class AnalyticsConfig(AppConfig):
     name = "kennel.analytics"
     label = "analytics"
     verbose_name = "Analytics"
+
+    def ready(self) -> None:
+        from kennel.analytics.handlers import register_handlers
+
+        register_handlers()

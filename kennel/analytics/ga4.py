@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from kennel.analytics.http import post_json
-from kennel.notifications.errors import DeliveryRefused
+from kennel.core.outbox import DeliveryRefused
 from kennel.reservations.models import Reservation
 
 # The documented limits of the Measurement Protocol (standard, not 360, properties).

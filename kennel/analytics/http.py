@@ -5,7 +5,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from kennel.notifications.errors import DeliveryFailed, DeliveryRefused
+from kennel.core.outbox import DeliveryFailed, DeliveryRefused
 
 USER_AGENT = "Kennel/0.1 (server-side conversions)"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 
 from kennel.analytics.http import post_json
-from kennel.notifications.errors import DeliveryFailed, DeliveryRefused
+from kennel.core.outbox import DeliveryFailed, DeliveryRefused
 from kennel.reservations.models import Reservation
 
 # Graph API error codes Meta marks as temporary (unknown, service, rate limits).

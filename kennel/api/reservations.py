@@ -2,12 +2,12 @@ from django.conf import settings
 from django.http import Http404, HttpRequest
 from ninja import Router, Status
 
-from kennel.analytics.tracking import tracking_from_request
 from kennel.api.schemas import ErrorOut, ReservationCreatedOut, ReservationIn, ReservationOut
 from kennel.payments.services import checkout_start
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
 from kennel.reservations.services import buyer_validate
+from kennel.reservations.tracking import tracking_from_request
 
 router = Router(tags=["reservations"])
 

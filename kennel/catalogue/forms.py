@@ -1,20 +1,8 @@
-"""Forms of the public pages. The buyer's details are checked by the reservation service's own
-rules (`buyer_validate`), so the page and the JSON API accept and refuse the same input."""
-
-from typing import Any
+"""Forms of the public catalogue pages."""
 
 from django import forms
 
 from kennel.catalogue.models import Puppy
-from kennel.core.errors import ValidationFailed
-from kennel.reservations.models import Reservation
-from kennel.reservations.services import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
-
-PROVIDER_MESSAGE = "Please choose Stripe or PayPal."
-ANALYTICS_CONSENT_LABEL = (
-    "I agree that this shop reports my deposit to Google Analytics and Meta (Facebook) to "
-    "measure its advertising. Optional: the reservation is the same without it."
-)
 
 
 class CatalogueFilterForm(forms.Form):
@@ -30,48 +18,3 @@ class CatalogueFilterForm(forms.Form):
         self.is_valid()
         cleaned = getattr(self, "cleaned_data", {})
         return {name: cleaned.get(name) or "" for name in ("breed", "sex", "status")}
-
-
-class ReserveForm(forms.Form):
-    """The reserve form. `providers` are the payment methods on offer (values of
-    Reservation.Provider); any other value is refused like a missing one."""
-
-    name = forms.CharField(max_length=NAME_MAX, required=False)
-    email = forms.CharField(max_length=EMAIL_MAX, required=False)
-    phone = forms.CharField(max_length=PHONE_MAX, required=False)
-    provider = forms.ChoiceField(
-        choices=Reservation.Provider.choices,
-        error_messages={"required": PROVIDER_MESSAGE, "invalid_choice": PROVIDER_MESSAGE},
-    )
-    # Unchecked unless the buyer ticks it: without it GA4 and Meta never hear of the purchase.
-    analytics_consent = forms.BooleanField(required=False, initial=False)
-
-    buyer: Buyer | None = None
-
-    def __init__(self, *args: Any, providers: list[str], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        labels = dict(Reservation.Provider.choices)
-        provider_field = self.fields["provider"]
-        assert isinstance(provider_field, forms.ChoiceField)
-        provider_field.choices = [(name, labels[name]) for name in providers]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        try:
-            self.buyer = buyer_validate(
-                name=cleaned.get("name") or "",
-                email=cleaned.get("email") or "",
-                phone=cleaned.get("phone") or "",
-            )
-        except ValidationFailed as exc:
-            self.add_service_errors(exc)
-        return cleaned
-
-    def add_service_errors(self, exc: ValidationFailed) -> None:
-        """Show a service's field errors next to their fields (one message per field)."""
-        for field, messages in exc.extra.get("fields", {}).items():
-            target = field if field in self.fields else None
-            if target is not None and target in self.errors:
-                continue  # the field's own check already explained it
-            for message in messages:
-                self.add_error(target, message)

@@ -6,5 +6,4 @@ app_name = "catalogue"
 urlpatterns = [
     path("", views.index, name="index"),
     path("puppies/<slug:slug>/", views.puppy_detail, name="puppy"),
-    path("puppies/<slug:slug>/reserve/", views.reserve, name="reserve"),
 ]

@@ -1,19 +1,18 @@
-"""The public catalogue: list, puppy page, and the reserve form's POST."""
+"""The public catalogue: the list and the puppy page (its reserve form posts to payments)."""
 
 from typing import Any
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
-from kennel.analytics.tracking import tracking_from_request
 from kennel.catalogue import selectors
-from kennel.catalogue.forms import ANALYTICS_CONSENT_LABEL, CatalogueFilterForm, ReserveForm
+from kennel.catalogue.forms import CatalogueFilterForm
 from kennel.catalogue.models import Puppy
-from kennel.core.errors import ApplicationError, PuppyNotFound, ValidationFailed
-from kennel.payments.providers import available_providers
-from kennel.payments.services import checkout_start
+from kennel.core.errors import ApplicationError, PuppyNotFound
+from kennel.payments.forms import ANALYTICS_CONSENT_LABEL, ReserveForm
+from kennel.payments.registry import available_providers
 
 # What a buyer reads instead of the form when a puppy cannot be reserved.
 UNAVAILABLE_TEXT = {
@@ -24,12 +23,6 @@ UNAVAILABLE_TEXT = {
     Puppy.Status.RESERVED: "{name} is reserved: a family has paid the deposit.",
     Puppy.Status.SOLD: "{name} is sold and has found a home.",
 }
-
-
-class HttpResponseSeeOther(HttpResponseRedirect):
-    """303: the browser follows it with a GET, never re-posting the form."""
-
-    status_code = 303
 
 
 @require_GET
@@ -53,45 +46,10 @@ def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(PuppyNotFound().message)
     providers = available_providers()
     form = ReserveForm(initial={"provider": providers[0]}, providers=providers)
-    return _puppy_page(request, puppy, form)
+    return puppy_page(request, puppy, form)
 
 
-@require_POST
-def reserve(request: HttpRequest, slug: str) -> HttpResponse:
-    """Parse the reserve form, then hand over to checkout_start, which holds the puppy and
-    opens the provider's checkout; the buyer is sent there with a 303."""
-    puppy = selectors.puppy_by_slug(slug)
-    if puppy is None:
-        return _not_found(request, PuppyNotFound())
-    form = ReserveForm(request.POST, providers=available_providers())
-    if not form.is_valid() or form.buyer is None:
-        fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
-        error = ValidationFailed(fields)
-        return _puppy_page(request, puppy, form, error=error)
-    tracking = tracking_from_request(
-        request,
-        consent=form.cleaned_data["analytics_consent"],
-        source_url=settings.SITE_URL + puppy.get_absolute_url(),
-    )
-    try:
-        _reservation, checkout_url = checkout_start(
-            puppy_slug=slug,
-            buyer=form.buyer,
-            provider=form.cleaned_data["provider"],
-            site_url=settings.SITE_URL,
-            tracking=tracking,
-        )
-    except PuppyNotFound as exc:
-        return _not_found(request, exc)
-    except ApplicationError as exc:
-        if isinstance(exc, ValidationFailed):
-            form.add_service_errors(exc)
-        # The puppy's status may just have changed (someone else's hold): show it as it is now.
-        return _puppy_page(request, selectors.puppy_by_slug(slug) or puppy, form, error=exc)
-    return HttpResponseSeeOther(checkout_url)
-
-
-def _puppy_page(
+def puppy_page(
     request: HttpRequest,
     puppy: Puppy,
     form: ReserveForm,
@@ -113,5 +71,5 @@ def _puppy_page(
     return render(request, "catalogue/puppy.html", context, status=status)
 
 
-def _not_found(request: HttpRequest, error: ApplicationError) -> HttpResponse:
+def not_found(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     return render(request, "404.html", {"error": error}, status=error.status)

@@ -37,3 +37,55 @@ def audit(action: str, *, actor: str, obj: models.Model, **data: Any) -> AuditLo
         object_id=str(obj.pk),
         data=data,
     )
+
+
+class SideEffect(BaseModel):
+    """One piece of background work a state change owes: an email, a conversion report, a
+    refund to send, a checkout to close, a webhook event to process again.
+
+    Written in the transaction of that change (kennel/core/outbox.py), with the task that runs
+    it. `dedup_key` is unique, so however often a change is replayed the work exists — and is
+    done — once. `kind` names the handler an upper layer registered for it.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Running"
+        SENT = "sent", "Done"
+        DEAD = "dead", "Dead (gave up; retry from the admin)"
+
+    kind = models.CharField(max_length=40, db_index=True)
+    # The reservation the work is about, when there is one (no foreign key: core sits below
+    # the reservations app; the admin links it by id).
+    reservation_id = models.UUIDField(null=True, blank=True, db_index=True)
+    # An email address, "ga4:<measurement id>", "meta:<pixel id>", or a provider's name.
+    recipient = models.CharField(max_length=254)
+    dedup_key = models.CharField(max_length=600)
+    # What the work needs beyond the reservation (a refund's id, amount and reason).
+    data = models.JSONField(default=dict, blank=True)
+    queue = models.CharField(max_length=20, default="default")
+    status = models.CharField(
+        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # The django-tasks-db task due to run it next (the sweep re-enqueues a lost one).
+    task_id = models.CharField(max_length=64, blank=True)
+    last_error = models.TextField(blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "background work"
+        verbose_name_plural = "background work"
+        constraints = [
+            models.UniqueConstraint(fields=["dedup_key"], name="one_outbox_row_per_dedup_key"),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["pending", "sending", "sent", "dead"]),
+                name="outbox_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient} ({self.status})"

@@ -2,7 +2,7 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-from kennel.notifications.integrations import integrations_status
+from kennel.monitoring.integrations import integrations_status
 
 
 @require_GET

@@ -17,12 +17,14 @@ from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from kennel.core.models import SideEffect
 from kennel.core.money import format_money
-from kennel.notifications.errors import DeliveryFailed, DeliveryRefused
-from kennel.notifications.models import SideEffect
+from kennel.core.outbox import DeliveryFailed, DeliveryRefused, subject_id
 from kennel.payments.models import Refund
+from kennel.reservations.effects import OWNER_EMAILS, Effect
+from kennel.reservations.models import Reservation
 
-K = SideEffect.Kind
+K = Effect
 
 # `{puppy}` and `{buyer}` are filled in, then the whole line made header-safe.
 SUBJECTS = {
@@ -73,14 +75,14 @@ def message_id(side_effect: SideEffect) -> str:
 
 def email_message(*, side_effect: SideEffect) -> EmailMultiAlternatives:
     """The email a side effect stands for: plain text with an HTML alternative."""
-    reservation = side_effect.reservation
+    reservation = Reservation.objects.select_related("puppy").get(pk=subject_id(side_effect))
     kind = K(side_effect.kind)
-    context = _context(side_effect)
+    context = _context(side_effect, reservation)
     subject = header_text(
         SUBJECTS[kind].format(puppy=reservation.puppy.name, buyer=reservation.buyer_name)
     )
     context["subject"] = subject
-    is_owner = kind in SideEffect.OWNER_KINDS
+    is_owner = kind in OWNER_EMAILS
     reply_to = [reservation.buyer_email] if is_owner else _breeder_addresses()
     message = EmailMultiAlternatives(
         subject=subject,
@@ -115,8 +117,7 @@ def email_send(*, side_effect: SideEffect) -> None:
         raise DeliveryFailed("the mail backend did not take the message")
 
 
-def _context(side_effect: SideEffect) -> dict[str, Any]:
-    reservation = side_effect.reservation
+def _context(side_effect: SideEffect, reservation: Reservation) -> dict[str, Any]:
     puppy = reservation.puppy
     site = settings.SITE_URL.rstrip("/")
     context: dict[str, Any] = {
@@ -125,7 +126,7 @@ def _context(side_effect: SideEffect) -> dict[str, Any]:
         "amount": format_money(reservation.deposit_amount, reservation.currency),
         "price": format_money(puppy.price, puppy.currency),
         "provider": reservation.get_provider_display(),
-        "late": reservation.status_reason == "late_payment_accepted",
+        "late": reservation.status_reason == Reservation.Reason.LATE_PAYMENT_ACCEPTED,
         "status_url": site + reservation.get_absolute_url(),
         "puppy_url": site + puppy.get_absolute_url(),
         "admin_url": site + reverse("admin:reservations_reservation_change", args=[reservation.pk]),

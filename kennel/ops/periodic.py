@@ -6,6 +6,11 @@ from datetime import timedelta
 
 from django.db import close_old_connections
 from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
+
+from kennel.core.outbox import side_effects_recover
+from kennel.payments.webhooks import webhooks_sweep
+from kennel.reservations.services import reservations_expire_due
 
 log = logging.getLogger(__name__)
 
@@ -15,15 +20,9 @@ LOST_TASK_AFTER = timedelta(hours=1)
 
 
 def _sweeps() -> list[tuple[str, Callable[[], int]]]:
-    from kennel.notifications.services import side_effects_recover
-    from kennel.payments.tasks import refunds_retry_due
-    from kennel.payments.webhooks import webhooks_retry_due
-    from kennel.reservations.services import reservations_expire_due
-
     return [
         ("expired holds", lambda: reservations_expire_due()),
-        ("webhook events retried", webhooks_retry_due),
-        ("refunds retried", refunds_retry_due),
+        ("webhook events queued for processing", lambda: webhooks_sweep()),
         ("side effects recovered", lambda: side_effects_recover()),
         ("lost tasks marked failed", tasks_mark_lost),
     ]
@@ -45,16 +44,14 @@ def run_sweeps() -> dict[str, int]:
 
 def tasks_mark_lost() -> int:
     """Mark FAILED the task rows a dead worker left RUNNING, so they show as failed rather
-    than forever in progress. What they were doing is recovered by its own sweep (side
-    effects, refunds, webhooks); this only tidies the task table."""
-    from django_tasks_db.models import DBTaskResult
-
+    than forever in progress. What they were doing is recovered by the outbox's own sweep;
+    this only tidies the task table."""
     now = timezone.now()
     return DBTaskResult.objects.filter(
         status="RUNNING", started_at__lt=now - LOST_TASK_AFTER
     ).update(
         status="FAILED",
         finished_at=now,
-        exception_class_path="kennel.core.periodic.WorkerLost",
+        exception_class_path="kennel.ops.periodic.WorkerLost",
         traceback="The worker running this task stopped before it finished (killed?).",
     )

@@ -1,7 +1,8 @@
 """What a payment means for a reservation: the one fulfilment shared by webhooks and return URLs.
 
-Every step is guarded by the reservation's current state under a row lock, so running it
-again — a duplicate event, the return URL after the webhook — changes nothing and sends
+Fulfilment decides what a payment means; the reservation services (the state machine) make
+every change, each guarded by the reservation's current state under a row lock, so running
+it again — a duplicate event, the return URL after the webhook — changes nothing and sends
 nothing. Every captured payment ends as a confirmed reservation or a refund (invariant 3).
 """
 
@@ -11,15 +12,15 @@ from django.utils import timezone
 
 from kennel.core.db import locked_transaction
 from kennel.core.models import audit
-from kennel.notifications.models import SideEffect
-from kennel.notifications.services import side_effects_enqueue
-from kennel.payments.models import Refund
+from kennel.core.outbox import outbox_enqueue
+from kennel.payments.models import PaymentWork, Refund
 from kennel.payments.providers import PaymentSnapshot, PaymentState, reservation_id_or_none
 from kennel.reservations import services as reservations
 from kennel.reservations.models import Reservation
 
 log = logging.getLogger(__name__)
 S = Reservation.Status
+R = Reservation.Reason
 
 
 def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | None:
@@ -36,27 +37,20 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
         return None
     with locked_transaction():
         reservation = reservations.lock_for_payment(reservation_id=reservation_id)
-        if reservation.provider_reference is None and snapshot.reference:
-            reservation.provider_reference = snapshot.reference
-            reservation.save(update_fields=["provider_reference", "updated_at"])
+        reservations.reservation_adopt_checkout(reservation, reference=snapshot.reference)
         foreign = bool(snapshot.reference) and snapshot.reference != reservation.provider_reference
         if snapshot.state == PaymentState.PAID:
             _apply_paid(reservation, snapshot, actor=actor, foreign=foreign)
         elif foreign:
             pass  # another checkout naming this reservation: only its money matters
         elif snapshot.state == PaymentState.PROCESSING:
-            reservations.mark_processing(reservation, actor=actor)
-        elif snapshot.state == PaymentState.FAILED and reservation.status in (
-            S.PENDING,
-            S.PROCESSING,
-        ):
-            reservations.close_for_payment(
-                reservation, S.RELEASED, actor=actor, reason="payment_failed"
+            reservations.reservation_mark_processing(reservation, actor=actor)
+        elif snapshot.state == PaymentState.FAILED:
+            reservations.reservation_payment_failed(
+                reservation, actor=actor, reason=R.PAYMENT_FAILED
             )
-        elif snapshot.state == PaymentState.EXPIRED and reservation.status == S.PENDING:
-            reservations.close_for_payment(
-                reservation, S.EXPIRED, actor=actor, reason="checkout_expired"
-            )
+        elif snapshot.state == PaymentState.EXPIRED:
+            reservations.reservation_checkout_expired(reservation, actor=actor)
         elif snapshot.state == PaymentState.REFUNDED:
             _apply_refunded(reservation, snapshot, actor=actor)
     return reservation
@@ -83,19 +77,15 @@ def _apply_paid(
             reservation.currency,
         )
         _refund(reservation, snapshot, Refund.Reason.AMOUNT_MISMATCH, actor=actor)
-        if reservation.status in (S.PENDING, S.PROCESSING):
-            reservations.close_for_payment(
-                reservation, S.RELEASED, actor=actor, reason="amount_mismatch"
-            )
+        reservations.reservation_payment_failed(reservation, actor=actor, reason=R.AMOUNT_MISMATCH)
         return
     if reservation.status in (S.PENDING, S.PROCESSING):
-        reservations.confirm(reservation, payment_id=payment_id, actor=actor)
+        reservations.reservation_confirm(reservation, payment_id=payment_id, actor=actor)
         return
     # Late payment: the hold ended before the money arrived.
-    if not reservations.confirm(reservation, payment_id=payment_id, actor=actor, late=True):
+    if not reservations.reservation_confirm_late(reservation, payment_id=payment_id, actor=actor):
         _refund(reservation, snapshot, Refund.Reason.LATE_PAYMENT, actor=actor)
-        reservation.status_reason = "late_payment_refunded"
-        reservation.save(update_fields=["status_reason", "updated_at"])
+        reservations.reservation_late_payment_refunded(reservation, actor=actor)
 
 
 def _apply_refunded(reservation: Reservation, snapshot: PaymentSnapshot, *, actor: str) -> None:
@@ -104,23 +94,18 @@ def _apply_refunded(reservation: Reservation, snapshot: PaymentSnapshot, *, acto
     ).exclude(status=Refund.Status.SUCCEEDED).update(
         status=Refund.Status.SUCCEEDED, updated_at=timezone.now()
     )
-    if reservation.external_payment_id == snapshot.payment_id and reservation.status in (
-        S.CONFIRMED,
-        S.COMPLETED,
-    ):
-        reservations.close_for_payment(reservation, S.REFUNDED, actor=actor, reason="refunded")
+    if reservation.external_payment_id == snapshot.payment_id:
+        reservations.reservation_refunded(reservation, actor=actor)
 
 
 def _refund(
     reservation: Reservation | None, snapshot: PaymentSnapshot, reason: str, *, actor: str
 ) -> Refund:
-    """Record a refund of a captured payment and enqueue its execution, in this transaction.
+    """Record a refund of a captured payment and enqueue sending it, in this transaction.
 
     One automatic refund per provider payment: the idempotency key is unique in the
     database and is the key the provider sees, so a repeat can never send money twice.
     """
-    from kennel.payments.tasks import refund_execute
-
     payment_id = snapshot.payment_id or snapshot.reference
     if snapshot.amount is None:
         raise ValueError(f"captured payment {payment_id} has no amount")
@@ -143,25 +128,26 @@ def _refund(
             reason=reason,
             reservation=str(reservation.pk) if reservation else None,
         )
-        refund_execute.enqueue(refund.pk)
+        refund_send_enqueue(refund)
         if reservation is not None:
-            _enqueue_refund_side_effects(reservation, refund)
+            reservations.refund_notices_enqueue(
+                reservation=reservation,
+                payment_id=refund.external_payment_id,
+                amount=refund.amount,
+                currency=refund.currency,
+                reason=refund.reason,
+            )
     return refund
 
 
-def _enqueue_refund_side_effects(reservation: Reservation, refund: Refund) -> None:
-    """Tell buyer and owner, in this transaction. Keyed by the refunded payment: a second
-    refund on one reservation (another payment) is news, a replay of the same one is not."""
-    side_effects_enqueue(
-        reservation=reservation,
-        kinds=[SideEffect.Kind.BUYER_REFUND, SideEffect.Kind.OWNER_REFUND],
-        discriminator=refund.external_payment_id,
-        data={
-            "amount": str(refund.amount),
-            "currency": refund.currency,
-            "reason": refund.reason,
-            "payment_id": refund.external_payment_id,
-        },
+def refund_send_enqueue(refund: Refund) -> None:
+    """Queue sending a recorded refund to its provider (the money queue), in this transaction."""
+    outbox_enqueue(
+        kinds=[PaymentWork.REFUND_SEND],
+        key=f"refund:{refund.pk}",
+        reservation_id=refund.reservation_id,
+        recipient=refund.provider,
+        data={"refund": refund.pk},
     )
 
 

@@ -4,6 +4,13 @@ from kennel.core.models import BaseModel
 from kennel.reservations.models import Reservation
 
 
+class PaymentWork(models.TextChoices):
+    """The payments' kinds of outbox work (kennel/core/outbox.py), run on the money queue."""
+
+    REFUND_SEND = "refund_send", "Provider: send a refund"
+    WEBHOOK_PROCESS = "webhook_process", "Process a webhook event again"
+
+
 class WebhookEvent(models.Model):
     """A verified provider delivery, stored raw before anything is done with it."""
 

@@ -1,19 +1,18 @@
-"""The one interface every payment provider implements.
+"""The one interface every payment provider implements, and the plain data it speaks.
 
-A provider turns our reservation into the provider's checkout, and the provider's view of a
-payment back into a provider-neutral `PaymentSnapshot`. It never changes our database: the
-shared fulfilment (payments/fulfilment.py) decides what a snapshot means.
+A provider turns a `CheckoutRequest` (plain data built from our reservation) into the
+provider's checkout, and the provider's view of a payment back into a provider-neutral
+`PaymentSnapshot`. It never receives a model instance and never touches the database: the
+shared fulfilment (payments/fulfilment.py) decides what a snapshot means. Which provider
+answers to which name is the registry's business (payments/registry.py).
 """
 
 import enum
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
-
-from django.conf import settings
-
-from kennel.reservations.models import Reservation
 
 
 class ProviderError(Exception):
@@ -52,11 +51,32 @@ class WebhookRejected(Exception):
 
 class PaymentState(enum.StrEnum):
     OPEN = "open"  # nothing paid yet; nothing to do
+    APPROVED = "approved"  # the buyer approved; nothing is taken until we capture
     PROCESSING = "processing"  # an async method started; money not there yet
     PAID = "paid"  # captured: money is ours
     FAILED = "failed"  # the payment attempt failed; the checkout is over
     EXPIRED = "expired"  # the checkout expired or was cancelled unpaid
     REFUNDED = "refunded"  # the captured payment was fully refunded at the provider
+
+
+@dataclass(frozen=True)
+class CheckoutRequest:
+    """What a checkout is for: one reservation's deposit, as plain data."""
+
+    reservation_id: str  # goes back to us in the checkout's metadata / custom_id
+    amount: Decimal
+    currency: str
+    description: str  # shown to the buyer on the provider's page
+    buyer_email: str
+    expires_at: datetime  # the hold's end: the checkout should not outlive it (where possible)
+    success_url: str
+    cancel_url: str
+
+
+@dataclass(frozen=True)
+class CheckoutStart:
+    reference: str
+    redirect_url: str
 
 
 @dataclass(frozen=True)
@@ -70,12 +90,9 @@ class PaymentSnapshot:
     payment_id: str | None = None  # payment intent / capture id, once there is one
     amount: Decimal | None = None
     currency: str | None = None
-
-
-@dataclass(frozen=True)
-class CheckoutStart:
-    reference: str
-    redirect_url: str
+    # Where the buyer can go on with an OPEN checkout (the provider's own page, as its API
+    # gave it; never a URL from a request); None when there is nothing for them to do there.
+    buyer_action_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -91,24 +108,34 @@ class VerifiedEvent:
 
 
 class PaymentProvider(Protocol):
+    """A payment provider. No method receives a model instance or touches the database."""
+
     name: str
 
-    def create_checkout(
-        self, reservation: Reservation, *, success_url: str, cancel_url: str
-    ) -> CheckoutStart:
-        """Create the hosted checkout for the reservation's deposit.
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutStart:
+        """Create the hosted checkout for `request` (one reservation's deposit).
 
-        Uses an idempotency key derived from the reservation, so a retry returns the same
+        Uses an idempotency key derived from the reservation id, so a retry returns the same
         checkout. Must not touch the database. Raises ProviderError / ProviderUnavailable.
         """
         ...
 
-    def fetch_payment(self, reference: str, *, buyer_returned: bool = False) -> PaymentSnapshot:
+    def read_payment(self, reference: str) -> PaymentSnapshot:
         """Re-read the checkout and its payment from the provider's API (the truth).
 
-        Raises BuyerActionRequired when the buyer must go back to the provider's page (for
-        PayPal: the capture was refused with INSTRUMENT_DECLINED; or, with `buyer_returned` —
-        the buyer has just come back to our return URL — the order awaits their approval).
+        Must never move money: an order the buyer approved but we have not captured is
+        reported as APPROVED, not captured. Must not touch the database.
+        """
+        ...
+
+    def capture_payment(self, reference: str) -> PaymentSnapshot:
+        """Take the money of an approved checkout of ours, then report it as read_payment does.
+
+        Captures only a checkout Kennel created (its reservation id is ours) and only once:
+        the idempotency key comes from the reservation and the checkout, so every caller
+        and every retry captures under one key. A checkout that captures by itself (Stripe)
+        is only read. Raises BuyerActionRequired when the capture is refused in a way the
+        buyer can fix on the provider's page (nothing was taken). Must not touch the database.
         """
         ...
 
@@ -117,22 +144,24 @@ class PaymentProvider(Protocol):
         besides (cached) certificate fetches."""
         ...
 
-    def snapshot_for_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
+    def read_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
         """Re-read from the API the payment an event is about; None for events we ignore.
 
-        May capture an approved order (PayPal) — with an idempotency key. Must not touch the
-        database.
+        The event is only a trigger. Must never move money (an approved order comes back
+        APPROVED, for the caller to capture) and must not touch the database.
         """
         ...
 
     def refund(
         self, *, payment_id: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> str:
-        """Refund a captured payment; returns the provider's refund id. Idempotent by key."""
+        """Refund a captured payment; returns the provider's refund id. Idempotent by key.
+        Must not touch the database."""
         ...
 
     def cancel_checkout(self, reference: str) -> None:
-        """Make an unpaid checkout unusable (expire the session). Already closed is fine."""
+        """Make an unpaid checkout unusable (expire the session). Already closed is fine.
+        Must not touch the database."""
         ...
 
 
@@ -143,25 +172,3 @@ def reservation_id_or_none(value: object) -> str | None:
         return str(uuid.UUID(value)) if isinstance(value, str) and value else None
     except ValueError:
         return None
-
-
-def available_providers() -> list[str]:
-    """The providers a buyer can choose. PayPal is offered once its REST app credentials are
-    set (always in sandbox mode, where they are placeholders)."""
-    providers: list[str] = [Reservation.Provider.STRIPE]
-    if settings.PAYPAL_CLIENT_ID and settings.PAYPAL_CLIENT_SECRET:
-        providers.append(Reservation.Provider.PAYPAL)
-    return providers
-
-
-def get_provider(name: str) -> PaymentProvider:
-    """The configured provider by name. Imported lazily: each SDK loads only when used."""
-    if name == Reservation.Provider.STRIPE:
-        from kennel.payments.stripe.provider import StripeProvider
-
-        return StripeProvider.from_settings()
-    if name == Reservation.Provider.PAYPAL:
-        from kennel.payments.paypal.provider import PayPalProvider
-
-        return PayPalProvider.from_settings()
-    raise ProviderUnavailable(f"payment provider {name!r} is not available")

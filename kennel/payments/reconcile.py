@@ -15,9 +15,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from kennel.core.errors import Busy
-from kennel.payments.fulfilment import payment_apply
 from kennel.payments.models import Refund
-from kennel.payments.providers import ProviderError, get_provider
+from kennel.payments.providers import ProviderError
+from kennel.payments.services import payment_refresh
 from kennel.reservations.models import Reservation
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,7 @@ def payments_reconcile(*, days: int = 7) -> Reconciliation:
     for reservation in unsettled:
         result.checked += 1
         try:
-            snapshot = get_provider(reservation.provider).fetch_payment(
-                str(reservation.provider_reference)
-            )
-            after = payment_apply(snapshot=snapshot, actor="system:reconcile_payments")
+            after = payment_refresh(reservation=reservation, actor="system:reconcile_payments")
         except (ProviderError, Busy) as exc:
             result.unreachable.append(f"{reservation.pk}: {exc}")
             continue

@@ -1,7 +1,8 @@
-"""Thin entry points: provider webhooks and the buyer's return/cancel URLs."""
+"""Thin entry points: the reserve form's POST, provider webhooks, the buyer's return/cancel URLs."""
 
 import logging
 
+from django.conf import settings
 from django.http import (
     Http404,
     HttpRequest,
@@ -13,21 +14,66 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from kennel.core.errors import Busy
-from kennel.payments.fulfilment import payment_apply
+from kennel.catalogue import selectors
+from kennel.catalogue.views import not_found, puppy_page
+from kennel.core.errors import ApplicationError, Busy, PuppyNotFound, ValidationFailed
+from kennel.payments.forms import ReserveForm
 from kennel.payments.providers import (
     BuyerActionRequired,
+    PaymentState,
     ProviderError,
     WebhookRejected,
-    available_providers,
-    get_provider,
 )
+from kennel.payments.registry import available_providers
+from kennel.payments.services import checkout_start, payment_read, payment_settle
 from kennel.payments.webhooks import webhook_process, webhook_receive
 from kennel.reservations import services as reservations
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
+from kennel.reservations.tracking import tracking_from_request
 
 log = logging.getLogger(__name__)
+
+
+class HttpResponseSeeOther(HttpResponseRedirect):
+    """303: the browser follows it with a GET, never re-posting the form."""
+
+    status_code = 303
+
+
+@require_POST
+def reserve(request: HttpRequest, slug: str) -> HttpResponse:
+    """Parse the reserve form, then hand over to checkout_start, which holds the puppy and
+    opens the provider's checkout; the buyer is sent there with a 303."""
+    puppy = selectors.puppy_by_slug(slug)
+    if puppy is None:
+        return not_found(request, PuppyNotFound())
+    form = ReserveForm(request.POST, providers=available_providers())
+    if not form.is_valid() or form.buyer is None:
+        fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+        error = ValidationFailed(fields)
+        return puppy_page(request, puppy, form, error=error)
+    tracking = tracking_from_request(
+        request,
+        consent=form.cleaned_data["analytics_consent"],
+        source_url=settings.SITE_URL + puppy.get_absolute_url(),
+    )
+    try:
+        _reservation, checkout_url = checkout_start(
+            puppy_slug=slug,
+            buyer=form.buyer,
+            provider=form.cleaned_data["provider"],
+            site_url=settings.SITE_URL,
+            tracking=tracking,
+        )
+    except PuppyNotFound as exc:
+        return not_found(request, exc)
+    except ApplicationError as exc:
+        if isinstance(exc, ValidationFailed):
+            form.add_service_errors(exc)
+        # The puppy's status may just have changed (someone else's hold): show it as it is now.
+        return puppy_page(request, selectors.puppy_by_slug(slug) or puppy, form, error=exc)
+    return HttpResponseSeeOther(checkout_url)
 
 
 def _known_provider(provider: str) -> str:
@@ -66,18 +112,20 @@ def _reservation_from_query(request: HttpRequest, provider: str) -> Reservation:
 def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
     """The buyer is back from the provider: settle now, exactly as the webhook would.
 
-    When the provider needs the buyer again (PayPal refused their funding source), they are
-    sent back to the provider's own approve link — as the provider's API gave it, never a URL
-    from this request — while the reservation stays pending and its hold keeps running.
+    When the provider needs the buyer again (PayPal refused their funding source, now or
+    before: the checkout is open and awaits them), a pending reservation's buyer is sent back
+    to the provider's own page — as the provider's API gave it, never a URL from this
+    request — while the hold keeps running.
     """
     reservation = _reservation_from_query(request, provider)
     pending = reservation.status == Reservation.Status.PENDING
     if reservation.provider_reference:
         try:
-            snapshot = get_provider(provider).fetch_payment(
-                reservation.provider_reference, buyer_returned=pending
-            )
-            payment_apply(snapshot=snapshot, actor=f"buyer:return:{provider}")
+            snapshot = payment_read(reservation=reservation)
+            if pending and snapshot.state == PaymentState.OPEN and snapshot.buyer_action_url:
+                log.info("return URL sends %s back to %s", reservation.pk, provider)
+                return HttpResponseRedirect(snapshot.buyer_action_url, status=303)
+            payment_settle(snapshot=snapshot, actor=f"buyer:return:{provider}")
         except BuyerActionRequired as exc:
             if pending:
                 log.info("return URL sends %s back to %s: %r", reservation.pk, provider, exc)
@@ -102,7 +150,7 @@ def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
             reservation_id=reservation.pk,
             status=Reservation.Status.CANCELLED,
             actor="buyer",
-            reason="buyer_cancelled",
+            reason=Reservation.Reason.BUYER_CANCELLED,
         )
     except Busy as exc:
         context = {"reservation": reservation, "busy_message": exc.message}

@@ -8,16 +8,19 @@ hands it to the shared fulfilment, so arrival order and repetition do not matter
 import json
 import logging
 import traceback
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from kennel.core.errors import Busy
-from kennel.payments.fulfilment import payment_apply
-from kennel.payments.models import WebhookEvent, WebhookRejection
-from kennel.payments.providers import VerifiedEvent, WebhookRejected, get_provider
+from kennel.core.models import SideEffect
+from kennel.core.outbox import dedup_key, outbox_enqueue
+from kennel.payments.models import PaymentWork, WebhookEvent, WebhookRejection
+from kennel.payments.providers import BuyerActionRequired, VerifiedEvent, WebhookRejected
+from kennel.payments.registry import get_provider
+from kennel.payments.services import payment_settle
 
 log = logging.getLogger(__name__)
 E = WebhookEvent.Status
@@ -26,6 +29,9 @@ E = WebhookEvent.Status
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 MAX_ATTEMPTS = 10
 STUCK_AFTER = timedelta(minutes=5)
+# A stored event the web request did not get to process (it stopped, or lost a lock).
+NOT_PROCESSED_AFTER = timedelta(seconds=30)
+REPROCESS = PaymentWork.WEBHOOK_PROCESS
 
 
 def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> WebhookEvent:
@@ -66,9 +72,11 @@ def webhook_process(*, event_pk: int, delivered: bool = False) -> str:
     """Process a stored event once; returns its status afterwards.
 
     The claim is one conditional UPDATE, so of many concurrent deliveries of one event only
-    one processes it. On failure the traceback is kept and the event stays retryable: our
-    sweep gives up after MAX_ATTEMPTS, but a fresh delivery by the provider (`delivered`)
-    always tries again, so a payment is never stranded while the provider still retries.
+    one processes it. On failure the traceback is kept and the event stays retryable: the
+    minute sweep (webhooks_sweep) queues its processing on the outbox, which backs off and
+    in the end leaves it dead and visible for the admin's retry. A fresh delivery by the
+    provider and that outbox job (`delivered`) always try again, so a payment is never
+    stranded while the provider still retries; other callers stop after MAX_ATTEMPTS.
     Raises Busy when a row lock could not be had (the view answers 503: the provider retries).
     """
     retryable = Q(status__in=[E.PENDING, E.FAILED])
@@ -89,11 +97,16 @@ def webhook_process(*, event_pk: int, delivered: bool = False) -> str:
             body=stored.body,
             headers=stored.headers,
         )
-        snapshot = get_provider(stored.provider).snapshot_for_event(event)
+        snapshot = get_provider(stored.provider).read_event(event)
         if snapshot is None:
             status = E.IGNORED
         else:
-            payment_apply(snapshot=snapshot, actor=f"{stored.provider}:{stored.event_id}")
+            try:
+                payment_settle(snapshot=snapshot, actor=f"{stored.provider}:{stored.event_id}")
+            except BuyerActionRequired as exc:
+                # The capture was refused in a way only the buyer can fix: nothing was taken
+                # and the checkout awaits them again (the return URL sends them back).
+                log.info("webhook event %s: %r", stored.event_id, exc)
             status = E.PROCESSED
     except Exception as exc:
         log.exception("webhook event %s failed", stored.event_id)
@@ -109,24 +122,37 @@ def webhook_process(*, event_pk: int, delivered: bool = False) -> str:
     return status
 
 
-def webhooks_retry_due() -> int:
-    """The worker's sweep: retry failed events (with backoff) and reclaim stuck ones."""
-    now_ = timezone.now()
-    WebhookEvent.objects.filter(status=E.PROCESSING, claimed_at__lt=now_ - STUCK_AFTER).update(
+def webhooks_sweep(*, now: datetime | None = None) -> int:
+    """The worker's sweep: every event that is not processed gets its processing queued on
+    the outbox (which retries it with backoff, then leaves it dead and visible): events whose
+    processing failed, events stored but never processed (the web process stopped), and
+    events stuck "processing" (reclaimed). Returns how many were queued now."""
+    now = now or timezone.now()
+    WebhookEvent.objects.filter(status=E.PROCESSING, claimed_at__lt=now - STUCK_AFTER).update(
         status=E.FAILED, last_error="reclaimed: processing did not finish"
     )
-    due = 0
-    for event in WebhookEvent.objects.filter(
-        status__in=[E.PENDING, E.FAILED], attempts__lt=MAX_ATTEMPTS
-    ).order_by("received_at")[:100]:
-        backoff = timedelta(seconds=min(2**event.attempts * 15, 3600))
-        last_try = event.claimed_at or event.received_at
-        if (event.status == E.PENDING and last_try + timedelta(seconds=30) <= now_) or (
-            event.status == E.FAILED and last_try + backoff <= now_
-        ):
-            try:
-                webhook_process(event_pk=event.pk)
-            except Busy:
-                continue
-            due += 1
-    return due
+    unsettled = list(
+        WebhookEvent.objects.filter(
+            Q(status=E.FAILED) | Q(status=E.PENDING, received_at__lt=now - NOT_PROCESSED_AFTER)
+        )
+        .order_by("received_at")
+        .values_list("pk", "provider")[:500]
+    )
+    keys = {pk: dedup_key(key=f"webhook:{pk}", kind=REPROCESS, recipient=p) for pk, p in unsettled}
+    queued = set(
+        SideEffect.objects.filter(dedup_key__in=keys.values()).values_list("dedup_key", flat=True)
+    )
+    enqueued = 0
+    for pk, provider in unsettled:
+        if keys[pk] in queued:
+            continue
+        with transaction.atomic():
+            enqueued += len(
+                outbox_enqueue(
+                    kinds=[REPROCESS],
+                    key=f"webhook:{pk}",
+                    recipient=provider,
+                    data={"event": pk},
+                )
+            )
+    return enqueued

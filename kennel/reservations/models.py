@@ -25,6 +25,20 @@ class Reservation(BaseModel):
         RELEASED = "released", "Payment failed"
         REFUNDED = "refunded", "Refunded"
 
+    class Reason(models.TextChoices):
+        """Why a reservation is in its state (besides the state itself), set by services.py."""
+
+        NONE = "", "—"
+        HOLD_EXPIRED = "hold_expired", "The hold ran out before payment"
+        CHECKOUT_EXPIRED = "checkout_expired", "The provider's checkout expired"
+        BUYER_CANCELLED = "buyer_cancelled", "The buyer left the checkout"
+        PROVIDER_ERROR = "provider_error", "The checkout could not be opened"
+        PAYMENT_FAILED = "payment_failed", "The payment failed"
+        AMOUNT_MISMATCH = "amount_mismatch", "The amount paid was not the deposit"
+        REFUNDED = "refunded", "The deposit was refunded"
+        LATE_PAYMENT_ACCEPTED = "late_payment_accepted", "Paid after the hold; puppy still free"
+        LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Paid after the hold; refunded"
+
     class Provider(models.TextChoices):
         STRIPE = "stripe", "Card (Stripe)"
         PAYPAL = "paypal", "PayPal"
@@ -45,13 +59,13 @@ class Reservation(BaseModel):
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
     )
-    status_reason = models.CharField(max_length=60, blank=True)
+    status_reason = models.CharField(max_length=60, blank=True, choices=Reason.choices)
     expires_at = models.DateTimeField(db_index=True)
     token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     # The conversion reports' context, captured at hold time and only with the buyer's consent
-    # (kennel/analytics/tracking.py); without it these stay empty and nothing is reported.
+    # (kennel/reservations/tracking.py); without it these stay empty and nothing is reported.
     analytics_consent = models.BooleanField(default=False)
     ga_client_id = models.CharField(max_length=64, blank=True)
     fbp = models.CharField(max_length=255, blank=True)

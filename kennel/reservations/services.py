@@ -1,5 +1,10 @@
 """The reservation state machine. Every status change of a reservation or a puppy is here.
 
+`TRANSITIONS` states once which status may follow which; every service below moves a
+reservation only through `_move`, which checks it. Each transition writes, in its own
+transaction, its audit line and the outbox work it owes (emails, conversions, closing the
+provider's checkout — kennel/reservations/effects.py); it imports nothing above it.
+
 Locks are taken in one order everywhere: reservation rows, then the puppy row.
 """
 
@@ -7,6 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,18 +20,30 @@ from django.core.validators import validate_email
 from django.db.models import Q
 from django.utils import timezone
 
-from kennel.analytics.tracking import Tracking
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
 from kennel.core.models import audit
-from kennel.notifications.models import SideEffect
-from kennel.notifications.services import side_effects_enqueue
+from kennel.core.outbox import outbox_enqueue
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
+from kennel.reservations.tracking import Tracking
 
 S = Reservation.Status
+R = Reservation.Reason
 P = Puppy.Status
-K = SideEffect.Kind
+
+# Which status may follow which: target <- the statuses it may come from.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.PROCESSING: frozenset({S.PENDING}),
+    S.CONFIRMED: frozenset({S.PENDING, S.PROCESSING}),
+    S.EXPIRED: frozenset({S.PENDING}),
+    S.CANCELLED: frozenset({S.PENDING}),
+    S.RELEASED: frozenset({S.PENDING, S.PROCESSING}),
+    S.REFUNDED: frozenset({S.CONFIRMED, S.COMPLETED}),
+}
+# A payment that arrives after its hold ended confirms it all the same while the puppy is free.
+LATE_CONFIRMABLE = frozenset({S.EXPIRED, S.CANCELLED, S.RELEASED})
 
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
 PHONE_ALLOWED = set("0123456789+-() ./")
@@ -87,7 +105,7 @@ def reservation_hold(
         raise PuppyNotFound()
     now = timezone.now()
     with locked_transaction():
-        _release_expired_holds(puppy_id=puppy_id, now=now)
+        _expire_overdue_holds(puppy_id=puppy_id, now=now)
         won = Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
             status=P.HELD, updated_at=now
         )
@@ -116,7 +134,7 @@ def reservation_hold(
     return reservation
 
 
-def _release_expired_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | None = None) -> int:
+def _expire_overdue_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | None = None) -> int:
     """Expire the puppy's pending holds past their time (all but `keep`, which is locked too),
     in primary-key order: the order every path locks a puppy's reservations in."""
     due = Q(puppy_id=puppy_id, status=S.PENDING, expires_at__lte=now)
@@ -127,7 +145,7 @@ def _release_expired_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | No
     )
     expired = [r for r in locked if r.pk != keep]
     for reservation in expired:
-        _close(reservation, S.EXPIRED, actor="system:hold-expiry", reason="hold_expired")
+        _move(reservation, S.EXPIRED, actor="system:hold-expiry", reason=R.HOLD_EXPIRED)
     return len(expired)
 
 
@@ -139,60 +157,90 @@ def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     """
     keep = uuid.UUID(str(reservation_id))
     puppy_id = Reservation.objects.values_list("puppy_id", flat=True).get(pk=keep)
-    _release_expired_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
+    _expire_overdue_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
     reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
     Puppy.objects.select_for_update().get(pk=puppy_id)
     return reservation
 
 
-def _close(reservation: Reservation, status: str, *, actor: str, reason: str = "") -> None:
-    """End an active reservation and free its puppy. Caller holds the reservation's lock."""
-    was_active = reservation.status in Reservation.ACTIVE
-    reservation.status = status
-    reservation.status_reason = reason
-    reservation.closed_at = timezone.now()
-    reservation.save(update_fields=["status", "status_reason", "closed_at", "updated_at"])
-    if was_active:
-        Puppy.objects.filter(pk=reservation.puppy_id, status__in=[P.HELD, P.RESERVED]).update(
-            status=P.AVAILABLE, updated_at=timezone.now()
-        )
-    audit(f"reservations.reservation.{status}", actor=actor, obj=reservation, reason=reason)
-    if was_active and reservation.provider_reference and status != S.REFUNDED:
-        _enqueue_checkout_cancel(reservation)
-    _enqueue_close_side_effects(reservation, status, reason=reason)
-
-
-def _enqueue_close_side_effects(reservation: Reservation, status: str, *, reason: str) -> None:
-    """Tell the buyer (and for a refund the owner) why the reservation ended. A cancelled
-    hold (the buyer left the checkout, or it could not open) needs no email: they saw it."""
-    if status == S.EXPIRED:
-        side_effects_enqueue(reservation=reservation, kinds=[K.BUYER_EXPIRED])
-    elif status == S.RELEASED and reason == "payment_failed":
-        side_effects_enqueue(reservation=reservation, kinds=[K.BUYER_FAILED])
-    elif status == S.REFUNDED:
-        # Keyed by the payment, like the automatic refunds of payments/fulfilment.py, so one
-        # payment refunded by both paths is announced once.
-        side_effects_enqueue(
-            reservation=reservation,
-            kinds=[K.BUYER_REFUND, K.OWNER_REFUND],
-            discriminator=reservation.external_payment_id or "",
-            data={
-                "amount": str(reservation.deposit_amount),
-                "currency": reservation.currency,
-                "reason": "owner",
-                "payment_id": reservation.external_payment_id or "",
-            },
-        )
-
-
-def _enqueue_checkout_cancel(reservation: Reservation) -> None:
-    from kennel.payments.tasks import checkout_cancel
-
-    checkout_cancel.enqueue(str(reservation.pk))
-
-
 def _lock(reservation_id: uuid.UUID | str) -> Reservation:
     return Reservation.objects.select_for_update().get(pk=reservation_id)
+
+
+def _move(reservation: Reservation, to: str, *, actor: str, reason: str = R.NONE) -> bool:
+    """The one place a reservation's status changes: checked against TRANSITIONS, closed
+    reservations free their puppy, audited, and the outbox work written. Caller holds the
+    reservation's lock. Returns False, changing nothing, when `to` may not follow."""
+    if reservation.status not in TRANSITIONS[to]:
+        return False
+    was_active = reservation.status in Reservation.ACTIVE
+    now = timezone.now()
+    reservation.status = to
+    reservation.status_reason = reason
+    fields = ["status", "status_reason", "updated_at"]
+    if to not in Reservation.ACTIVE:
+        reservation.closed_at = now
+        fields.append("closed_at")
+    reservation.save(update_fields=fields)
+    if was_active and to not in Reservation.ACTIVE:
+        Puppy.objects.filter(pk=reservation.puppy_id, status__in=[P.HELD, P.RESERVED]).update(
+            status=P.AVAILABLE, updated_at=now
+        )
+    audit(f"reservations.reservation.{to}", actor=actor, obj=reservation, reason=reason)
+    _enqueue_effects(reservation, was_active=was_active)
+    return True
+
+
+def _enqueue_effects(reservation: Reservation, *, was_active: bool) -> None:
+    """What the change to the reservation's current status owes. A hold cancelled by the
+    buyer (or that could not open) needs no email: they saw it."""
+    status, reason = reservation.status, reservation.status_reason
+    kinds: list[str] = []
+    if status == S.PROCESSING:
+        kinds = [Effect.BUYER_PROCESSING]
+    elif status == S.EXPIRED:
+        kinds = [Effect.BUYER_EXPIRED]
+    elif status == S.RELEASED and reason == R.PAYMENT_FAILED:
+        kinds = [Effect.BUYER_FAILED]
+    elif status == S.REFUNDED:
+        refund_notices_enqueue(
+            reservation=reservation,
+            payment_id=reservation.external_payment_id or "",
+            amount=reservation.deposit_amount,
+            currency=reservation.currency,
+            reason="owner",
+        )
+    if kinds:
+        outbox_enqueue(kinds=kinds, subject=reservation, reservation_id=reservation.pk)
+    closed = was_active and status not in Reservation.ACTIVE
+    if closed and reservation.provider_reference and status != S.REFUNDED:
+        # Nobody may pay this checkout any more (a payment after this is a late payment).
+        outbox_enqueue(
+            kinds=[Effect.CHECKOUT_CLOSE],
+            subject=reservation,
+            reservation_id=reservation.pk,
+            recipient=reservation.provider,
+        )
+
+
+def refund_notices_enqueue(
+    *, reservation: Reservation, payment_id: str, amount: Decimal, currency: str, reason: str
+) -> None:
+    """Tell buyer and owner of a refund, in the transaction that records it. Keyed by the
+    refunded payment: a second refund on one reservation (another payment) is news, the same
+    payment refunded by two paths (automatic, then closed as refunded) is told once."""
+    outbox_enqueue(
+        kinds=[Effect.BUYER_REFUND, Effect.OWNER_REFUND],
+        subject=reservation,
+        reservation_id=reservation.pk,
+        discriminator=payment_id,
+        data={
+            "amount": str(amount),
+            "currency": currency,
+            "reason": reason,
+            "payment_id": payment_id,
+        },
+    )
 
 
 def reservation_release(
@@ -202,17 +250,10 @@ def reservation_release(
 
     Returns False, changing nothing, when the reservation is no longer open to that change.
     """
-    allowed = {
-        S.EXPIRED: [S.PENDING],
-        S.CANCELLED: [S.PENDING],
-        S.RELEASED: [S.PENDING, S.PROCESSING],
-    }
+    if status not in (S.EXPIRED, S.CANCELLED, S.RELEASED):
+        raise ValueError(f"reservation_release cannot move a reservation to {status!r}")
     with locked_transaction():
-        reservation = _lock(reservation_id)
-        if reservation.status not in allowed[S(status)]:
-            return False
-        _close(reservation, status, actor=actor, reason=reason)
-    return True
+        return _move(_lock(reservation_id), status, actor=actor, reason=R(reason))
 
 
 def reservations_expire_due(*, now: datetime | None = None) -> int:
@@ -228,50 +269,55 @@ def reservations_expire_due(*, now: datetime | None = None) -> int:
         with locked_transaction():
             reservation = _lock(reservation_id)
             if reservation.status == S.PENDING and reservation.expires_at <= now:
-                _close(reservation, S.EXPIRED, actor="system:expire_holds", reason="hold_expired")
-                done += 1
+                done += _move(
+                    reservation, S.EXPIRED, actor="system:expire_holds", reason=R.HOLD_EXPIRED
+                )
     return done
 
 
 def reservation_set_checkout(*, reservation: Reservation, reference: str) -> None:
-    """Remember the provider's checkout reference on the reservation."""
+    """Remember the provider's checkout reference on the reservation (first one wins)."""
     Reservation.objects.filter(pk=reservation.pk, provider_reference__isnull=True).update(
         provider_reference=reference, updated_at=timezone.now()
     )
-    reservation.provider_reference = reference
+    if reservation.provider_reference is None:
+        reservation.provider_reference = reference
 
 
-# --- transitions driven by payments (called by payments/fulfilment.py under its lock) ---
+# --- transitions driven by payments: payments/fulfilment.py decides, under lock_for_payment ---
 
 
-def mark_processing(reservation: Reservation, *, actor: str) -> bool:
-    if reservation.status != S.PENDING:
+def reservation_mark_processing(reservation: Reservation, *, actor: str) -> bool:
+    """pending -> processing: an asynchronous payment method started."""
+    return _move(reservation, S.PROCESSING, actor=actor)
+
+
+def reservation_confirm(reservation: Reservation, *, payment_id: str, actor: str) -> bool:
+    """pending/processing -> confirmed: the deposit is paid. The puppy is marked reserved
+    first (the database trigger checks it)."""
+    if reservation.status not in TRANSITIONS[S.CONFIRMED]:
         return False
-    reservation.status = S.PROCESSING
-    reservation.save(update_fields=["status", "updated_at"])
-    audit("reservations.reservation.processing", actor=actor, obj=reservation)
-    side_effects_enqueue(reservation=reservation, kinds=[K.BUYER_PROCESSING])
-    return True
+    return _confirm(reservation, payment_id=payment_id, actor=actor, puppy_from=P.HELD)
 
 
-def confirm(reservation: Reservation, *, payment_id: str, actor: str, late: bool = False) -> bool:
-    """pending/processing (or, for a late payment, a closed hold whose puppy is still free)
-    → confirmed. The puppy is marked reserved first: the database trigger checks it."""
+def reservation_confirm_late(reservation: Reservation, *, payment_id: str, actor: str) -> bool:
+    """expired/cancelled/released -> confirmed: the payment came after the hold ended and
+    the puppy is still free. False (nothing changed) when someone else has it now."""
+    if reservation.status not in LATE_CONFIRMABLE:
+        return False
+    return _confirm(reservation, payment_id=payment_id, actor=actor, puppy_from=P.AVAILABLE)
+
+
+def _confirm(reservation: Reservation, *, payment_id: str, actor: str, puppy_from: str) -> bool:
     now = timezone.now()
-    if reservation.status in (S.PENDING, S.PROCESSING):
-        moved = Puppy.objects.filter(pk=reservation.puppy_id, status=P.HELD).update(
-            status=P.RESERVED, updated_at=now
-        )
-    elif late:
-        moved = Puppy.objects.filter(pk=reservation.puppy_id, status=P.AVAILABLE).update(
-            status=P.RESERVED, updated_at=now
-        )
-    else:
-        return False
+    moved = Puppy.objects.filter(pk=reservation.puppy_id, status=puppy_from).update(
+        status=P.RESERVED, updated_at=now
+    )
     if not moved:
         return False
+    late = puppy_from == P.AVAILABLE
     reservation.status = S.CONFIRMED
-    reservation.status_reason = "late_payment_accepted" if late else ""
+    reservation.status_reason = R.LATE_PAYMENT_ACCEPTED if late else R.NONE
     reservation.external_payment_id = payment_id
     reservation.confirmed_at = now
     reservation.closed_at = None
@@ -286,14 +332,46 @@ def confirm(reservation: Reservation, *, payment_id: str, actor: str, late: bool
         ]
     )
     audit("reservations.reservation.confirmed", actor=actor, obj=reservation, late=late)
-    # GA4 and Meta only with the buyer's consent and their settings (enqueue skips the rest).
-    side_effects_enqueue(
-        reservation=reservation,
-        kinds=[K.OWNER_DEPOSIT, K.BUYER_CONFIRMATION, K.GA4_PURCHASE, K.META_PURCHASE],
+    # GA4 and Meta only with the buyer's consent and their settings (their handlers say).
+    outbox_enqueue(
+        kinds=[
+            Effect.OWNER_DEPOSIT,
+            Effect.BUYER_CONFIRMATION,
+            Effect.GA4_PURCHASE,
+            Effect.META_PURCHASE,
+        ],
+        subject=reservation,
+        reservation_id=reservation.pk,
     )
     return True
 
 
-def close_for_payment(reservation: Reservation, status: str, *, actor: str, reason: str) -> None:
-    """Close under a lock the caller already holds (failed payment, refund, amount mismatch)."""
-    _close(reservation, status, actor=actor, reason=reason)
+def reservation_payment_failed(reservation: Reservation, *, actor: str, reason: str) -> bool:
+    """pending/processing -> released: the payment failed (`payment_failed`) or was not the
+    deposit (`amount_mismatch`, refunded by payments)."""
+    return _move(reservation, S.RELEASED, actor=actor, reason=R(reason))
+
+
+def reservation_checkout_expired(reservation: Reservation, *, actor: str) -> bool:
+    """pending -> expired: the provider's checkout expired unpaid."""
+    return _move(reservation, S.EXPIRED, actor=actor, reason=R.CHECKOUT_EXPIRED)
+
+
+def reservation_refunded(reservation: Reservation, *, actor: str) -> bool:
+    """confirmed/completed -> refunded: the deposit went back (at the provider, in full)."""
+    return _move(reservation, S.REFUNDED, actor=actor, reason=R.REFUNDED)
+
+
+def reservation_late_payment_refunded(reservation: Reservation, *, actor: str) -> None:
+    """A closed hold's late payment is being refunded (the puppy was taken): say so on it."""
+    reservation.status_reason = R.LATE_PAYMENT_REFUNDED
+    reservation.save(update_fields=["status_reason", "updated_at"])
+    audit("reservations.reservation.late_payment_refunded", actor=actor, obj=reservation)
+
+
+def reservation_adopt_checkout(reservation: Reservation, *, reference: str) -> None:
+    """A payment names this reservation's checkout before we stored its reference (the
+    provider answered, then our write was lost): keep it. Caller holds the lock."""
+    if reservation.provider_reference is None and reference:
+        reservation.provider_reference = reference
+        reservation.save(update_fields=["provider_reference", "updated_at"])

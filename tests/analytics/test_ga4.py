@@ -13,10 +13,10 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from kennel.analytics.ga4 import ga4_payload_problems, ga4_purchase_payload, ga4_send_purchase
-from kennel.analytics.tracking import ga_client_id
 from kennel.catalogue.models import Puppy
-from kennel.notifications.errors import DeliveryRefused
+from kennel.core.outbox import DeliveryRefused
 from kennel.reservations.models import Reservation
+from kennel.reservations.tracking import ga_client_id
 
 
 def _reservation(**changes) -> Reservation:

@@ -18,7 +18,7 @@ from kennel.analytics.meta import (
     split_name,
 )
 from kennel.catalogue.models import Puppy
-from kennel.notifications.errors import DeliveryFailed, DeliveryRefused
+from kennel.core.outbox import DeliveryFailed, DeliveryRefused
 from kennel.reservations.models import Reservation
 
 # Meta's own examples ("customer information parameters") and one of ours.

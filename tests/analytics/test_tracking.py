@@ -5,8 +5,8 @@ import pytest
 from django.test import RequestFactory
 from django.urls import reverse
 
-from kennel.analytics.tracking import USER_AGENT_MAX, client_ip, tracking_from_request
 from kennel.reservations.models import Reservation
+from kennel.reservations.tracking import USER_AGENT_MAX, client_ip, tracking_from_request
 from tests.factories import PuppyFactory, ReservationFactory
 
 GA = "GA1.1.1234567890.1700000000"
@@ -47,7 +47,7 @@ def test_a_buyer_who_consents_on_the_form_has_the_tracking_context_kept(client, 
     _browser(client)
 
     answer = client.post(
-        reverse("catalogue:reserve", kwargs={"slug": puppy.slug}),
+        reverse("payments:reserve", kwargs={"slug": puppy.slug}),
         {**FORM, "provider": "stripe", "analytics_consent": "on"},
         HTTP_USER_AGENT=UA,
         HTTP_X_FORWARDED_FOR="198.51.100.9",  # no trusted proxy: not believed
@@ -69,7 +69,7 @@ def test_a_buyer_who_does_not_consent_leaves_no_tracking_behind(client, sandbox)
     _browser(client)
 
     answer = client.post(
-        reverse("catalogue:reserve", kwargs={"slug": puppy.slug}),
+        reverse("payments:reserve", kwargs={"slug": puppy.slug}),
         {**FORM, "provider": "stripe"},
         HTTP_USER_AGENT=UA,
     )

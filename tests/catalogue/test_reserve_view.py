@@ -33,7 +33,7 @@ GOOD = {
 def _post(client, slug: str, **changes):
     data = {**GOOD, **changes}
     data = {key: value for key, value in data.items() if value is not None}
-    return client.post(reverse("catalogue:reserve", kwargs={"slug": slug}), data)
+    return client.post(reverse("payments:reserve", kwargs={"slug": slug}), data)
 
 
 def _assert_nothing_written(puppy: Puppy) -> None:
@@ -193,7 +193,7 @@ def test_reserve_needs_a_csrf_token():
     puppy = PuppyFactory()
 
     response = Client(enforce_csrf_checks=True).post(
-        reverse("catalogue:reserve", kwargs={"slug": puppy.slug}), GOOD
+        reverse("payments:reserve", kwargs={"slug": puppy.slug}), GOOD
     )
 
     assert response.status_code == 403
@@ -203,4 +203,4 @@ def test_reserve_needs_a_csrf_token():
 def test_reserve_only_accepts_post(client):
     puppy = PuppyFactory()
 
-    assert client.get(reverse("catalogue:reserve", kwargs={"slug": puppy.slug})).status_code == 405
+    assert client.get(reverse("payments:reserve", kwargs={"slug": puppy.slug})).status_code == 405

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from tests.notifications.servers import Endpoint, SmtpSink
+from tests.notifications.servers import Endpoint
 
 OWNER = "owner@kennel.example"
 
@@ -25,24 +25,6 @@ def shop_site(settings: Any) -> str:
     """The public address links in emails start with (not for tests with a live server)."""
     settings.SITE_URL = "https://shop.example"
     return settings.SITE_URL
-
-
-@pytest.fixture
-def smtp_server(settings: Any) -> Iterator[SmtpSink]:
-    """A real SMTP server; Django's SMTP backend is pointed at it."""
-    sink = SmtpSink().start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    try:
-        yield sink
-    finally:
-        sink.stop()
 
 
 @pytest.fixture

@@ -5,11 +5,12 @@ from typing import Any
 
 from django.utils import timezone
 
-from kennel.analytics.tracking import Tracking
 from kennel.core.db import locked_transaction
-from kennel.notifications.models import SideEffect
+from kennel.core.models import SideEffect
 from kennel.reservations import services
+from kennel.reservations.effects import CONVERSIONS, EMAILS
 from kennel.reservations.models import Reservation
+from kennel.reservations.tracking import Tracking
 from tests.conftest import run_worker_once
 
 TRACKING = Tracking(
@@ -44,7 +45,7 @@ def confirm(reservation: Reservation, *, payment_id: str = "pi_test_1") -> Reser
     """Confirm as the shared fulfilment does: under the row lock, in one transaction."""
     with locked_transaction():
         locked = Reservation.objects.select_for_update().get(pk=reservation.pk)
-        assert services.confirm(locked, payment_id=payment_id, actor="test")
+        assert services.reservation_confirm(locked, payment_id=payment_id, actor="test")
     return Reservation.objects.select_related("puppy").get(pk=reservation.pk)
 
 
@@ -61,4 +62,9 @@ def drain(*, rounds: int = 60) -> None:
 
 
 def statuses(reservation: Reservation) -> dict[str, str]:
-    return dict(SideEffect.objects.filter(reservation=reservation).values_list("kind", "status"))
+    """The reservation's emails and conversion reports (not its other outbox work, such as
+    closing the provider's checkout), by kind."""
+    notices = SideEffect.objects.filter(
+        reservation_id=reservation.pk, kind__in=[*EMAILS, *CONVERSIONS]
+    )
+    return dict(notices.values_list("kind", "status"))

@@ -8,18 +8,19 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from kennel.core.models import SideEffect
 from kennel.notifications.emails import email_message, header_text, message_id
-from kennel.notifications.models import SideEffect
 from kennel.payments.fulfilment import payment_apply
 from kennel.payments.providers import PaymentSnapshot, PaymentState
 from kennel.reservations import services
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
 from tests.notifications.conftest import OWNER
 from tests.notifications.helpers import confirm, hold
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("shop_site")]
-K = SideEffect.Kind
+K = Effect
 
 
 def _parts(kind: str) -> tuple[str, str, str]:
@@ -113,7 +114,7 @@ def test_the_buyer_is_told_when_a_payment_is_processing_fails_or_expires(
     if kind == K.BUYER_PROCESSING:
         with services.locked_transaction():
             locked = Reservation.objects.select_for_update().get(pk=reservation.pk)
-            services.mark_processing(locked, actor="test")
+            services.reservation_mark_processing(locked, actor="test")
     elif kind == K.BUYER_FAILED:
         services.reservation_release(
             reservation_id=reservation.pk, status="released", actor="t", reason="payment_failed"

@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from kennel.notifications.models import SideEffect
+from kennel.core.models import SideEffect
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
 from tests.notifications.conftest import OWNER

@@ -6,16 +6,16 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
-from kennel.core.models import AuditLog
-from kennel.notifications.models import SideEffect
-from kennel.notifications.services import retry_delay
+from kennel.core.models import AuditLog, SideEffect
+from kennel.core.outbox import retry_delay
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
 from tests.notifications.helpers import confirm, drain, hold, statuses
 from tests.notifications.servers import SmtpSink, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-K = SideEffect.Kind
+K = Effect
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_a_mail_server_that_is_down_is_retried_with_backoff_then_the_email_is_de
         assert "attempt 3" in effect.last_error
         assert "ConnectionRefusedError" in effect.last_error
         assert effect.sent_at is None
-    assert AuditLog.objects.filter(action="notifications.side_effect.dead").count() == 2
+    assert AuditLog.objects.filter(action="core.side_effect.dead").count() == 2
     _assert_untouched(reservation)
 
 
@@ -109,7 +109,9 @@ def test_a_payload_meta_refuses_is_dead_at_once_and_a_transient_refusal_is_retri
     drain()
 
     permanent, transient = (
-        SideEffect.objects.get(kind=K.META_PURCHASE, reservation__puppy=puppy)
+        SideEffect.objects.get(
+            kind=K.META_PURCHASE, reservation_id__in=puppy.reservations.values("pk")
+        )
         for puppy in (first, second)
     )
     assert (permanent.status, permanent.attempts) == ("dead", 1)
@@ -122,7 +124,7 @@ def test_dead_side_effects_show_in_the_admin_and_its_retry_action_sends_them(
 ):
     reservation = confirm(hold(PuppyFactory(), consent=False))
     drain()
-    changelist = reverse("admin:notifications_sideeffect_changelist")
+    changelist = reverse("admin:core_sideeffect_changelist")
 
     page = admin_client.get(changelist, {"status__exact": "dead"})
 
@@ -145,7 +147,7 @@ def test_dead_side_effects_show_in_the_admin_and_its_retry_action_sends_them(
     finally:
         sink.stop()
     assert set(statuses(reservation).values()) == {"sent"}
-    retried = AuditLog.objects.filter(action="notifications.side_effect.retried")
+    retried = AuditLog.objects.filter(action="core.side_effect.retried")
     assert retried.count() == 2
     assert retried.first().actor == "staff:admin"
     _assert_untouched(reservation)
@@ -157,12 +159,12 @@ def test_the_retry_action_leaves_rows_that_are_not_dead_alone(owner, admin_clien
     tasks_before = list(SideEffect.objects.values_list("task_id", flat=True))
 
     admin_client.post(
-        reverse("admin:notifications_sideeffect_changelist"),
+        reverse("admin:core_sideeffect_changelist"),
         {"action": "retry_dead", "_selected_action": ids},
     )
 
     assert list(SideEffect.objects.values_list("task_id", flat=True)) == tasks_before
-    assert not AuditLog.objects.filter(action="notifications.side_effect.retried").exists()
+    assert not AuditLog.objects.filter(action="core.side_effect.retried").exists()
 
 
 @pytest.mark.django_db(transaction=False)

@@ -11,18 +11,19 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from kennel.core.db import locked_transaction
-from kennel.notifications.models import SideEffect
-from kennel.notifications.services import side_effect_send, side_effects_enqueue
+from kennel.core.models import SideEffect
+from kennel.core.outbox import outbox_enqueue, side_effect_run
 from kennel.payments.fulfilment import payment_apply
 from kennel.payments.providers import PaymentSnapshot, PaymentState
 from kennel.reservations import services
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
 from tests.notifications.conftest import OWNER
 from tests.notifications.helpers import confirm, drain, hold, statuses
 
 pytestmark = pytest.mark.django_db
-K = SideEffect.Kind
+K = Effect
 ALL_CONFIRMED = {
     K.OWNER_DEPOSIT: "pending",
     K.BUYER_CONFIRMATION: "pending",
@@ -48,7 +49,7 @@ def test_a_confirmed_deposit_writes_four_side_effects_each_with_its_queued_task(
 ):
     reservation = confirm(hold(PuppyFactory()))
 
-    effects = list(SideEffect.objects.filter(reservation=reservation))
+    effects = list(SideEffect.objects.filter(reservation_id=reservation.pk))
     assert {e.kind: e.status for e in effects} == ALL_CONFIRMED
     recipients = {e.kind: e.recipient for e in effects}
     assert recipients[K.OWNER_DEPOSIT] == OWNER
@@ -59,7 +60,7 @@ def test_a_confirmed_deposit_writes_four_side_effects_each_with_its_queued_task(
         task = DBTaskResult.objects.get(id=effect.task_id)
         assert task.status == "READY"
         assert task.args_kwargs["args"] == [effect.pk]
-        assert task.task_path == "kennel.notifications.tasks.side_effect_deliver"
+        assert task.task_path == "kennel.core.outbox.side_effect_deliver"
         assert effect.dedup_key == f"{reservation.pk}:{effect.kind}:{effect.recipient.lower()}"
 
 
@@ -70,7 +71,7 @@ def test_a_state_change_that_rolls_back_leaves_no_side_effect_and_no_task(owner)
     def confirm_then_crash() -> None:
         with locked_transaction():
             locked = Reservation.objects.select_for_update().get(pk=reservation.pk)
-            services.confirm(locked, payment_id="pi_1", actor="test")
+            services.reservation_confirm(locked, payment_id="pi_1", actor="test")
             assert SideEffect.objects.count() == 2  # written, inside the transaction…
             raise RuntimeError("crash before COMMIT")
 
@@ -87,7 +88,7 @@ def test_replaying_a_state_change_adds_no_side_effect(owner, ga4_endpoint, meta_
     kinds = [K.OWNER_DEPOSIT, K.BUYER_CONFIRMATION, K.GA4_PURCHASE, K.META_PURCHASE]
 
     with transaction.atomic():
-        again = side_effects_enqueue(reservation=reservation, kinds=kinds)
+        again = outbox_enqueue(kinds=kinds, subject=reservation, reservation_id=reservation.pk)
 
     assert again == []
     assert SideEffect.objects.count() == 4
@@ -100,7 +101,7 @@ def test_the_database_refuses_a_second_row_with_the_same_dedup_key(owner):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         SideEffect.objects.create(
-            reservation=reservation,
+            reservation_id=reservation.pk,
             kind=K.OWNER_DEPOSIT,
             recipient=OWNER,
             dedup_key=first.dedup_key,
@@ -113,7 +114,9 @@ def test_enqueueing_outside_the_state_change_transaction_is_refused(owner):
     reservation = hold(PuppyFactory())
 
     with pytest.raises(RuntimeError, match="transaction"):
-        side_effects_enqueue(reservation=reservation, kinds=[K.BUYER_CONFIRMATION])
+        outbox_enqueue(
+            kinds=[K.BUYER_CONFIRMATION], subject=reservation, reservation_id=reservation.pk
+        )
 
 
 def test_a_payment_going_to_processing_tells_the_buyer(owner):
@@ -244,8 +247,8 @@ def test_a_side_effect_already_sent_is_not_sent_again_by_a_stray_task(owner):
     confirm(hold(PuppyFactory()))
     effect = SideEffect.objects.get(kind=K.BUYER_CONFIRMATION)
 
-    assert side_effect_send(side_effect_id=effect.pk) == "sent"
-    assert side_effect_send(side_effect_id=effect.pk) == "sent"
+    assert side_effect_run(side_effect_id=effect.pk) == "sent"
+    assert side_effect_run(side_effect_id=effect.pk) == "sent"
 
     assert len(mail.outbox) == 1
 
@@ -255,7 +258,7 @@ def test_ten_workers_running_one_side_effect_at_once_send_it_once(owner, threads
     confirm(hold(PuppyFactory()))
     effect = SideEffect.objects.get(kind=K.BUYER_CONFIRMATION)
 
-    results = threads(10, lambda i: side_effect_send(side_effect_id=effect.pk))
+    results = threads(10, lambda i: side_effect_run(side_effect_id=effect.pk))
 
     assert len(mail.outbox) == 1
     assert sorted(results).count("sent") == 10 - results.count("sending")

@@ -7,15 +7,16 @@ from django.core import mail
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from kennel.core.periodic import LOST_TASK_AFTER, tasks_mark_lost
-from kennel.notifications.models import SideEffect
-from kennel.notifications.services import side_effects_recover
+from kennel.core.models import SideEffect
+from kennel.core.outbox import side_effects_recover
+from kennel.ops.periodic import LOST_TASK_AFTER, tasks_mark_lost
+from kennel.reservations.effects import Effect
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.notifications.helpers import confirm, hold
 
 pytestmark = pytest.mark.django_db(transaction=True)
-K = SideEffect.Kind
+K = Effect
 
 
 @pytest.fixture
@@ -105,7 +106,7 @@ def test_tasks_left_running_by_a_dead_worker_are_marked_failed_after_an_hour(buy
     _task_claimed_by_a_dead_worker(buyer_email, minutes_ago=minutes)
     recent = DBTaskResult.objects.create(
         args_kwargs={"args": [0], "kwargs": {}},
-        task_path="kennel.notifications.tasks.side_effect_deliver",
+        task_path="kennel.core.outbox.side_effect_deliver",
         backend_name="default",
         status="RUNNING",
         started_at=timezone.now(),

@@ -3,8 +3,9 @@ the right people, with no header a buyer could have slipped in."""
 
 import pytest
 
+from kennel.core.models import SideEffect
 from kennel.notifications.emails import message_id
-from kennel.notifications.models import SideEffect
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
 from tests.notifications.conftest import OWNER
@@ -49,7 +50,7 @@ def test_a_confirmed_deposit_reaches_the_mail_server_as_text_and_html(owner, smt
     assert owner_mail["Reply-To"] == BUYER
     assert buyer_mail["Subject"] == "Your deposit for Bella is confirmed"
     assert buyer_mail["Reply-To"] == "hello@maplehill.example"
-    effect = SideEffect.objects.get(kind=SideEffect.Kind.BUYER_CONFIRMATION)
+    effect = SideEffect.objects.get(kind=Effect.BUYER_CONFIRMATION)
     assert buyer_mail["Message-ID"].strip() == message_id(effect)
     assert set(statuses(reservation).values()) == {"sent"}
 

@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
+from kennel.core.models import SideEffect
 from kennel.notifications.emails import message_id
-from kennel.notifications.models import SideEffect
 from tests.factories import PuppyFactory
 from tests.notifications.conftest import OWNER
 from tests.notifications.helpers import confirm, hold

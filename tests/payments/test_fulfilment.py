@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from kennel.payments.fulfilment import payment_apply
@@ -100,7 +101,9 @@ def test_a_refund_the_provider_refuses_for_good_is_marked_failed_and_not_retried
 ):
     import stripe
 
-    from kennel.payments.tasks import refund_execute, refunds_retry_due
+    from kennel.core.models import SideEffect
+    from kennel.core.outbox import side_effect_run, side_effects_recover
+    from kennel.payments.fulfilment import refund_send_enqueue
     from tests.payments.flow import settled
     from tests.payments.stripe_helpers import choose, reserve
 
@@ -112,20 +115,25 @@ def test_a_refund_the_provider_refuses_for_good_is_marked_failed_and_not_retried
         "sk_test_kennel", base_addresses={"api": sandbox.public_url}
     )
     stripe_client.v1.refunds.create(params={"payment_intent": reservation.external_payment_id})
-    refund = Refund.objects.create(
-        reservation=reservation,
-        provider="stripe",
-        external_payment_id=reservation.external_payment_id,
-        amount=reservation.deposit_amount,
-        currency=reservation.currency,
-        reason=Refund.Reason.OWNER,
-        idempotency_key="test-refund-after-manual-refund",
-    )
+    with transaction.atomic():
+        refund = Refund.objects.create(
+            reservation=reservation,
+            provider="stripe",
+            external_payment_id=reservation.external_payment_id,
+            amount=reservation.deposit_amount,
+            currency=reservation.currency,
+            reason=Refund.Reason.OWNER,
+            idempotency_key="test-refund-after-manual-refund",
+        )
+        refund_send_enqueue(refund)
+    job = SideEffect.objects.get(kind="refund_send")
 
-    assert refund_execute.call(refund.pk) == "failed"
+    assert side_effect_run(side_effect_id=job.pk) == "dead"
 
     refund.refresh_from_db()
     assert refund.status == "failed"
     assert refund.last_error
     Refund.objects.filter(pk=refund.pk).update(updated_at=timezone.now() - timedelta(hours=1))
-    assert refunds_retry_due() == 0
+    SideEffect.objects.filter(pk=job.pk).update(updated_at=timezone.now() - timedelta(hours=1))
+    assert side_effects_recover() == 0
+    assert SideEffect.objects.get(pk=job.pk).status == "dead"

@@ -12,17 +12,17 @@ from kennel.core.errors import PaymentProviderFailed
 from kennel.payments.paypal.provider import PayPalProvider, paypal_value
 from kennel.payments.providers import (
     BuyerActionRequired,
+    CheckoutRequest,
     PaymentState,
     ProviderError,
     ProviderUnavailable,
     VerifiedEvent,
-    available_providers,
-    get_provider,
 )
+from kennel.payments.registry import available_providers, get_provider
 from kennel.payments.services import checkout_start
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservation_hold
-from kennel.sandbox import Sandbox, SandboxConfig
+from sandbox import Sandbox, SandboxConfig
 from tests.factories import PuppyFactory
 
 SITE = "http://shop.test"
@@ -47,12 +47,21 @@ def held(db, buyer) -> Reservation:
     return reservation_hold(puppy_slug=str(puppy.slug), buyer=buyer, provider="paypal")
 
 
-def start(reservation: Reservation):
-    return PayPalProvider().create_checkout(
-        reservation,
+def checkout_request(reservation: Reservation) -> CheckoutRequest:
+    return CheckoutRequest(
+        reservation_id=str(reservation.pk),
+        amount=reservation.deposit_amount,
+        currency=reservation.currency,
+        description=f"Deposit for {reservation.puppy.name}",
+        buyer_email=reservation.buyer_email,
+        expires_at=reservation.expires_at,
         success_url=f"{SITE}/payments/paypal/return/?reservation={reservation.token}",
         cancel_url=f"{SITE}/payments/paypal/cancel/?reservation={reservation.token}",
     )
+
+
+def start(reservation: Reservation):
+    return PayPalProvider().create_checkout(checkout_request(reservation))
 
 
 def test_paypal_is_offered_once_its_credentials_are_set(settings):
@@ -97,7 +106,7 @@ def test_creating_the_checkout_again_returns_the_same_order(paypal_sandbox, held
 
 
 def test_an_unapproved_order_is_open_and_nothing_is_captured(paypal_sandbox, held):
-    snapshot = PayPalProvider().fetch_payment(start(held).reference)
+    snapshot = PayPalProvider().read_payment(start(held).reference)
 
     assert snapshot.state == PaymentState.OPEN
     assert snapshot.reservation_id == str(held.pk)
@@ -108,27 +117,28 @@ def test_a_declined_funding_source_asks_the_buyer_to_approve_again(paypal_sandbo
     checkout = start(held)
     paypal_sandbox.paypal.approve(checkout.reference, "approve_instrument_declined")
 
+    assert PayPalProvider().read_payment(checkout.reference).state == PaymentState.APPROVED
     with pytest.raises(BuyerActionRequired) as exc:
-        PayPalProvider().fetch_payment(checkout.reference)
+        PayPalProvider().capture_payment(checkout.reference)
 
     assert exc.value.code == "INSTRUMENT_DECLINED"
     assert exc.value.redirect_url == checkout.redirect_url  # the order's own approve link
     assert not paypal_sandbox.paypal.state.captures
-    # Only a buyer at the return URL is sent back; any other reader sees an open checkout.
-    assert PayPalProvider().fetch_payment(checkout.reference).state == PaymentState.OPEN
-    with pytest.raises(BuyerActionRequired) as again:
-        PayPalProvider().fetch_payment(checkout.reference, buyer_returned=True)
-    assert again.value.redirect_url == checkout.redirect_url
+    # Read again, the order is open and awaits the buyer at its own approve link (the return
+    # URL sends a pending reservation's buyer there).
+    again = PayPalProvider().read_payment(checkout.reference)
+    assert again.state == PaymentState.OPEN
+    assert again.buyer_action_url == checkout.redirect_url
     paypal_sandbox.paypal.approve(checkout.reference, "approve")
-    assert PayPalProvider().fetch_payment(checkout.reference).state == PaymentState.PAID
+    assert PayPalProvider().capture_payment(checkout.reference).state == PaymentState.PAID
 
 
-def test_fetching_an_approved_order_captures_it_once(paypal_sandbox, held):
+def test_capturing_an_approved_order_twice_captures_it_once(paypal_sandbox, held):
     reference = start(held).reference
     paypal_sandbox.paypal.approve(reference, "approve")
 
-    first = PayPalProvider().fetch_payment(reference)
-    again = PayPalProvider().fetch_payment(reference)
+    first = PayPalProvider().capture_payment(reference)
+    again = PayPalProvider().capture_payment(reference)
 
     assert first == again
     assert (first.state, first.amount, first.currency) == (PaymentState.PAID, Decimal("300"), "EUR")
@@ -153,16 +163,17 @@ def test_an_approved_order_that_is_not_kennels_is_never_captured(paypal_sandbox)
     )
     paypal_sandbox.paypal.approve(theirs["id"], "approve")
 
-    snapshot = PayPalProvider().fetch_payment(theirs["id"])
+    snapshot = PayPalProvider().capture_payment(theirs["id"])
 
     assert snapshot.state == PaymentState.OPEN
+    assert PayPalProvider().read_payment(theirs["id"]) == snapshot
     assert not paypal_sandbox.paypal.state.captures
 
 
 def test_a_refund_repeated_with_its_key_refunds_once(paypal_sandbox, held):
     reference = start(held).reference
     paypal_sandbox.paypal.approve(reference, "approve")
-    paid = PayPalProvider().fetch_payment(reference)
+    paid = PayPalProvider().capture_payment(reference)
     assert paid.payment_id is not None
     provider = PayPalProvider()
 
@@ -178,14 +189,14 @@ def test_a_refund_repeated_with_its_key_refunds_once(paypal_sandbox, held):
 
     assert len(ids) == 1
     assert list(paypal_sandbox.paypal.state.refunds) == list(ids)
-    refunded = provider.fetch_payment(reference)
+    refunded = provider.read_payment(reference)
     assert (refunded.state, refunded.payment_id) == (PaymentState.REFUNDED, paid.payment_id)
 
 
 def test_a_partial_refund_event_leaves_the_deposit_standing(paypal_sandbox, held):
     reference = start(held).reference
     paypal_sandbox.paypal.approve(reference, "approve")
-    paid = PayPalProvider().fetch_payment(reference)
+    paid = PayPalProvider().capture_payment(reference)
     PayPalProvider().refund(
         payment_id=str(paid.payment_id),
         amount=Decimal("100.00"),
@@ -194,27 +205,27 @@ def test_a_partial_refund_event_leaves_the_deposit_standing(paypal_sandbox, held
     )
     [event] = [e for e in paypal_sandbox.paypal.events if e["event_type"].endswith("REFUNDED")]
 
-    snapshot = PayPalProvider().snapshot_for_event(_verified(event))
+    snapshot = PayPalProvider().read_event(_verified(event))
 
     assert snapshot is None
-    assert PayPalProvider().fetch_payment(reference).state == PaymentState.PAID
+    assert PayPalProvider().read_payment(reference).state == PaymentState.PAID
 
 
 def test_events_of_other_types_are_ignored_without_asking_paypal(paypal_sandbox):
     event = {"id": "WH-X", "event_type": "BILLING.SUBSCRIPTION.CREATED", "resource": {"id": "I-1"}}
 
-    assert PayPalProvider().snapshot_for_event(_verified(event)) is None
+    assert PayPalProvider().read_event(_verified(event)) is None
     assert not paypal_sandbox.paypal.api_calls
 
 
 def test_a_capture_event_is_read_back_from_the_api(paypal_sandbox, held):
     reference = start(held).reference
     paypal_sandbox.paypal.approve(reference, "approve_pending")
-    PayPalProvider().fetch_payment(reference)
+    PayPalProvider().capture_payment(reference)
     [pending] = [e for e in paypal_sandbox.paypal.events if e["event_type"].endswith("PENDING")]
     assert paypal_sandbox.wait_for_deliveries(5)  # the capture has completed since
 
-    snapshot = PayPalProvider().snapshot_for_event(_verified(pending))
+    snapshot = PayPalProvider().read_event(_verified(pending))
 
     assert snapshot is not None
     assert (snapshot.state, snapshot.reference) == (PaymentState.PAID, reference)
@@ -245,20 +256,20 @@ def test_an_unreachable_paypal_is_unavailable(settings):
     settings.PAYPAL_CLIENT_ID, settings.PAYPAL_CLIENT_SECRET = "id", "secret"
 
     with pytest.raises(ProviderUnavailable) as exc:
-        PayPalProvider().fetch_payment("5O190127TN364715T")
+        PayPalProvider().read_payment("5O190127TN364715T")
     assert exc.value.code == "connection"
 
 
 def test_an_unknown_order_is_a_provider_error_with_paypals_code(paypal_sandbox):
     with pytest.raises(ProviderError) as exc:
-        PayPalProvider().fetch_payment("NOSUCHORDER00000")
+        PayPalProvider().read_payment("NOSUCHORDER00000")
 
     assert (exc.value.code, exc.value.status) == ("INVALID_RESOURCE_ID", 404)
 
 
 def test_an_id_that_is_not_a_paypal_id_is_never_sent(paypal_sandbox):
     with pytest.raises(ProviderError):
-        PayPalProvider().fetch_payment("../../v1/oauth2/token")
+        PayPalProvider().read_payment("../../v1/oauth2/token")
     assert not paypal_sandbox.paypal.api_calls
 
 

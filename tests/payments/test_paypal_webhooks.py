@@ -25,8 +25,8 @@ from django.core.cache import cache
 
 from kennel.payments.models import WebhookEvent, WebhookRejection
 from kennel.payments.paypal.webhooks import cert_url_allowed
-from kennel.sandbox import Sandbox, SandboxConfig
-from kennel.sandbox.paypal_signing import WebhookSigner
+from sandbox import Sandbox, SandboxConfig
+from sandbox.paypal.signing import WebhookSigner
 
 URL = "/webhooks/paypal/"
 WEBHOOK_ID = "WH-TEST-4RC60193EX0811234"

@@ -15,9 +15,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from kennel.catalogue.demo.photos import puppy_portrait
 from kennel.catalogue.models import Litter, Puppy, PuppyPhoto
 from kennel.core.models import audit
+from kennel.ops.demo.photos import puppy_portrait
 from kennel.reservations.models import Reservation
 
 DATA_FILE = Path(__file__).with_name("puppies.json")

@@ -1,29 +1,33 @@
 """PayPal Checkout (Orders v2, server-side redirect) as a PaymentProvider.
 
 See payments/providers.py for the contract.  The buyer approves the order on PayPal's page;
-nothing is taken until we capture it, which happens when the buyer comes back (the return
-URL calls `fetch_payment`) or when `CHECKOUT.ORDER.APPROVED` arrives — whichever is first.
-Both capture with the same PayPal-Request-Id, so PayPal makes one capture and answers the
-other with it.
+nothing is taken until we capture it.  Reading an order (`read_payment`, `read_event`) never
+captures: an approved, uncaptured order of ours reads as APPROVED, and the caller captures it
+with `capture_payment` — the return URL, `CHECKOUT.ORDER.APPROVED` and reconciliation alike,
+whichever is first.  Every capture of an order carries the same PayPal-Request-Id, so PayPal
+makes one capture and answers the others with it.
 
 A capture PayPal refuses with INSTRUMENT_DECLINED (the buyer's funding source failed) takes
-nothing and sends the order back to the buyer: `fetch_payment` raises BuyerActionRequired
-with the order's own approve link, where the buyer chooses another funding source; the return
-URL redirects them there, and their next approval is captured as usual.
+nothing and sends the order back to the buyer: `capture_payment` raises BuyerActionRequired
+with the order's own approve link, where the buyer chooses another funding source.  Read
+later, the order is OPEN with that link as its `buyer_action_url` (the return URL sends the
+buyer there), and their next approval is captured as usual.
 """
 
 import re
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from dataclasses import dataclass, replace
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from django.conf import settings
 
+from kennel.core.money import paypal_value
 from kennel.payments.paypal import client
 from kennel.payments.paypal import webhooks as paypal_webhooks
 from kennel.payments.providers import (
     BuyerActionRequired,
+    CheckoutRequest,
     CheckoutStart,
     PaymentSnapshot,
     PaymentState,
@@ -32,11 +36,8 @@ from kennel.payments.providers import (
     WebhookRejected,
     reservation_id_or_none,
 )
-from kennel.reservations.models import Reservation
 
-PAYPAL = Reservation.Provider.PAYPAL
-# Currencies PayPal takes without decimals (PayPal's currency codes reference).
-ZERO_DECIMAL = frozenset({"HUF", "JPY", "TWD"})
+PAYPAL = "paypal"  # the provider's name, as Reservation.provider stores it
 ID_RE = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 ORDER_APPROVED = "CHECKOUT.ORDER.APPROVED"
@@ -71,49 +72,39 @@ class PayPalProvider:
     def from_settings(cls) -> "PayPalProvider":
         return cls()
 
-    def create_checkout(
-        self, reservation: Reservation, *, success_url: str, cancel_url: str
-    ) -> CheckoutStart:
-        reservation_id = str(reservation.pk)
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutStart:
         order = client.create_order(
             client.NewOrder(
-                reservation_id=reservation_id,
-                currency=reservation.currency.upper(),
-                value=paypal_value(reservation.deposit_amount, reservation.currency),
-                description=f"Deposit for {reservation.puppy.name}",
-                return_url=success_url,
-                cancel_url=cancel_url,
+                reservation_id=request.reservation_id,
+                currency=request.currency.upper(),
+                value=paypal_value(request.amount, request.currency),
+                description=request.description,
+                return_url=request.success_url,
+                cancel_url=request.cancel_url,
                 brand_name=settings.SHOP_NAME,
             ),
-            request_id=f"kennel-order-{reservation_id}",
+            request_id=f"kennel-order-{request.reservation_id}",
         )
         approve_url = _link(order, "payer-action") or _link(order, "approve")
         if not isinstance(order.get("id"), str) or not approve_url:
             raise ProviderError("PayPal returned an order without an approve link")
         return CheckoutStart(reference=order["id"], redirect_url=approve_url)
 
-    def fetch_payment(self, reference: str, *, buyer_returned: bool = False) -> PaymentSnapshot:
-        """Re-read the order; an approved, uncaptured order is captured first (the return
-        URL's job: PayPal takes nothing until we capture).
+    def read_payment(self, reference: str) -> PaymentSnapshot:
+        """GET the order. Never captures: an approved order of ours reads as APPROVED."""
+        return order_snapshot(client.get_order(_checked_id(reference)))
 
-        Only Kennel's own orders (their custom_id is a reservation id) are ever captured: an
-        order some other integration of the same PayPal app approved is left alone.
+    def capture_payment(self, reference: str) -> PaymentSnapshot:
+        """Capture the order if it is approved, uncaptured and Kennel's own (its custom_id
+        is a reservation id: an order some other integration of the same PayPal app
+        approved is left alone); then report it. Anything else is only read.
 
-        Raises BuyerActionRequired when the capture is refused with INSTRUMENT_DECLINED, and
-        — when `buyer_returned` — when the order awaits the buyer's approval again (a webhook
-        met the decline first).
+        Raises BuyerActionRequired when PayPal refuses the capture with INSTRUMENT_DECLINED.
         """
         order = client.get_order(_checked_id(reference))
-        ours = reservation_id_or_none(_unit(order).get("custom_id")) is not None
-        if ours and order.get("status") == "APPROVED" and not _captures(order):
+        if _capturable(order):
             order = _capture(order)
-        elif ours and buyer_returned and order.get("status") in AWAITING_BUYER:
-            approve_url = _approve_link(order)
-            if approve_url is not None:
-                raise BuyerActionRequired(
-                    "the PayPal order awaits the buyer's approval", redirect_url=approve_url
-                )
-        return _order_snapshot(order)
+        return order_snapshot(order)
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:
         event = paypal_webhooks.verify(body, headers)
@@ -129,27 +120,27 @@ class PayPalProvider:
             headers=headers,
         )
 
-    def snapshot_for_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
+    def read_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
         resource = event.payload.get("resource")
         resource = resource if isinstance(resource, dict) else {}
         # The event only says which order or capture to look at; the API says what it is.
         if event.type == ORDER_APPROVED and _is_id(resource.get("id")):
-            try:
-                return self.fetch_payment(resource["id"])
-            except BuyerActionRequired:
-                # The funding source was refused: nothing was taken and the order awaits the
-                # buyer again (the return URL sends them back). Nothing to settle.
-                return _order_snapshot(client.get_order(resource["id"]))
+            return self.read_payment(resource["id"])
         if event.type == APPROVAL_REVERSED:
             order_id = resource.get("order_id") or resource.get("id")
             if isinstance(order_id, str) and _is_id(order_id):
-                return _order_snapshot(client.get_order(order_id))
+                snapshot = order_snapshot(client.get_order(order_id))
+                # A withdrawn approval is never a reason to capture, even while the order
+                # still reads APPROVED.
+                if snapshot.state == PaymentState.APPROVED:
+                    return replace(snapshot, state=PaymentState.OPEN)
+                return snapshot
         if event.type in CAPTURE_EVENTS and _is_id(resource.get("id")):
-            return _capture_snapshot(client.get_capture(resource["id"]))
+            return capture_snapshot(client.get_capture(resource["id"]))
         if event.type == CAPTURE_REFUNDED:
             capture_id = _captured_by(resource)
             if capture_id is not None:
-                snapshot = _capture_snapshot(client.get_capture(capture_id))
+                snapshot = capture_snapshot(client.get_capture(capture_id))
                 return snapshot if snapshot.state == PaymentState.REFUNDED else None
         return None
 
@@ -174,12 +165,6 @@ class PayPalProvider:
         is captured and goes through the shared fulfilment like any late payment: it confirms
         the reservation if the puppy is still free, and is refunded otherwise.
         """
-
-
-def paypal_value(amount: Decimal, currency: str) -> str:
-    """A PayPal money value: a decimal string with the currency's number of decimals."""
-    places = 0 if currency.upper() in ZERO_DECIMAL else 2
-    return str(amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
 def capture_request_id(order: dict[str, Any]) -> str:
@@ -214,23 +199,33 @@ def _approve_link(order: dict[str, Any]) -> str | None:
     return href
 
 
-def _order_snapshot(order: dict[str, Any]) -> PaymentSnapshot:
+def order_snapshot(order: dict[str, Any]) -> PaymentSnapshot:
     order_id = str(order.get("id") or "")
     reservation_id = _unit(order).get("custom_id")
     captures = _captures(order)
     if captures:
-        return _capture_snapshot(captures[-1], order_id=order_id, reservation_id=reservation_id)
-    # VOIDED: the buyer's approval was reversed (or the order voided) before any capture.
-    state = PaymentState.FAILED if order.get("status") == "VOIDED" else PaymentState.OPEN
+        return capture_snapshot(captures[-1], order_id=order_id, reservation_id=reservation_id)
+    status, buyer_action_url = order.get("status"), None
+    if status == "VOIDED":
+        # The buyer's approval was reversed (or the order voided) before any capture.
+        state = PaymentState.FAILED
+    elif _capturable(order):
+        state = PaymentState.APPROVED
+    else:
+        # Approved orders that are not ours stay OPEN: nobody here captures them.
+        state = PaymentState.OPEN
+        if _ours(order) and status in AWAITING_BUYER:
+            buyer_action_url = _approve_link(order)
     return PaymentSnapshot(
         provider=PAYPAL,
         reference=order_id,
         state=state,
         reservation_id=reservation_id if isinstance(reservation_id, str) else None,
+        buyer_action_url=buyer_action_url,
     )
 
 
-def _capture_snapshot(
+def capture_snapshot(
     capture: dict[str, Any], *, order_id: str | None = None, reservation_id: Any = None
 ) -> PaymentSnapshot:
     state = CAPTURE_STATES.get(str(capture.get("status")), PaymentState.OPEN)
@@ -251,6 +246,15 @@ def _capture_snapshot(
         amount=_decimal(amount.get("value")),
         currency=currency,
     )
+
+
+def _ours(order: dict[str, Any]) -> bool:
+    """Kennel's own order: its custom_id is a reservation id."""
+    return reservation_id_or_none(_unit(order).get("custom_id")) is not None
+
+
+def _capturable(order: dict[str, Any]) -> bool:
+    return _ours(order) and order.get("status") == "APPROVED" and not _captures(order)
 
 
 def _unit(order: dict[str, Any]) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from kennel.core.money import from_minor_units, to_minor_units
 from kennel.payments.providers import (
+    CheckoutRequest,
     CheckoutStart,
     PaymentSnapshot,
     PaymentState,
@@ -17,7 +18,8 @@ from kennel.payments.providers import (
     WebhookRejected,
 )
 from kennel.payments.stripe import client
-from kennel.reservations.models import Reservation
+
+STRIPE = "stripe"  # the provider's name, as Reservation.provider stores it
 
 # Stripe refuses a Checkout Session that expires in under 30 minutes.
 MIN_SESSION_LIFETIME = timedelta(minutes=30, seconds=30)
@@ -35,17 +37,15 @@ REFUND_EVENTS = frozenset({"charge.refunded"})
 
 @dataclass
 class StripeProvider:
-    name: str = Reservation.Provider.STRIPE
+    name: str = STRIPE
 
     @classmethod
     def from_settings(cls) -> "StripeProvider":
         return cls()
 
-    def create_checkout(
-        self, reservation: Reservation, *, success_url: str, cancel_url: str
-    ) -> CheckoutStart:
-        expires_at = max(reservation.expires_at, timezone.now() + MIN_SESSION_LIFETIME)
-        reservation_id = str(reservation.pk)
+    def create_checkout(self, request: CheckoutRequest) -> CheckoutStart:
+        expires_at = max(request.expires_at, timezone.now() + MIN_SESSION_LIFETIME)
+        reservation_id = request.reservation_id
         session = client.create_checkout_session(
             {
                 "mode": "payment",
@@ -53,19 +53,17 @@ class StripeProvider:
                     {
                         "quantity": 1,
                         "price_data": {
-                            "currency": reservation.currency.lower(),
-                            "unit_amount": to_minor_units(
-                                reservation.deposit_amount, reservation.currency
-                            ),
-                            "product_data": {"name": f"Deposit for {reservation.puppy.name}"},
+                            "currency": request.currency.lower(),
+                            "unit_amount": to_minor_units(request.amount, request.currency),
+                            "product_data": {"name": request.description},
                         },
                     }
                 ],
-                "success_url": _with_query(success_url, "session_id={CHECKOUT_SESSION_ID}"),
-                "cancel_url": cancel_url,
+                "success_url": _with_query(request.success_url, "session_id={CHECKOUT_SESSION_ID}"),
+                "cancel_url": request.cancel_url,
                 "expires_at": int(expires_at.timestamp()),
                 "client_reference_id": reservation_id,
-                "customer_email": reservation.buyer_email,
+                "customer_email": request.buyer_email,
                 "metadata": {"reservation_id": reservation_id},
                 "payment_intent_data": {"metadata": {"reservation_id": reservation_id}},
             },
@@ -75,8 +73,13 @@ class StripeProvider:
             raise ProviderError("Stripe returned a session without a checkout URL")
         return CheckoutStart(reference=session["id"], redirect_url=session["url"])
 
-    def fetch_payment(self, reference: str, *, buyer_returned: bool = False) -> PaymentSnapshot:
-        return _session_snapshot(client.retrieve_checkout_session(reference))
+    def read_payment(self, reference: str) -> PaymentSnapshot:
+        return session_snapshot(client.retrieve_checkout_session(reference))
+
+    def capture_payment(self, reference: str) -> PaymentSnapshot:
+        """Checkout captures by itself when the buyer pays: there is nothing to take, only
+        to read."""
+        return self.read_payment(reference)
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:
         event = client.construct_event(body, headers.get("stripe-signature", ""))
@@ -91,13 +94,13 @@ class StripeProvider:
             headers=headers,
         )
 
-    def snapshot_for_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
+    def read_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
         obj = (event.payload.get("data") or {}).get("object") or {}
         if event.type in SESSION_EVENTS and obj.get("id"):
             # The event is only a trigger: the session as the API has it now is the truth.
-            return self.fetch_payment(obj["id"])
+            return self.read_payment(obj["id"])
         if event.type in REFUND_EVENTS and obj.get("payment_intent"):
-            return _refund_snapshot(client.retrieve_payment_intent(obj["payment_intent"]))
+            return refund_snapshot(client.retrieve_payment_intent(obj["payment_intent"]))
         return None
 
     def refund(
@@ -115,7 +118,7 @@ class StripeProvider:
             client.expire_checkout_session(reference)
 
 
-def _session_snapshot(session: dict[str, Any]) -> PaymentSnapshot:
+def session_snapshot(session: dict[str, Any]) -> PaymentSnapshot:
     intent = session.get("payment_intent")
     intent = intent if isinstance(intent, dict) else {}
     status, payment_status = session.get("status"), session.get("payment_status")
@@ -136,24 +139,27 @@ def _session_snapshot(session: dict[str, Any]) -> PaymentSnapshot:
         state = PaymentState.OPEN
     currency = (session.get("currency") or "").upper() or None
     amount = session.get("amount_total")
+    url = session.get("url")
     return PaymentSnapshot(
-        provider=Reservation.Provider.STRIPE,
+        provider=STRIPE,
         reference=session["id"],
         state=state,
         reservation_id=(session.get("metadata") or {}).get("reservation_id"),
         payment_id=intent.get("id") or _as_id(session.get("payment_intent")),
         amount=from_minor_units(amount, currency) if amount is not None and currency else None,
         currency=currency,
+        # An open session's hosted page is where the buyer goes on paying.
+        buyer_action_url=url if state == PaymentState.OPEN and isinstance(url, str) else None,
     )
 
 
-def _refund_snapshot(intent: dict[str, Any]) -> PaymentSnapshot | None:
+def refund_snapshot(intent: dict[str, Any]) -> PaymentSnapshot | None:
     charge = intent.get("latest_charge")
     if not isinstance(charge, dict) or not charge.get("refunded"):
         return None  # partly refunded: the reservation stands
     currency = str(intent.get("currency", "")).upper()
     return PaymentSnapshot(
-        provider=Reservation.Provider.STRIPE,
+        provider=STRIPE,
         reference="",
         state=PaymentState.REFUNDED,
         reservation_id=(intent.get("metadata") or {}).get("reservation_id"),

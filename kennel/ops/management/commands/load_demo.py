@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from kennel.catalogue.demo.loader import demo_load
+from kennel.ops.demo.loader import demo_load
 
 
 class Command(BaseCommand):

@@ -2,7 +2,7 @@ import os
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 class Command(BaseCommand):
@@ -11,9 +11,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=settings.SANDBOX_PORT)
         parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument(
+            "--state-file",
+            default=None,
+            help="where it keeps its payments across restarts (default: SANDBOX_STATE_FILE, "
+            "else var/sandbox-state.json in the current directory)",
+        )
 
-    def handle(self, *args: Any, port: int, host: str, **options: Any) -> None:
-        from kennel.sandbox.__main__ import main
+    def handle(
+        self, *args: Any, port: int, host: str, state_file: str | None, **options: Any
+    ) -> None:
+        try:
+            # A top-level package of the checkout, never in the wheel: importable from the
+            # repository root (`python -m kennel` puts the current directory on sys.path).
+            from sandbox.__main__ import main
+        except ImportError as exc:
+            raise CommandError(
+                "The payment sandbox is not installed: run this from the repository root."
+            ) from exc
 
         argv = ["--host", host, "--port", str(port), "--public-url", settings.SANDBOX_URL]
         argv += ["--stripe-webhook-url", f"{settings.SITE_URL}/webhooks/stripe/"]
@@ -25,4 +40,6 @@ class Command(BaseCommand):
         for name in ("PAYPAL_CLIENT_ID", "PAYPAL_CLIENT_SECRET"):
             if getattr(settings, name):
                 os.environ[name] = getattr(settings, name)
+        if state_file:
+            argv += ["--state-file", state_file]
         raise SystemExit(main(argv))

@@ -46,10 +46,17 @@ class Command(BaseCommand):
             [python, "-m", "kennel", "worker"],
         ]
         if settings.PAYMENTS_MODE == "sandbox":
-            commands.append([python, "-m", "kennel", "sandbox"])
-        # The children derive SITE_URL (return URLs, webhook target) from PORT.
+            # It keeps the payments it took in var/, so a restarted demo still knows them.
+            sandbox = [python, "-m", "kennel", "sandbox", "--state-file", "var/sandbox-state.json"]
+            commands.append(sandbox)
+        # The children derive SITE_URL (return URLs, webhook target) from PORT, and start in the
+        # repository root: the sandbox is a top-level package of the checkout (never in the
+        # wheel), and var/ is there.
         env = {**os.environ, "PORT": str(port)}
-        children = [subprocess.Popen(command, env=env) for command in commands]  # noqa: S603
+        children = [
+            subprocess.Popen(command, env=env, cwd=settings.BASE_DIR)  # noqa: S603
+            for command in commands
+        ]
         stopping = False
 
         def stop(signum: int, frame: object) -> None:
@@ -72,7 +79,8 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     child.kill()
         failed = [
-            command[-1]
+            # `python -m kennel <name> ...` is named by its command, granian by its app.
+            command[3] if command[1:3] == ["-m", "kennel"] else command[-1]
             for command, child in zip(commands, children, strict=True)
             if child.returncode not in (0, -signal.SIGTERM)
         ]

@@ -1,0 +1,327 @@
+"""The outbox: the one way background work is done, retried, given up on and retried by hand.
+
+Every piece of work that follows a state change — an email, a GA4/Meta conversion, a refund
+to send, a checkout to close, a webhook event to process again — is a `SideEffect` row:
+
+- `outbox_enqueue` runs inside the state change's transaction: the row and its django-tasks-db
+  task commit (or vanish) with the change itself, so a crash after COMMIT loses nothing. The
+  unique dedup key turns a replayed change into "already there".
+- `side_effect_run` (the task) claims the row with one conditional UPDATE, so two workers
+  never run it together; success marks it done, a failure schedules a retry with exponential
+  backoff and jitter, and after SIDE_EFFECT_MAX_ATTEMPTS (or a refusal) the row is `dead`.
+- `side_effects_recover` (a worker sweep) takes back what a killed worker left behind.
+- `side_effects_retry` (the admin's action) gives dead rows a fresh start.
+
+What a kind does is a handler an upper layer registers at start-up (`register`, from its
+AppConfig.ready): core knows no email, provider or endpoint. Each handler names its queue:
+money (refunds, checkouts, webhooks) runs on its own worker thread, so a mail server taking
+30 s a message never holds up a refund.
+
+Delivery is at least once: a worker killed after the work was done but before the row says
+so does it again after SIDE_EFFECT_LEASE_SECONDS. Handlers are idempotent (emails keep one
+Message-ID, providers get the same idempotency key, GA4/Meta deduplicate on their ids).
+"""
+
+import logging
+import random
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_tasks import task
+from django_tasks_db.models import DBTaskResult
+
+from kennel.core.models import SideEffect, audit
+
+log = logging.getLogger(__name__)
+St = SideEffect.Status
+ERROR_MAX = 4000
+DEFAULT_QUEUE = "default"
+MONEY_QUEUE = "money"
+QUEUES = (DEFAULT_QUEUE, MONEY_QUEUE)
+
+
+class DeliveryFailed(Exception):
+    """The work could not be done now (down, timeout, 5xx, 429): try again later.
+
+    `status` and `body` are the HTTP answer, when there was one.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, body: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class DeliveryRefused(DeliveryFailed):
+    """Retrying the same work cannot help (invalid payload, refused recipient, a 4xx, a
+    provider's final no): the side effect goes straight to `dead`, visible in the admin."""
+
+
+@dataclass(frozen=True)
+class Handler:
+    """What one kind of work does. `recipient(subject)` says who or what receives it for the
+    subject passed to `outbox_enqueue` (None: switched off, nothing is written)."""
+
+    kind: str
+    label: str
+    run: Callable[[SideEffect], None]
+    queue: str = DEFAULT_QUEUE
+    recipient: Callable[[Any], str | None] | None = None
+
+
+_handlers: dict[str, Handler] = {}
+
+
+def register(
+    kind: str,
+    *,
+    label: str,
+    run: Callable[[SideEffect], None],
+    queue: str = DEFAULT_QUEUE,
+    recipient: Callable[[Any], str | None] | None = None,
+) -> None:
+    """Plug in the handler of `kind` (from an AppConfig.ready). Registering again replaces it."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+    _handlers[kind] = Handler(kind=kind, label=label, run=run, queue=queue, recipient=recipient)
+
+
+def handler_for(kind: str) -> Handler:
+    try:
+        return _handlers[kind]
+    except KeyError:
+        raise LookupError(f"no handler is registered for side effects of kind {kind!r}") from None
+
+
+def kind_label(kind: str) -> str:
+    registered = _handlers.get(kind)
+    return registered.label if registered else kind
+
+
+def outbox_enqueue(
+    *,
+    kinds: Iterable[str],
+    subject: Any = None,
+    reservation_id: uuid.UUID | str | None = None,
+    key: str = "",
+    recipient: str | None = None,
+    discriminator: str = "",
+    data: dict[str, Any] | None = None,
+) -> list[SideEffect]:
+    """Write the work `kinds` of a state change, each with the task that runs it.
+
+    Must run inside the transaction of the state change. A kind whose handler finds no
+    recipient for `subject` is off and skipped (an owner email without OWNER_EMAIL, GA4
+    without consent or settings). The dedup key is `key` (default: the reservation id) +
+    kind + recipient (+ `discriminator`, e.g. the refunded payment's id). Returns the rows
+    created now; those already there are left alone.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("side effects must be enqueued in the state change's transaction")
+    created: list[SideEffect] = []
+    now = timezone.now()
+    for kind in kinds:
+        handler = handler_for(kind)
+        to = recipient
+        if to is None and handler.recipient is not None:
+            to = handler.recipient(subject)
+        if to is None:
+            continue
+        dedup = dedup_key(
+            key=key or str(reservation_id or ""),
+            kind=kind,
+            recipient=to,
+            discriminator=discriminator,
+        )
+        if SideEffect.objects.filter(dedup_key=dedup).exists():
+            continue
+        try:
+            with transaction.atomic():  # a savepoint: a lost race leaves the outer work intact
+                effect = SideEffect.objects.create(
+                    kind=kind,
+                    reservation_id=reservation_id,
+                    recipient=to,
+                    dedup_key=dedup,
+                    data=data or {},
+                    queue=handler.queue,
+                    next_attempt_at=now,
+                )
+                effect.task_id = _schedule(effect)
+                effect.save(update_fields=["task_id"])
+        except IntegrityError:
+            continue  # a concurrent transaction wrote the same key first
+        created.append(effect)
+    return created
+
+
+def subject_id(effect: SideEffect) -> uuid.UUID:
+    """The reservation a handler's work is about (its kinds are always written with one)."""
+    if effect.reservation_id is None:
+        raise LookupError(f"side effect {effect.pk} ({effect.kind}) names no reservation")
+    return effect.reservation_id
+
+
+def dedup_key(*, key: str, kind: str, recipient: str, discriminator: str = "") -> str:
+    dedup = f"{key}:{kind}:{recipient.strip().lower()}"
+    return f"{dedup}:{discriminator}" if discriminator else dedup
+
+
+@task(queue_name=DEFAULT_QUEUE)
+def side_effect_deliver(side_effect_id: int) -> str:
+    """Run one side effect; failures are recorded on the row and retried."""
+    return side_effect_run(side_effect_id=side_effect_id)
+
+
+def _schedule(effect: SideEffect, *, run_after: datetime | None = None) -> str:
+    """Enqueue the task on the handler's queue (in the caller's transaction); its id."""
+    options: dict[str, Any] = {"queue_name": effect.queue}
+    if run_after is not None:
+        options["run_after"] = run_after
+    return str(side_effect_deliver.using(**options).enqueue(effect.pk).id)
+
+
+def side_effect_run(*, side_effect_id: int) -> str:
+    """Run one side effect if it is due and nobody else is on it; its status after.
+
+    Whatever the handler's outside party does, the state change that wrote the row stands.
+    """
+    now = timezone.now()
+    claimed = SideEffect.objects.filter(
+        pk=side_effect_id, status=St.PENDING, next_attempt_at__lte=now
+    ).update(status=St.SENDING, attempts=F("attempts") + 1, claimed_at=now, updated_at=now)
+    if not claimed:
+        current = SideEffect.objects.filter(pk=side_effect_id).values_list("status", flat=True)
+        return current.first() or "missing"
+    effect = SideEffect.objects.get(pk=side_effect_id)
+    try:
+        handler_for(effect.kind).run(effect)
+    except Exception as exc:
+        return _record_failure(effect, exc)
+    # Done is the truth even if a sweep meanwhile took the row back after a long run.
+    SideEffect.objects.filter(pk=effect.pk).exclude(status=St.SENT).update(
+        status=St.SENT, sent_at=timezone.now(), last_error="", updated_at=timezone.now()
+    )
+    return St.SENT
+
+
+def _record_failure(effect: SideEffect, exc: Exception) -> str:
+    error = f"attempt {effect.attempts}: {type(exc).__name__}: {exc}"[:ERROR_MAX]
+    now = timezone.now()
+    still_ours = SideEffect.objects.filter(pk=effect.pk, status=St.SENDING)
+    if isinstance(exc, DeliveryRefused) or effect.attempts >= settings.SIDE_EFFECT_MAX_ATTEMPTS:
+        with transaction.atomic():
+            if still_ours.update(status=St.DEAD, last_error=error, claimed_at=None, updated_at=now):
+                audit(
+                    "core.side_effect.dead",
+                    actor="system:worker",
+                    obj=effect,
+                    kind=effect.kind,
+                    reservation=str(effect.reservation_id or ""),
+                    error=error[:500],
+                )
+        log.error("side effect %s (%s) is dead: %s", effect.pk, effect.kind, error)
+        return St.DEAD
+    next_at = now + retry_delay(effect.attempts)
+    with transaction.atomic():
+        if still_ours.update(
+            status=St.PENDING,
+            next_attempt_at=next_at,
+            claimed_at=None,
+            last_error=error,
+            updated_at=now,
+        ):
+            SideEffect.objects.filter(pk=effect.pk).update(
+                task_id=_schedule(effect, run_after=next_at)
+            )
+    log.warning(
+        "side effect %s (%s) failed, retry at %s: %s", effect.pk, effect.kind, next_at, error
+    )
+    return St.PENDING
+
+
+def retry_delay(attempt: int, *, rng: Callable[[], float] = random.random) -> timedelta:
+    """The wait after failed attempt number `attempt` (1, 2, …): exponential from
+    SIDE_EFFECT_RETRY_BASE_SECONDS, capped at SIDE_EFFECT_RETRY_MAX_SECONDS, with "equal
+    jitter" (between half and all of it) so that a burst of failures does not retry in step."""
+    base = settings.SIDE_EFFECT_RETRY_BASE_SECONDS
+    ceiling = min(settings.SIDE_EFFECT_RETRY_MAX_SECONDS, base * 2 ** min(attempt - 1, 40))
+    return timedelta(seconds=ceiling / 2 + rng() * ceiling / 2)
+
+
+def side_effects_recover(*, now: datetime | None = None) -> int:
+    """The worker's sweep: take back what a killed worker left. Returns how many rows.
+
+    - `sending` for longer than the lease: the worker died mid-run; try again (or `dead`
+      when it has used up its attempts).
+    - `pending` and overdue by more than the lease, while its task is neither queued nor
+      running: the task was lost (its worker was killed after claiming it); enqueue anew.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.SIDE_EFFECT_LEASE_SECONDS)
+    recovered = 0
+    stuck = SideEffect.objects.filter(status=St.SENDING, claimed_at__lt=cutoff)
+    for effect in stuck[:200]:
+        mine = SideEffect.objects.filter(pk=effect.pk, status=St.SENDING, claimed_at__lt=cutoff)
+        note = f"attempt {effect.attempts}: cut off (the worker stopped while running it)"
+        with transaction.atomic():
+            if effect.attempts >= settings.SIDE_EFFECT_MAX_ATTEMPTS:
+                recovered += mine.update(status=St.DEAD, last_error=note, updated_at=now)
+            elif mine.update(
+                status=St.PENDING, next_attempt_at=now, claimed_at=None, last_error=note
+            ):
+                SideEffect.objects.filter(pk=effect.pk).update(
+                    task_id=_schedule(effect), updated_at=now
+                )
+                recovered += 1
+    overdue = list(SideEffect.objects.filter(status=St.PENDING, next_attempt_at__lt=cutoff)[:500])
+    live = {
+        str(task_id)
+        for task_id in DBTaskResult.objects.filter(id__in=[e.task_id for e in overdue if e.task_id])
+        .filter(Q(status="READY") | Q(status="RUNNING", started_at__gte=cutoff))
+        .values_list("id", flat=True)
+    }
+    for effect in overdue:
+        if effect.task_id in live:
+            continue  # queued behind others, or running right now
+        with transaction.atomic():
+            if SideEffect.objects.filter(
+                pk=effect.pk, status=St.PENDING, task_id=effect.task_id
+            ).update(task_id=_schedule(effect), updated_at=now):
+                recovered += 1
+    if recovered:
+        log.warning("re-enqueued %d side effects left behind by a stopped worker", recovered)
+    return recovered
+
+
+def side_effects_retry(*, side_effect_ids: Iterable[int], actor: str) -> int:
+    """Give dead side effects a fresh start (attempts from zero, due now); returns how many.
+
+    Rows that are not dead are left alone, so a double click runs nothing twice.
+    """
+    now = timezone.now()
+    retried = 0
+    for pk in side_effect_ids:
+        with transaction.atomic():
+            if not SideEffect.objects.filter(pk=pk, status=St.DEAD).update(
+                status=St.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, updated_at=now
+            ):
+                continue
+            effect = SideEffect.objects.get(pk=pk)
+            effect.task_id = _schedule(effect)
+            effect.save(update_fields=["task_id"])
+            audit(
+                "core.side_effect.retried",
+                actor=actor,
+                obj=effect,
+                kind=effect.kind,
+                reservation=str(effect.reservation_id or ""),
+            )
+            retried += 1
+    return retried
