@@ -23,6 +23,7 @@ from kennel.reservations.services import Buyer, reservation_hold
 from tests.factories import PuppyFactory
 from tests.payments.paypal_helpers import captures_of, events_of
 from tests.payments.stripe_helpers import reserve as reserve_with_stripe
+from tests.payments.test_paypal_provider import checkout_request
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SITE = "http://shop.test"
@@ -30,17 +31,7 @@ SITE = "http://shop.test"
 
 def request_for(reservation: Reservation, **changes: Any) -> CheckoutRequest:
     """The checkout request checkout_start would build for `reservation`, with `changes`."""
-    request = CheckoutRequest(
-        reservation_id=str(reservation.pk),
-        amount=reservation.deposit_amount,
-        currency=reservation.currency,
-        description=f"Deposit for {reservation.puppy.name}",
-        buyer_email=reservation.buyer_email,
-        expires_at=reservation.expires_at,
-        success_url=f"{SITE}/payments/return/",
-        cancel_url=f"{SITE}/payments/cancel/",
-    )
-    return dataclasses.replace(request, **changes)
+    return dataclasses.replace(checkout_request(reservation), **changes)
 
 
 def hold(buyer: Buyer, provider: str) -> Reservation:
