@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from kennel.core.management.commands.serve import granian_command
+from kennel.ops.management.commands.serve import granian_command
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
