@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it sees the view's exceptions first: a lost database is a 503, never a 500.
+    "kennel.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "kennel.urls"
@@ -83,6 +85,8 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# What a request that meets an unreachable database tells the client to wait (503).
+DATABASE_RETRY_AFTER_SECONDS = env.int("DATABASE_RETRY_AFTER_SECONDS", default=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The zero-setup default must work from a fresh clone: its folder may not exist yet.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
@@ -153,11 +157,19 @@ PAYPAL_WEBHOOK_VERIFICATION = env.str("PAYPAL_WEBHOOK_VERIFICATION", default="of
 if PAYPAL_WEBHOOK_VERIFICATION not in ("offline", "api"):
     raise ImproperlyConfigured("PAYPAL_WEBHOOK_VERIFICATION must be 'offline' or 'api'")
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
+# Buyer-facing provider calls (starting a checkout, the return URL) one web process makes at
+# once; more are answered 503 PROVIDER_BUSY at once. At most half of a worker's granian
+# threads (--blocking-threads in ops/management/commands/serve.py), so a frozen provider
+# leaves the rest to the pages. 0 switches the bound off.
+PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=2)
 
 # --- notifications and analytics: each integration is off while its settings are absent ---
 OWNER_EMAIL = env.str("OWNER_EMAIL", default="")  # empty: the owner gets no emails
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kennel@localhost")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+if "EMAIL_FILE_PATH" in EMAIL_CONFIG and not EMAIL_CONFIG["EMAIL_FILE_PATH"].startswith("/"):
+    # filemail:///abs/dir names an absolute directory (DESIGN); django-environ drops its "/".
+    EMAIL_CONFIG["EMAIL_FILE_PATH"] = "/" + EMAIL_CONFIG["EMAIL_FILE_PATH"]
 vars().update(EMAIL_CONFIG)
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=30.0)
 GA4_MEASUREMENT_ID = env.str("GA4_MEASUREMENT_ID", default="")

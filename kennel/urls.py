@@ -15,3 +15,5 @@ urlpatterns = [
     # Puppy photos are the breeder's own uploads; served by Django (a CDN can front it).
     re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
 ]
+
+handler500 = "kennel.core.middleware.server_error"

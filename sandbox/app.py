@@ -10,6 +10,7 @@ through :attr:`Sandbox.dispatcher`: the Stripe half (``self.stripe``) and the Pa
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ DEFAULT_STRIPE_WEBHOOK_SECRET = "whsec_kennel_sandbox_not_secret"
 DEFAULT_PAYPAL_CLIENT_ID = "kennel-sandbox-client"
 DEFAULT_PAYPAL_CLIENT_SECRET = "kennel-sandbox-secret"
 DEFAULT_PAYPAL_WEBHOOK_ID = "WH-KENNEL-SANDBOX"
+#: Where both providers' APIs live; ``switches.api_delay`` slows these, never the hosted pages.
+API_PREFIXES = ("/v1/", "/v2/")
+#: How often a request held back by ``switches.api_delay`` looks at the switch again.
+_STALL_POLL_SECONDS = 0.05
 
 
 @dataclass
@@ -121,6 +126,7 @@ class Sandbox:
         self.public_url: str | None = self.config.public_url
         self._servers: list[ServerHandle] = []
         self._saver: Saver | None = None
+        self._closed = threading.Event()  # wakes API requests held back by ``api_delay``
         self.switches = Switches()
         self.router = Router()
         self.idempotency = IdempotencyStore(on_change=self.state_changed)
@@ -153,6 +159,7 @@ class Sandbox:
 
     def handle(self, request: Request) -> Response:
         """Route one request (usable without WSGI, e.g. from tests)."""
+        self._stall_api(request)
         resolved = self.router.resolve(request.method, request.path)
         if resolved is None:
             return text_response(404, f"Not found: {request.path}\n")
@@ -166,6 +173,21 @@ class Sandbox:
         finally:
             # What the request changed is on disk before the client hears about it.
             self.save()
+
+    def _stall_api(self, request: Request) -> None:
+        """Hold an API request back while ``switches.api_delay`` says the provider is slow.
+
+        The switch is read again while waiting, so lowering it (or :meth:`close`) releases
+        the requests already waiting; the request is then handled as usual.
+        """
+        if not request.path.startswith(API_PREFIXES):
+            return
+        started = time.monotonic()
+        while not self._closed.is_set():
+            left = self.switches.api_delay - (time.monotonic() - started)
+            if left <= 0:
+                return
+            self._closed.wait(min(left, _STALL_POLL_SECONDS))
 
     def public_base(self, request: Request | None) -> str:
         """Base URL for links handed to browsers (no trailing slash)."""
@@ -203,6 +225,7 @@ class Sandbox:
     def close(self) -> None:
         """Stop servers started by :meth:`serve_in_thread` and the delivery thread, then save
         the state (a clean stop never loses a change)."""
+        self._closed.set()
         for handle in self._servers:
             handle.stop()
         self._servers.clear()

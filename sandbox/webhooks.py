@@ -48,6 +48,9 @@ class Switches:
     - ``delay_seconds``: deliveries of a batch start this late.
     - ``stale_timestamp``: signatures use a timestamp 10 minutes in the past (correctly signed).
     - ``hold_webhooks``: batches are parked until :meth:`WebhookDispatcher.release` is called.
+    - ``api_delay``: every API request (paths under ``/v1/`` and ``/v2/``, both providers; not
+      the hosted pages) waits this many seconds before it is handled — a slow or frozen
+      provider.  Read while waiting: lowering it (to 0) lets the waiting requests go on.
     """
 
     deliver_twice: bool = False
@@ -55,6 +58,7 @@ class Switches:
     delay_seconds: float = 0.0
     stale_timestamp: bool = False
     hold_webhooks: bool = False
+    api_delay: float = 0.0
 
 
 @dataclass

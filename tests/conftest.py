@@ -1,5 +1,6 @@
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -7,6 +8,7 @@ from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 
 from kennel.reservations.services import Buyer
+from sandbox import Sandbox, SandboxConfig
 from tests.factories import PuppyFactory
 from tests.notifications.servers import SmtpSink
 
@@ -68,20 +70,29 @@ def sandbox(live_server: Any, settings: Any) -> Iterator[Any]:
 
     The real SDKs talk to it by base URL; its webhooks are signed and POSTed to the live app.
     """
-    from sandbox import Sandbox, SandboxConfig
+    with sandbox_for(live_server, settings) as sb:
+        yield sb
 
+
+@contextmanager
+def sandbox_for(live_server: Any, settings: Any, **config: Any) -> Iterator[Any]:
+    """A sandbox wired to `live_server` (and the settings pointed at it); `config` overrides
+    SandboxConfig's test values (e.g. more patient webhook retries)."""
     sb = Sandbox(
         SandboxConfig(
-            public_url=None,
-            stripe_webhook_url=f"{live_server.url}/webhooks/stripe/",
-            stripe_webhook_secret=SANDBOX_WEBHOOK_SECRET,
-            paypal_webhook_url=f"{live_server.url}/webhooks/paypal/",
-            paypal_webhook_id=PAYPAL_WEBHOOK_ID,
-            paypal_client_id=PAYPAL_CLIENT_ID,
-            paypal_client_secret=PAYPAL_CLIENT_SECRET,
-            retry_base_delay=0.05,
-            max_attempts=5,
-            async_settle_delay=0.05,
+            **{
+                "public_url": None,
+                "stripe_webhook_url": f"{live_server.url}/webhooks/stripe/",
+                "stripe_webhook_secret": SANDBOX_WEBHOOK_SECRET,
+                "paypal_webhook_url": f"{live_server.url}/webhooks/paypal/",
+                "paypal_webhook_id": PAYPAL_WEBHOOK_ID,
+                "paypal_client_id": PAYPAL_CLIENT_ID,
+                "paypal_client_secret": PAYPAL_CLIENT_SECRET,
+                "retry_base_delay": 0.05,
+                "max_attempts": 5,
+                "async_settle_delay": 0.05,
+                **config,
+            }
         )
     )
     server = sb.serve_in_thread(host="127.0.0.1", port=0)

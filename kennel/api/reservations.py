@@ -38,6 +38,11 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
         503: ErrorOut,
     },
     summary="Hold a puppy and open the deposit checkout",
+    description=(
+        "503 `PROVIDER_BUSY` (with `Retry-After`): the payment provider is slow and this "
+        "server's calls to it are all taken; nothing was held. 503 `LOCK_TIMEOUT` / "
+        "`DATABASE_UNAVAILABLE`: try again shortly."
+    ),
 )
 def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
     buyer = buyer_validate(name=payload.name, email=payload.email, phone=payload.phone)

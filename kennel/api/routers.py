@@ -1,12 +1,15 @@
 """The JSON API: parse, call one service, serialise. Errors always carry a stable code."""
 
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
 from kennel.api.puppies import router as puppies_router
 from kennel.api.reservations import router as reservations_router
+from kennel.core.db import is_database_unavailable
 from kennel.core.errors import ApplicationError
+from kennel.core.middleware import database_unavailable_response
 
 api = NinjaAPI(
     title="Kennel API",
@@ -20,7 +23,18 @@ api.add_router("/reservations/", reservations_router)
 
 @api.exception_handler(ApplicationError)
 def application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
-    return api.create_response(request, exc.as_dict(), status=exc.status)
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    if exc.retry_after is not None:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+@api.exception_handler(DatabaseError)
+def database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    """A lost database is a 503 with Retry-After (as on every page), in DEBUG too."""
+    if is_database_unavailable(exc):
+        return database_unavailable_response(request)
+    raise exc
 
 
 @api.exception_handler(ValidationError)

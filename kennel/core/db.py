@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.db import OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from kennel.core.errors import Busy
 
@@ -33,3 +33,32 @@ def locked_transaction() -> Iterator[None]:
         if "lock" in text or "timeout" in text or "database is locked" in text:
             raise Busy() from exc
         raise
+
+
+# SQLSTATE classes of a connection that is gone or refused: connection exceptions (08…) and
+# the server shutting down or terminating the backend (57P01 to 57P03).
+_LOST_CONNECTION_STATES = ("08", "57P01", "57P02", "57P03")
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` means the database cannot be reached (down, restarting, the connection
+    dropped) rather than a statement failing: then retrying later is the only answer."""
+    if isinstance(exc, InterfaceError):
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    state = getattr(exc.__cause__, "sqlstate", None)
+    if state is None:
+        # No server answer at all (connect refused, socket closed) — or SQLite, whose only
+        # operational errors here are a locked or missing file: also "try again later".
+        return True
+    return state.startswith(_LOST_CONNECTION_STATES)
+
+
+def close_broken_connection() -> None:
+    """Drop a connection that failed, so the next use opens a fresh one."""
+    try:
+        if connection.connection is not None and not connection.in_atomic_block:
+            connection.close()
+    except Exception:  # noqa: S110 — it is broken already; closing is best effort
+        pass

@@ -6,10 +6,12 @@ from typing import Any
 class ApplicationError(Exception):
     """A business outcome the caller must show to a person: a stable `code`, a plain `message`.
 
-    `status` is the HTTP status an entry point answers with.
+    `status` is the HTTP status an entry point answers with; `retry_after`, when set, the
+    seconds a client is told to wait before trying again (the Retry-After header).
     """
 
     status = 400
+    retry_after: int | None = None
 
     def __init__(
         self, code: str, message: str, *, extra: dict[str, Any] | None = None, status: int = 0
@@ -38,6 +40,14 @@ PROVIDER_UNAVAILABLE_MESSAGE = (
     "available again. Please try again in a few minutes."
 )
 BUSY_MESSAGE = "The shop is busy right now. Please try again in a moment."
+PROVIDER_BUSY_MESSAGE = (
+    "The payment service is slow to answer and other buyers are waiting on it, so nothing was "
+    "held and nothing was charged. Please try again in a moment."
+)
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "The shop cannot reach its records for a moment, so nothing was changed and nothing was "
+    "charged. Please try again in a few seconds."
+)
 
 
 class PuppyNotAvailable(ApplicationError):
@@ -63,6 +73,8 @@ class ValidationFailed(ApplicationError):
 class Busy(ApplicationError):
     """A row lock could not be taken in time; the caller (or the provider) should retry."""
 
+    retry_after = 2
+
     def __init__(self) -> None:
         super().__init__("LOCK_TIMEOUT", BUSY_MESSAGE, status=503)
 
@@ -70,3 +82,13 @@ class Busy(ApplicationError):
 class PaymentProviderFailed(ApplicationError):
     def __init__(self) -> None:
         super().__init__("PROVIDER_UNAVAILABLE", PROVIDER_UNAVAILABLE_MESSAGE, status=502)
+
+
+class ProviderBusy(ApplicationError):
+    """Every slot for payment-provider calls in this process is taken (the provider is slow):
+    nothing was held or charged; try again after `retry_after` seconds."""
+
+    retry_after = 10
+
+    def __init__(self) -> None:
+        super().__init__("PROVIDER_BUSY", PROVIDER_BUSY_MESSAGE, status=503)

@@ -24,6 +24,7 @@ Message-ID, providers get the same idempotency key, GA4/Meta deduplicate on thei
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,17 +32,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
+from kennel.core.db import close_broken_connection, is_database_unavailable
 from kennel.core.models import SideEffect, audit
 
 log = logging.getLogger(__name__)
 St = SideEffect.Status
 ERROR_MAX = 4000
+MARK_DONE_TRIES = 8  # about 8 s in all
 DEFAULT_QUEUE = "default"
 MONEY_QUEUE = "money"
 QUEUES = (DEFAULT_QUEUE, MONEY_QUEUE)
@@ -74,6 +77,12 @@ class Handler:
     run: Callable[[SideEffect], None]
     queue: str = DEFAULT_QUEUE
     recipient: Callable[[Any], str | None] | None = None
+    # How long a run may take before the sweep believes its worker died (default: the
+    # SIDE_EFFECT_LEASE_SECONDS setting); short for work someone is waiting on.
+    lease_seconds: float | None = None
+
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_seconds or settings.SIDE_EFFECT_LEASE_SECONDS)
 
 
 _handlers: dict[str, Handler] = {}
@@ -86,11 +95,19 @@ def register(
     run: Callable[[SideEffect], None],
     queue: str = DEFAULT_QUEUE,
     recipient: Callable[[Any], str | None] | None = None,
+    lease_seconds: float | None = None,
 ) -> None:
     """Plug in the handler of `kind` (from an AppConfig.ready). Registering again replaces it."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}")
-    _handlers[kind] = Handler(kind=kind, label=label, run=run, queue=queue, recipient=recipient)
+    _handlers[kind] = Handler(
+        kind=kind,
+        label=label,
+        run=run,
+        queue=queue,
+        recipient=recipient,
+        lease_seconds=lease_seconds,
+    )
 
 
 def handler_for(kind: str) -> Handler:
@@ -204,11 +221,26 @@ def side_effect_run(*, side_effect_id: int) -> str:
         handler_for(effect.kind).run(effect)
     except Exception as exc:
         return _record_failure(effect, exc)
-    # Done is the truth even if a sweep meanwhile took the row back after a long run.
-    SideEffect.objects.filter(pk=effect.pk).exclude(status=St.SENT).update(
-        status=St.SENT, sent_at=timezone.now(), last_error="", updated_at=timezone.now()
-    )
+    _mark_done(effect.pk)
     return St.SENT
+
+
+def _mark_done(effect_id: int) -> None:
+    """Record that the work was done. The work cannot be undone, so this insists: a database
+    that drops the connection now (restart, failover) is given a few seconds to come back
+    before the row is left for the lease to run it again (a second email, an idempotent
+    provider call). Done is the truth even if a sweep meanwhile took the row back."""
+    for attempt in range(MARK_DONE_TRIES):
+        try:
+            SideEffect.objects.filter(pk=effect_id).exclude(status=St.SENT).update(
+                status=St.SENT, sent_at=timezone.now(), last_error="", updated_at=timezone.now()
+            )
+            return
+        except DatabaseError as exc:
+            if not is_database_unavailable(exc) or attempt == MARK_DONE_TRIES - 1:
+                raise
+            close_broken_connection()
+            time.sleep(min(0.1 * 2**attempt, 2.0))
 
 
 def _record_failure(effect: SideEffect, exc: Exception) -> str:
@@ -265,10 +297,16 @@ def side_effects_recover(*, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.SIDE_EFFECT_LEASE_SECONDS)
+    shortest = min([now - cutoff, *(h.lease() for h in _handlers.values())])
     recovered = 0
-    stuck = SideEffect.objects.filter(status=St.SENDING, claimed_at__lt=cutoff)
+    stuck = SideEffect.objects.filter(status=St.SENDING, claimed_at__lt=now - shortest)
     for effect in stuck[:200]:
-        mine = SideEffect.objects.filter(pk=effect.pk, status=St.SENDING, claimed_at__lt=cutoff)
+        lease_ended = now - _lease(effect.kind)
+        if effect.claimed_at is None or effect.claimed_at >= lease_ended:
+            continue  # a longer lease: still within it
+        mine = SideEffect.objects.filter(
+            pk=effect.pk, status=St.SENDING, claimed_at__lt=lease_ended
+        )
         note = f"attempt {effect.attempts}: cut off (the worker stopped while running it)"
         with transaction.atomic():
             if effect.attempts >= settings.SIDE_EFFECT_MAX_ATTEMPTS:
@@ -300,16 +338,60 @@ def side_effects_recover(*, now: datetime | None = None) -> int:
     return recovered
 
 
-def side_effects_retry(*, side_effect_ids: Iterable[int], actor: str) -> int:
+def _lease(kind: str) -> timedelta:
+    registered = _handlers.get(kind)
+    return (
+        registered.lease() if registered else timedelta(seconds=settings.SIDE_EFFECT_LEASE_SECONDS)
+    )
+
+
+def side_effects_take_back(*, worker_id: str, now: datetime | None = None) -> int:
+    """After a worker lost its database mid-task: the task rows it had claimed are marked
+    failed (never left RUNNING), and the side effects they were running are due again at
+    once, with a new task (or, already done meanwhile, left alone). Returns how many."""
+    now = now or timezone.now()
+    mine = [
+        result
+        for result in DBTaskResult.objects.filter(status="RUNNING")
+        if worker_id in (result.worker_ids or [])
+    ]
+    for result in mine:
+        with transaction.atomic():
+            DBTaskResult.objects.filter(pk=result.pk, status="RUNNING").update(
+                status="FAILED",
+                finished_at=now,
+                exception_class_path="kennel.core.outbox.DatabaseLost",
+                traceback="The worker lost its database connection while running this task.",
+            )
+            args = (result.args_kwargs or {}).get("args") or []
+            if result.task_path.endswith(".side_effect_deliver") and args:
+                effect = SideEffect.objects.filter(pk=args[0]).first()
+                if effect is not None and effect.status in (St.PENDING, St.SENDING):
+                    SideEffect.objects.filter(pk=effect.pk, status=effect.status).update(
+                        status=St.PENDING,
+                        next_attempt_at=now,
+                        claimed_at=None,
+                        task_id=_schedule(effect),
+                        updated_at=now,
+                    )
+    if mine:
+        log.warning("took back %d task(s) cut off by a lost database connection", len(mine))
+    return len(mine)
+
+
+def side_effects_retry(*, side_effect_ids: Iterable[int], actor: str, ended: bool = False) -> int:
     """Give dead side effects a fresh start (attempts from zero, due now); returns how many.
 
-    Rows that are not dead are left alone, so a double click runs nothing twice.
+    Rows that are not dead are left alone, so a double click runs nothing twice. `ended`
+    also restarts rows that are done, for work that is worth doing again (a webhook event a
+    provider delivers anew).
     """
     now = timezone.now()
     retried = 0
+    statuses = [St.DEAD, St.SENT] if ended else [St.DEAD]
     for pk in side_effect_ids:
         with transaction.atomic():
-            if not SideEffect.objects.filter(pk=pk, status=St.DEAD).update(
+            if not SideEffect.objects.filter(pk=pk, status__in=statuses).update(
                 status=St.PENDING, attempts=0, next_attempt_at=now, claimed_at=None, updated_at=now
             ):
                 continue

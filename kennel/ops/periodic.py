@@ -1,16 +1,17 @@
-"""The periodic sweeps the worker runs every minute. Each is safe to run anywhere, any time."""
+"""The periodic sweeps the worker runs every 30 seconds. Each is safe to run anywhere, any time."""
 
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from kennel.core.db import close_broken_connection, is_database_unavailable
 from kennel.core.outbox import side_effects_recover
 from kennel.payments.webhooks import webhooks_sweep
-from kennel.reservations.services import reservations_expire_due
+from kennel.reservations.services import reservations_expire_due, reservations_release_stranded
 
 log = logging.getLogger(__name__)
 
@@ -22,6 +23,7 @@ LOST_TASK_AFTER = timedelta(hours=1)
 def _sweeps() -> list[tuple[str, Callable[[], int]]]:
     return [
         ("expired holds", lambda: reservations_expire_due()),
+        ("stranded holds released", lambda: reservations_release_stranded()),
         ("webhook events queued for processing", lambda: webhooks_sweep()),
         ("side effects recovered", lambda: side_effects_recover()),
         ("lost tasks marked failed", tasks_mark_lost),
@@ -36,9 +38,16 @@ def run_sweeps() -> dict[str, int]:
             results[name] = sweep()
             if results[name]:
                 log.info("sweep: %s: %d", name, results[name])
-        except Exception:
-            log.exception("sweep %s failed", name)
-    close_old_connections()
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                log.warning("sweep %s: database unavailable; next round will try again", name)
+                close_broken_connection()
+            else:
+                log.exception("sweep %s failed", name)
+    try:
+        close_old_connections()
+    except DatabaseError:
+        close_broken_connection()
     return results
 
 

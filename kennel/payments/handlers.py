@@ -7,6 +7,7 @@ the row dead at once, visible with its attempts in the admin, where "retry" runs
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +24,7 @@ from kennel.core.outbox import (
 from kennel.payments.models import PaymentWork, Refund, WebhookEvent
 from kennel.payments.providers import ProviderError, ProviderUnavailable
 from kennel.payments.registry import get_provider
-from kennel.payments.webhooks import webhook_process
+from kennel.payments.webhooks import STUCK_AFTER, webhook_process
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 
@@ -93,7 +94,11 @@ def checkout_close(effect: SideEffect) -> None:
 def webhook_process_again(effect: SideEffect) -> None:
     """Process a stored webhook event whose processing failed or never ran."""
     try:
-        status = webhook_process(event_pk=effect.data["event"], delivered=True)
+        # The outbox runs an event's one job one at a time: an event found "processing" was
+        # left so by this job's own earlier run, cut off; take it over at once.
+        status = webhook_process(
+            event_pk=effect.data["event"], delivered=True, stale_after=timedelta(0)
+        )
     except Busy as exc:
         raise DeliveryFailed("a row lock could not be had in time") from exc
     if status == WebhookEvent.Status.FAILED:
@@ -121,4 +126,6 @@ def register_handlers() -> None:
         label=PaymentWork.WEBHOOK_PROCESS.label,
         run=webhook_process_again,
         queue=MONEY_QUEUE,
+        # A worker killed mid-way: picked up again within a minute or so, not five.
+        lease_seconds=STUCK_AFTER.total_seconds(),
     )

@@ -1,18 +1,25 @@
 """Payments' services: starting a checkout, and settling a payment the provider reports.
 
-Starting: hold the puppy, then open the provider's hosted payment page. Settling: whoever
+Starting: take a provider slot (provider_slot: a slow provider may tie up only a few
+threads), hold the puppy, then open the provider's hosted payment page. Settling: whoever
 learns about a payment — the buyer's return URL, a webhook, reconciliation — reads it from
 the provider (the truth), takes the money of an approved one, and hands it to the shared
 fulfilment (payments/fulfilment.py). That sequence is written once, here.
 """
 
 import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.urls import reverse
 
 from kennel.catalogue.models import Puppy
-from kennel.core.errors import PaymentProviderFailed, ValidationFailed
+from kennel.core.db import close_broken_connection, is_database_unavailable
+from kennel.core.errors import PaymentProviderFailed, ProviderBusy, ValidationFailed
 from kennel.core.money import paypal_accepts
 from kennel.payments.fulfilment import payment_apply
 from kennel.payments.providers import (
@@ -29,6 +36,93 @@ from kennel.reservations.tracking import Tracking
 log = logging.getLogger(__name__)
 
 
+class _SlotPool:
+    """One process's PROVIDER_CONCURRENCY slots for buyer-facing provider calls.
+
+    A holder that is still `preparing` (checkout_start holding the puppy, on our own database)
+    is done in moments: it fails fast or starts its call. So a caller finding no slot free
+    waits while some holder is preparing (no longer than a hold may wait for its locks), and
+    is refused at once when every holder is waiting on the provider: then the provider is
+    what is slow, and waiting would only tie up one more thread.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._changed = threading.Condition()
+        self._preparing = 0
+        self._calling = 0
+
+    def take(self, *, preparing: bool) -> None:
+        deadline = time.monotonic() + settings.LOCK_TIMEOUT_SECONDS
+        with self._changed:
+            while self._preparing + self._calling >= self.size:
+                left = deadline - time.monotonic()
+                if not self._preparing or left <= 0:
+                    log.warning("all %d provider slots are taken: refused", self.size)
+                    raise ProviderBusy()
+                self._changed.wait(left)
+            if preparing:
+                self._preparing += 1
+            else:
+                self._calling += 1
+
+    def call_started(self) -> None:
+        with self._changed:
+            self._preparing -= 1
+            self._calling += 1
+            self._changed.notify_all()
+
+    def give_back(self, *, preparing: bool) -> None:
+        with self._changed:
+            if preparing:
+                self._preparing -= 1
+            else:
+                self._calling -= 1
+            self._changed.notify_all()
+
+
+# Per process: threads share them, processes do not. A changed setting gets its own pool.
+_slot_pools: dict[int, _SlotPool] = {}
+_slot_pools_lock = threading.Lock()
+
+
+class ProviderSlot:
+    """A slot taken with provider_slot(). `call_started()` says its holder's own database
+    work is done and it now waits on the provider."""
+
+    def __init__(self, pool: _SlotPool | None, *, preparing: bool) -> None:
+        self.pool = pool
+        self.preparing = preparing
+
+    def call_started(self) -> None:
+        if self.pool is not None and self.preparing:
+            self.pool.call_started()
+            self.preparing = False
+
+
+@contextmanager
+def provider_slot(*, prepare: bool = False) -> Iterator[ProviderSlot]:
+    """One of this process's PROVIDER_CONCURRENCY slots for a buyer-facing provider call,
+    held for the `with` block (0: no bound). `prepare=True`: the holder first does its own
+    database work, then calls `call_started()`.
+
+    A slow or frozen provider ties up that many web threads and no more: the others keep
+    serving pages. When every slot waits on the provider, ProviderBusy is raised at once.
+    """
+    size = settings.PROVIDER_CONCURRENCY
+    if size <= 0:
+        yield ProviderSlot(None, preparing=False)
+        return
+    with _slot_pools_lock:
+        pool = _slot_pools.get(size) or _slot_pools.setdefault(size, _SlotPool(size))
+    pool.take(preparing=prepare)
+    slot = ProviderSlot(pool, preparing=prepare)
+    try:
+        yield slot
+    finally:
+        pool.give_back(preparing=slot.preparing)
+
+
 def checkout_start(
     *,
     puppy_slug: str,
@@ -40,9 +134,11 @@ def checkout_start(
     """Hold the puppy and create the provider checkout; returns the reservation and the URL
     to send the buyer to. `tracking` is the buyer's analytics context (see reservation_hold).
 
-    The provider call happens after the hold has committed, so no lock is held while waiting
-    on the network. If the provider fails, the hold is released at once and
-    PaymentProviderFailed tells the buyer nothing was charged. A PayPal checkout in a
+    A provider slot (provider_slot) is taken before the hold, so a buyer refused with
+    ProviderBusy holds nothing. The provider call happens after the hold has committed, so no
+    lock is held while waiting on the network. Whatever fails after the hold (the provider,
+    storing its reference), the hold is released at once; a provider failure becomes
+    PaymentProviderFailed, telling the buyer nothing was charged. A PayPal checkout in a
     currency PayPal does not take is refused (ValidationFailed) before anything is held.
     """
     if provider not in available_providers():
@@ -53,25 +149,48 @@ def checkout_start(
             raise ValidationFailed(
                 {"provider": [f"PayPal does not take {currency.upper()}; please choose card."]}
             )
-    reservation = reservations.reservation_hold(
-        puppy_slug=puppy_slug, buyer=buyer, provider=provider, tracking=tracking
-    )
+    with provider_slot(prepare=True) as slot:
+        reservation = reservations.reservation_hold(
+            puppy_slug=puppy_slug, buyer=buyer, provider=provider, tracking=tracking
+        )
+        slot.call_started()
+        try:
+            checkout = _checkout_request(reservation, site_url)
+            start = get_provider(provider).create_checkout(checkout)
+            reservations.reservation_set_checkout(
+                reservation=reservation, reference=start.reference
+            )
+        except BaseException as exc:
+            # Whatever went wrong, the hold must not outlive the failed checkout.
+            _release_unstarted(reservation, exc)
+            if isinstance(exc, ProviderError):
+                raise PaymentProviderFailed() from exc
+            raise
+    return reservation, start.redirect_url
+
+
+def _release_unstarted(reservation: Reservation, exc: BaseException) -> None:
+    """Release a hold whose checkout start failed. Should the release itself fail (the
+    database is gone), reservations_release_stranded does it within minutes; a checkout the
+    provider made before our write of its reference was lost is never shown to the buyer
+    (a payment on it all the same takes the late-payment path)."""
+    log.warning("checkout start failed for reservation %s: %r", reservation.pk, exc)
+    provider_failed = isinstance(exc, ProviderError)
+    if is_database_unavailable(exc):
+        close_broken_connection()  # so the release gets a fresh connection
     try:
-        start = get_provider(provider).create_checkout(_checkout_request(reservation, site_url))
-    except Exception as exc:
-        # Whatever went wrong, the hold must not outlive the failed checkout.
-        log.warning("checkout creation failed for reservation %s: %r", reservation.pk, exc)
         reservations.reservation_release(
             reservation_id=reservation.pk,
             status=Reservation.Status.CANCELLED,
             actor="system:checkout",
-            reason=Reservation.Reason.PROVIDER_ERROR,
+            reason=(
+                Reservation.Reason.PROVIDER_ERROR
+                if provider_failed
+                else Reservation.Reason.CHECKOUT_NOT_STARTED
+            ),
         )
-        if isinstance(exc, ProviderError):
-            raise PaymentProviderFailed() from exc
-        raise
-    reservations.reservation_set_checkout(reservation=reservation, reference=start.reference)
-    return reservation, start.redirect_url
+    except Exception:
+        log.exception("could not release hold %s now; the stranded-hold sweep will", reservation.pk)
 
 
 def payment_read(*, reservation: Reservation) -> PaymentSnapshot:

@@ -16,7 +16,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from kennel.catalogue import selectors
 from kennel.catalogue.views import not_found, puppy_page
-from kennel.core.errors import ApplicationError, Busy, PuppyNotFound, ValidationFailed
+from kennel.core.errors import (
+    ApplicationError,
+    Busy,
+    ProviderBusy,
+    PuppyNotFound,
+    ValidationFailed,
+)
 from kennel.payments.forms import ReserveForm
 from kennel.payments.providers import (
     BuyerActionRequired,
@@ -25,8 +31,13 @@ from kennel.payments.providers import (
     WebhookRejected,
 )
 from kennel.payments.registry import available_providers
-from kennel.payments.services import checkout_start, payment_read, payment_settle
-from kennel.payments.webhooks import webhook_process, webhook_receive
+from kennel.payments.services import (
+    checkout_start,
+    payment_read,
+    payment_settle,
+    provider_slot,
+)
+from kennel.payments.webhooks import webhook_receive
 from kennel.reservations import services as reservations
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
@@ -72,7 +83,10 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
         if isinstance(exc, ValidationFailed):
             form.add_service_errors(exc)
         # The puppy's status may just have changed (someone else's hold): show it as it is now.
-        return puppy_page(request, selectors.puppy_by_slug(slug) or puppy, form, error=exc)
+        page = puppy_page(request, selectors.puppy_by_slug(slug) or puppy, form, error=exc)
+        if exc.retry_after is not None:
+            page["Retry-After"] = str(exc.retry_after)
+        return page
     return HttpResponseSeeOther(checkout_url)
 
 
@@ -85,7 +99,8 @@ def _known_provider(provider: str) -> str:
 @csrf_exempt
 @require_POST
 def webhook(request: HttpRequest, provider: str) -> HttpResponse:
-    """Verify and store, then process. 2xx once stored; 400 when refused; 503 when busy."""
+    """Verify, store and queue its processing; answer at once (never waiting on the provider):
+    2xx once stored, duplicates included; 400 when refused; 503 when the database is away."""
     _known_provider(provider)
     try:
         event = webhook_receive(provider=provider, body=request.body, headers=dict(request.headers))
@@ -93,11 +108,7 @@ def webhook(request: HttpRequest, provider: str) -> HttpResponse:
         return JsonResponse(
             {"error": {"code": "WEBHOOK_REJECTED", "message": exc.reason}}, status=400
         )
-    try:
-        status = webhook_process(event_pk=event.pk, delivered=True)
-    except Busy:
-        return JsonResponse({"error": {"code": "LOCK_TIMEOUT", "message": "retry"}}, status=503)
-    return JsonResponse({"received": True, "status": status})
+    return JsonResponse({"received": True, "status": event.status})
 
 
 def _reservation_from_query(request: HttpRequest, provider: str) -> Reservation:
@@ -115,24 +126,28 @@ def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
     When the provider needs the buyer again (PayPal refused their funding source, now or
     before: the checkout is open and awaits them), a pending reservation's buyer is sent back
     to the provider's own page — as the provider's API gave it, never a URL from this
-    request — while the hold keeps running.
+    request — while the hold keeps running. With every provider slot taken (a slow provider)
+    it does not wait: the buyer goes to their status page, which polls, and the webhook
+    settles the payment.
     """
     reservation = _reservation_from_query(request, provider)
     pending = reservation.status == Reservation.Status.PENDING
     if reservation.provider_reference:
         try:
-            snapshot = payment_read(reservation=reservation)
-            if pending and snapshot.state == PaymentState.OPEN and snapshot.buyer_action_url:
-                log.info("return URL sends %s back to %s", reservation.pk, provider)
-                return HttpResponseRedirect(snapshot.buyer_action_url, status=303)
-            payment_settle(snapshot=snapshot, actor=f"buyer:return:{provider}")
+            with provider_slot():
+                snapshot = payment_read(reservation=reservation)
+                if pending and snapshot.state == PaymentState.OPEN and snapshot.buyer_action_url:
+                    log.info("return URL sends %s back to %s", reservation.pk, provider)
+                    return HttpResponseRedirect(snapshot.buyer_action_url, status=303)
+                payment_settle(snapshot=snapshot, actor=f"buyer:return:{provider}")
         except BuyerActionRequired as exc:
             if pending:
                 log.info("return URL sends %s back to %s: %r", reservation.pk, provider, exc)
                 return HttpResponseRedirect(exc.redirect_url, status=303)
             log.warning("return URL could not settle %s: %r", reservation.pk, exc)
-        except (ProviderError, Busy) as exc:
-            # The webhook will settle it; the status page keeps polling meanwhile.
+        except (ProviderError, ProviderBusy, Busy) as exc:
+            # The webhook will settle it; the status page keeps polling meanwhile. With no
+            # provider slot free (ProviderBusy) that is at once: the buyer never waits on it.
             log.warning("return URL could not settle %s: %r", reservation.pk, exc)
         except Exception:
             # Same: never a 500 for the buyer. The traceback is for us; webhooks and the

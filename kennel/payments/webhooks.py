@@ -1,8 +1,10 @@
 """Webhooks: verify, store, process, mark — the same for every provider.
 
-A delivery is verified and stored raw before anything else; duplicates are found by the
-unique (provider, event id). Processing re-reads the payment from the provider's API and
-hands it to the shared fulfilment, so arrival order and repetition do not matter.
+A delivery is verified, then stored raw and its processing queued on the outbox in one
+transaction, and answered at once: a provider whose API hangs never holds a web thread.
+Duplicates are found by the unique (provider, event id). The worker's processing re-reads the
+payment from the provider's API and settles it (payments/services.py), so arrival order and
+repetition do not matter; it is retried with the outbox's backoff, then dead and visible.
 """
 
 import json
@@ -16,7 +18,7 @@ from django.utils import timezone
 
 from kennel.core.errors import Busy
 from kennel.core.models import SideEffect
-from kennel.core.outbox import dedup_key, outbox_enqueue
+from kennel.core.outbox import dedup_key, outbox_enqueue, side_effects_retry
 from kennel.payments.models import PaymentWork, WebhookEvent, WebhookRejection
 from kennel.payments.providers import BuyerActionRequired, VerifiedEvent, WebhookRejected
 from kennel.payments.registry import get_provider
@@ -28,21 +30,43 @@ E = WebhookEvent.Status
 # Headers worth keeping with the raw body; anything carrying credentials is dropped.
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 MAX_ATTEMPTS = 10
-STUCK_AFTER = timedelta(minutes=5)
+# Processing re-reads the provider (a few calls of PROVIDER_TIMEOUT_SECONDS at most): a claim
+# older than this was cut off (the worker was killed) and is taken over.
+STUCK_AFTER = timedelta(seconds=60)
 # A stored event the web request did not get to process (it stopped, or lost a lock).
 NOT_PROCESSED_AFTER = timedelta(seconds=30)
 REPROCESS = PaymentWork.WEBHOOK_PROCESS
 
 
 def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> WebhookEvent:
-    """Verify and store a delivery. Raises WebhookRejected (counted, nothing stored)."""
+    """Verify a delivery, then store it and queue its processing in one transaction.
+    Raises WebhookRejected (counted, nothing stored)."""
     headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
     try:
         event = get_provider(provider).verify_webhook(body, headers)
     except WebhookRejected as exc:
         _count_rejection(provider, exc.reason)
         raise
-    return _store(event)
+    with transaction.atomic():
+        stored = _store(event)
+        if stored.status in (E.PENDING, E.FAILED):
+            # A redelivery of an event whose processing failed is a reason to try again now.
+            webhook_queue(stored, actor=f"{stored.provider}:delivery")
+    return stored
+
+
+def webhook_queue(event: WebhookEvent, *, actor: str) -> None:
+    """Queue the event's processing on the outbox (money queue), once: a job already waiting
+    is left alone, one that ended (done before, or dead) is started again."""
+    key = f"webhook:{event.pk}"
+    dedup = dedup_key(key=key, kind=REPROCESS, recipient=event.provider)
+    job = SideEffect.objects.filter(dedup_key=dedup).values_list("pk", "status").first()
+    if job is None:
+        outbox_enqueue(
+            kinds=[REPROCESS], key=key, recipient=event.provider, data={"event": event.pk}
+        )
+    elif job[1] in (SideEffect.Status.SENT, SideEffect.Status.DEAD):
+        side_effects_retry(side_effect_ids=[job[0]], actor=actor, ended=True)
 
 
 def _store(event: VerifiedEvent) -> WebhookEvent:
@@ -68,22 +92,27 @@ def _count_rejection(provider: str, reason: str) -> None:
         )
 
 
-def webhook_process(*, event_pk: int, delivered: bool = False) -> str:
+def webhook_process(
+    *, event_pk: int, delivered: bool = False, stale_after: timedelta = STUCK_AFTER
+) -> str:
     """Process a stored event once; returns its status afterwards.
 
-    The claim is one conditional UPDATE, so of many concurrent deliveries of one event only
-    one processes it. On failure the traceback is kept and the event stays retryable: the
-    minute sweep (webhooks_sweep) queues its processing on the outbox, which backs off and
-    in the end leaves it dead and visible for the admin's retry. A fresh delivery by the
-    provider and that outbox job (`delivered`) always try again, so a payment is never
-    stranded while the provider still retries; other callers stop after MAX_ATTEMPTS.
-    Raises Busy when a row lock could not be had (the view answers 503: the provider retries).
+    The claim is one conditional UPDATE, so of many concurrent callers only one processes it;
+    a claim older than `stale_after` belongs to a process that stopped mid-way and is taken
+    over. On failure the traceback is kept and the event stays retryable: its outbox job
+    backs off and in the end is dead and visible for the admin's retry. That job and a fresh
+    delivery by the provider (`delivered`) always try again, so a payment is never stranded
+    while the provider still retries; other callers stop after MAX_ATTEMPTS.
+    Raises Busy when a row lock could not be had.
     """
-    retryable = Q(status__in=[E.PENDING, E.FAILED])
+    now = timezone.now()
+    retryable = Q(status__in=[E.PENDING, E.FAILED]) | Q(
+        status=E.PROCESSING, claimed_at__lt=now - stale_after
+    )
     if not delivered:
         retryable &= Q(attempts__lt=MAX_ATTEMPTS)
     claimed = WebhookEvent.objects.filter(retryable, pk=event_pk).update(
-        status=E.PROCESSING, attempts=F("attempts") + 1, claimed_at=timezone.now()
+        status=E.PROCESSING, attempts=F("attempts") + 1, claimed_at=now
     )
     if not claimed:
         return str(WebhookEvent.objects.values_list("status", flat=True).get(pk=event_pk))
@@ -123,10 +152,10 @@ def webhook_process(*, event_pk: int, delivered: bool = False) -> str:
 
 
 def webhooks_sweep(*, now: datetime | None = None) -> int:
-    """The worker's sweep: every event that is not processed gets its processing queued on
-    the outbox (which retries it with backoff, then leaves it dead and visible): events whose
-    processing failed, events stored but never processed (the web process stopped), and
-    events stuck "processing" (reclaimed). Returns how many were queued now."""
+    """The worker's sweep, a safety net: every event that is neither processed nor waiting in
+    the outbox gets its processing queued — events stored before their job could be written
+    (older data), failed ones whose job ended, and ones stuck "processing" (reclaimed).
+    Returns how many were queued now."""
     now = now or timezone.now()
     WebhookEvent.objects.filter(status=E.PROCESSING, claimed_at__lt=now - STUCK_AFTER).update(
         status=E.FAILED, last_error="reclaimed: processing did not finish"
@@ -134,25 +163,28 @@ def webhooks_sweep(*, now: datetime | None = None) -> int:
     unsettled = list(
         WebhookEvent.objects.filter(
             Q(status=E.FAILED) | Q(status=E.PENDING, received_at__lt=now - NOT_PROCESSED_AFTER)
-        )
-        .order_by("received_at")
-        .values_list("pk", "provider")[:500]
+        ).order_by("received_at")[:500]
     )
-    keys = {pk: dedup_key(key=f"webhook:{pk}", kind=REPROCESS, recipient=p) for pk, p in unsettled}
-    queued = set(
-        SideEffect.objects.filter(dedup_key__in=keys.values()).values_list("dedup_key", flat=True)
+    keys = {
+        e.pk: dedup_key(key=f"webhook:{e.pk}", kind=REPROCESS, recipient=e.provider)
+        for e in unsettled
+    }
+    waiting = set(
+        SideEffect.objects.filter(
+            dedup_key__in=keys.values(),
+            status__in=[SideEffect.Status.PENDING, SideEffect.Status.SENDING],
+        ).values_list("dedup_key", flat=True)
     )
-    enqueued = 0
-    for pk, provider in unsettled:
-        if keys[pk] in queued:
-            continue
+    dead = set(
+        SideEffect.objects.filter(
+            dedup_key__in=keys.values(), status=SideEffect.Status.DEAD
+        ).values_list("dedup_key", flat=True)
+    )
+    queued = 0
+    for event in unsettled:
+        if keys[event.pk] in waiting or keys[event.pk] in dead:
+            continue  # on its way, or given up on: the admin (or a redelivery) retries it
         with transaction.atomic():
-            enqueued += len(
-                outbox_enqueue(
-                    kinds=[REPROCESS],
-                    key=f"webhook:{pk}",
-                    recipient=provider,
-                    data={"event": pk},
-                )
-            )
-    return enqueued
+            webhook_queue(event, actor="system:webhooks_sweep")
+        queued += 1
+    return queued

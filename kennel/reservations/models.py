@@ -33,6 +33,7 @@ class Reservation(BaseModel):
         CHECKOUT_EXPIRED = "checkout_expired", "The provider's checkout expired"
         BUYER_CANCELLED = "buyer_cancelled", "The buyer left the checkout"
         PROVIDER_ERROR = "provider_error", "The checkout could not be opened"
+        CHECKOUT_NOT_STARTED = "checkout_not_started", "The checkout never reached the buyer"
         PAYMENT_FAILED = "payment_failed", "The payment failed"
         AMOUNT_MISMATCH = "amount_mismatch", "The amount paid was not the deposit"
         REFUNDED = "refunded", "The deposit was refunded"

@@ -275,6 +275,47 @@ def reservations_expire_due(*, now: datetime | None = None) -> int:
     return done
 
 
+# Starting a checkout takes at most a few provider timeouts (PROVIDER_TIMEOUT_SECONDS, 15 s by
+# default, and the clients' retries: under ~1.5 minutes). A pending hold still without a
+# checkout reference after this was abandoned half-way, not slow.
+STRANDED_AFTER = timedelta(minutes=2)
+
+
+def reservations_release_stranded(
+    *, now: datetime | None = None, older_than: timedelta = STRANDED_AFTER
+) -> int:
+    """The periodic sweep for holds whose checkout start died half-way (the process killed,
+    or the database gone even for the release that follows a failure): cancel every pending
+    hold with no checkout reference older than `older_than`, freeing its puppy. Returns how
+    many.
+
+    Such a hold may still have a checkout at the provider whose reference we never stored
+    (created, then our write was lost). Nobody was ever sent to it; a payment made on it all
+    the same names this reservation and takes the late-payment path: confirmed if the puppy is
+    still free, refunded otherwise.
+    """
+    now = now or timezone.now()
+    ids = list(
+        Reservation.objects.filter(
+            status=S.PENDING, provider_reference__isnull=True, created_at__lte=now - older_than
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:500]
+    )
+    done = 0
+    for reservation_id in ids:
+        with locked_transaction():
+            reservation = _lock(reservation_id)
+            if reservation.status == S.PENDING and reservation.provider_reference is None:
+                done += _move(
+                    reservation,
+                    S.CANCELLED,
+                    actor="system:release_stranded",
+                    reason=R.CHECKOUT_NOT_STARTED,
+                )
+    return done
+
+
 def reservation_set_checkout(*, reservation: Reservation, reference: str) -> None:
     """Remember the provider's checkout reference on the reservation (first one wins)."""
     Reservation.objects.filter(pk=reservation.pk, provider_reference__isnull=True).update(

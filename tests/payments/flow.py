@@ -1,19 +1,57 @@
 """What the Stripe and PayPal flow tests share: waiting for webhooks, counting transitions,
 and one signed delivery posted many times at once."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from django.utils import timezone
 
-from kennel.core.models import AuditLog
+from kennel.core.models import AuditLog, SideEffect
+from kennel.core.outbox import side_effect_run
+from kennel.payments.models import PaymentWork, WebhookEvent
 from kennel.reservations.models import Reservation
 
 
 def settled(sandbox: Any, reservation_id: str) -> Reservation:
-    """The reservation once every webhook the sandbox had to send has been answered."""
-    assert sandbox.wait_for_deliveries(timeout=15)
+    """The reservation once every webhook the sandbox had to send has been answered and
+    processed (as the worker processes them, from the outbox)."""
+    process_webhooks(sandbox)
     return Reservation.objects.select_related("puppy").get(pk=reservation_id)
+
+
+def process_webhooks(sandbox: Any | None, *, rounds: int = 20) -> None:
+    """Until nothing is left: wait for the sandbox's deliveries, then run the queued webhook
+    processing as the worker would (processing may make the sandbox send more)."""
+    for _ in range(rounds):
+        if sandbox is not None:
+            assert sandbox.wait_for_deliveries(timeout=15)
+        if not run_webhook_jobs():
+            return
+    raise AssertionError("webhook processing still queued after many rounds")
+
+
+def run_webhook_jobs() -> int:
+    """Run the webhook processing waiting in the outbox now, as the worker's money loop does
+    (without waiting out a retry's backoff). Returns how many jobs ran."""
+    due = SideEffect.objects.filter(kind=PaymentWork.WEBHOOK_PROCESS, status="pending")
+    ids = list(due.values_list("pk", flat=True))
+    due.update(next_attempt_at=timezone.now())
+    for pk in ids:
+        side_effect_run(side_effect_id=pk)
+    return len(ids)
+
+
+def wait_for_event(type_: str, timeout: float = 10.0) -> WebhookEvent:
+    """The stored webhook event of `type_`, once the shop has received it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        event = WebhookEvent.objects.filter(type=type_).first()
+        if event is not None:
+            return event
+        time.sleep(0.02)
+    raise AssertionError(f"no {type_} event received")
 
 
 def confirmations(reservation_id: str) -> int:

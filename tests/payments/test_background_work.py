@@ -6,6 +6,7 @@ import sys
 import time
 from typing import cast
 
+import httpx
 import pytest
 from django.db import transaction
 from django.urls import reverse
@@ -21,8 +22,8 @@ from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservation_release
 from tests.factories import PuppyFactory
 from tests.notifications.test_worker_killed import PROJECT_DIR, _database_url, _stop
-from tests.payments.flow import settled
-from tests.payments.stripe_helpers import choose, reserve
+from tests.payments.flow import run_webhook_jobs, settled
+from tests.payments.stripe_helpers import choose, events_of, reserve
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLOSED_PORT = "http://127.0.0.1:9"  # discard: nothing listens, the connection is refused
@@ -156,23 +157,49 @@ def test_a_refund_is_sent_while_the_mail_server_hangs(sandbox, live_server, smtp
         _stop(worker)
 
 
-def test_a_webhook_whose_processing_failed_is_processed_again_through_the_outbox(
+def test_a_webhook_is_processed_by_the_outbox_and_retried_while_the_provider_is_down(
     sandbox, live_server, settings
 ):
     body = reserve(live_server.url, cast(Puppy, PuppyFactory()).slug).json()
-    settings.STRIPE_API_BASE = CLOSED_PORT  # the event arrives, but Stripe cannot be re-read
     choose(body["checkout_url"], "pay")
     sandbox.wait_for_deliveries(timeout=10)
     event = WebhookEvent.objects.get(type="checkout.session.completed")
+    assert event.status == "pending"  # stored and acknowledged; the worker processes it
+    job = SideEffect.objects.get(kind="webhook_process", data__event=event.pk)
+    settings.STRIPE_API_BASE = CLOSED_PORT  # Stripe cannot be re-read for now
+
+    assert side_effect_run(side_effect_id=job.pk) == "pending"  # backing off
+    event.refresh_from_db()
     assert event.status == "failed"
     assert Reservation.objects.get(pk=body["id"]).status == "pending"
+    assert webhooks_sweep() == 0  # its job is waiting: nothing queued twice
 
     settings.STRIPE_API_BASE = sandbox.public_url
-    assert webhooks_sweep() == 1
-    assert webhooks_sweep() == 0  # queued once, however often the sweep runs
-    job = SideEffect.objects.get(kind="webhook_process")
-    assert side_effect_run(side_effect_id=job.pk) == "sent"
+    assert _run_now(job) == "sent"
 
     event.refresh_from_db()
     assert event.status == "processed"
+    assert Reservation.objects.get(pk=body["id"]).status == "confirmed"
+
+
+def test_a_webhook_is_answered_at_once_while_the_providers_api_hangs(sandbox, live_server):
+    body = reserve(live_server.url, cast(Puppy, PuppyFactory()).slug).json()
+    sandbox.switches.hold_webhooks = True
+    choose(body["checkout_url"], "pay")
+    [event] = events_of(sandbox, "checkout.session.completed", body["provider_reference"])
+    raw, headers = sandbox.stripe.signed_delivery(event)
+    sandbox.switches.api_delay = 30.0  # Stripe's API hangs
+
+    started = time.monotonic()
+    answer = httpx.post(
+        f"{live_server.url}/webhooks/stripe/", content=raw, headers=headers, timeout=30
+    )
+    elapsed = time.monotonic() - started
+
+    assert answer.status_code == 200
+    assert elapsed < 0.5
+    assert Reservation.objects.get(pk=body["id"]).status == "pending"  # not yet re-read
+
+    sandbox.switches.api_delay = 0.0  # the API answers again; the worker re-reads and confirms
+    run_webhook_jobs()
     assert Reservation.objects.get(pk=body["id"]).status == "confirmed"

@@ -27,6 +27,7 @@ from kennel.payments.models import WebhookEvent, WebhookRejection
 from kennel.payments.paypal.webhooks import cert_url_allowed
 from sandbox import Sandbox, SandboxConfig
 from sandbox.paypal.signing import WebhookSigner
+from tests.payments.flow import run_webhook_jobs
 
 URL = "/webhooks/paypal/"
 WEBHOOK_ID = "WH-TEST-4RC60193EX0811234"
@@ -211,6 +212,7 @@ def test_a_genuine_delivery_is_stored_acknowledged_and_an_unknown_type_ignored(
     answer = post(client, body, signed(body, paypal_identity, certs.publish("a", paypal_identity)))
 
     assert answer.status_code == 200
+    run_webhook_jobs()  # the worker's part
     stored = WebhookEvent.objects.get()
     assert (stored.provider, stored.event_id, stored.type, stored.status) == (
         "paypal",
@@ -301,8 +303,14 @@ def test_an_unsupported_signature_algorithm_is_refused(client, certs, paypal_ide
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "body",
-    [b"{not json", b"[]", b"\xff\xfe", b'{"event_type": "PAYMENT.CAPTURE.COMPLETED"}'],
-    ids=["not-json", "not-an-object", "not-utf8", "no-event-id"],
+    [
+        b"{not json",
+        b"[]",
+        b"\xff\xfe",
+        b'{"event_type": "PAYMENT.CAPTURE.COMPLETED"}',
+        b'{"id": "WH-1", "event_type": "PAYMENT.CAPTURE.COMPLETED", "resource": "x"}',
+    ],
+    ids=["not-json", "not-an-object", "not-utf8", "no-event-id", "resource-not-an-object"],
 )
 def test_a_signed_but_malformed_body_is_refused(client, certs, paypal_identity, body):
     headers = signed(body, paypal_identity, certs.publish("a", paypal_identity))

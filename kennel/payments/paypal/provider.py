@@ -109,7 +109,13 @@ class PayPalProvider:
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:
         event = paypal_webhooks.verify(body, headers)
         event_id, event_type = event.get("id"), event.get("event_type")
-        if not isinstance(event_id, str) or not event_id or not isinstance(event_type, str):
+        if (
+            not isinstance(event_id, str)
+            or not event_id
+            or not isinstance(event_type, str)
+            or not isinstance(event.get("resource"), dict)
+        ):
+            # Signed, but not an event we could ever process: refused now, not retried later.
             raise WebhookRejected("malformed_body")
         return VerifiedEvent(
             provider=self.name,

@@ -83,7 +83,14 @@ class StripeProvider:
 
     def verify_webhook(self, body: bytes, headers: dict[str, str]) -> VerifiedEvent:
         event = client.construct_event(body, headers.get("stripe-signature", ""))
-        if not isinstance(event.get("id"), str) or not isinstance(event.get("type"), str):
+        data = event.get("data")
+        if (
+            not isinstance(event.get("id"), str)
+            or not isinstance(event.get("type"), str)
+            or not isinstance(data, dict)
+            or not isinstance(data.get("object"), dict)
+        ):
+            # Signed, but not an event we could ever process: refused now, not retried later.
             raise WebhookRejected("malformed_body")
         return VerifiedEvent(
             provider=self.name,

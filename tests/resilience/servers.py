@@ -1,0 +1,83 @@
+"""Kennel's real processes for the resilience tests: the web server (granian, as `serve`
+starts it) and the worker, each with its own environment, stopped in any case."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from kennel.ops.management.commands.serve import granian_command
+from tests.notifications.servers import free_port
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def kennel_env(database_url: str, **extra: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "DATABASE_URL": database_url,
+        "PAYMENTS_MODE": "sandbox",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@contextmanager
+def web_server(env: dict[str, str]) -> Iterator[str]:
+    """granian with Kennel's production options (one worker); yields its base URL."""
+    port = free_port()
+    command = granian_command(
+        str(Path(sys.executable).with_name("granian")), host="127.0.0.1", port=port, workers=1
+    )
+    process = subprocess.Popen(
+        command, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answering(url, process)
+        yield url
+    finally:
+        stop(process)
+
+
+@contextmanager
+def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kennel", "worker", "--interval", "0.05", "--sweep-every", "1"],
+            cwd=PROJECT_DIR,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the web server exited"
+        try:
+            httpx.get(f"{url}/health/", timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise AssertionError(f"{url} never answered")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

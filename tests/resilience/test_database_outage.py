@@ -1,0 +1,122 @@
+"""The database goes away and comes back: pages, the API, webhooks and health answer 503 with
+Retry-After meanwhile (never 500, nothing half-written), the next request after it is back
+succeeds without a restart, and the worker waits it out and delivers what was queued."""
+
+import hashlib
+import hmac
+import json
+import time
+
+import httpx
+import pytest
+from django.db import connection
+
+from kennel.core.models import SideEffect
+from kennel.reservations.models import Reservation
+from tests.factories import PuppyFactory
+from tests.notifications.helpers import confirm, hold
+from tests.resilience.proxy import DatabaseProxy
+from tests.resilience.servers import kennel_env, web_server, worker
+
+pytestmark = pytest.mark.django_db(transaction=True)
+WEBHOOK_SECRET = "whsec_outage_test"
+
+
+@pytest.fixture
+def proxy():
+    db = DatabaseProxy().up()
+    try:
+        yield db
+    finally:
+        db.down()
+
+
+def _signed_stripe_event() -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "id": "evt_outage_1",
+            "object": "event",
+            "type": "customer.created",
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        }
+    ).encode()
+    stamp = str(int(time.time()))
+    digest = hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
+    return body, {"Stripe-Signature": f"t={stamp},v1={digest.hexdigest()}"}
+
+
+def test_while_the_database_is_away_everything_answers_503_and_recovers_without_a_restart(
+    proxy,
+):
+    puppy = PuppyFactory()
+    env = kennel_env(
+        proxy.url(connection.settings_dict["NAME"]), STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET
+    )
+    with web_server(env) as url:
+        assert httpx.get(f"{url}/").status_code == 200  # a persistent connection is open
+
+        proxy.down()
+        page = httpx.get(f"{url}/puppies/{puppy.slug}/")
+        api = httpx.get(f"{url}/api/puppies/")
+        hold_answer = httpx.post(
+            f"{url}/api/reservations/",
+            json={
+                "puppy": puppy.slug,
+                "name": "Jane Doe",
+                "email": "jane@example.com",
+                "phone": "+33 6 12 34 56 78",
+                "provider": "stripe",
+            },
+        )
+        body, headers = _signed_stripe_event()
+        webhook = httpx.post(f"{url}/webhooks/stripe/", content=body, headers=headers)
+        health = httpx.get(f"{url}/health/")
+
+        assert page.status_code == 503
+        assert page.headers["Retry-After"] == "5"
+        assert "back in a moment" in page.text.lower()
+        assert "nothing was charged" in page.text
+        for answer in (api, hold_answer, webhook):
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["Retry-After"] == "5"
+            assert answer.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+        assert health.status_code == 503
+
+        proxy.up()
+        assert httpx.get(f"{url}/puppies/{puppy.slug}/").status_code == 200
+        assert httpx.get(f"{url}/api/puppies/").status_code == 200
+        assert httpx.post(f"{url}/webhooks/stripe/", content=body, headers=headers).json()[
+            "received"
+        ]
+    assert not Reservation.objects.exists()  # the refused hold left nothing behind
+
+
+def test_the_worker_waits_out_a_database_outage_and_then_sends_what_was_queued(proxy, tmp_path):
+    mail = tmp_path / "mail"
+    mail.mkdir()
+    env = kennel_env(
+        proxy.url(connection.settings_dict["NAME"]),
+        EMAIL_URL=f"filemail://{mail}",
+        OWNER_EMAIL="",
+    )
+    log = tmp_path / "worker.log"
+    with worker(env, log) as process:
+        time.sleep(1.0)  # running, connected
+        proxy.down()
+        reservation = confirm(hold(PuppyFactory()))  # its buyer email waits in the outbox
+        time.sleep(4.0)
+        assert process.poll() is None, log.read_text()
+        assert list(mail.iterdir()) == []
+
+        proxy.up()
+        deadline = time.monotonic() + 45
+        effect = SideEffect.objects.get(kind="buyer_confirmation")
+        while time.monotonic() < deadline and effect.status != "sent":
+            time.sleep(0.2)
+            effect.refresh_from_db()
+
+        assert effect.status == "sent", log.read_text()
+        assert process.poll() is None
+    messages = "".join(path.read_text() for path in mail.iterdir())
+    assert messages.count(f"To: {reservation.buyer_email}") == 1
+    assert "database unavailable" in log.read_text()
