@@ -1,6 +1,7 @@
 """The one settings module. Everything comes from the environment (see .env.example)."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -16,15 +17,21 @@ DEBUG = env.bool("DEBUG", default=False)
 PAYMENTS_MODE = env.str("PAYMENTS_MODE", default="sandbox")
 if PAYMENTS_MODE not in ("sandbox", "live"):
     raise ImproperlyConfigured("PAYMENTS_MODE must be 'sandbox' or 'live'")
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    # A built-in key is only acceptable when no real money can be at stake.
-    if PAYMENTS_MODE == "live":
-        raise ImproperlyConfigured("SECRET_KEY must be set when PAYMENTS_MODE=live")
-    SECRET_KEY = "kennel-sandbox-insecure-key"
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A built-in key is only acceptable when no real money can be at stake: in live mode the
+# go-live guard (kennel/core/checks.py) refuses it, along with every other unsafe setting.
+SANDBOX_SECRET_KEY = "kennel-sandbox-insecure-key"
+SECRET_KEY = env.str("SECRET_KEY", default="") or SANDBOX_SECRET_KEY
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:" + env.str("PORT", default="8000"))
+_site = urlsplit(SITE_URL)
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS",
+    default=[h for h in ("127.0.0.1", "localhost", "testserver") if h != _site.hostname]
+    + ([_site.hostname] if _site.hostname else []),
+)
+# The shop's own origin is trusted for CSRF (forms posted over HTTPS behind a proxy).
+CSRF_TRUSTED_ORIGINS = env.list(
+    "CSRF_TRUSTED_ORIGINS", default=[f"{_site.scheme}://{_site.netloc}"] if _site.netloc else []
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -35,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     "kennel.core",
     "kennel.catalogue",
     "kennel.reservations",
@@ -45,8 +53,19 @@ INSTALLED_APPS = [
     "kennel.ops",
 ]
 
+# GET /metrics (kennel/monitoring): when set, a scrape must send `Authorization: Bearer <it>`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Prometheus multiprocess mode: every process (web workers, the worker) writes its counters
+# to files here and /metrics sums them (kennel/core/metrics.py). Set now, in os.environ, for
+# prometheus_client reads it when first imported, and child processes inherit it.
+env.ENVIRON.setdefault("PROMETHEUS_MULTIPROC_DIR", str(BASE_DIR / "var" / "prometheus"))
+
 MIDDLEWARE = [
+    # First: it times the whole request and sees its final status (kennel/monitoring).
+    "kennel.monitoring.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # CSP, and HEAD answered as GET without a body (kennel/core/security.py).
+    "kennel.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -54,6 +73,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # The admin door: failed log-ins are counted and locked out (django-axes, AXES_* below).
+    "axes.middleware.AxesMiddleware",
     # Last, so it sees the view's exceptions first: a lost database is a 503, never a 500.
     "kennel.core.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -99,6 +120,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-kennel.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out username + address
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -110,7 +135,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static")))
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
@@ -156,6 +181,16 @@ PAYPAL_API_BASE = env.str("PAYPAL_API_BASE", default=SANDBOX_URL if _sandbox els
 PAYPAL_WEBHOOK_VERIFICATION = env.str("PAYPAL_WEBHOOK_VERIFICATION", default="offline")
 if PAYPAL_WEBHOOK_VERIFICATION not in ("offline", "api"):
     raise ImproperlyConfigured("PAYPAL_WEBHOOK_VERIFICATION must be 'offline' or 'api'")
+# How old a PayPal delivery's (signed) transmission time may be. PayPal retries a failed
+# delivery for three days and does not document whether a retry is dated anew: three days and
+# one of margin. Seen transmission ids are kept 30 days (payments/webhooks.py), so at most 28.
+PAYPAL_WEBHOOK_MAX_AGE_HOURS = env.int("PAYPAL_WEBHOOK_MAX_AGE_HOURS", default=96)
+if not 1 <= PAYPAL_WEBHOOK_MAX_AGE_HOURS <= 28 * 24:
+    raise ImproperlyConfigured("PAYPAL_WEBHOOK_MAX_AGE_HOURS must be between 1 and 672")
+# Calls one process makes per minute to verify PayPal webhooks (certificate downloads,
+# verify-webhook-signature), so forged deliveries cannot drive them; beyond it a delivery is
+# refused (400 verification_rate_limited) and PayPal retries it. 0 switches the bound off.
+PAYPAL_WEBHOOK_VERIFY_PER_MINUTE = env.int("PAYPAL_WEBHOOK_VERIFY_PER_MINUTE", default=60)
 PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
 # Buyer-facing provider calls (starting a checkout, the return URL) one web process makes at
 # once; more are answered 503 PROVIDER_BUSY at once. At most half of a worker's granian
@@ -193,6 +228,14 @@ SIDE_EFFECT_RETRY_BASE_SECONDS = env.float("SIDE_EFFECT_RETRY_BASE_SECONDS", def
 SIDE_EFFECT_RETRY_MAX_SECONDS = env.float("SIDE_EFFECT_RETRY_MAX_SECONDS", default=3600.0)
 # A send still unfinished after this long was cut off (worker killed): it is tried again.
 SIDE_EFFECT_LEASE_SECONDS = env.float("SIDE_EFFECT_LEASE_SECONDS", default=300.0)
+# /health/webhooks/ and the owner's alerts (kennel/monitoring/checks.py): a webhook event
+# unprocessed for this long; no event from a provider for this long while one of its holds has
+# waited as long (0: off); the worker's reconciliation runs this often (0: off, e.g. cron).
+HEALTH_WEBHOOK_BACKLOG_MINUTES = env.float("HEALTH_WEBHOOK_BACKLOG_MINUTES", default=15.0)
+HEALTH_SILENCE_HOURS = env.float("HEALTH_SILENCE_HOURS", default=24.0)
+# The owner is emailed about a check failing this long (a shorter blip is not worth a mail).
+HEALTH_ALERT_AFTER_MINUTES = env.float("HEALTH_ALERT_AFTER_MINUTES", default=5.0)
+RECONCILE_EVERY_MINUTES = env.float("RECONCILE_EVERY_MINUTES", default=60.0)
 
 LOGGING = {
     "version": 1,
@@ -200,9 +243,41 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # axes says "BEGIN" at every process start; its lockouts are warnings and still show.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    X_FRAME_OPTIONS = "DENY"
+# --- security: headers on every response, TLS behind a reverse proxy, the admin door ---
+_live = PAYMENTS_MODE == "live"
+# Behind a TLS-terminating proxy: the header it sets and the value meaning HTTPS, e.g.
+# SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https (only if the proxy always sets it).
+SECURE_PROXY_SSL_HEADER = env.tuple("SECURE_PROXY_SSL_HEADER", default=None) or None
+if SECURE_PROXY_SSL_HEADER is not None and len(SECURE_PROXY_SSL_HEADER) != 2:
+    raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER must be HEADER,value")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=_live)
+# Uptime monitors and the metrics scraper may ask over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if _live else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=_live)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=_live)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=_live)
+SESSION_COOKIE_HTTPONLY = True
+# Django admin login: 5 failures for one username from one address lock that pair for an
+# hour (the same answer whether the user exists or not). Unlock early with
+# `python -m kennel axes_reset_username <name>` (or axes_reset_ip / axes_reset).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)  # float: hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The address as the rest of Kennel sees it (X-Forwarded-For only behind TRUSTED_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "kennel.reservations.tracking.client_ip"
+AXES_COOLOFF_MESSAGE = (
+    "Too many failed log-ins: signing in with this username from this address is locked "
+    f"for {AXES_COOLOFF_TIME:g} hour(s). Try again later, or ask the shop's administrator "
+    "to unlock it."
+)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sandbox.core import JSON, MAX_BODY_BYTES, Request, Response, Router, text_response
+from sandbox.html import security_headers
 from sandbox.idempotency import IdempotencyStore
 from sandbox.paypal.api import PayPalSandbox
 from sandbox.persistence import Saver, StateFile, StateFileError
@@ -153,6 +154,8 @@ class Sandbox:
             response = text_response(413, "Request body too large.\n")
         else:
             response = self.handle(request)
+        content_type = next((v for n, v in response.headers if n.lower() == "content-type"), "")
+        response = response.with_headers(security_headers(content_type, response.body))
         headers = [*response.headers, ("Content-Length", str(len(response.body)))]
         start_response(response.status_line, headers)
         return _ResponseBody(response, self.dispatcher)

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from html import escape
+
+_STYLE_RE = re.compile(rb"<style>(.*?)</style>", re.DOTALL)
 
 BASE_STYLE = """
 body{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem;
@@ -31,3 +36,29 @@ def banner(provider: str, buttons_choose: str) -> str:
         f'<p class="banner" role="note">Payment sandbox: this is not {escape(provider)}, and no '
         f"money moves. The buttons choose what {escape(buttons_choose)} would do.</p>"
     )
+
+
+def security_headers(content_type: str, body: bytes) -> list[tuple[str, str]]:
+    """The headers every sandbox response carries, as a real provider's pages would.
+
+    A hosted page's only inline part is its <style> element: the policy allows exactly
+    that element (by hash) and nothing else — no script at all. Its forms post to the
+    sandbox, which redirects on to the shop, so `form-action` is left open.
+    """
+    headers = [
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+    ]
+    policy = "default-src 'none'"
+    if content_type.startswith("text/html"):
+        hashes = [
+            f"'sha256-{base64.b64encode(hashlib.sha256(css).digest()).decode()}'"
+            for css in _STYLE_RE.findall(body)
+        ]
+        if hashes:
+            policy += "; style-src " + " ".join(hashes)
+    headers.append(
+        ("Content-Security-Policy", policy + "; base-uri 'none'; frame-ancestors 'none'")
+    )
+    return headers

@@ -137,3 +137,25 @@ def smtp_server(settings: Any) -> Iterator[SmtpSink]:
         yield sink
     finally:
         sink.stop()
+
+
+@contextmanager
+def unreachable_database() -> Iterator[None]:
+    """This process's database connection points nowhere for the block (a refused port on
+    PostgreSQL, a missing file on SQLite), then is restored."""
+    from django.db import connections
+
+    db = connections["default"]
+    saved = dict(db.settings_dict)
+    db.close()
+    db.settings_dict.update(
+        {"HOST": "127.0.0.1", "PORT": "1", "NAME": "nowhere"}
+        if db.vendor == "postgresql"
+        else {"NAME": "/nonexistent/dir/kennel.sqlite3"}
+    )
+    try:
+        yield
+    finally:
+        db.close()
+        db.settings_dict.clear()
+        db.settings_dict.update(saved)

@@ -5,7 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from kennel.catalogue import selectors
 from kennel.catalogue.forms import CatalogueFilterForm
@@ -25,7 +25,7 @@ UNAVAILABLE_TEXT = {
 }
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     filters = CatalogueFilterForm(request.GET).filters()
     puppies = list(selectors.puppy_list(**filters))
@@ -39,7 +39,7 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, "catalogue/index.html", context)
 
 
-@require_GET
+@require_safe
 def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
     puppy = selectors.puppy_by_slug(slug)
     if puppy is None:

@@ -39,6 +39,7 @@ from django_tasks import task
 from django_tasks_db.models import DBTaskResult
 
 from kennel.core.db import close_broken_connection, is_database_unavailable
+from kennel.core.metrics import SIDE_EFFECT_RUNS
 from kennel.core.models import SideEffect, audit
 
 log = logging.getLogger(__name__)
@@ -222,6 +223,7 @@ def side_effect_run(*, side_effect_id: int) -> str:
     except Exception as exc:
         return _record_failure(effect, exc)
     _mark_done(effect.pk)
+    SIDE_EFFECT_RUNS.labels(effect.kind, "sent").inc()
     return St.SENT
 
 
@@ -258,6 +260,7 @@ def _record_failure(effect: SideEffect, exc: Exception) -> str:
                     reservation=str(effect.reservation_id or ""),
                     error=error[:500],
                 )
+                SIDE_EFFECT_RUNS.labels(effect.kind, "dead").inc()
         log.error("side effect %s (%s) is dead: %s", effect.pk, effect.kind, error)
         return St.DEAD
     next_at = now + retry_delay(effect.attempts)
@@ -272,6 +275,7 @@ def _record_failure(effect: SideEffect, exc: Exception) -> str:
             SideEffect.objects.filter(pk=effect.pk).update(
                 task_id=_schedule(effect, run_after=next_at)
             )
+            SIDE_EFFECT_RUNS.labels(effect.kind, "retry").inc()
     log.warning(
         "side effect %s (%s) failed, retry at %s: %s", effect.pk, effect.kind, next_at, error
     )

@@ -1,14 +1,19 @@
+from typing import Any
+
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
+from kennel.monitoring.checks import health_evaluate
 from kennel.monitoring.integrations import integrations_status
 
 
-@require_GET
+@require_safe
+@never_cache
 def health(request: HttpRequest) -> JsonResponse:
     """Process and database (200 when both answer, 503 otherwise), and which integrations
-    (emails, GA4, Meta) are on."""
+    (emails, GA4, Meta) are on. The cheap liveness probe."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -17,12 +22,31 @@ def health(request: HttpRequest) -> JsonResponse:
     except Exception:
         database = "unavailable"
     ok = database == "ok"
-    # Public page: say what is off and why, but not where the enabled ones point.
-    integrations = {
+    return JsonResponse(
+        {"status": "ok" if ok else "degraded", "database": database, "integrations": _public()},
+        status=200 if ok else 503,
+    )
+
+
+@require_safe
+@never_cache
+def health_webhooks(request: HttpRequest) -> JsonResponse:
+    """Payments and background work (kennel/monitoring/checks.py): 200 when every check
+    passes, 503 naming each failing one — the same verdict the owner's alerts follow."""
+    health = health_evaluate()
+    body = {
+        "status": "ok" if health.ok else "attention",
+        "failing": health.failing,
+        "problems": health.problems,
+        **health.report,
+        "integrations": _public(),
+    }
+    return JsonResponse(body, status=200 if health.ok else 503)
+
+
+def _public() -> dict[str, Any]:
+    # Public pages: say what is off and why, but not where the enabled ones point.
+    return {
         name: {"enabled": True} if state["enabled"] else state
         for name, state in integrations_status().items()
     }
-    return JsonResponse(
-        {"status": "ok" if ok else "degraded", "database": database, "integrations": integrations},
-        status=200 if ok else 503,
-    )

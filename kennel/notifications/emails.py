@@ -102,7 +102,11 @@ def email_send(*, side_effect: SideEffect) -> None:
     Raises DeliveryRefused when the server refuses every recipient for good (5xx), and
     DeliveryFailed for anything a later try may get through (down, timeout, 4xx).
     """
-    message = email_message(side_effect=side_effect)
+    message_send(email_message(side_effect=side_effect))
+
+
+def message_send(message: EmailMultiAlternatives) -> None:
+    """Send one message, with email_send's verdicts (for other senders' emails: alerts)."""
     try:
         sent = message.send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused as exc:

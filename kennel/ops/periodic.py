@@ -10,6 +10,8 @@ from django_tasks_db.models import DBTaskResult
 
 from kennel.core.db import close_broken_connection, is_database_unavailable
 from kennel.core.outbox import side_effects_recover
+from kennel.monitoring.alerts import health_alerts_sweep
+from kennel.monitoring.reconciliation import reconciliation_sweep
 from kennel.payments.webhooks import webhooks_sweep
 from kennel.reservations.services import reservations_expire_due, reservations_release_stranded
 
@@ -27,6 +29,8 @@ def _sweeps() -> list[tuple[str, Callable[[], int]]]:
         ("webhook events queued for processing", lambda: webhooks_sweep()),
         ("side effects recovered", lambda: side_effects_recover()),
         ("lost tasks marked failed", tasks_mark_lost),
+        ("reconciliations run", lambda: reconciliation_sweep()),
+        ("health incidents opened or closed", lambda: health_alerts_sweep()),
     ]
 
 

@@ -48,6 +48,28 @@ class WebhookEvent(models.Model):
         return f"{self.provider} {self.type} {self.event_id}"
 
 
+class WebhookTransmission(models.Model):
+    """One accepted delivery attempt of a provider that signs less than the whole body (PayPal
+    signs a CRC32 of it, which a forger can match): the body that came under its id, so a
+    second body under the same signature is refused. A row per attempt, duplicates included:
+    a redelivery comes under a new id."""
+
+    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
+    transmission_id = models.CharField(max_length=100)
+    body_sha256 = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "transmission_id"], name="one_body_per_webhook_transmission"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} transmission {self.transmission_id}"
+
+
 class WebhookRejection(models.Model):
     """A counter of refused deliveries: nothing of a refused body is kept."""
 
@@ -65,6 +87,27 @@ class WebhookRejection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.reason}: {self.count}"
+
+
+class WebhookRejectionMinute(models.Model):
+    """Refused deliveries per provider, reason and minute: what /health/webhooks/ sums for
+    "rejected in the last hour" (the counters above only know their last time). Rows older
+    than a day are dropped as new minutes begin."""
+
+    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
+    reason = models.CharField(max_length=40)
+    minute = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "reason", "minute"], name="one_rejection_tally_per_minute"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.reason} at {self.minute:%Y-%m-%d %H:%M}: {self.count}"
 
 
 class Refund(BaseModel):

@@ -36,14 +36,19 @@ from kennel.reservations.tracking import Tracking
 log = logging.getLogger(__name__)
 
 
+# How long a buyer waits for a provider slot held by calls in flight before being refused.
+SLOT_GRACE_SECONDS = 0.5
+
+
 class _SlotPool:
     """One process's PROVIDER_CONCURRENCY slots for buyer-facing provider calls.
 
     A holder that is still `preparing` (checkout_start holding the puppy, on our own database)
     is done in moments: it fails fast or starts its call. So a caller finding no slot free
-    waits while some holder is preparing (no longer than a hold may wait for its locks), and
-    is refused at once when every holder is waiting on the provider: then the provider is
-    what is slow, and waiting would only tie up one more thread.
+    waits while some holder is preparing (no longer than a hold may wait for its locks). When
+    every holder is waiting on the provider, it waits SLOT_GRACE_SECONDS at most — a healthy
+    provider answers well within it (a busy minute of buyers is not refused), a slow one does
+    not, and the caller is refused: waiting longer would only tie up one more thread.
     """
 
     def __init__(self, size: int) -> None:
@@ -53,11 +58,13 @@ class _SlotPool:
         self._calling = 0
 
     def take(self, *, preparing: bool) -> None:
-        deadline = time.monotonic() + settings.LOCK_TIMEOUT_SECONDS
+        started = time.monotonic()
+        for_locks = started + settings.LOCK_TIMEOUT_SECONDS
+        for_provider = started + SLOT_GRACE_SECONDS
         with self._changed:
             while self._preparing + self._calling >= self.size:
-                left = deadline - time.monotonic()
-                if not self._preparing or left <= 0:
+                left = (for_locks if self._preparing else for_provider) - time.monotonic()
+                if left <= 0:
                     log.warning("all %d provider slots are taken: refused", self.size)
                     raise ProviderBusy()
                 self._changed.wait(left)

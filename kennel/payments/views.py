@@ -12,7 +12,7 @@ from django.http import (
 )
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from kennel.catalogue import selectors
 from kennel.catalogue.views import not_found, puppy_page
@@ -119,7 +119,7 @@ def _reservation_from_query(request: HttpRequest, provider: str) -> Reservation:
     return reservation
 
 
-@require_GET
+@require_safe
 def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
     """The buyer is back from the provider: settle now, exactly as the webhook would.
 
@@ -156,7 +156,7 @@ def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
     return HttpResponseRedirect(reservation.get_absolute_url(), status=303)
 
 
-@require_GET
+@require_safe
 def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
     """The buyer left the provider's page without paying: release the hold at once."""
     reservation = _reservation_from_query(request, provider)

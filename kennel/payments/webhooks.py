@@ -7,6 +7,7 @@ payment from the provider's API and settles it (payments/services.py), so arriva
 repetition do not matter; it is retried with the outbox's backoff, then dead and visible.
 """
 
+import hashlib
 import json
 import logging
 import traceback
@@ -17,9 +18,16 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from kennel.core.errors import Busy
+from kennel.core.metrics import WEBHOOK_DELIVERIES
 from kennel.core.models import SideEffect
 from kennel.core.outbox import dedup_key, outbox_enqueue, side_effects_retry
-from kennel.payments.models import PaymentWork, WebhookEvent, WebhookRejection
+from kennel.payments.models import (
+    PaymentWork,
+    WebhookEvent,
+    WebhookRejection,
+    WebhookRejectionMinute,
+    WebhookTransmission,
+)
 from kennel.payments.providers import BuyerActionRequired, VerifiedEvent, WebhookRejected
 from kennel.payments.registry import get_provider
 from kennel.payments.services import payment_settle
@@ -36,6 +44,11 @@ STUCK_AFTER = timedelta(seconds=60)
 # A stored event the web request did not get to process (it stopped, or lost a lock).
 NOT_PROCESSED_AFTER = timedelta(seconds=30)
 REPROCESS = PaymentWork.WEBHOOK_PROCESS
+# Refusals per minute are kept this long (health reports the last hour).
+REJECTIONS_KEPT = timedelta(days=1)
+# The header naming one signed delivery attempt, for providers that sign less than the body.
+_TRANSMISSION_HEADERS = {"paypal": "paypal-transmission-id"}
+TRANSMISSIONS_KEPT = timedelta(days=30)
 
 
 def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> WebhookEvent:
@@ -44,14 +57,16 @@ def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> W
     headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
     try:
         event = get_provider(provider).verify_webhook(body, headers)
+        with transaction.atomic():
+            stored, created = _store(event)  # refuses a replayed transmission id, too
+            if stored.status in (E.PENDING, E.FAILED):
+                # A redelivery of an event whose processing failed is a reason to try again now.
+                webhook_queue(stored, actor=f"{stored.provider}:delivery")
     except WebhookRejected as exc:
+        WEBHOOK_DELIVERIES.labels(provider, "unknown", f"rejected:{exc.reason}").inc()
         _count_rejection(provider, exc.reason)
         raise
-    with transaction.atomic():
-        stored = _store(event)
-        if stored.status in (E.PENDING, E.FAILED):
-            # A redelivery of an event whose processing failed is a reason to try again now.
-            webhook_queue(stored, actor=f"{stored.provider}:delivery")
+    WEBHOOK_DELIVERIES.labels(provider, event.type, "stored" if created else "duplicate").inc()
     return stored
 
 
@@ -69,10 +84,12 @@ def webhook_queue(event: WebhookEvent, *, actor: str) -> None:
         side_effects_retry(side_effect_ids=[job[0]], actor=actor, ended=True)
 
 
-def _store(event: VerifiedEvent) -> WebhookEvent:
+def _store(event: VerifiedEvent) -> tuple[WebhookEvent, bool]:
+    """The stored event, and whether this delivery stored it (False: a duplicate)."""
+    _record_transmission(event)
     try:
         with transaction.atomic():
-            return WebhookEvent.objects.create(
+            stored = WebhookEvent.objects.create(
                 provider=event.provider,
                 event_id=event.event_id,
                 type=event.type,
@@ -80,16 +97,49 @@ def _store(event: VerifiedEvent) -> WebhookEvent:
                 headers=event.headers,
             )
     except IntegrityError:
-        return WebhookEvent.objects.get(provider=event.provider, event_id=event.event_id)
+        return WebhookEvent.objects.get(provider=event.provider, event_id=event.event_id), False
+    return stored, True
+
+
+def _record_transmission(event: VerifiedEvent) -> None:
+    """Remember the body that came under a signed transmission id; refuse another body under
+    it (WebhookRejected `transmission_replayed`). The same body again is a harmless repeat.
+
+    PayPal signs `id|time|webhook id|crc32(body)`, and four chosen bytes match any CRC32: a
+    genuine transmission's headers could otherwise carry a forged body. PayPal's redelivery
+    of an event comes under a new id with the same body, so it is never refused here. Ids are
+    kept longer than PAYPAL_WEBHOOK_MAX_AGE_HOURS admits a transmission time."""
+    header = _TRANSMISSION_HEADERS.get(event.provider)
+    transmission_id = str(event.headers.get(header) or "").strip() if header else ""
+    if not transmission_id:
+        return
+    digest = hashlib.sha256(event.body.encode("utf-8")).hexdigest()
+    seen = WebhookTransmission.objects.filter(provider=event.provider)
+    try:
+        with transaction.atomic():
+            seen.create(
+                provider=event.provider, transmission_id=transmission_id, body_sha256=digest
+            )
+    except IntegrityError:
+        first = seen.filter(transmission_id=transmission_id).values_list("body_sha256", flat=True)
+        if first.first() != digest:
+            raise WebhookRejected("transmission_replayed") from None
+        return
+    seen.filter(received_at__lt=timezone.now() - TRANSMISSIONS_KEPT).delete()
 
 
 def _count_rejection(provider: str, reason: str) -> None:
     log.warning("refused a %s webhook delivery: %s", provider, reason)
     with transaction.atomic():
         counter, _ = WebhookRejection.objects.get_or_create(provider=provider, reason=reason)
-        WebhookRejection.objects.filter(pk=counter.pk).update(
-            count=F("count") + 1, last_at=timezone.now()
+        now = timezone.now()
+        WebhookRejection.objects.filter(pk=counter.pk).update(count=F("count") + 1, last_at=now)
+        minute, created = WebhookRejectionMinute.objects.get_or_create(
+            provider=provider, reason=reason, minute=now.replace(second=0, microsecond=0)
         )
+        WebhookRejectionMinute.objects.filter(pk=minute.pk).update(count=F("count") + 1)
+        if created:
+            WebhookRejectionMinute.objects.filter(minute__lt=now - REJECTIONS_KEPT).delete()
 
 
 def webhook_process(

@@ -23,6 +23,7 @@ from django.utils import timezone
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
+from kennel.core.metrics import HOLDS
 from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations.effects import Effect
@@ -110,6 +111,7 @@ def reservation_hold(
             status=P.HELD, updated_at=now
         )
         if not won:
+            HOLDS.labels("lost").inc()
             raise PuppyNotAvailable()
         puppy = Puppy.objects.get(pk=puppy_id)
         reservation = Reservation.objects.create(
@@ -131,6 +133,7 @@ def reservation_hold(
             event_source_url=tracking.source_url,
         )
         audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
+    HOLDS.labels("won").inc()
     return reservation
 
 

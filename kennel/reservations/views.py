@@ -4,7 +4,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import get_script_prefix
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
@@ -36,7 +36,7 @@ POLLING = (S.PENDING, S.PROCESSING)
 
 
 @never_cache
-@require_GET
+@require_safe
 def status(request: HttpRequest, token: str) -> HttpResponse:
     reservation = reservation_by_token(token)
     if reservation is None:

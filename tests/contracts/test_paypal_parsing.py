@@ -349,7 +349,9 @@ def cert_url(certificate: tuple[rsa.RSAPrivateKey, bytes], settings: Any) -> Ite
 
 def signed(body: bytes, key: rsa.RSAPrivateKey, cert_url: str) -> dict[str, str]:
     """PayPal's headers for `body`: SHA256withRSA over id|time|webhook id|crc32(body)."""
-    transmission_id, transmission_time = "69cd13f0-d67a-11e5-baa3-778b53f4ae55", NOW
+    transmission_id = "69cd13f0-d67a-11e5-baa3-778b53f4ae55"
+    # Signed now: a transmission time days old is refused (PAYPAL_WEBHOOK_MAX_AGE_HOURS).
+    transmission_time = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     message = f"{transmission_id}|{transmission_time}|{WEBHOOK_ID}|{zlib.crc32(body)}"
     signature = key.sign(message.encode(), padding.PKCS1v15(), hashes.SHA256())
     return {

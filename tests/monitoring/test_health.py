@@ -1,5 +1,7 @@
 import pytest
 
+from tests.conftest import unreachable_database
+
 
 @pytest.mark.django_db
 def test_health_reports_the_process_and_the_database(client):
@@ -22,21 +24,8 @@ def test_health_says_which_integrations_are_off_and_why(client, settings):
 
 
 def test_health_answers_503_when_the_database_is_unreachable(client, settings):
-    from django.db import connections
 
-    db = connections["default"]
-    saved = dict(db.settings_dict)
-    db.close()
-    db.settings_dict.update(
-        {"HOST": "127.0.0.1", "PORT": "1", "NAME": "nowhere"}
-        if db.vendor == "postgresql"
-        else {"NAME": "/nonexistent/dir/kennel.sqlite3"}
-    )
-    try:
+    with unreachable_database():
         answer = client.get("/health/")
-    finally:
-        db.close()
-        db.settings_dict.clear()
-        db.settings_dict.update(saved)
     assert answer.status_code == 503
     assert answer.json()["database"] == "unavailable"

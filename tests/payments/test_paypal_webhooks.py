@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import socket
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Iterator
@@ -89,8 +90,9 @@ class CertServer:
         ).start()
 
     def publish(self, name: str, identity: Identity) -> str:
-        self.pems[name] = identity.pem
-        return f"{self.url}/certs/{name}"
+        """Serves the certificate at a URL of PayPal's shape; returns that URL."""
+        self.pems[f"CERT-{name}"] = identity.pem
+        return paypal_cert_url(self.url, name)
 
     def close(self) -> None:
         self._httpd.shutdown()
@@ -151,6 +153,14 @@ def paypal_identity() -> Identity:
     return Identity.make()
 
 
+def paypal_cert_url(origin: str, name: str) -> str:
+    return f"{origin}/v1/notifications/certs/CERT-{name}"
+
+
+def paypal_time(at: dt.datetime | None = None) -> str:
+    return (at or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def event(event_type: str = "CUSTOMER.DISPUTE.CREATED", event_id: str = "WH-1AB-2CD") -> bytes:
     return json.dumps(
         {
@@ -171,9 +181,11 @@ def signed(
     cert_url: str,
     *,
     webhook_id: str = WEBHOOK_ID,
-    transmission_time: str = "2026-01-30T20:18:52Z",
+    transmission_time: str | None = None,
+    transmission_id: str | None = None,
 ) -> dict[str, str]:
-    transmission_id = str(uuid.uuid1())
+    transmission_id = transmission_id or str(uuid.uuid1())
+    transmission_time = transmission_time or paypal_time()
     crc = zlib.crc32(body) & 0xFFFFFFFF
     message = f"{transmission_id}|{transmission_time}|{webhook_id}|{crc}"
     return {
@@ -240,7 +252,7 @@ def test_the_certificate_is_fetched_once_and_then_cached(client, certs, paypal_i
         body = event(event_id=f"WH-{n}")
         assert post(client, body, signed(body, paypal_identity, cert_url)).status_code == 200
 
-    assert certs.hits == ["/certs/a"]
+    assert certs.hits == ["/v1/notifications/certs/CERT-a"]
     assert WebhookEvent.objects.count() == 4
 
 
@@ -262,7 +274,9 @@ def test_a_badly_signed_delivery_is_refused_and_only_counted(
     elif tamper == "wrong_webhook_id":
         headers = signed(body, paypal_identity, cert_url, webhook_id="WH-SOMEONE-ELSE")
     elif tamper == "time_changed":
-        headers["PAYPAL-TRANSMISSION-TIME"] = "2026-01-30T20:18:53Z"
+        headers["PAYPAL-TRANSMISSION-TIME"] = paypal_time(
+            dt.datetime.now(dt.UTC) - dt.timedelta(seconds=61)
+        )
     elif tamper == "id_changed":
         headers["PAYPAL-TRANSMISSION-ID"] = str(uuid.uuid1())
     else:
@@ -331,7 +345,7 @@ def test_an_expired_certificate_is_refused(client, certs):
 @pytest.mark.django_db
 def test_a_certificate_that_cannot_be_fetched_is_refused(client, certs, paypal_identity):
     body = event()
-    headers = signed(body, paypal_identity, f"{certs.url}/certs/missing")
+    headers = signed(body, paypal_identity, paypal_cert_url(certs.url, "missing"))
 
     assert_refused(post(client, body, headers), "certificate_unavailable")
 
@@ -340,13 +354,15 @@ def test_a_certificate_that_cannot_be_fetched_is_refused(client, certs, paypal_i
 @pytest.mark.parametrize(
     "make_url",
     [
-        lambda certs, port: f"http://127.0.0.1:{port}/certs/a",  # another port
-        lambda certs, port: f"http://localhost:{port}/certs/a",  # another host
-        lambda certs, port: f"https://127.0.0.1:{port}/certs/a",  # another scheme
-        lambda certs, port: f"{certs.url}@127.0.0.1:{port}/certs/a",  # userinfo trick
-        lambda certs, port: f"ftp://127.0.0.1:{port}/certs/a",
+        lambda certs, port: paypal_cert_url(f"http://127.0.0.1:{port}", "a"),  # another port
+        lambda certs, port: paypal_cert_url(f"http://localhost:{port}", "a"),  # another host
+        lambda certs, port: paypal_cert_url(f"https://127.0.0.1:{port}", "a"),  # another scheme
+        lambda certs, port: paypal_cert_url(f"{certs.url}@127.0.0.1:{port}", "a"),  # userinfo trick
+        lambda certs, port: paypal_cert_url(f"ftp://127.0.0.1:{port}", "a"),
+        lambda certs, port: f"{certs.url}/certs/CERT-a",  # the right origin, another path
+        lambda certs, port: paypal_cert_url(certs.url, "a") + "?x=1",  # the right URL with a query
     ],
-    ids=["port", "host", "scheme", "userinfo", "ftp"],
+    ids=["port", "host", "scheme", "userinfo", "ftp", "path", "query"],
 )
 def test_a_certificate_url_on_a_foreign_host_is_refused_without_any_request(
     client, certs, paypal_identity, listener, make_url
@@ -370,8 +386,8 @@ def test_in_live_mode_only_https_paypal_hosts_may_serve_the_certificate(
     body = event()
     local = certs.publish("a", paypal_identity)  # fine in sandbox mode, not in live mode
 
-    for cert_url in (local, f"http://127.0.0.1:{listener.port}/certs/a"):
-        answer = post(client, body, signed(body, paypal_identity, cert_url))
+    for url in (local, paypal_cert_url(f"http://127.0.0.1:{listener.port}", "a")):
+        answer = post(client, body, signed(body, paypal_identity, url))
         assert answer.status_code == 400
         assert answer.json()["error"]["message"] == "foreign_cert_url"
 
@@ -384,8 +400,14 @@ def test_in_live_mode_only_https_paypal_hosts_may_serve_the_certificate(
     ("url", "allowed"),
     [
         ("https://api.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77", True),
-        ("https://api.sandbox.paypal.com/v1/notifications/certs/CERT-1", True),
         ("https://api-m.paypal.com:443/v1/notifications/certs/CERT-1", True),
+        ("https://api.sandbox.paypal.com/v1/notifications/certs/CERT-1", False),  # not live
+        ("https://api.paypal.com/v1/notifications/certs/CERT-1?x=1", False),
+        ("https://api.paypal.com/v1/notifications/certs/CERT-1#x", False),
+        ("https://api.paypal.com/v1/notifications/certs/../../oauth2/token", False),
+        ("https://api.paypal.com/v1/notifications/certs/", False),
+        ("https://www.paypal.com/v1/notifications/certs/CERT-1", False),
+        ("https://api.paypal.com/cert", False),
         ("http://api.paypal.com/v1/notifications/certs/CERT-1", False),
         ("https://paypal.com/v1/notifications/certs/CERT-1", False),
         ("https://evilpaypal.com/cert", False),
@@ -402,7 +424,15 @@ def test_in_live_mode_only_https_paypal_hosts_may_serve_the_certificate(
 )
 def test_the_live_certificate_allow_list(settings, url, allowed):
     settings.PAYMENTS_MODE = "live"
+    settings.PAYPAL_API_BASE = ""  # PayPal's live API
     assert cert_url_allowed(url) is allowed
+
+
+def test_against_paypals_own_sandbox_only_its_sandbox_hosts_serve_certificates(settings):
+    settings.PAYMENTS_MODE = "live"
+    settings.PAYPAL_API_BASE = "https://api-m.sandbox.paypal.com"
+    assert cert_url_allowed("https://api.sandbox.paypal.com/v1/notifications/certs/CERT-1")
+    assert not cert_url_allowed("https://api.paypal.com/v1/notifications/certs/CERT-1")
 
 
 def test_the_sandbox_certificate_allow_list_is_exactly_the_sandbox_origin(settings):
@@ -413,6 +443,8 @@ def test_the_sandbox_certificate_allow_list_is_exactly_the_sandbox_origin(settin
     assert not cert_url_allowed("http://localhost:8111/v1/notifications/certs/CERT-1")
     assert not cert_url_allowed("https://127.0.0.1:8111/v1/notifications/certs/CERT-1")
     assert not cert_url_allowed("https://api.paypal.com/v1/notifications/certs/CERT-1")
+    assert not cert_url_allowed("http://127.0.0.1:8111/v1/oauth2/token")
+    assert not cert_url_allowed("http://127.0.0.1:8111/v1/notifications/certs/CERT-1?a=b")
 
 
 @pytest.mark.django_db
@@ -475,17 +507,15 @@ def test_the_sandbox_signature_verifies_both_ways(client, paypal_sandbox, settin
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     "tamper",
-    ["other_key", "body_changed", "wrong_webhook_id", "time_changed", "foreign_cert_url"],
+    ["other_key", "body_changed", "wrong_webhook_id", "time_changed"],
 )
-def test_the_postback_refuses_what_paypal_did_not_sign(
-    client, paypal_sandbox, settings, listener, tamper
-):
+def test_the_postback_refuses_what_paypal_did_not_sign(client, paypal_sandbox, settings, tamper):
     settings.PAYPAL_WEBHOOK_VERIFICATION = "api"
     body, headers = paypal_sandbox.paypal.signed_delivery(sandbox_event(paypal_sandbox))
     if tamper == "other_key":
         impostor = WebhookSigner()
         headers = impostor.headers(
-            body, webhook_id=WEBHOOK_ID, cert_url=paypal_sandbox.paypal.cert_url, at=1.8e9
+            body, webhook_id=WEBHOOK_ID, cert_url=paypal_sandbox.paypal.cert_url, at=time.time()
         )
     elif tamper == "body_changed":
         body = body.replace(b"PP-D-1", b"PP-D-2")
@@ -493,16 +523,29 @@ def test_the_postback_refuses_what_paypal_did_not_sign(
         body, headers = paypal_sandbox.paypal.signed_delivery(
             sandbox_event(paypal_sandbox), webhook_id="WH-SOMEONE-ELSE"
         )
-    elif tamper == "time_changed":
-        headers["PAYPAL-TRANSMISSION-TIME"] = "2020-01-01T00:00:00Z"
     else:
-        headers["PAYPAL-CERT-URL"] = f"http://127.0.0.1:{listener.port}/v1/notifications/certs/x"
+        headers["PAYPAL-TRANSMISSION-TIME"] = paypal_time(
+            dt.datetime.now(dt.UTC) - dt.timedelta(seconds=61)
+        )
 
     assert_refused(post(client, body, headers), "bad_signature")
-    assert listener.connections == 0
     assert any(
         c.path.endswith("/verify-webhook-signature") for c in paypal_sandbox.paypal.api_calls
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("mode", ["offline", "api"])
+def test_a_foreign_certificate_url_is_refused_before_anyone_is_asked(
+    client, paypal_sandbox, settings, listener, mode
+):
+    settings.PAYPAL_WEBHOOK_VERIFICATION = mode
+    body, headers = paypal_sandbox.paypal.signed_delivery(sandbox_event(paypal_sandbox))
+    headers["PAYPAL-CERT-URL"] = paypal_cert_url(f"http://127.0.0.1:{listener.port}", "x")
+
+    assert_refused(post(client, body, headers), "foreign_cert_url")
+    assert listener.connections == 0
+    assert not paypal_sandbox.paypal.api_calls
 
 
 @pytest.mark.django_db
@@ -513,6 +556,7 @@ def test_when_paypal_cannot_be_asked_the_delivery_is_refused_for_a_retry(
     body, headers = paypal_sandbox.paypal.signed_delivery(sandbox_event(paypal_sandbox))
     settings.PAYPAL_API_BASE = f"http://127.0.0.1:{_closed_port()}"
     settings.PROVIDER_TIMEOUT_SECONDS = 2.0
+    headers["PAYPAL-CERT-URL"] = paypal_cert_url(settings.PAYPAL_API_BASE, "x")  # same origin
 
     assert_refused(post(client, body, headers), "verification_unavailable")
 

@@ -8,13 +8,26 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
+from django.db import connection
 
 from kennel.ops.management.commands.serve import granian_command
 from tests.notifications.servers import free_port
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def own_process_database_url() -> str:
+    """The test database (pytest-django's `test_…`), for processes of their own."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = quote(db["USER"] or "")
+    if db["PASSWORD"]:
+        auth += ":" + quote(db["PASSWORD"])
+    return f"postgres://{auth}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def kennel_env(database_url: str, **extra: str) -> dict[str, str]:
@@ -28,11 +41,14 @@ def kennel_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def web_server(env: dict[str, str]) -> Iterator[str]:
-    """granian with Kennel's production options (one worker); yields its base URL."""
-    port = free_port()
+def web_server(env: dict[str, str], *, port: int | None = None, workers: int = 1) -> Iterator[str]:
+    """granian with Kennel's production options; yields its base URL."""
+    port = port or free_port()
     command = granian_command(
-        str(Path(sys.executable).with_name("granian")), host="127.0.0.1", port=port, workers=1
+        str(Path(sys.executable).with_name("granian")),
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
     )
     process = subprocess.Popen(
         command, cwd=PROJECT_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -23,7 +23,7 @@ from tests.conftest import sandbox_for
 from tests.factories import PuppyFactory
 from tests.payments.flow import confirmations
 from tests.payments.stripe_helpers import choose
-from tests.resilience.servers import kennel_env, worker
+from tests.resilience.servers import kennel_env, own_process_database_url, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PUPPIES = 6
@@ -114,7 +114,7 @@ def test_a_storm_of_killed_connections_loses_no_payment_and_doubles_nothing(
     mail = tmp_path / "mail"
     mail.mkdir()
     env = kennel_env(
-        f"postgres://postgres@127.0.0.1:5432/{database}",
+        own_process_database_url(),
         STRIPE_API_BASE=patient_sandbox.public_url,
         STRIPE_SECRET_KEY="sk_test_kennel",
         EMAIL_URL=f"filemail://{mail}",

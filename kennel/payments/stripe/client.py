@@ -121,6 +121,8 @@ def construct_event(body: bytes, signature_header: str) -> dict[str, Any]:
         raise WebhookRejected(reason) from exc
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
         raise WebhookRejected("malformed_body") from exc
+    except RecursionError as exc:  # nested deeper than the parser goes: [[[[...]]]]
+        raise WebhookRejected("malformed_body", "nested too deeply") from exc
     if not isinstance(event, dict):
         raise WebhookRejected("malformed_body")
     return event

@@ -1,7 +1,10 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
+from kennel.monitoring.models import ReconciliationRun
+from kennel.monitoring.reconciliation import reconciliation_record
 from kennel.payments.reconcile import payments_reconcile
 
 
@@ -15,7 +18,12 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=7, help="How far back to re-read.")
 
     def handle(self, *args: Any, days: int, **options: Any) -> None:
+        started_at = timezone.now()
         result = payments_reconcile(days=days)
+        # Kept for /health/webhooks/ (and the owner's alert when it needs attention).
+        reconciliation_record(
+            result, source=ReconciliationRun.Source.COMMAND, started_at=started_at
+        )
         out = self.stdout
         out.write(f"re-read {result.checked} unsettled checkout(s) from their provider")
         for line in result.changed:

@@ -1,0 +1,168 @@
+"""The health of payments and background work: one evaluation, read by /health/webhooks/ and
+by the worker's alert sweep (kennel/monitoring/alerts.py), so both always agree.
+
+Checks (each names itself in `failing` when it fails):
+
+- `webhook_backlog`: a webhook event still unprocessed (pending, processing or failed)
+  HEALTH_WEBHOOK_BACKLOG_MINUTES after it arrived.
+- `webhook_silence`: a provider has sent no event for HEALTH_SILENCE_HOURS while one of its
+  holds (a checkout started, not settled) has been waiting at least as long: its webhooks
+  may not be reaching the shop.
+- `dead_work`: background work (an email, a refund, a webhook's processing) was given up on.
+- `reconciliation`: the last reconciliation found something that needs attention.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Max, Min, Q, Sum
+from django.utils import timezone
+
+from kennel.core.models import SideEffect
+from kennel.monitoring.models import ReconciliationRun
+from kennel.payments.models import WebhookEvent, WebhookRejectionMinute
+from kennel.reservations.models import Reservation
+
+PROVIDERS = tuple(Reservation.Provider.values)
+UNPROCESSED = (
+    WebhookEvent.Status.PENDING,
+    WebhookEvent.Status.PROCESSING,
+    WebhookEvent.Status.FAILED,
+)
+WAITING = (Reservation.Status.PENDING, Reservation.Status.PROCESSING)
+CHECKS = ("webhook_backlog", "webhook_silence", "dead_work", "reconciliation")
+
+
+@dataclass
+class Health:
+    """The checks' verdicts (`problems`: check → what is wrong) and the figures behind them."""
+
+    problems: dict[str, str] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def failing(self) -> list[str]:
+        return [name for name in CHECKS if name in self.problems]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def health_evaluate(*, now: datetime | None = None) -> Health:
+    """Evaluate every check, with a handful of aggregate queries (cheap enough for a probe)."""
+    now = now or timezone.now()
+    health = Health()
+    providers = _providers(now)
+    health.report["providers"] = providers
+    health.report["background_work"] = _background_work()
+    health.report["reconciliation"] = _reconciliation()
+
+    backlog = timedelta(minutes=settings.HEALTH_WEBHOOK_BACKLOG_MINUTES)
+    late = [
+        f"{name}: an event unprocessed for {p['oldest_unprocessed_seconds']} s"
+        for name, p in providers.items()
+        if p["oldest_unprocessed_seconds"] is not None
+        and p["oldest_unprocessed_seconds"] >= backlog.total_seconds()
+    ]
+    if late:
+        health.problems["webhook_backlog"] = "; ".join(late)
+
+    silence = settings.HEALTH_SILENCE_HOURS
+    if silence > 0:
+        quiet = [
+            f"{name}: no event for {silence:g} h while a hold waits"
+            for name, p in providers.items()
+            if p["_silent_since"] is not None
+            and p["_silent_since"] <= now - timedelta(hours=silence)
+        ]
+        if quiet:
+            health.problems["webhook_silence"] = "; ".join(quiet)
+    for p in providers.values():
+        del p["_silent_since"]
+
+    dead = health.report["background_work"]["dead"]
+    if dead:
+        health.problems["dead_work"] = f"{dead} piece(s) of background work given up on"
+
+    last = health.report["reconciliation"]
+    if last["needs_attention"]:
+        health.problems["reconciliation"] = "; ".join(last["lines"]) or "needs attention"
+    return health
+
+
+def _providers(now: datetime) -> dict[str, dict[str, Any]]:
+    providers: dict[str, dict[str, Any]] = {
+        name: {
+            "last_event_at": None,
+            "events": dict.fromkeys(WebhookEvent.Status.values, 0),
+            "oldest_unprocessed_seconds": None,
+            "rejected_last_hour": {},
+            "holds_waiting": 0,
+        }
+        for name in PROVIDERS
+    }
+    events = WebhookEvent.objects.values("provider", "status").annotate(
+        n=Count("id"), last=Max("received_at"), oldest=Min("received_at")
+    )
+    for row in events:
+        p = providers.get(row["provider"])
+        if p is None:
+            continue
+        p["events"][row["status"]] = row["n"]
+        if p["last_event_at"] is None or row["last"] > p["last_event_at"]:
+            p["last_event_at"] = row["last"]
+        if row["status"] in UNPROCESSED:
+            age = int((now - row["oldest"]).total_seconds())
+            if p["oldest_unprocessed_seconds"] is None or age > p["oldest_unprocessed_seconds"]:
+                p["oldest_unprocessed_seconds"] = age
+    rejected = (
+        WebhookRejectionMinute.objects.filter(minute__gt=now - timedelta(hours=1))
+        .values("provider", "reason")
+        .annotate(n=Sum("count"))
+        .order_by("provider", "reason")
+    )
+    for refused in rejected:
+        if refused["provider"] in providers:
+            providers[refused["provider"]]["rejected_last_hour"][refused["reason"]] = refused["n"]
+    holds = (
+        Reservation.objects.filter(status__in=WAITING, provider_reference__isnull=False)
+        .values("provider")
+        .annotate(n=Count("id"), oldest=Min("created_at"))
+    )
+    waiting_since = {row["provider"]: row for row in holds}
+    for name, p in providers.items():
+        hold = waiting_since.get(name)
+        p["holds_waiting"] = hold["n"] if hold else 0
+        # Silent since the later of its last event and its oldest waiting hold.
+        p["_silent_since"] = (
+            max(filter(None, [p["last_event_at"], hold["oldest"]])) if hold else None
+        )
+        if p["last_event_at"] is not None:
+            p["last_event_at"] = p["last_event_at"].isoformat()
+    return providers
+
+
+def _background_work() -> dict[str, int]:
+    St = SideEffect.Status
+    return SideEffect.objects.exclude(status=St.SENT).aggregate(
+        queued=Count("id", filter=Q(status=St.PENDING, attempts=0)),
+        failing=Count("id", filter=Q(status=St.PENDING, attempts__gt=0)),
+        running=Count("id", filter=Q(status=St.SENDING)),
+        dead=Count("id", filter=Q(status=St.DEAD)),
+    )
+
+
+def _reconciliation() -> dict[str, Any]:
+    last = ReconciliationRun.objects.order_by("-finished_at", "-id").first()
+    if last is None:
+        return {"at": None, "source": None, "balanced": None, "needs_attention": False, "lines": []}
+    return {
+        "at": last.finished_at.isoformat(),
+        "source": last.source,
+        "balanced": last.balanced,
+        "needs_attention": last.needs_attention,
+        "lines": last.lines,
+    }

@@ -1,0 +1,100 @@
+"""The worker's hourly reconciliation, and the record of every reconciliation's result.
+
+`reconciliation_sweep` claims the period with one conditional UPDATE on a `Schedule` row, so
+of several workers side by side only one runs `payments_reconcile()` per period;
+`reconciliation_record` keeps what it found (the `reconcile_payments` command records its
+runs too), for /health/webhooks/ and the owner's alerts.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from kennel.core.db import is_database_unavailable
+from kennel.monitoring.models import ReconciliationRun, Schedule
+from kennel.payments.reconcile import Reconciliation, payments_reconcile
+
+log = logging.getLogger(__name__)
+RECONCILE = "reconcile_payments"
+
+
+def reconciliation_lines(result: Reconciliation) -> list[str]:
+    """What needs attention in a result, one short line each (no provider error text)."""
+    lines = [f"could not ask the provider: {line}" for line in result.unreachable]
+    lines += [
+        f"{currency} not balanced: money in {b.money_in} != held {b.held} + refunded "
+        f"{b.refunded} + refunding {b.refunding}"
+        for currency, b in sorted(result.books.items())
+        if not b.balanced
+    ]
+    lines += [
+        f"refund refused by {r.provider}: {r.amount} {r.currency} for payment "
+        f"{r.external_payment_id}"
+        for r in result.failed_refunds
+    ]
+    lines += [f"neither held nor refunded: {line}" for line in result.unaccounted]
+    return lines
+
+
+def reconciliation_record(
+    result: Reconciliation, *, source: str, started_at: datetime
+) -> ReconciliationRun:
+    """Keep a reconciliation's result; the latest is the one health reads."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = ReconciliationRun.objects.create(
+            source=source,
+            started_at=started_at,
+            finished_at=now,
+            balanced=all(b.balanced for b in result.books.values()),
+            needs_attention=result.needs_attention,
+            checked=result.checked,
+            lines=reconciliation_lines(result),
+        )
+        # A run by hand counts as this period's: the worker waits a period from it.
+        _schedule_row(clock_from=started_at)
+        earlier = Q(last_started_at__isnull=True) | Q(last_started_at__lt=started_at)
+        Schedule.objects.filter(earlier, name=RECONCILE).update(last_started_at=started_at)
+    return run
+
+
+def reconciliation_sweep(*, now: datetime | None = None) -> int:
+    """The worker's sweep: reconcile when the last run started more than
+    RECONCILE_EVERY_MINUTES ago (0: never; the first, a period after the first worker
+    started). Returns 1 when this worker ran it, 0 otherwise."""
+    every = settings.RECONCILE_EVERY_MINUTES
+    if every <= 0:
+        return 0
+    now = now or timezone.now()
+    _schedule_row(clock_from=now)
+    due = Q(last_started_at__isnull=True) | Q(last_started_at__lte=now - timedelta(minutes=every))
+    if not Schedule.objects.filter(due, name=RECONCILE).update(last_started_at=now):
+        return 0  # not due, or another worker claimed it first
+    try:
+        result = payments_reconcile()
+    except Exception as exc:
+        if is_database_unavailable(exc):
+            raise  # nothing can be recorded; the sweep's caller waits for the database
+        log.exception("the hourly reconciliation failed")
+        result = Reconciliation()
+        result.unreachable.append(f"the reconciliation stopped: {type(exc).__name__}")
+    run = reconciliation_record(result, source=ReconciliationRun.Source.WORKER, started_at=now)
+    if run.needs_attention:
+        log.warning("reconciliation needs attention: %s", "; ".join(run.lines))
+    return 1
+
+
+def _schedule_row(*, clock_from: datetime) -> None:
+    """The first worker ever starts the clock: the first run is a period later (a shop
+    being set up, or a test, is not reconciled the moment a worker starts)."""
+    if Schedule.objects.filter(name=RECONCILE).exists():
+        return
+    try:
+        with transaction.atomic():
+            Schedule.objects.create(name=RECONCILE, last_started_at=clock_from)
+    except IntegrityError:
+        pass  # another worker created it meanwhile

@@ -1,0 +1,127 @@
+"""The owner hears of an incident once when a check starts failing and once when it is over,
+through the real outbox and mail backend, however often and on however many workers the sweep
+runs."""
+
+from datetime import timedelta
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from kennel.core.models import SideEffect
+from kennel.monitoring.alerts import health_alerts_sweep
+from kennel.monitoring.models import Incident
+from tests.conftest import run_worker_once
+
+OWNER = "owner@kennel.example"
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _mail(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.OWNER_EMAIL = OWNER
+    settings.SITE_URL = "https://shop.example"
+    settings.RECONCILE_EVERY_MINUTES = 0  # not what these tests are about
+    settings.HEALTH_ALERT_AFTER_MINUTES = 0
+    mail.outbox = []
+
+
+def dead_work() -> SideEffect:
+    return SideEffect.objects.create(
+        kind="owner_deposit",
+        recipient=OWNER,
+        dedup_key="test:dead",
+        status=SideEffect.Status.DEAD,
+        attempts=12,
+        next_attempt_at=timezone.now(),
+    )
+
+
+def sweeps_racing(threads, *, workers: int = 2, rounds: int = 3) -> None:
+    for _ in range(rounds):
+        results = threads(workers, lambda i: health_alerts_sweep())
+        assert not [r for r in results if isinstance(r, BaseException)], results
+
+
+def test_one_alert_per_incident_and_one_when_it_is_over(threads):
+    effect = dead_work()
+    sweeps_racing(threads)
+    for _ in range(3):
+        run_worker_once()  # the worker's own sweep runs too
+    [alert] = mail.outbox
+    assert alert.to == [OWNER]
+    assert alert.subject == "Attention needed: Background work has been given up on"
+    assert "dead_work" in alert.body
+    assert "1 piece(s) of background work" in alert.body
+    assert "https://shop.example/health/webhooks/" in alert.body
+    [(html, mimetype)] = alert.alternatives
+    assert mimetype == "text/html"
+    assert "dead_work" in str(html)
+    incident = Incident.objects.get()
+    assert (incident.check_name, incident.ended_at) == ("dead_work", None)
+
+    SideEffect.objects.filter(pk=effect.pk).update(status=SideEffect.Status.SENT)  # dealt with
+    sweeps_racing(threads)
+    for _ in range(3):
+        run_worker_once()
+    assert [m.subject for m in mail.outbox] == [
+        "Attention needed: Background work has been given up on",
+        "Resolved: Background work has been given up on",
+    ]
+    assert Incident.objects.get().ended_at is not None
+    recovered = mail.outbox[1]
+    assert recovered.to == [OWNER]
+    assert "passing again" in recovered.body
+
+
+def test_the_same_check_failing_again_later_is_a_new_incident(threads):
+    effect = dead_work()
+    health_alerts_sweep()
+    SideEffect.objects.filter(pk=effect.pk).update(status=SideEffect.Status.SENT)
+    health_alerts_sweep()
+    SideEffect.objects.filter(pk=effect.pk).update(status=SideEffect.Status.DEAD)
+    sweeps_racing(threads, workers=4, rounds=2)
+    run_worker_once()
+    assert [m.subject.split(":")[0] for m in mail.outbox] == [
+        "Attention needed",
+        "Resolved",
+        "Attention needed",
+    ]
+    assert Incident.objects.filter(ended_at__isnull=True).count() == 1
+
+
+def test_without_owner_email_the_incident_is_kept_and_no_email_written(settings):
+    settings.OWNER_EMAIL = ""
+    dead_work()
+    assert health_alerts_sweep() == 2  # opened, and alerted (nobody to email)
+    assert Incident.objects.filter(check_name="dead_work", ended_at__isnull=True).exists()
+    assert not SideEffect.objects.filter(kind__startswith="owner_alert").exists()
+    run_worker_once()
+    assert mail.outbox == []
+
+
+def test_a_blip_shorter_than_the_grace_is_recorded_but_never_emailed(settings):
+    settings.HEALTH_ALERT_AFTER_MINUTES = 5
+    effect = dead_work()
+    assert health_alerts_sweep() == 1  # opened, not alerted
+    SideEffect.objects.filter(pk=effect.pk).update(status=SideEffect.Status.SENT)
+    assert health_alerts_sweep() == 1  # closed
+    run_worker_once()
+    assert mail.outbox == []
+    incident = Incident.objects.get()
+    assert incident.alerted_at is None
+    assert incident.ended_at is not None
+
+
+def test_a_check_failing_past_the_grace_is_emailed_once(settings, threads):
+    settings.HEALTH_ALERT_AFTER_MINUTES = 5
+    dead_work()
+    health_alerts_sweep()
+    later = timezone.now() + timedelta(minutes=6)
+    results = threads(3, lambda i: health_alerts_sweep(now=later))
+    assert sorted(results) == [0, 0, 1]
+    run_worker_once()
+    assert [m.subject for m in mail.outbox] == [
+        "Attention needed: Background work has been given up on"
+    ]
