@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from kennel.core.models import SideEffect
 from kennel.core.outbox import side_effects_retry
-from kennel.payments.models import Refund, WebhookEvent
+from kennel.payments.models import WebhookEvent
 from kennel.reservations.models import Reservation
 from tests.factories import ReservationFactory
+from tests.monitoring.test_reconciliation import refused_refund
 from tests.payments.test_stripe_webhooks import SECRET, event, post, sign
 
 URL = "/health/webhooks/"
@@ -153,15 +154,7 @@ def test_a_reconciliation_that_needs_attention_fails_the_check(client):
     assert body["reconciliation"]["balanced"] is True
     assert body["reconciliation"]["source"] == "command"
 
-    Refund.objects.create(
-        provider="stripe",
-        external_payment_id="pi_refused",
-        amount="150.00",
-        currency="EUR",
-        reason=Refund.Reason.LATE_PAYMENT,
-        status=Refund.Status.FAILED,
-        idempotency_key="refund:test:refused",
-    )
+    refused_refund()
     with pytest.raises(SystemExit):
         call_command("reconcile_payments", stdout=io.StringIO())
     answer = client.get(URL)

@@ -1,10 +1,6 @@
 """/metrics counts what every web worker did: a real granian with two workers (as `serve`
 runs it) shares one multiprocess directory, and a scrape answered by either worker sums them."""
 
-import hashlib
-import hmac
-import json
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +10,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.factories import PuppyFactory
+from tests.payments.test_stripe_webhooks import event, sign
 from tests.resilience.servers import kennel_env, own_process_database_url, web_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,17 +20,8 @@ EVENTS = 7
 
 
 def _signed(event_id: str) -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            "id": event_id,
-            "object": "event",
-            "type": "customer.created",
-            "data": {"object": {"id": "cus_1", "object": "customer"}},
-        }
-    ).encode()
-    stamp = str(int(time.time()))
-    digest = hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
-    return body, {"Stripe-Signature": f"t={stamp},v1={digest.hexdigest()}"}
+    body = event(event_id=event_id)
+    return body, {"Stripe-Signature": sign(body, secret=WEBHOOK_SECRET)}
 
 
 def _index_pages_by_worker(directory: Path) -> dict[str, float]:

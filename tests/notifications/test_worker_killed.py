@@ -8,10 +8,8 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
 from kennel.core.models import SideEffect
@@ -19,28 +17,16 @@ from kennel.notifications.emails import message_id
 from tests.factories import PuppyFactory
 from tests.notifications.conftest import OWNER
 from tests.notifications.helpers import confirm, hold
+from tests.resilience.servers import PROJECT_DIR, own_process_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEPOSITS = 4  # each: owner email, buyer email, GA4, Meta = 16 side effects
-
-
-def _database_url() -> str:
-    """The test database (pytest-django's `test_…`), for a process of its own."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    auth = quote(db["USER"] or "")
-    if db["PASSWORD"]:
-        auth += ":" + quote(db["PASSWORD"])
-    host = db["HOST"] or "127.0.0.1"
-    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
 def _worker_env(smtp_port: int, ga4_url: str, meta_url: str) -> dict[str, str]:
     return {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": own_process_database_url(),
         "CONN_MAX_AGE": "0",
         "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
         "EMAIL_TIMEOUT": "30",

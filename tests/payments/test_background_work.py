@@ -21,9 +21,10 @@ from kennel.payments.webhooks import webhooks_sweep
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservation_release
 from tests.factories import PuppyFactory
-from tests.notifications.test_worker_killed import PROJECT_DIR, _database_url, _stop
+from tests.notifications.test_worker_killed import _stop
 from tests.payments.flow import run_webhook_jobs, settled
 from tests.payments.stripe_helpers import choose, events_of, reserve
+from tests.resilience.servers import PROJECT_DIR, own_process_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CLOSED_PORT = "http://127.0.0.1:9"  # discard: nothing listens, the connection is refused
@@ -124,7 +125,7 @@ def test_a_refund_is_sent_while_the_mail_server_hangs(sandbox, live_server, smtp
     smtp_server.stall_on_rcpt = 0  # the first email hangs until released
     log = tmp_path / "worker.log"
     env = {
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": own_process_database_url(),
         "PATH": "/usr/bin:/bin",
         "CONN_MAX_AGE": "0",
         "PAYMENTS_MODE": "sandbox",

@@ -28,12 +28,11 @@ from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservations_release_stranded
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
-from tests.notifications.test_worker_killed import _database_url
 from tests.payments.flow import settled
 from tests.payments.stripe_helpers import choose, reserve
+from tests.resilience.servers import PROJECT_DIR, own_process_database_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 HUNG_FOR = 120  # the sandbox's API answers after this long: longer than any test here waits
 PATIENCE = 4.0  # how long a buyer's request is given before the test calls it hung
 FAST = 1.0  # "at once" / "well under a second"
@@ -62,7 +61,7 @@ def _start_granian(
     once per process."""
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": own_process_database_url(),
         "PAYMENTS_MODE": "sandbox",
         "SITE_URL": f"http://127.0.0.1:{port}",
         "STRIPE_API_BASE": sandbox.public_url,

@@ -2,9 +2,6 @@
 Retry-After meanwhile (never 500, nothing half-written), the next request after it is back
 succeeds without a restart, and the worker waits it out and delivers what was queued."""
 
-import hashlib
-import hmac
-import json
 import time
 
 import httpx
@@ -15,6 +12,7 @@ from kennel.core.models import SideEffect
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
 from tests.notifications.helpers import confirm, hold
+from tests.payments.test_stripe_webhooks import event, sign
 from tests.resilience.proxy import DatabaseProxy
 from tests.resilience.servers import kennel_env, web_server, worker
 
@@ -32,17 +30,8 @@ def proxy():
 
 
 def _signed_stripe_event() -> tuple[bytes, dict[str, str]]:
-    body = json.dumps(
-        {
-            "id": "evt_outage_1",
-            "object": "event",
-            "type": "customer.created",
-            "data": {"object": {"id": "cus_1", "object": "customer"}},
-        }
-    ).encode()
-    stamp = str(int(time.time()))
-    digest = hmac.new(WEBHOOK_SECRET.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
-    return body, {"Stripe-Signature": f"t={stamp},v1={digest.hexdigest()}"}
+    body = event(event_id="evt_outage_1")
+    return body, {"Stripe-Signature": sign(body, secret=WEBHOOK_SECRET)}
 
 
 def test_while_the_database_is_away_everything_answers_503_and_recovers_without_a_restart(
