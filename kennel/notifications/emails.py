@@ -33,6 +33,7 @@ SUBJECTS = {
     K.BUYER_PROCESSING: "Your payment for {puppy} is being processed",
     K.BUYER_FAILED: "Your payment for {puppy} did not go through",
     K.BUYER_EXPIRED: "Your hold on {puppy} has ended",
+    K.BUYER_RELEASED: "Your hold on {puppy} was released",
     K.BUYER_REFUND: "Your payment for {puppy} is being refunded",
     K.OWNER_REFUND: "Refund issued: {puppy}, {buyer}",
 }
@@ -44,7 +45,8 @@ REFUND_REASONS = {
     ),
     Refund.Reason.AMOUNT_MISMATCH: "the amount paid was not the deposit we asked for",
     Refund.Reason.DUPLICATE_PAYMENT: "we received more than one payment for this reservation",
-    Refund.Reason.OWNER: "the breeder has refunded your deposit",
+    Refund.Reason.OWNER: "the breeder has cancelled your reservation and refunded your deposit",
+    Refund.Reason.PROVIDER: "the breeder has refunded (part of) your deposit",
 }
 # The same, told to the owner.
 OWNER_REFUND_REASONS = {
@@ -54,7 +56,8 @@ OWNER_REFUND_REASONS = {
     ),
     Refund.Reason.AMOUNT_MISMATCH: "the amount paid was not the deposit",
     Refund.Reason.DUPLICATE_PAYMENT: "it was a second payment for the same reservation",
-    Refund.Reason.OWNER: "it was refunded at the payment provider (dashboard or back office)",
+    Refund.Reason.OWNER: "you cancelled the reservation and refunded it from the back office",
+    Refund.Reason.PROVIDER: "it was refunded at the payment provider (its dashboard)",
 }
 SUBJECT_MAX = 150
 

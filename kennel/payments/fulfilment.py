@@ -8,6 +8,7 @@ nothing. Every captured payment ends as a confirmed reservation or a refund (inv
 
 import logging
 
+from django.db.models import Q
 from django.utils import timezone
 
 from kennel.core.db import locked_transaction
@@ -31,13 +32,15 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
     """
     reservation_id = reservation_id_or_none(snapshot.reservation_id)
     if reservation_id is None or not Reservation.objects.filter(pk=reservation_id).exists():
-        if snapshot.state == PaymentState.PAID:
-            with locked_transaction():
+        with locked_transaction():
+            refunds_record(None, snapshot, actor=actor)
+            if snapshot.state == PaymentState.PAID:
                 _refund(None, snapshot, Refund.Reason.DUPLICATE_PAYMENT, actor=actor)
         return None
     with locked_transaction():
         reservation = reservations.lock_for_payment(reservation_id=reservation_id)
         reservations.reservation_adopt_checkout(reservation, reference=snapshot.reference)
+        refunds_record(reservation, snapshot, actor=actor)
         foreign = bool(snapshot.reference) and snapshot.reference != reservation.provider_reference
         if snapshot.state == PaymentState.PAID:
             _apply_paid(reservation, snapshot, actor=actor, foreign=foreign)
@@ -89,13 +92,101 @@ def _apply_paid(
 
 
 def _apply_refunded(reservation: Reservation, snapshot: PaymentSnapshot, *, actor: str) -> None:
+    if snapshot.refunds:
+        if reservation.external_payment_id == snapshot.payment_id:
+            reservations.reservation_refunded(reservation, actor=actor)
+        return
+    # Fully refunded, by refunds we were not shown one by one: ours of this payment went
+    # through, and whatever else did is told as one refund of the payment.
     Refund.objects.filter(
         provider=snapshot.provider, external_payment_id=snapshot.payment_id
     ).exclude(status=Refund.Status.SUCCEEDED).update(
         status=Refund.Status.SUCCEEDED, updated_at=timezone.now()
     )
-    if reservation.external_payment_id == snapshot.payment_id:
-        reservations.reservation_refunded(reservation, actor=actor)
+    ours = reservation.external_payment_id == snapshot.payment_id
+    if ours and reservations.reservation_refunded(reservation, actor=actor):
+        reservations.refund_notices_enqueue(
+            reservation=reservation,
+            payment_id=snapshot.payment_id or "",
+            amount=reservation.deposit_amount,
+            currency=reservation.currency,
+            reason=Refund.Reason.PROVIDER,
+        )
+
+
+REFUND_STATUS = {
+    "pending": Refund.Status.PENDING,
+    "succeeded": Refund.Status.SUCCEEDED,
+    "failed": Refund.Status.FAILED,
+}
+
+
+def refunds_record(
+    reservation: Reservation | None, snapshot: PaymentSnapshot, *, actor: str
+) -> None:
+    """Put every refund the provider reported into the books, once, whoever made it.
+
+    A refund Kennel sent is found by the key it carries (or its provider id) and only takes
+    the provider's status; one made elsewhere (the provider's dashboard, e.g. a deposit less
+    an admin fee) becomes a new Refund row, and buyer and owner are told of it. Run under the
+    reservation's lock, in the caller's transaction.
+    """
+    payment_id = snapshot.payment_id or snapshot.reference
+    for seen in snapshot.refunds:
+        if not seen.refund_id or seen.amount <= 0:
+            continue
+        status = REFUND_STATUS[seen.status]
+        known = Refund.objects.filter(
+            Q(provider=snapshot.provider, provider_refund_id=seen.refund_id)
+            | Q(idempotency_key=seen.kennel_key or "-")
+        ).first()
+        if known is not None:
+            _refund_update(known, status=status, refund_id=seen.refund_id, actor=actor)
+            continue
+        refund = Refund.objects.create(
+            reservation=reservation,
+            provider=snapshot.provider,
+            external_payment_id=payment_id,
+            amount=seen.amount,
+            currency=seen.currency or snapshot.currency or "",
+            reason=Refund.Reason.PROVIDER,
+            provider_refund_id=seen.refund_id,
+            status=status,
+            idempotency_key=f"kennel-found-{snapshot.provider}-{seen.refund_id}",
+        )
+        audit(
+            "payments.refund.recorded",
+            actor=actor,
+            obj=refund,
+            amount=str(refund.amount),
+            currency=refund.currency,
+            reservation=str(reservation.pk) if reservation else None,
+        )
+        if reservation is not None and status != Refund.Status.FAILED:
+            reservations.refund_notices_enqueue(
+                reservation=reservation,
+                payment_id=f"refund:{seen.refund_id}",
+                amount=refund.amount,
+                currency=refund.currency,
+                reason=refund.reason,
+            )
+
+
+def _refund_update(refund: Refund, *, status: str, refund_id: str, actor: str) -> None:
+    """The provider's word on a refund we know: its id and its status (a late "pending"
+    event never undoes "succeeded"; a refund that failed after all says so)."""
+    changes: dict[str, object] = {}
+    if not refund.provider_refund_id:
+        changes["provider_refund_id"] = refund_id
+    late = refund.status == Refund.Status.SUCCEEDED and status == Refund.Status.PENDING
+    if refund.status != status and not late:
+        changes["status"] = status
+    if not changes:
+        return
+    Refund.objects.filter(pk=refund.pk).update(**changes, updated_at=timezone.now())
+    if "status" in changes:
+        refund.refresh_from_db()
+        audit(f"payments.refund.{refund.status}", actor=actor, obj=refund)
 
 
 def _refund(

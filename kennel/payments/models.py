@@ -117,7 +117,8 @@ class Refund(BaseModel):
         LATE_PAYMENT = "late_payment", "Paid after the puppy was taken"
         AMOUNT_MISMATCH = "amount_mismatch", "Paid amount differs from the deposit"
         DUPLICATE_PAYMENT = "duplicate_payment", "A second payment for one reservation"
-        OWNER = "owner", "Refunded by the owner"
+        OWNER = "owner", "Refunded by the breeder (back office)"
+        PROVIDER = "provider", "Refunded at the provider (dashboard)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -140,7 +141,13 @@ class Refund(BaseModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive")
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),
+            # A provider's refund is in the books once, whoever reported it first.
+            models.UniqueConstraint(
+                fields=["provider", "provider_refund_id"],
+                condition=~models.Q(provider_refund_id=""),
+                name="one_row_per_provider_refund",
+            ),
         ]
 
     def __str__(self) -> str:

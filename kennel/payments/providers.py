@@ -80,6 +80,19 @@ class CheckoutStart:
 
 
 @dataclass(frozen=True)
+class RefundSnapshot:
+    """One refund of a captured payment as the provider's API has it, whoever made it."""
+
+    refund_id: str
+    amount: Decimal
+    currency: str
+    status: str  # "pending", "succeeded" or "failed" (Refund.Status values)
+    # The idempotency key Kennel sent it with (Stripe metadata, PayPal custom_id); None for a
+    # refund made elsewhere (the provider's dashboard).
+    kennel_key: str | None = None
+
+
+@dataclass(frozen=True)
 class PaymentSnapshot:
     """What the provider's API says about one checkout, re-read at the moment of processing."""
 
@@ -93,6 +106,9 @@ class PaymentSnapshot:
     # Where the buyer can go on with an OPEN checkout (the provider's own page, as its API
     # gave it; never a URL from a request); None when there is nothing for them to do there.
     buyer_action_url: str | None = None
+    # Refunds of the payment that the reading brought along (refund events); not a full list
+    # unless the provider gives one (Stripe: all of them; PayPal: the event's refund).
+    refunds: tuple[RefundSnapshot, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -155,8 +171,9 @@ class PaymentProvider(Protocol):
     def refund(
         self, *, payment_id: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> str:
-        """Refund a captured payment; returns the provider's refund id. Idempotent by key.
-        Must not touch the database."""
+        """Refund (part of) a captured payment; returns the provider's refund id. Idempotent
+        by key, and the key travels with the refund (metadata / custom_id) so a later read
+        of it knows it for Kennel's own. Must not touch the database."""
         ...
 
     def cancel_checkout(self, reference: str) -> None:

@@ -80,35 +80,38 @@ def payments_reconcile(*, days: int = 7) -> Reconciliation:
 
 def _check_books(result: Reconciliation) -> None:
     """Money in is every payment we know was captured: the ones that made (or make) a
-    reservation, and the ones we refund. Each must be held or refunded, once."""
+    reservation, and the ones we refund. Each, to the cent, is held (less its partial
+    refunds) or refunded: refunds confirmed, refunds on their way, and never more than came in.
+    """
     payments: dict[tuple[str, str], tuple[str, Decimal]] = {}
-    settled: set[tuple[str, str]] = set()
+    status_of: dict[tuple[str, str], str] = {}
     for r in Reservation.objects.exclude(external_payment_id__isnull=True):
         key = (r.provider, str(r.external_payment_id))
         payments[key] = (r.currency, r.deposit_amount)
-        books = result.books[r.currency]
-        if r.status in HELD:
-            books.held += r.deposit_amount
-            settled.add(key)
-        elif r.status == S.REFUNDED:
-            books.refunded += r.deposit_amount
-            settled.add(key)
+        status_of[key] = r.status
+    out: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     for refund in Refund.objects.all():
         key = (refund.provider, refund.external_payment_id)
         payments.setdefault(key, (refund.currency, refund.amount))
-        if key in settled:
-            continue  # a refund row for a reservation closed as refunded: counted once
-        books = result.books[refund.currency]
-        if refund.status == Refund.Status.SUCCEEDED:
-            books.refunded += refund.amount
-            settled.add(key)
-        elif refund.status == Refund.Status.PENDING:
-            books.refunding += refund.amount
-            settled.add(key)
-        else:
+        if refund.status == Refund.Status.FAILED:
             result.failed_refunds.append(refund)
+        else:
+            out[key][refund.status] += refund.amount
     refused = {(f.provider, f.external_payment_id) for f in result.failed_refunds}
     for key, (currency, amount) in payments.items():
-        result.books[currency].money_in += amount
-        if key not in settled and key not in refused:
-            result.unaccounted.append(f"{key[0]} {key[1]} {amount} {currency}")
+        books = result.books[currency]
+        books.money_in += amount
+        refunded = out[key][Refund.Status.SUCCEEDED]
+        refunding = out[key][Refund.Status.PENDING]
+        status = status_of.get(key)
+        if status == S.REFUNDED and not refunded + refunding:
+            refunded = amount  # refunded in full at the provider before refunds had rows
+        books.refunded += refunded
+        books.refunding += refunding
+        rest = amount - refunded - refunding
+        if rest < 0:
+            result.unaccounted.append(f"{key[0]} {key[1]} refunded {-rest} {currency} too much")
+        elif status in HELD or status == S.REFUNDED:
+            books.held += rest  # the deposit, or the part the breeder kept when refunding
+        elif rest and key not in refused:
+            result.unaccounted.append(f"{key[0]} {key[1]} {rest} {currency}")

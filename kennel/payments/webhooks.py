@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import traceback
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
@@ -19,7 +20,7 @@ from django.utils import timezone
 
 from kennel.core.errors import Busy
 from kennel.core.metrics import WEBHOOK_DELIVERIES
-from kennel.core.models import SideEffect
+from kennel.core.models import SideEffect, audit
 from kennel.core.outbox import dedup_key, outbox_enqueue, side_effects_retry
 from kennel.payments.models import (
     PaymentWork,
@@ -82,6 +83,23 @@ def webhook_queue(event: WebhookEvent, *, actor: str) -> None:
         )
     elif job[1] in (SideEffect.Status.SENT, SideEffect.Status.DEAD):
         side_effects_retry(side_effect_ids=[job[0]], actor=actor, ended=True)
+
+
+def webhook_events_replay(*, event_ids: Iterable[int], actor: str) -> int:
+    """Process stored events once more, on the worker (the back office's "replay"): each is
+    reopened and its job queued, whatever it ended as. Safe: processing re-reads the payment
+    from the provider and changes only what is not yet so. Returns how many were queued."""
+    done = 0
+    for event_id in sorted(set(event_ids)):
+        with transaction.atomic():
+            event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
+            if event is None or event.status == E.PROCESSING:
+                continue  # gone, or running right now (it re-reads the provider anyway)
+            WebhookEvent.objects.filter(pk=event.pk).update(status=E.PENDING, attempts=0)
+            webhook_queue(event, actor=actor)
+            audit("payments.webhook_event.replayed", actor=actor, obj=event)
+            done += 1
+    return done
 
 
 def _store(event: VerifiedEvent) -> tuple[WebhookEvent, bool]:

@@ -14,6 +14,7 @@ class Effect(models.TextChoices):
     BUYER_PROCESSING = "buyer_processing", "Buyer: payment processing"
     BUYER_FAILED = "buyer_failed", "Buyer: payment failed"
     BUYER_EXPIRED = "buyer_expired", "Buyer: hold expired"
+    BUYER_RELEASED = "buyer_released", "Buyer: hold released by the breeder"
     BUYER_REFUND = "buyer_refund", "Buyer: refund issued"
     OWNER_REFUND = "owner_refund", "Owner: refund issued"
     GA4_PURCHASE = "ga4_purchase", "GA4: purchase"
@@ -27,6 +28,7 @@ BUYER_EMAILS = (
     Effect.BUYER_PROCESSING,
     Effect.BUYER_FAILED,
     Effect.BUYER_EXPIRED,
+    Effect.BUYER_RELEASED,
     Effect.BUYER_REFUND,
 )
 EMAILS = OWNER_EMAILS + BUYER_EMAILS

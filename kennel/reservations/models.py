@@ -39,6 +39,11 @@ class Reservation(BaseModel):
         REFUNDED = "refunded", "The deposit was refunded"
         LATE_PAYMENT_ACCEPTED = "late_payment_accepted", "Paid after the hold; puppy still free"
         LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Paid after the hold; refunded"
+        OWNER_RELEASED = "owner_released", "The breeder released the hold"
+        OWNER_REFUNDED = "owner_refunded", "Cancelled by the breeder; deposit refunded"
+        OWNER_REFUNDED_PART = "owner_refunded_part", "Cancelled by the breeder; part kept"
+        PICKED_UP = "picked_up", "The puppy went home"
+        BUYER_ERASED = "buyer_erased", "The buyer's personal data was erased"
 
     class Provider(models.TextChoices):
         STRIPE = "stripe", "Card (Stripe)"
@@ -74,6 +79,9 @@ class Reservation(BaseModel):
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     client_user_agent = models.CharField(max_length=512, blank=True)
     event_source_url = models.CharField(max_length=500, blank=True)
+    # The breeder's own notes (the back office's one editable field); never shown to the buyer.
+    notes = models.TextField("internal notes", blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

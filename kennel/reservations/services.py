@@ -17,14 +17,15 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Replace
 from django.utils import timezone
 
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
 from kennel.core.metrics import HOLDS
-from kennel.core.models import audit
+from kennel.core.models import SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
@@ -39,8 +40,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.PROCESSING: frozenset({S.PENDING}),
     S.CONFIRMED: frozenset({S.PENDING, S.PROCESSING}),
     S.EXPIRED: frozenset({S.PENDING}),
-    S.CANCELLED: frozenset({S.PENDING}),
+    # A buyer cancels only a pending hold (reservation_release); the breeder also a processing one.
+    S.CANCELLED: frozenset({S.PENDING, S.PROCESSING}),
     S.RELEASED: frozenset({S.PENDING, S.PROCESSING}),
+    S.COMPLETED: frozenset({S.CONFIRMED}),
     S.REFUNDED: frozenset({S.CONFIRMED, S.COMPLETED}),
 }
 # A payment that arrives after its hold ended confirms it all the same while the puppy is free.
@@ -186,8 +189,9 @@ def _move(reservation: Reservation, to: str, *, actor: str, reason: str = R.NONE
         fields.append("closed_at")
     reservation.save(update_fields=fields)
     if was_active and to not in Reservation.ACTIVE:
+        # Picked up: the puppy is sold. Any other end of an active reservation frees it.
         Puppy.objects.filter(pk=reservation.puppy_id, status__in=[P.HELD, P.RESERVED]).update(
-            status=P.AVAILABLE, updated_at=now
+            status=P.SOLD if to == S.COMPLETED else P.AVAILABLE, updated_at=now
         )
     audit(f"reservations.reservation.{to}", actor=actor, obj=reservation, reason=reason)
     _enqueue_effects(reservation, was_active=was_active)
@@ -205,14 +209,9 @@ def _enqueue_effects(reservation: Reservation, *, was_active: bool) -> None:
         kinds = [Effect.BUYER_EXPIRED]
     elif status == S.RELEASED and reason == R.PAYMENT_FAILED:
         kinds = [Effect.BUYER_FAILED]
-    elif status == S.REFUNDED:
-        refund_notices_enqueue(
-            reservation=reservation,
-            payment_id=reservation.external_payment_id or "",
-            amount=reservation.deposit_amount,
-            currency=reservation.currency,
-            reason="owner",
-        )
+    elif status == S.CANCELLED and reason == R.OWNER_RELEASED:
+        kinds = [Effect.BUYER_RELEASED]
+    # A refund's emails go with its Refund row (payments), one per refund, whoever made it.
     if kinds:
         outbox_enqueue(kinds=kinds, subject=reservation, reservation_id=reservation.pk)
     closed = was_active and status not in Reservation.ACTIVE
@@ -229,9 +228,9 @@ def _enqueue_effects(reservation: Reservation, *, was_active: bool) -> None:
 def refund_notices_enqueue(
     *, reservation: Reservation, payment_id: str, amount: Decimal, currency: str, reason: str
 ) -> None:
-    """Tell buyer and owner of a refund, in the transaction that records it. Keyed by the
-    refunded payment: a second refund on one reservation (another payment) is news, the same
-    payment refunded by two paths (automatic, then closed as refunded) is told once."""
+    """Tell buyer and owner of a refund, in the transaction that records it. Keyed by
+    `payment_id` — the refunded payment for an automatic refund (told once however it is
+    reached), the refund itself for one the breeder made (each partial refund is news)."""
     outbox_enqueue(
         kinds=[Effect.BUYER_REFUND, Effect.OWNER_REFUND],
         subject=reservation,
@@ -256,7 +255,10 @@ def reservation_release(
     if status not in (S.EXPIRED, S.CANCELLED, S.RELEASED):
         raise ValueError(f"reservation_release cannot move a reservation to {status!r}")
     with locked_transaction():
-        return _move(_lock(reservation_id), status, actor=actor, reason=R(reason))
+        reservation = _lock(reservation_id)
+        if status == S.CANCELLED and reservation.status != S.PENDING:
+            return False  # a started payment is the breeder's to release, not the buyer's
+        return _move(reservation, status, actor=actor, reason=R(reason))
 
 
 def reservations_expire_due(*, now: datetime | None = None) -> int:
@@ -419,3 +421,124 @@ def reservation_adopt_checkout(reservation: Reservation, *, reference: str) -> N
     if reservation.provider_reference is None and reference:
         reservation.provider_reference = reference
         reservation.save(update_fields=["provider_reference", "updated_at"])
+
+
+# --- the breeder's actions from the back office: each guarded, locked, audited by name ---
+
+
+def reservation_mark_picked_up(*, reservation_id: uuid.UUID | str, actor: str) -> bool:
+    """confirmed -> completed: the puppy went home with its family and is sold. False,
+    changing nothing, when the reservation is not (or no longer) confirmed."""
+    with locked_transaction():
+        reservation = _lock(reservation_id)
+        Puppy.objects.select_for_update().get(pk=reservation.puppy_id)
+        return _move(reservation, S.COMPLETED, actor=actor, reason=R.PICKED_UP)
+
+
+def reservation_release_hold(*, reservation_id: uuid.UUID | str, actor: str) -> bool:
+    """pending/processing -> cancelled by the breeder: the puppy is free at once, the
+    provider's checkout is closed by the worker and the buyer is told. A payment that still
+    arrives takes the late-payment path (confirmed if the puppy is free, else refunded)."""
+    with locked_transaction():
+        reservation = _lock(reservation_id)
+        Puppy.objects.select_for_update().get(pk=reservation.puppy_id)
+        return _move(reservation, S.CANCELLED, actor=actor, reason=R.OWNER_RELEASED)
+
+
+def reservation_owner_refunded(
+    reservation: Reservation, *, actor: str, partial: bool, puppy_available: bool
+) -> bool:
+    """confirmed/completed -> refunded by the breeder (payments/owner.py sends the money,
+    under this reservation's lock). The puppy is on sale again, or taken off sale."""
+    reason = R.OWNER_REFUNDED_PART if partial else R.OWNER_REFUNDED
+    if not _move(reservation, S.REFUNDED, actor=actor, reason=reason):
+        return False
+    if not puppy_available:
+        _puppy_publish(reservation.puppy_id, published=False, actor=actor)
+    return True
+
+
+def reservation_resend_confirmation(
+    *, reservation_id: uuid.UUID | str, actor: str, request_key: str
+) -> bool:
+    """Send the buyer's confirmation email again. One `request_key` (the confirmation form's
+    token) sends once, however often it is posted. False when the reservation holds no
+    confirmed deposit, or this request was already sent."""
+    with locked_transaction():
+        reservation = _lock(reservation_id)
+        if reservation.status not in (S.CONFIRMED, S.COMPLETED) or reservation.erased_at:
+            return False
+        created = outbox_enqueue(
+            kinds=[Effect.BUYER_CONFIRMATION],
+            subject=reservation,
+            reservation_id=reservation.pk,
+            discriminator=f"resend:{request_key}",
+        )
+        if created:
+            audit("reservations.reservation.confirmation_resent", actor=actor, obj=reservation)
+        return bool(created)
+
+
+def puppy_take_off_sale(*, puppy_id: int, actor: str) -> bool:
+    """Hide a puppy from the shop (its page and the catalogue). A hold or deposit on it
+    stands. False when it was already off sale."""
+    with locked_transaction():
+        Puppy.objects.select_for_update().get(pk=puppy_id)
+        return _puppy_publish(puppy_id, published=False, actor=actor)
+
+
+def puppy_put_on_sale(*, puppy_id: int, actor: str) -> bool:
+    """Show a puppy in the shop again; a sold puppy whose sale fell through becomes available.
+    Raises PuppyNotAvailable while a reservation is active on it (release or refund it first).
+    False when it was already on sale and available."""
+    with locked_transaction():
+        puppy = Puppy.objects.select_for_update().get(pk=puppy_id)
+        if Reservation.objects.filter(puppy_id=puppy_id, status__in=Reservation.ACTIVE).exists():
+            if puppy.is_published:
+                return False
+            return _puppy_publish(puppy_id, published=True, actor=actor)
+        changed = False
+        if puppy.status != P.AVAILABLE:
+            Puppy.objects.filter(pk=puppy_id).update(status=P.AVAILABLE, updated_at=timezone.now())
+            audit("catalogue.puppy.available", actor=actor, obj=puppy, was=puppy.status)
+            changed = True
+        return _puppy_publish(puppy_id, published=True, actor=actor) or changed
+
+
+def _puppy_publish(puppy_id: int, *, published: bool, actor: str) -> bool:
+    changed = Puppy.objects.filter(pk=puppy_id, is_published=not published).update(
+        is_published=published, updated_at=timezone.now()
+    )
+    if changed:
+        puppy = Puppy.objects.get(pk=puppy_id)
+        action = "on_sale" if published else "off_sale"
+        audit(f"catalogue.puppy.{action}", actor=actor, obj=puppy)
+    return bool(changed)
+
+
+ERASED = "erased"
+
+
+def reservation_erase_buyer(reservation: Reservation, *, actor: str) -> bool:
+    """Replace the buyer's personal data on a closed reservation (GDPR erasure); amounts,
+    statuses and the audit trail stay. Caller holds the lock and checks it is closed. The
+    outbox rows addressed to the buyer lose their address too. False when already erased."""
+    if reservation.erased_at is not None:
+        return False
+    email = reservation.buyer_email
+    reservation.buyer_name = "Erased buyer"
+    reservation.buyer_email = f"{ERASED}-{reservation.pk.hex[:12]}@invalid.example"
+    reservation.buyer_phone = ERASED
+    reservation.client_ip = None
+    reservation.client_user_agent = ""
+    reservation.ga_client_id = reservation.fbp = reservation.fbc = ""
+    reservation.event_source_url = ""
+    reservation.erased_at = timezone.now()
+    reservation.save()
+    SideEffect.objects.filter(reservation_id=reservation.pk, recipient__iexact=email).update(
+        recipient=reservation.buyer_email,
+        dedup_key=Replace("dedup_key", Value(email.strip().lower()), Value(ERASED)),
+        updated_at=timezone.now(),
+    )
+    audit("reservations.reservation.buyer_erased", actor=actor, obj=reservation)
+    return True

@@ -218,6 +218,7 @@ def refund(
     total_refunded: Decimal,
     note_to_payer: str | None,
     now: float,
+    ids: dict[str, str] | None = None,
 ) -> JSON:
     """A Payments v2 ``refund`` of (part of) a capture."""
     refund_id = paypal_id()
@@ -242,6 +243,7 @@ def refund(
     for key in ("invoice_id", "custom_id"):
         if key in capture_obj:
             obj[key] = capture_obj[key]
+    obj.update(ids or {})
     if note_to_payer:
         obj["note_to_payer"] = note_to_payer
     return obj

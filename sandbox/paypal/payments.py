@@ -208,6 +208,8 @@ def refund(state: PayPalState, capture_id: str, body: JSON, base: str) -> tuple[
             total_refunded=refunded + value,
             note_to_payer=note if isinstance(note, str) else None,
             now=state.now(),
+            # The caller's own ids for the refund, when it gives them; else the capture's.
+            ids={k: body[k] for k in ("invoice_id", "custom_id") if isinstance(body.get(k), str)},
         )
         state.refunds[obj["id"]] = obj
         state.refund_captures[obj["id"]] = capture_id

@@ -123,6 +123,7 @@ class StripeSandbox:
         router.add("GET", "/v1/payment_intents/{id}", api(self._getter("payment_intent")))
         router.add("GET", "/v1/charges/{id}", api(self._getter("charge")))
         router.add("POST", "/v1/refunds", api(self._create_refund))
+        router.add("GET", "/v1/refunds", api(self._list_refunds))
         router.add("GET", "/v1/refunds/{id}", api(self._getter("refund")))
         router.add("GET", "/v1/events", api(self._list_events))
         router.add("GET", "/v1/events/{id}", api(self._getter("event")))
@@ -186,6 +187,18 @@ class StripeSandbox:
             return views.page_of(
                 self.state, items, params, "/v1/checkout/sessions", "checkout.session"
             )
+
+    def _list_refunds(self, req: Request, params: JSON, ctx: Ctx) -> JSON:
+        intent = get_str(params, "payment_intent")
+        charge = get_str(params, "charge")
+        with self.state.lock:
+            items = [
+                r
+                for r in reversed(self.state.refunds.values())
+                if (intent is None or r["payment_intent"] == intent)
+                and (charge is None or r["charge"] == charge)
+            ]
+            return views.page_of(self.state, items, params, "/v1/refunds", "refund")
 
     def _getter(self, kind: str) -> ApiHandler:
         tables = {

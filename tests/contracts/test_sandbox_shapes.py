@@ -276,7 +276,7 @@ def test_kennel_reads_the_sandboxs_stripe_objects_as_it_reads_stripes(stripe_obj
     deposit = (Decimal("300.00"), "EUR")
 
     opened, paid = session_snapshot(sessions["open"]), session_snapshot(sessions["paid"])
-    refunded = refund_snapshot(stripe_objects.refunded_intent)
+    refunded = refund_snapshot(stripe_objects.refunded_intent, [stripe_objects.refund])
 
     assert (opened.state, opened.reservation_id) == (PaymentState.OPEN, RESERVATION_ID)
     assert opened.buyer_action_url == sessions["open"]["url"]
@@ -288,6 +288,12 @@ def test_kennel_reads_the_sandboxs_stripe_objects_as_it_reads_stripes(stripe_obj
         PaymentState.REFUNDED,
         deposit,
     )
+    [refund] = refunded.refunds
+    assert (refund.refund_id, (refund.amount, refund.currency)) == (
+        stripe_objects.refund["id"],
+        deposit,
+    )
+    assert refund.status == "succeeded"
     assert refunded.reservation_id == RESERVATION_ID
 
 

@@ -220,10 +220,22 @@ def refunded_charge(amount_refunded: int) -> dict[str, Any]:
     )
 
 
+def stripe_refund(amount: int, **values: Any) -> dict[str, Any]:
+    """Stripe's example Refund of `amount` cents of the example payment, succeeded."""
+    return with_values(
+        stripe_example("refund"),
+        amount=amount,
+        currency="eur",
+        status=values.pop("status", "succeeded"),
+        metadata=values.pop("metadata", {}),
+        **values,
+    )
+
+
 def test_a_fully_refunded_charge_makes_the_payment_refunded():
     refunded = intent(status="succeeded", latest_charge=refunded_charge(30000))
 
-    snapshot = refund_snapshot(refunded)
+    snapshot = refund_snapshot(refunded, [stripe_refund(30000)])
 
     assert snapshot is not None
     assert snapshot.state == PaymentState.REFUNDED
@@ -231,14 +243,32 @@ def test_a_fully_refunded_charge_makes_the_payment_refunded():
     assert snapshot.reservation_id == RESERVATION_ID
     assert (snapshot.amount, snapshot.currency) == (Decimal("300.00"), "EUR")
     assert snapshot.reference == ""
+    [refund] = snapshot.refunds
+    assert (refund.amount, refund.status, refund.kennel_key) == (
+        Decimal("300.00"),
+        "succeeded",
+        None,
+    )
 
 
-def test_a_partly_refunded_charge_leaves_the_payment_standing():
-    assert refund_snapshot(intent(status="succeeded", latest_charge=refunded_charge(5000))) is None
+def test_a_partly_refunded_charge_leaves_the_payment_standing_with_its_refunds():
+    ours = stripe_refund(3000, id="re_ours", metadata={"kennel_refund": "kennel-refund-owner-1"})
+    theirs = stripe_refund(2000, id="re_dashboard", status="pending")
+
+    snapshot = refund_snapshot(
+        intent(status="succeeded", latest_charge=refunded_charge(5000)), [ours, theirs]
+    )
+
+    assert snapshot is not None
+    assert (snapshot.state, snapshot.amount) == (PaymentState.PAID, Decimal("300.00"))
+    assert [(r.refund_id, r.amount, r.status, r.kennel_key) for r in snapshot.refunds] == [
+        ("re_ours", Decimal("30.00"), "succeeded", "kennel-refund-owner-1"),
+        ("re_dashboard", Decimal("20.00"), "pending", None),
+    ]
 
 
 def test_stripes_example_intent_without_a_charge_has_nothing_refunded():
-    assert refund_snapshot(stripe_example("payment_intent")) is None
+    assert refund_snapshot(stripe_example("payment_intent"), []) is None
 
 
 # --------------------------------------------------------------------------- webhooks

@@ -193,7 +193,7 @@ def test_a_refund_of_the_confirmed_payment_tells_buyer_and_owner(owner):
         K.BUYER_REFUND: "pending",
         K.OWNER_REFUND: "pending",
     }
-    assert SideEffect.objects.get(kind=K.OWNER_REFUND).data["reason"] == "owner"
+    assert SideEffect.objects.get(kind=K.OWNER_REFUND).data["reason"] == "provider"
 
 
 def test_without_owner_email_the_owner_gets_nothing(settings):

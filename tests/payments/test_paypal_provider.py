@@ -193,21 +193,31 @@ def test_a_refund_repeated_with_its_key_refunds_once(paypal_sandbox, held):
     assert (refunded.state, refunded.payment_id) == (PaymentState.REFUNDED, paid.payment_id)
 
 
-def test_a_partial_refund_event_leaves_the_deposit_standing(paypal_sandbox, held):
+def test_a_partial_refund_event_leaves_the_deposit_standing_and_names_the_refund(
+    paypal_sandbox, held
+):
     reference = start(held).reference
     paypal_sandbox.paypal.approve(reference, "approve")
     paid = PayPalProvider().capture_payment(reference)
-    PayPalProvider().refund(
+    refund_id = PayPalProvider().refund(
         payment_id=str(paid.payment_id),
         amount=Decimal("100.00"),
         currency="EUR",
-        idempotency_key="partial-1",
+        idempotency_key="kennel-refund-partial-1",
     )
     [event] = [e for e in paypal_sandbox.paypal.events if e["event_type"].endswith("REFUNDED")]
 
     snapshot = PayPalProvider().read_event(_verified(event))
 
-    assert snapshot is None
+    assert snapshot is not None
+    assert (snapshot.state, snapshot.payment_id) == (PaymentState.PAID, paid.payment_id)
+    [refund] = snapshot.refunds
+    assert (refund.refund_id, refund.amount, refund.currency) == (
+        refund_id,
+        Decimal("100.00"),
+        "EUR",
+    )
+    assert (refund.status, refund.kennel_key) == ("succeeded", "kennel-refund-partial-1")
     assert PayPalProvider().read_payment(reference).state == PaymentState.PAID
 
 

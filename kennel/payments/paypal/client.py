@@ -234,16 +234,24 @@ def get_capture(capture_id: str) -> dict[str, Any]:
     return _get(get_api().sdk.payments.get_captured_payment, {"capture_id": capture_id})
 
 
+def get_refund(refund_id: str) -> dict[str, Any]:
+    return _get(get_api().sdk.payments.get_refund, {"refund_id": refund_id})
+
+
 def refund_capture(
     capture_id: str, *, currency: str, value: str, request_id: str
 ) -> dict[str, Any]:
+    """Refund (part of) a capture. The refund carries `request_id` as its custom_id too, so
+    whoever reads it later (a webhook) knows it for Kennel's own."""
     sdk = get_api().sdk
     return _post(
         sdk.payments.refund_captured_payment,
         {
             "capture_id": capture_id,
             "paypal_request_id": request_id,
-            "body": RefundRequest(amount=Money(currency_code=currency, value=value)),
+            "body": RefundRequest(
+                amount=Money(currency_code=currency, value=value), custom_id=request_id
+            ),
         },
     )
 

@@ -32,6 +32,7 @@ from kennel.payments.providers import (
     PaymentSnapshot,
     PaymentState,
     ProviderError,
+    RefundSnapshot,
     VerifiedEvent,
     WebhookRejected,
     reservation_id_or_none,
@@ -52,6 +53,7 @@ CAPTURE_EVENTS = frozenset(
 )
 CAPTURE_REFUNDED = "PAYMENT.CAPTURE.REFUNDED"
 INSTRUMENT_DECLINED = "INSTRUMENT_DECLINED"
+KENNEL_REFUND_PREFIX = "kennel-refund-"  # every idempotency key of Kennel's refunds
 AWAITING_BUYER = frozenset({"CREATED", "PAYER_ACTION_REQUIRED"})
 
 CAPTURE_STATES = {
@@ -143,11 +145,15 @@ class PayPalProvider:
                 return snapshot
         if event.type in CAPTURE_EVENTS and _is_id(resource.get("id")):
             return capture_snapshot(client.get_capture(resource["id"]))
-        if event.type == CAPTURE_REFUNDED:
-            capture_id = _captured_by(resource)
+        if event.type == CAPTURE_REFUNDED and _is_id(resource.get("id")):
+            # Re-read the refund (the truth), then its capture: fully refunded, or still held
+            # less this refund.
+            refund = client.get_refund(resource["id"])
+            capture_id = _captured_by(refund)
             if capture_id is not None:
                 snapshot = capture_snapshot(client.get_capture(capture_id))
-                return snapshot if snapshot.state == PaymentState.REFUNDED else None
+                if snapshot.state in (PaymentState.PAID, PaymentState.REFUNDED):
+                    return replace(snapshot, refunds=(refund_snapshot(refund),))
         return None
 
     def refund(
@@ -251,6 +257,26 @@ def capture_snapshot(
         payment_id=str(capture.get("id") or "") or None,
         amount=_decimal(amount.get("value")),
         currency=currency,
+    )
+
+
+REFUND_STATES = {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "failed"}
+
+
+def refund_snapshot(refund: dict[str, Any]) -> RefundSnapshot:
+    amount = refund.get("amount")
+    amount = amount if isinstance(amount, dict) else {}
+    custom_id = refund.get("custom_id")
+    return RefundSnapshot(
+        refund_id=str(refund.get("id") or ""),
+        amount=_decimal(amount.get("value")) or Decimal(0),
+        currency=str(amount.get("currency_code") or "").upper(),
+        status=REFUND_STATES.get(str(refund.get("status")), "pending"),
+        # Kennel's refunds carry their idempotency key as custom_id (a refund made at the
+        # dashboard carries the capture's: a reservation id, not a key).
+        kennel_key=custom_id
+        if isinstance(custom_id, str) and custom_id.startswith(KENNEL_REFUND_PREFIX)
+        else None,
     )
 
 

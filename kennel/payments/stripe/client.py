@@ -101,6 +101,14 @@ def create_refund(params: dict[str, Any], *, idempotency_key: str) -> dict[str, 
     return to_dict(refund)
 
 
+def list_refunds(payment_intent_id: str) -> list[dict[str, Any]]:
+    """Every refund of a payment (a deposit is refunded a few times at most: one page)."""
+    page = call(
+        get_client().v1.refunds.list, params={"payment_intent": payment_intent_id, "limit": 100}
+    )
+    return [to_dict(refund) for refund in page.data]
+
+
 def construct_event(body: bytes, signature_header: str) -> dict[str, Any]:
     """Verify `Stripe-Signature` (HMAC-SHA256, timestamp tolerance) and parse the event."""
     if not settings.STRIPE_WEBHOOK_SECRET:

@@ -14,12 +14,16 @@ from kennel.payments.providers import (
     PaymentSnapshot,
     PaymentState,
     ProviderError,
+    RefundSnapshot,
     VerifiedEvent,
     WebhookRejected,
 )
 from kennel.payments.stripe import client
 
 STRIPE = "stripe"  # the provider's name, as Reservation.provider stores it
+
+# The refund metadata naming Kennel's idempotency key: a refund without it was made elsewhere.
+KENNEL_REFUND_KEY = "kennel_refund"
 
 # Stripe refuses a Checkout Session that expires in under 30 minutes.
 MIN_SESSION_LIFETIME = timedelta(minutes=30, seconds=30)
@@ -32,7 +36,9 @@ SESSION_EVENTS = frozenset(
         "checkout.session.expired",
     }
 )
-REFUND_EVENTS = frozenset({"charge.refunded"})
+# A refund made, or its status changed (pending → succeeded/failed), by us or at the dashboard.
+REFUND_EVENTS = frozenset({"charge.refunded", "refund.created", "refund.updated", "refund.failed"})
+REFUND_STATES = {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}
 
 
 @dataclass
@@ -106,15 +112,22 @@ class StripeProvider:
         if event.type in SESSION_EVENTS and obj.get("id"):
             # The event is only a trigger: the session as the API has it now is the truth.
             return self.read_payment(obj["id"])
-        if event.type in REFUND_EVENTS and obj.get("payment_intent"):
-            return refund_snapshot(client.retrieve_payment_intent(obj["payment_intent"]))
+        intent_id = obj.get("payment_intent")
+        if event.type in REFUND_EVENTS and isinstance(intent_id, str) and intent_id:
+            return refund_snapshot(
+                client.retrieve_payment_intent(intent_id), client.list_refunds(intent_id)
+            )
         return None
 
     def refund(
         self, *, payment_id: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> str:
         refund = client.create_refund(
-            {"payment_intent": payment_id, "amount": to_minor_units(amount, currency)},
+            {
+                "payment_intent": payment_id,
+                "amount": to_minor_units(amount, currency),
+                "metadata": {KENNEL_REFUND_KEY: idempotency_key},
+            },
             idempotency_key=idempotency_key,
         )
         return str(refund["id"])
@@ -160,19 +173,35 @@ def session_snapshot(session: dict[str, Any]) -> PaymentSnapshot:
     )
 
 
-def refund_snapshot(intent: dict[str, Any]) -> PaymentSnapshot | None:
+def refund_snapshot(
+    intent: dict[str, Any], refunds: list[dict[str, Any]]
+) -> PaymentSnapshot | None:
+    """A payment with refunds: REFUNDED once the whole charge went back, PAID while part of
+    it stands (the deposit is still held, less what was refunded)."""
     charge = intent.get("latest_charge")
-    if not isinstance(charge, dict) or not charge.get("refunded"):
-        return None  # partly refunded: the reservation stands
-    currency = str(intent.get("currency", "")).upper()
+    if not isinstance(charge, dict) or not charge.get("paid", True):
+        return None
+    currency = str(intent.get("currency") or charge.get("currency") or "").upper()
+    amount = charge.get("amount", intent.get("amount_received"))
     return PaymentSnapshot(
         provider=STRIPE,
         reference="",
-        state=PaymentState.REFUNDED,
+        state=PaymentState.REFUNDED if charge.get("refunded") else PaymentState.PAID,
         reservation_id=(intent.get("metadata") or {}).get("reservation_id"),
         payment_id=intent["id"],
-        amount=from_minor_units(int(charge.get("amount_refunded") or 0), currency),
+        amount=from_minor_units(int(amount), currency) if amount is not None else None,
         currency=currency,
+        refunds=tuple(
+            RefundSnapshot(
+                refund_id=str(r["id"]),
+                amount=from_minor_units(int(r.get("amount") or 0), currency),
+                currency=currency,
+                status=REFUND_STATES.get(str(r.get("status")), "pending"),
+                kennel_key=(r.get("metadata") or {}).get(KENNEL_REFUND_KEY) or None,
+            )
+            for r in refunds
+            if isinstance(r.get("id"), str)
+        ),
     )
 
 

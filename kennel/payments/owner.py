@@ -1,0 +1,139 @@
+"""The breeder's money actions from the back office: cancel and refund, erase a buyer.
+
+They run under the same locks as the providers' webhooks (reservations.lock_for_payment), so
+a refund and a late event never cross; the money goes through the provider with a key the
+database keeps unique, so however often the action is posted the deposit goes back once.
+"""
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django.db.models import Q
+
+from kennel.core.db import locked_transaction
+from kennel.core.errors import ApplicationError
+from kennel.core.models import audit
+from kennel.core.money import quantize
+from kennel.payments.fulfilment import refund_send_enqueue
+from kennel.payments.models import Refund, WebhookEvent
+from kennel.payments.selectors import reservation_money
+from kennel.reservations import services as reservations
+from kennel.reservations.models import Reservation
+
+S = Reservation.Status
+
+NOT_REFUNDABLE_MESSAGE = "This reservation holds no deposit to refund."
+AMOUNT_KEPT_MESSAGE = "The amount to keep must be at least 0 and less than the deposit held ({})."
+RESERVATION_ACTIVE_MESSAGE = (
+    "This reservation is still open: release the hold or refund the deposit before erasing "
+    "the buyer's details."
+)
+
+
+class RefundRefused(ApplicationError):
+    """The back office asked for something the reservation does not allow."""
+
+
+def reservation_refund(
+    *,
+    reservation_id: uuid.UUID | str,
+    actor: str,
+    amount_kept: Decimal = Decimal(0),
+    puppy_available: bool = True,
+) -> Refund | None:
+    """Cancel a confirmed (or completed) reservation and refund its deposit less `amount_kept`
+    (e.g. an admin fee the terms allow) and less what was refunded already.
+
+    In one transaction: a Refund row (key per reservation: the provider sees it too), its
+    sending queued on the money queue, buyer and owner told, the reservation refunded and
+    the puppy on sale again — or taken off sale when `puppy_available` is False. Returns None,
+    changing nothing, when the reservation was refunded already (posted twice). Raises
+    RefundRefused (NOT_REFUNDABLE, AMOUNT_INVALID).
+    """
+    with locked_transaction():
+        reservation = reservations.lock_for_payment(reservation_id=reservation_id)
+        if reservation.status == S.REFUNDED:
+            return None
+        if reservation.status not in (S.CONFIRMED, S.COMPLETED) or not (
+            reservation.external_payment_id
+        ):
+            raise RefundRefused("NOT_REFUNDABLE", NOT_REFUNDABLE_MESSAGE, status=409)
+        money = reservation_money(reservation)
+        kept = _amount(amount_kept, reservation.currency)
+        if kept is None or kept < 0 or kept >= money.refundable:
+            raise RefundRefused(
+                "AMOUNT_INVALID",
+                AMOUNT_KEPT_MESSAGE.format(f"{money.refundable} {reservation.currency}"),
+                extra={"field": "amount_kept"},
+                status=422,
+            )
+        refund = Refund.objects.create(
+            reservation=reservation,
+            provider=reservation.provider,
+            external_payment_id=reservation.external_payment_id,
+            amount=money.refundable - kept,
+            currency=reservation.currency,
+            reason=Refund.Reason.OWNER,
+            idempotency_key=f"kennel-refund-owner-{reservation.pk}",
+        )
+        audit(
+            "payments.refund.requested",
+            actor=actor,
+            obj=refund,
+            reason=Refund.Reason.OWNER,
+            kept=str(kept),
+            reservation=str(reservation.pk),
+        )
+        refund_send_enqueue(refund)
+        reservations.refund_notices_enqueue(
+            reservation=reservation,
+            payment_id=f"owner:{refund.pk}",
+            amount=refund.amount,
+            currency=refund.currency,
+            reason=refund.reason,
+        )
+        reservations.reservation_owner_refunded(
+            reservation, actor=actor, partial=kept > 0, puppy_available=puppy_available
+        )
+    return refund
+
+
+def reservation_erase_buyer(*, reservation_id: uuid.UUID | str, actor: str) -> bool:
+    """Erase the buyer's personal data (GDPR) from a closed reservation and from the
+    provider events stored with it; amounts, statuses and the audit trail are kept. Raises
+    RefundRefused (RESERVATION_ACTIVE) while it is open. False when already erased."""
+    with locked_transaction():
+        reservation = reservations.lock_for_payment(reservation_id=reservation_id)
+        if reservation.is_active:
+            raise RefundRefused("RESERVATION_ACTIVE", RESERVATION_ACTIVE_MESSAGE, status=409)
+        personal = [reservation.buyer_email, reservation.buyer_name, reservation.buyer_phone]
+        if not reservations.reservation_erase_buyer(reservation, actor=actor):
+            return False
+        _erase_from_events(reservation, [p for p in personal if len(p) >= 3])
+    return True
+
+
+def _erase_from_events(reservation: Reservation, personal: list[str]) -> None:
+    """Provider events keep the raw body (the buyer's email and name are in it): blank them
+    out in the events that name this reservation's checkout or payment."""
+    ids = [i for i in (reservation.provider_reference, reservation.external_payment_id) if i]
+    ids.append(str(reservation.pk))
+    naming = Q()
+    for i in ids:
+        naming |= Q(body__contains=i)
+    for event in WebhookEvent.objects.filter(naming, provider=reservation.provider).only("body"):
+        body = event.body
+        for value in personal:
+            body = body.replace(value, "erased")
+        if body != event.body:
+            WebhookEvent.objects.filter(pk=event.pk).update(body=body)
+
+
+def _amount(value: object, currency: str) -> Decimal | None:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return None
+    if not amount.is_finite() or abs(amount) >= Decimal(10) ** 9:
+        return None
+    return quantize(amount, currency)
