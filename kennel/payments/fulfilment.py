@@ -8,6 +8,7 @@ nothing. Every captured payment ends as a confirmed reservation or a refund (inv
 
 import logging
 
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -143,17 +144,21 @@ def refunds_record(
         if known is not None:
             _refund_update(known, status=status, refund_id=seen.refund_id, actor=actor)
             continue
-        refund = Refund.objects.create(
-            reservation=reservation,
-            provider=snapshot.provider,
-            external_payment_id=payment_id,
-            amount=seen.amount,
-            currency=seen.currency or snapshot.currency or "",
-            reason=Refund.Reason.PROVIDER,
-            provider_refund_id=seen.refund_id,
-            status=status,
-            idempotency_key=f"kennel-found-{snapshot.provider}-{seen.refund_id}",
-        )
+        try:
+            with transaction.atomic():  # two events of one orphan payment may race here
+                refund = Refund.objects.create(
+                    reservation=reservation,
+                    provider=snapshot.provider,
+                    external_payment_id=payment_id,
+                    amount=seen.amount,
+                    currency=seen.currency or snapshot.currency or "",
+                    reason=Refund.Reason.PROVIDER,
+                    provider_refund_id=seen.refund_id,
+                    status=status,
+                    idempotency_key=f"kennel-found-{snapshot.provider}-{seen.refund_id}",
+                )
+        except IntegrityError:
+            continue  # recorded by the other one
         audit(
             "payments.refund.recorded",
             actor=actor,
