@@ -24,6 +24,12 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
         "provider": reservation.provider,
         "provider_reference": reservation.provider_reference,
         "status_url": request.build_absolute_uri(reservation.get_absolute_url()),
+        # Only while the buyer may still pay there: the same checkout, never a new payment.
+        "checkout_url": (
+            reservation.checkout_url or None
+            if reservation.status == Reservation.Status.PENDING
+            else None
+        ),
     }
 
 
@@ -62,7 +68,13 @@ def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
 
 
 @router.get(
-    "{token}/", response={200: ReservationOut, 404: ErrorOut}, summary="A reservation's status"
+    "{token}/",
+    response={200: ReservationOut, 404: ErrorOut},
+    summary="A reservation's status",
+    description=(
+        "`checkout_url` is the provider's page for this reservation's deposit while it is "
+        "pending (a buyer who left it goes back to the same checkout); null otherwise."
+    ),
 )
 def get_reservation(request: HttpRequest, token: str) -> dict[str, object]:
     reservation = reservation_by_token(token)

@@ -58,6 +58,7 @@ class ReservationOut(Schema):
     provider: str
     provider_reference: str | None
     status_url: str
+    checkout_url: str | None
 
 
 class ReservationCreatedOut(ReservationOut):

@@ -165,7 +165,7 @@ def checkout_start(
             checkout = _checkout_request(reservation, site_url)
             start = get_provider(provider).create_checkout(checkout)
             reservations.reservation_set_checkout(
-                reservation=reservation, reference=start.reference
+                reservation=reservation, reference=start.reference, url=start.redirect_url
             )
         except BaseException as exc:
             # Whatever went wrong, the hold must not outlive the failed checkout.

@@ -62,6 +62,8 @@ class Reservation(BaseModel):
     # NULL, not "", means "none yet": the unique constraints below only count real ids.
     provider_reference = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     external_payment_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    # Where the buyer pays: the provider's own page for this checkout, as its API gave it.
+    checkout_url = models.URLField(max_length=2000, blank=True)
     status = models.CharField(
         max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
     )

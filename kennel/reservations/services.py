@@ -321,13 +321,15 @@ def reservations_release_stranded(
     return done
 
 
-def reservation_set_checkout(*, reservation: Reservation, reference: str) -> None:
-    """Remember the provider's checkout reference on the reservation (first one wins)."""
+def reservation_set_checkout(*, reservation: Reservation, reference: str, url: str = "") -> None:
+    """Remember the provider's checkout reference and page on the reservation (first one
+    wins): the buyer who left the page can go back to it while the hold lasts."""
     Reservation.objects.filter(pk=reservation.pk, provider_reference__isnull=True).update(
-        provider_reference=reference, updated_at=timezone.now()
+        provider_reference=reference, checkout_url=url, updated_at=timezone.now()
     )
     if reservation.provider_reference is None:
         reservation.provider_reference = reference
+        reservation.checkout_url = url
 
 
 # --- transitions driven by payments: payments/fulfilment.py decides, under lock_for_payment ---

@@ -14,6 +14,8 @@ from kennel.core.errors import PROVIDER_UNAVAILABLE_MESSAGE, PUPPY_NOT_AVAILABLE
 from kennel.core.models import AuditLog
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory, ReservationFactory
+from tests.payments import stripe_helpers
+from tests.payments.flow import settled
 
 URL = "/api/reservations/"
 GOOD = {
@@ -226,3 +228,21 @@ def test_when_stripe_cannot_be_reached_the_hold_is_released(client, settings):
     puppy.refresh_from_db()
     assert puppy.status == "available"
     assert Reservation.objects.get().status == "cancelled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pending_reservation_gives_back_its_own_checkout_until_it_is_paid(sandbox, live_server):
+    puppy = PuppyFactory()
+    created = stripe_helpers.reserve(live_server.url, puppy.slug).json()
+    status_url = f"{live_server.url}/api/reservations/{created['token']}/"
+
+    pending = httpx.get(status_url, timeout=10).json()
+    assert pending["status"] == "pending"
+    assert pending["checkout_url"] == created["checkout_url"]  # the same session, not a new one
+
+    stripe_helpers.choose(pending["checkout_url"], "pay")
+    settled(sandbox, created["id"])
+
+    paid = httpx.get(status_url, timeout=10).json()
+    assert (paid["status"], paid["checkout_url"]) == ("confirmed", None)
+    assert len(sandbox.stripe.state.sessions) == 1
