@@ -38,7 +38,7 @@ def refund_send(effect: SideEffect) -> None:
     if refund.status == Refund.Status.SUCCEEDED:
         return
     try:
-        provider_refund_id = get_provider(refund.provider).refund(
+        sent = get_provider(refund.provider).refund(
             payment_id=refund.external_payment_id,
             amount=refund.amount,
             currency=refund.currency,
@@ -62,20 +62,25 @@ def refund_send(effect: SideEffect) -> None:
             audit("payments.refund.failed", actor="system:worker", obj=refund, error=str(exc))
         log.error("refund %s refused by %s: %s", refund.pk, refund.provider, exc)
         raise DeliveryRefused(f"{refund.provider} refused the refund: {exc}") from exc
+    # The provider took it: succeeded at once (cards, mostly) or pending until its event says
+    # how it ended (payments/fulfilment.py refunds_record). A failed one is a refusal.
+    status = {"succeeded": Refund.Status.SUCCEEDED, "failed": Refund.Status.FAILED}.get(
+        sent.status, Refund.Status.PENDING
+    )
     with transaction.atomic():
         updated = (
             Refund.objects.filter(pk=refund.pk)
             .exclude(status=Refund.Status.SUCCEEDED)
             .update(
-                status=Refund.Status.SUCCEEDED,
-                provider_refund_id=provider_refund_id,
+                status=status,
+                provider_refund_id=sent.refund_id,
                 last_error="",
                 updated_at=timezone.now(),
             )
         )
         if updated:
             refund.refresh_from_db()
-            audit("payments.refund.succeeded", actor="system:worker", obj=refund)
+            audit(f"payments.refund.{refund.status}", actor="system:worker", obj=refund)
 
 
 def checkout_close(effect: SideEffect) -> None:

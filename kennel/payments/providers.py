@@ -170,10 +170,11 @@ class PaymentProvider(Protocol):
 
     def refund(
         self, *, payment_id: str, amount: Decimal, currency: str, idempotency_key: str
-    ) -> str:
-        """Refund (part of) a captured payment; returns the provider's refund id. Idempotent
-        by key, and the key travels with the refund (metadata / custom_id) so a later read
-        of it knows it for Kennel's own. Must not touch the database."""
+    ) -> RefundSnapshot:
+        """Refund (part of) a captured payment; returns the refund as the provider has it
+        (its id and status: a refund may stay pending for days). Idempotent by key, and the
+        key travels with the refund (metadata / custom_id) so a later read of it knows it
+        for Kennel's own. Must not touch the database."""
         ...
 
     def cancel_checkout(self, reference: str) -> None:

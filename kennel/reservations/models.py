@@ -43,7 +43,6 @@ class Reservation(BaseModel):
         OWNER_REFUNDED = "owner_refunded", "Cancelled by the breeder; deposit refunded"
         OWNER_REFUNDED_PART = "owner_refunded_part", "Cancelled by the breeder; part kept"
         PICKED_UP = "picked_up", "The puppy went home"
-        BUYER_ERASED = "buyer_erased", "The buyer's personal data was erased"
 
     class Provider(models.TextChoices):
         STRIPE = "stripe", "Card (Stripe)"

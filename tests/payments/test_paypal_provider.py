@@ -183,7 +183,7 @@ def test_a_refund_repeated_with_its_key_refunds_once(paypal_sandbox, held):
             amount=Decimal("300.00"),
             currency="EUR",
             idempotency_key=f"kennel-refund-paypal-{paid.payment_id}",
-        )
+        ).refund_id
         for _ in range(3)
     }
 
@@ -199,12 +199,14 @@ def test_a_partial_refund_event_leaves_the_deposit_standing_and_names_the_refund
     reference = start(held).reference
     paypal_sandbox.paypal.approve(reference, "approve")
     paid = PayPalProvider().capture_payment(reference)
-    refund_id = PayPalProvider().refund(
+    sent = PayPalProvider().refund(
         payment_id=str(paid.payment_id),
         amount=Decimal("100.00"),
         currency="EUR",
         idempotency_key="kennel-refund-partial-1",
     )
+    refund_id = sent.refund_id
+    assert (sent.amount, sent.status) == (Decimal("100.00"), "succeeded")
     [event] = [e for e in paypal_sandbox.paypal.events if e["event_type"].endswith("REFUNDED")]
 
     snapshot = PayPalProvider().read_event(_verified(event))

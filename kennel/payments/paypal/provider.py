@@ -158,7 +158,7 @@ class PayPalProvider:
 
     def refund(
         self, *, payment_id: str, amount: Decimal, currency: str, idempotency_key: str
-    ) -> str:
+    ) -> RefundSnapshot:
         refund = client.refund_capture(
             _checked_id(payment_id),
             currency=currency.upper(),
@@ -167,7 +167,13 @@ class PayPalProvider:
         )
         if not isinstance(refund.get("id"), str):
             raise ProviderError("PayPal returned a refund without an id")
-        return str(refund["id"])
+        # PayPal's minimal answer has no amount or custom_id: they are what we asked for.
+        return replace(
+            refund_snapshot(refund),
+            amount=amount,
+            currency=currency.upper(),
+            kennel_key=idempotency_key,
+        )
 
     def cancel_checkout(self, reference: str) -> None:
         """Nothing to do: PayPal has no call that cancels an order.

@@ -121,7 +121,7 @@ class StripeProvider:
 
     def refund(
         self, *, payment_id: str, amount: Decimal, currency: str, idempotency_key: str
-    ) -> str:
+    ) -> RefundSnapshot:
         refund = client.create_refund(
             {
                 "payment_intent": payment_id,
@@ -130,7 +130,7 @@ class StripeProvider:
             },
             idempotency_key=idempotency_key,
         )
-        return str(refund["id"])
+        return stripe_refund_snapshot(refund, currency.upper())
 
     def cancel_checkout(self, reference: str) -> None:
         session = client.retrieve_checkout_session(reference)
@@ -192,16 +192,18 @@ def refund_snapshot(
         amount=from_minor_units(int(amount), currency) if amount is not None else None,
         currency=currency,
         refunds=tuple(
-            RefundSnapshot(
-                refund_id=str(r["id"]),
-                amount=from_minor_units(int(r.get("amount") or 0), currency),
-                currency=currency,
-                status=REFUND_STATES.get(str(r.get("status")), "pending"),
-                kennel_key=(r.get("metadata") or {}).get(KENNEL_REFUND_KEY) or None,
-            )
-            for r in refunds
-            if isinstance(r.get("id"), str)
+            stripe_refund_snapshot(r, currency) for r in refunds if isinstance(r.get("id"), str)
         ),
+    )
+
+
+def stripe_refund_snapshot(refund: dict[str, Any], currency: str) -> RefundSnapshot:
+    return RefundSnapshot(
+        refund_id=str(refund["id"]),
+        amount=from_minor_units(int(refund.get("amount") or 0), currency),
+        currency=currency,
+        status=REFUND_STATES.get(str(refund.get("status")), "pending"),
+        kennel_key=(refund.get("metadata") or {}).get(KENNEL_REFUND_KEY) or None,
     )
 
 
