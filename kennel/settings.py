@@ -34,7 +34,7 @@ CSRF_TRUSTED_ORIGINS = env.list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "kennel.ops.apps.KennelAdminConfig",  # django.contrib.admin, with the back office's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -139,6 +139,10 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "var" / "static
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
+# Puppy photo uploads (kennel/catalogue/images.py): larger files, or images of more pixels
+# (a decompression bomb is a small file of huge dimensions), are refused.
+PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=20_000_000)
+PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=50_000_000)
 WHITENOISE_USE_FINDERS = True
 
 # Background work: the task table is the outbox, written in the state change's transaction.

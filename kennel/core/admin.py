@@ -1,11 +1,25 @@
+import re
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin import helpers
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.outbox import kind_label, side_effects_retry
+
+CONFIRM_TEMPLATE = "admin/kennel_confirm_action.html"
+# How many rows one confirmation page lists (and one confirmed action touches at most).
+CONFIRM_MAX_ROWS = 100
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -19,6 +33,93 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def staff_actor(request: HttpRequest) -> str:
+    """Who the audit trail names for a back-office action."""
+    return f"staff:{request.user.get_username()}"
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """The confirmation page's button was pressed (as Django's delete confirmation: post=yes)."""
+    return request.method == "POST" and request.POST.get("post") == "yes"
+
+
+def request_token(request: HttpRequest) -> str:
+    """The token that makes one confirmation-page submission one request: the one the page
+    posted back, or a new one for a page about to be shown."""
+    posted = request.POST.get("request_token", "") if request.method == "POST" else ""
+    return posted if _TOKEN_RE.fullmatch(posted) else secrets.token_urlsafe(18)
+
+
+@dataclass(frozen=True)
+class ConfirmRow:
+    """One selected object on a confirmation page, and what the action does to it."""
+
+    label: str
+    url: str = ""
+    details: Sequence[str] = ()
+    warn: bool = False  # nothing (or not what the title says) will happen to this one
+
+
+@dataclass
+class Confirmation:
+    """What a confirmation page says: the consequence first, then every selected object."""
+
+    title: str
+    consequences: Sequence[str]
+    rows: Sequence[ConfirmRow]
+    confirm_label: str
+    cancel_url: str
+    action: str = ""  # the admin action's name when the page posts back to the changelist
+    selected: Sequence[Any] = ()
+    form: forms.Form | None = None
+    more: int = 0  # selected objects beyond the listed ones
+    hidden: dict[str, str] = field(default_factory=dict)  # more hidden inputs of the form
+
+
+def confirm_page(
+    request: HttpRequest, model_admin: admin.ModelAdmin[Any], page: Confirmation
+) -> TemplateResponse:
+    """Render the shared confirmation page (admin/kennel_confirm_action.html). Its form posts
+    back to the same address with the action, `post=yes` and the request token; it works
+    without JavaScript."""
+    opts = model_admin.model._meta
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": opts,
+        "title": page.title,
+        "page": page,
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "request_token": request_token(request),
+        "media": model_admin.media,
+    }
+    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+
+def selected_rows(queryset: QuerySet[Any]) -> tuple[list[Any], int]:
+    """The first CONFIRM_MAX_ROWS selected objects, and how many more were selected."""
+    rows = list(queryset[: CONFIRM_MAX_ROWS + 1])
+    if len(rows) <= CONFIRM_MAX_ROWS:
+        return rows, 0
+    return rows[:CONFIRM_MAX_ROWS], queryset.count() - CONFIRM_MAX_ROWS
+
+
+def admin_change_url(obj: Model) -> str:
+    opts = obj._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+
+
+def changelist_url(model_admin: admin.ModelAdmin[Any], request: HttpRequest) -> str:
+    opts = model_admin.model._meta
+    base = reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist")
+    query = request.GET.urlencode()
+    return f"{base}?{query}" if query else base
+
+
+def add_messages(request: HttpRequest, outcomes: Iterable[tuple[int, str]]) -> None:
+    for level, text in outcomes:
+        messages.add_message(request, level, text)
 
 
 @admin.register(AuditLog)
@@ -71,15 +172,60 @@ class SideEffectAdmin(ReadOnlyAdmin):
         return effect.last_error[:120]
 
     @admin.action(description="Retry the selected dead side effects", permissions=["retry"])
-    def retry_dead(self, request: HttpRequest, queryset: QuerySet[SideEffect]) -> None:
-        ids = list(queryset.filter(status=SideEffect.Status.DEAD).values_list("pk", flat=True))
-        retried = side_effects_retry(side_effect_ids=ids, actor=f"staff:{request.user}")
-        skipped = queryset.count() - retried
+    def retry_dead(
+        self, request: HttpRequest, queryset: QuerySet[SideEffect]
+    ) -> TemplateResponse | None:
+        effects, more = selected_rows(queryset.order_by("pk"))
+        dead = [e for e in effects if e.status == SideEffect.Status.DEAD]
+        if not confirmed(request):
+            return confirm_page(request, self, self._retry_confirmation(request, effects, more))
+        retried = side_effects_retry(
+            side_effect_ids=[e.pk for e in dead], actor=staff_actor(request)
+        )
+        skipped = len(effects) - retried
         self.message_user(request, f"{retried} side effect(s) queued again.", messages.SUCCESS)
         if skipped:
             self.message_user(
-                request, f"{skipped} selected row(s) were not dead and were left alone."
+                request,
+                f"{skipped} selected row(s) were not dead and were left alone.",
+                messages.WARNING,
             )
+        return None
+
+    def _retry_confirmation(
+        self, request: HttpRequest, effects: list[SideEffect], more: int
+    ) -> Confirmation:
+        dead = sum(e.status == SideEffect.Status.DEAD for e in effects)
+        rows = [
+            ConfirmRow(
+                label=f"{kind_label(e.kind)} → {e.recipient}",
+                url=admin_change_url(e),
+                details=(
+                    f"{e.get_status_display()}, {e.attempts} attempt(s)",
+                    *([f"Last error: {e.last_error[:200]}"] if e.last_error else []),
+                    *([] if e.status == SideEffect.Status.DEAD else ["Not dead: left alone."]),
+                ),
+                warn=e.status != SideEffect.Status.DEAD,
+            )
+            for e in effects
+        ]
+        consequences = [
+            f"{dead} dead row(s) start again from their first attempt and run on the worker "
+            "now: an email is sent, a refund or checkout close is sent to the provider.",
+            "Each row is done once: one that was already done is not done again.",
+        ]
+        if dead < len(effects):
+            consequences.append(f"{len(effects) - dead} selected row(s) are not dead: left alone.")
+        return Confirmation(
+            title="Retry dead background work",
+            consequences=consequences,
+            rows=rows,
+            confirm_label="Yes, retry them",
+            cancel_url=changelist_url(self, request),
+            action="retry_dead",
+            selected=[e.pk for e in effects],
+            more=more,
+        )
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("core.change_sideeffect")

@@ -138,7 +138,9 @@ def test_dead_side_effects_show_in_the_admin_and_its_retry_action_sends_them(
         settings.EMAIL_PORT = sink.port
         ids = list(SideEffect.objects.values_list("pk", flat=True))
         answer = admin_client.post(
-            changelist, {"action": "retry_dead", "_selected_action": ids}, follow=True
+            changelist,
+            {"action": "retry_dead", "post": "yes", "_selected_action": ids},
+            follow=True,
         )
         assert "2 side effect(s) queued again." in answer.content.decode()
         assert set(statuses(reservation).values()) == {"pending"}
@@ -160,7 +162,7 @@ def test_the_retry_action_leaves_rows_that_are_not_dead_alone(owner, admin_clien
 
     admin_client.post(
         reverse("admin:core_sideeffect_changelist"),
-        {"action": "retry_dead", "_selected_action": ids},
+        {"action": "retry_dead", "post": "yes", "_selected_action": ids},
     )
 
     assert list(SideEffect.objects.values_list("task_id", flat=True)) == tasks_before

@@ -79,7 +79,9 @@ def test_a_refund_the_provider_keeps_failing_ends_dead_and_the_admin_retry_sends
 
     settings.STRIPE_API_BASE = sandbox.public_url
     answer = admin_client.post(
-        changelist, {"action": "retry_dead", "_selected_action": [job.pk]}, follow=True
+        changelist,
+        {"action": "retry_dead", "post": "yes", "_selected_action": [job.pk]},
+        follow=True,
     )
     assert "1 side effect(s) queued again." in answer.content.decode()
     assert side_effect_run(side_effect_id=job.pk) == "sent"

@@ -1,0 +1,107 @@
+"""The back office: Django's admin under the shop's name, its models in three sections a
+breeder recognises, and a home page that says what needs doing (kennel/monitoring/dashboard.py).
+
+It is the default admin site (kennel/ops/apps.py, KennelAdminConfig), so every
+`@admin.register` lands here and every `admin:` URL name stays as it was.
+"""
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import Http404, HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path, reverse
+
+from kennel.monitoring.dashboard import dashboard_figures
+
+# The sections, in the order shown: (slug, title, the apps whose models go there). A model
+# named in SECTION_OF_MODEL goes where it says; any other model of an app not listed here
+# (users, the audit log, background work, the log-in throttle, tasks…) goes to System, last.
+SECTIONS = [
+    ("puppies-litters", "Puppies & litters", ("catalogue",)),
+    ("reservations-payments", "Reservations & payments", ("reservations", "payments")),
+    ("system", "System", ()),
+]
+SYSTEM = "system"
+# Refused deliveries are the shop's door being knocked on, not a payment to act on.
+SECTION_OF_MODEL = {"payments.webhookrejection": SYSTEM}
+
+
+class KennelAdminSite(admin.AdminSite):
+    """Django's admin site, with the shop's name, its sections and the dashboard."""
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        # The shop's name is read when a page is drawn, never at import (it can change).
+        shop = settings.SHOP_NAME
+        return {
+            **super().each_context(request),
+            "site_title": f"{shop} back office",
+            "site_header": f"{shop} back office",
+        }
+
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        section = path(
+            "section/<slug:section>/", self.admin_view(self.section_index), name="section"
+        )
+        return [section, *super().get_urls()]
+
+    def get_app_list(
+        self, request: HttpRequest, app_label: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The models grouped into SECTIONS (an app's own page keeps Django's list)."""
+        if app_label is not None:
+            return super().get_app_list(request, app_label)
+        placed: dict[str, list[tuple[int, dict[str, Any]]]] = {slug: [] for slug, _, _ in SECTIONS}
+        # Within a section its apps come in their listed order; in System, in Django's
+        # (alphabetical) order. Within an app, Django's order (alphabetical by name).
+        for django_order, app in enumerate(super().get_app_list(request)):
+            label = app["app_label"]
+            section, order = SYSTEM, django_order
+            for slug, _, labels in SECTIONS:
+                if label in labels:
+                    section, order = slug, labels.index(label)
+            for model in app["models"]:
+                key = f"{label}.{model['object_name'].lower()}"
+                target = SECTION_OF_MODEL.get(key, section)
+                placed[target].append((order if target == section else django_order, model))
+        models = {
+            slug: [m for _, m in sorted(rows, key=lambda r: r[0])] for slug, rows in placed.items()
+        }
+        return [
+            {
+                "name": title,
+                "app_label": slug,
+                "app_url": reverse(
+                    "admin:section", kwargs={"section": slug}, current_app=self.name
+                ),
+                "has_module_perms": True,
+                "models": models[slug],
+            }
+            for slug, title, _ in SECTIONS
+            if models[slug]
+        ]
+
+    def index(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> TemplateResponse:
+        context = {"title": f"Today at {settings.SHOP_NAME}", **(extra_context or {})}
+        # The figures are the shop's money and its buyers: for staff who may see reservations.
+        if request.user.has_perm("reservations.view_reservation"):
+            context.setdefault("dashboard", dashboard_figures())
+        return super().index(request, context)
+
+    def section_index(self, request: HttpRequest, section: str) -> TemplateResponse:
+        """One section's models, where its heading links to (as an app's own page would)."""
+        app_list = [app for app in self.get_app_list(request) if app["app_label"] == section]
+        if not app_list:
+            raise Http404("The requested admin page does not exist.")
+        context = {
+            **self.each_context(request),
+            "title": app_list[0]["name"],
+            "subtitle": None,
+            "app_list": app_list,
+            "app_label": section,
+        }
+        request.current_app = self.name
+        return TemplateResponse(request, "admin/app_index.html", context)

@@ -1,0 +1,226 @@
+"""One reservation on one back-office page: the money with its currency, the timeline from the
+audit trail, refunds, emails, provider events, the link to the payment, the internal notes
+(the one field saved there) and the buttons its status allows; the list and its CSV export."""
+
+import csv
+import io
+import re
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from kennel.payments.models import Refund, WebhookEvent
+from kennel.reservations.models import Reservation
+from tests.core.test_security_headers import INLINE
+from tests.factories import ReservationFactory
+from tests.reservations.test_admin_actions import action, confirm, drain, paid
+
+CHANGELIST = "admin:reservations_reservation_changelist"
+
+
+def detail(client, reservation) -> str:
+    page = client.get(reverse("admin:reservations_reservation_change", args=[reservation.pk]))
+    assert page.status_code == 200
+    return page.content.decode()
+
+
+def buttons(html: str) -> list[str]:
+    return [unescape(b) for b in re.findall(r'class="kennel-action">([^<]+)<', html)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_page_shows_money_timeline_refunds_emails_and_events(
+    sandbox, live_server, admin_client, settings
+):
+    settings.OWNER_EMAIL = "owner@kennel.example"
+    reservation = paid(sandbox, live_server, "stripe")
+    _, data = action(admin_client, "refund_deposit", reservation)
+    keep = {"refund_form": "1", "shown_keep": "50", "amount_to_keep": "50"}
+    confirm(admin_client, {**data, **keep, "puppy_available": "on"})
+    drain(sandbox)
+
+    html = detail(admin_client, reservation)
+
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Deposit paid 400.00 EUR" in text
+    assert "Refunded 350.00 EUR" in text
+    assert "Deposit held 50.00 EUR" in text
+    assert "Balance due at pickup 0.00 EUR" in text
+    for line in (
+        "Puppy held for the buyer buyer",
+        "Deposit confirmed stripe:",
+        "Refund requested (kept 50.00) staff:admin",
+        "Refunded — Cancelled by the breeder; part kept staff:admin",
+    ):
+        assert line in text, line
+    assert f"350.00 EUR Succeeded {Refund.Reason.OWNER.label}" in text
+    assert "Refund done at the provider system:worker" in text
+    assert "Buyer: deposit confirmed buyer1@example.com Done" in text
+    assert "Buyer: refund issued buyer1@example.com Done" in text
+    assert "Owner: refund issued owner@kennel.example Done" in text
+    completed = WebhookEvent.objects.get(type="checkout.session.completed")
+    assert reverse("admin:payments_webhookevent_change", args=[completed.pk]) in html
+    assert "checkout.session.completed" in text
+    assert "charge.refunded" in text
+    assert "Receipt in the payment sandbox" in html
+    assert f"{settings.STRIPE_API_BASE}/receipts/payment/ch_" in html
+    assert buttons(html) == ["Erase buyer's data"]
+    assert not INLINE.findall(html)
+
+
+@pytest.mark.django_db
+def test_a_confirmed_reservation_shows_the_balance_due_and_its_actions(admin_client):
+    reservation = ReservationFactory(
+        status=Reservation.Status.CONFIRMED, external_payment_id="pi_1"
+    )
+
+    html = detail(admin_client, reservation)
+
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Puppy price 2,000.00 EUR" in text
+    assert "Deposit paid 400.00 EUR" in text
+    assert "Balance due at pickup 1,600.00 EUR" in text
+    assert buttons(html) == ["Cancel and refund", "Picked up", "Resend confirmation"]
+    puppy_admin = reverse("admin:catalogue_puppy_change", args=[reservation.puppy.pk])
+    assert puppy_admin in html
+    assert f"/puppies/{reservation.puppy.slug}/" in html
+
+
+@pytest.mark.django_db
+def test_a_pending_hold_offers_only_its_release(admin_client):
+    reservation = ReservationFactory()
+
+    assert buttons(detail(admin_client, reservation)) == ["Release the hold"]
+
+
+@pytest.mark.django_db
+def test_notes_are_the_one_thing_saved_from_the_page(admin_client):
+    reservation = ReservationFactory(
+        status=Reservation.Status.CONFIRMED, external_payment_id="pi_2"
+    )
+    html = detail(admin_client, reservation)
+    inputs = set(re.findall(r'<(?:input|textarea|select)[^>]*name="([^"]+)"', html))
+    assert inputs == {"csrfmiddlewaretoken", "notes"}
+
+    url = reverse("admin:reservations_reservation_notes", args=[reservation.pk])
+    answer = admin_client.post(
+        url, {"notes": "Visit on Saturday.\nWants the blue collar.", "status": "completed"}
+    )
+
+    assert answer.status_code == 302
+    reservation.refresh_from_db()
+    assert reservation.notes == "Visit on Saturday.\nWants the blue collar."
+    assert reservation.status == "confirmed"
+    html = detail(admin_client, reservation)
+    assert "Notes saved." in html
+    assert "Wants the blue collar." in html
+    change = reverse("admin:reservations_reservation_change", args=[reservation.pk])
+    assert admin_client.post(change, {"notes": "x", "status": "refunded"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_list_shows_buyer_contact_and_deposit_and_searches_and_filters(admin_client):
+    ReservationFactory(buyer_name="Ann Smith", buyer_email="ann@example.com", buyer_phone="+44 1")
+    ReservationFactory(buyer_name="Bob Jones", buyer_email="bob@example.com")
+    url = reverse(CHANGELIST)
+
+    html = admin_client.get(url).content.decode()
+    assert "ann@example.com" in html
+    assert "+44 1" in html
+    assert "400.00 EUR" in html
+    found = admin_client.get(url, {"q": "ann@example"}).content.decode()
+    assert "Ann Smith" in found
+    assert "Bob Jones" not in found
+    assert "Bob Jones" in admin_client.get(url, {"currency": "EUR"}).content.decode()
+    assert admin_client.get(url, {"status__exact": "confirmed"}).status_code == 200
+    assert not INLINE.findall(html)
+
+
+@pytest.mark.django_db
+def test_csv_export_has_the_rows_and_no_secrets(admin_client):
+    first = ReservationFactory(
+        status=Reservation.Status.CONFIRMED, external_payment_id="pi_3", buyer_name="=HYPERLINK()"
+    )
+    second = ReservationFactory(buyer_email="second@example.com")
+
+    answer = admin_client.post(
+        reverse(CHANGELIST),
+        {"action": "export_csv", "_selected_action": [str(first.pk), str(second.pk)]},
+    )
+
+    assert answer.status_code == 200
+    assert answer["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))
+    assert rows[0] == [
+        "created",
+        "status",
+        "puppy",
+        "buyer name",
+        "buyer email",
+        "buyer phone",
+        "provider",
+        "deposit",
+        "currency",
+        "refunded",
+        "confirmed at",
+    ]
+    by_email = {row[4]: row for row in rows[1:]}
+    assert by_email["jane.doe@example.com"][1:4] == ["confirmed", first.puppy.name, "'=HYPERLINK()"]
+    assert by_email["jane.doe@example.com"][7:10] == ["400.00", "EUR", "0"]
+    assert by_email["second@example.com"][1] == "pending"
+    assert first.token not in answer.content.decode()
+
+
+@pytest.mark.django_db
+def test_live_mode_links_the_payment_in_the_providers_dashboard(admin_client, settings):
+    settings.PAYMENTS_MODE = "live"
+    settings.STRIPE_SECRET_KEY = "sk_test_kennel"
+    card = ReservationFactory(status=Reservation.Status.CONFIRMED, external_payment_id="pi_live1")
+    paypal = ReservationFactory(
+        status=Reservation.Status.CONFIRMED, provider="paypal", external_payment_id="CAP77"
+    )
+
+    assert "/test/payments/pi_live1" in detail(admin_client, card)
+    assert "/activity/payment/CAP77" in detail(admin_client, paypal)
+
+
+@pytest.mark.django_db
+def test_sandbox_mode_never_links_a_provider_dashboard(admin_client, settings):
+    settings.PAYMENTS_MODE = "sandbox"
+    reservation = ReservationFactory(
+        status=Reservation.Status.CONFIRMED, provider="paypal", external_payment_id="CAP78"
+    )
+
+    html = detail(admin_client, reservation)
+
+    assert "CAP78" in html
+    assert "/activity/payment/" not in html
+
+
+@pytest.mark.django_db
+def test_the_confirmation_pages_have_no_inline_script_or_style(admin_client):
+    confirmed = ReservationFactory(status=Reservation.Status.CONFIRMED, external_payment_id="pi_4")
+    pending = ReservationFactory()
+    for name, reservation in [
+        ("refund_deposit", confirmed),
+        ("mark_picked_up", confirmed),
+        ("resend_confirmation", confirmed),
+        ("release_hold", pending),
+        ("erase_buyer", confirmed),
+    ]:
+        url = reverse(f"admin:reservations_reservation_{name}", args=[reservation.pk])
+        page = admin_client.get(url)
+        assert page.status_code == 200, name
+        html = page.content.decode()
+        assert not INLINE.findall(html), name
+        assert 'name="post" value="yes"' in html
+        assert 'name="request_token"' in html
+    refund = admin_client.get(
+        reverse("admin:reservations_reservation_refund_deposit", args=[confirmed.pk])
+    ).content.decode()
+    assert 'name="amount_to_keep"' in refund
+    assert "EUR" in refund
+    assert re.search(r'name="puppy_available"[^>]*checked', refund)
+    assert Decimal(confirmed.deposit_amount) == Decimal("400.00")
