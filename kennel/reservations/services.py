@@ -481,6 +481,20 @@ def reservation_resend_confirmation(
         return bool(created)
 
 
+def reservation_set_notes(*, reservation_id: uuid.UUID | str, notes: str, actor: str) -> bool:
+    """Keep the breeder's internal notes on a reservation (never shown to the buyer). Only
+    that column is written, so a status changed meanwhile stands. False when unchanged."""
+    notes = notes.replace("\r\n", "\n").strip()
+    with locked_transaction():
+        reservation = _lock(reservation_id)
+        if reservation.notes == notes:
+            return False
+        reservation.notes = notes
+        reservation.save(update_fields=["notes", "updated_at"])
+        audit("reservations.reservation.notes_changed", actor=actor, obj=reservation)
+    return True
+
+
 def puppy_take_off_sale(*, puppy_id: int, actor: str) -> bool:
     """Hide a puppy from the shop (its page and the catalogue). A hold or deposit on it
     stands. False when it was already off sale."""
