@@ -40,9 +40,11 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django.contrib.sitemaps",
     "django_tasks",
     "django_tasks_db",
     "axes",
+    "ninja",  # its Swagger UI then comes from our static files, not a CDN: /api/docs works offline
     "kennel.core",
     "kennel.catalogue",
     "kennel.reservations",

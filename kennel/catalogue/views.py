@@ -73,3 +73,14 @@ def puppy_page(
 
 def not_found(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     return render(request, "404.html", {"error": error}, status=error.status)
+
+
+# The shop's own pages are public; the rest is for buyers' sessions, the breeder and machines.
+ROBOTS_DISALLOW = ("/admin/", "/api/", "/payments/", "/reservations/", "/webhooks/", "/health/")
+
+
+@require_safe
+def robots_txt(request: HttpRequest) -> HttpResponse:
+    lines = ["User-agent: *", *(f"Disallow: {path}" for path in ROBOTS_DISALLOW)]
+    lines.append(f"Sitemap: {request.build_absolute_uri('/sitemap.xml')}")
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")

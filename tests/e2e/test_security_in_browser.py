@@ -77,3 +77,20 @@ def test_the_shop_and_the_sandbox_checkout_render_styled(page, live_server, sand
     assert banner.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 244, 204)"
 
     assert violations == []
+
+
+def test_the_api_docs_render_offline_under_the_policy(page, live_server, violations):
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            outside.append(request.url) if not request.url.startswith(live_server.url) else None
+        ),
+    )
+
+    page.goto(f"{live_server.url}/api/docs")
+
+    page.get_by_text("POST", exact=True).first.wait_for()
+    assert "/api/reservations/" in page.locator("#swagger-ui").inner_text()
+    assert outside == []
+    assert violations == []

@@ -1,0 +1,43 @@
+"""Found by search engines: /robots.txt points at /sitemap.xml, which lists the catalogue and
+every published puppy — and nothing of the buyers', the breeder's or the machines' pages."""
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from tests.factories import PuppyFactory
+
+pytestmark = pytest.mark.django_db
+
+NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+
+
+def test_robots_keeps_crawlers_to_the_shop_and_names_the_sitemap(client):
+    answer = client.get("/robots.txt")
+
+    assert answer.status_code == 200
+    assert answer["Content-Type"].startswith("text/plain")
+    lines = answer.content.decode().splitlines()
+    assert "User-agent: *" in lines
+    for private in ("/admin/", "/api/", "/reservations/", "/payments/", "/webhooks/"):
+        assert f"Disallow: {private}" in lines
+    assert "Sitemap: http://testserver/sitemap.xml" in lines
+
+
+def test_the_sitemap_lists_the_catalogue_and_published_puppies_only(client):
+    PuppyFactory(slug="biscuit")
+    PuppyFactory(slug="pepper")
+    PuppyFactory(slug="hidden", is_published=False)
+
+    answer = client.get("/sitemap.xml")
+
+    assert answer.status_code == 200
+    urls = [
+        u.findtext("s:loc", namespaces=NS)
+        for u in ET.fromstring(answer.content).iter(f"{{{NS['s']}}}url")
+    ]
+    assert sorted(urls) == [
+        "http://testserver/",
+        "http://testserver/puppies/biscuit/",
+        "http://testserver/puppies/pepper/",
+    ]
