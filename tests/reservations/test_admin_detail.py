@@ -9,8 +9,10 @@ from decimal import Decimal
 from html import unescape
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 
+from kennel.core.models import AuditLog
 from kennel.payments.models import Refund, WebhookEvent
 from kennel.reservations.models import Reservation
 from tests.core.test_security_headers import INLINE
@@ -113,9 +115,16 @@ def test_notes_are_the_one_thing_saved_from_the_page(admin_client):
     reservation.refresh_from_db()
     assert reservation.notes == "Visit on Saturday.\nWants the blue collar."
     assert reservation.status == "confirmed"
+    [line] = AuditLog.objects.filter(action="reservations.reservation.notes_changed")
+    assert (line.actor, line.object_id) == ("staff:admin", str(reservation.pk))
+    assert not LogEntry.objects.exists()
     html = detail(admin_client, reservation)
     assert "Notes saved." in html
     assert "Wants the blue collar." in html
+    assert "Internal notes changed" in html
+    # Saving the same notes again changes nothing and writes no second audit line.
+    admin_client.post(url, {"notes": "Visit on Saturday.\r\nWants the blue collar."})
+    assert AuditLog.objects.filter(action="reservations.reservation.notes_changed").count() == 1
     change = reverse("admin:reservations_reservation_change", args=[reservation.pk])
     assert admin_client.post(change, {"notes": "x", "status": "refunded"}).status_code == 403
 

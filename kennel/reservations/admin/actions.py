@@ -1,0 +1,415 @@
+"""The breeder's actions on reservations — refund, picked up, release, resend the
+confirmation, erase the buyer: what each one's confirmation page says, in amounts and in who
+is told, and the one service each calls once it is confirmed. They are offered both from the
+list's action menu and as buttons on a reservation's page (<pk>/<slug>/)."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+
+from kennel.core.admin import (
+    Confirmation,
+    ConfirmRow,
+    add_messages,
+    admin_change_url,
+    confirm_page,
+    confirmed,
+    request_token,
+    staff_actor,
+)
+from kennel.core.errors import ApplicationError
+from kennel.core.money import decimals
+from kennel.core.money import format_money as money
+from kennel.payments.owner import reservation_erase_buyer, reservation_refund
+from kennel.payments.selectors import reservation_money
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import (
+    reservation_mark_picked_up,
+    reservation_release_hold,
+    reservation_resend_confirmation,
+)
+
+S = Reservation.Status
+
+KEEP_NOT_A_NUMBER = "The amount to keep must be a number, like 0 or 50.00."
+KEEP_NEGATIVE = "The amount to keep cannot be negative."
+KEEP_TOO_PRECISE = "The amount to keep has more decimal places than {currency} has."
+KEEP_NOT_BELOW = (
+    "The amount to keep must be less than the deposit held ({held}): to keep it all, do not refund."
+)
+KEEP_MIXED_CURRENCIES = (
+    "The selected deposits are in different currencies: refund them keeping nothing, "
+    "or one currency at a time."
+)
+KEEP_CHANGED = "The amounts below are for the new amount to keep: check them, then confirm."
+
+
+@dataclass(frozen=True)
+class OwnerAction:
+    """One of the breeder's actions on a reservation: its admin action name, its address
+    under the reservation (<pk>/<slug>/), and the statuses its button is offered for."""
+
+    name: str
+    slug: str
+    button: str
+    title: str
+    confirm: str
+    statuses: tuple[str, ...]
+
+
+REFUND = OwnerAction(
+    "refund_deposit",
+    "refund",
+    "Cancel and refund",
+    "Cancel and refund the deposit",
+    "Yes, refund",
+    (S.CONFIRMED, S.COMPLETED),
+)
+PICKED_UP = OwnerAction(
+    "mark_picked_up",
+    "picked-up",
+    "Picked up",
+    "Mark as picked up",
+    "Yes, the puppy went home",
+    (S.CONFIRMED,),
+)
+RELEASE = OwnerAction(
+    "release_hold",
+    "release",
+    "Release the hold",
+    "Release the hold",
+    "Yes, release the hold",
+    (S.PENDING, S.PROCESSING),
+)
+RESEND = OwnerAction(
+    "resend_confirmation",
+    "resend-confirmation",
+    "Resend confirmation",
+    "Send the buyer's confirmation email again",
+    "Yes, send it again",
+    (S.CONFIRMED, S.COMPLETED),
+)
+ERASE = OwnerAction(
+    "erase_buyer",
+    "erase",
+    "Erase buyer's data",
+    "Erase the buyer's personal data",
+    "Yes, erase it",
+    tuple(s for s in S.values if s not in Reservation.ACTIVE),
+)
+OWNER_ACTIONS = (REFUND, PICKED_UP, RELEASE, RESEND, ERASE)
+
+
+def offered(action: OwnerAction, reservation: Reservation, held: Decimal) -> bool:
+    """Whether the detail page offers the action's button for the reservation as it is."""
+    if reservation.status not in action.statuses:
+        return False
+    if action is REFUND:
+        return held > 0
+    if action in (RESEND, ERASE):
+        return reservation.erased_at is None
+    return True
+
+
+def _puppy_and_buyer(reservation: Reservation) -> str:
+    return f"{reservation.puppy.name} for {reservation.buyer_name}"
+
+
+def _owner_told() -> str:
+    owner = settings.OWNER_EMAIL
+    return f"you ({owner})" if owner else "not you: no owner address is set (OWNER_EMAIL)"
+
+
+def _changed(shown: str | None, keep: Decimal) -> bool:
+    """Whether the amount to keep differs from the one the page's amounts were shown for (a
+    page without JavaScript cannot update them as it is typed)."""
+    if shown is None:
+        return False
+    try:
+        return Decimal(shown) != keep
+    except InvalidOperation:
+        return True
+
+
+# --- the refund's choices -------------------------------------------------------------------
+
+
+class RefundForm(forms.Form):
+    """The refund confirmation's choices. The amount kept is checked against every selected
+    deposit, in its currency (kennel/core/money.py)."""
+
+    amount_to_keep = forms.CharField(
+        label="Amount to keep",
+        initial="0",
+        required=False,
+        max_length=20,
+        help_text="For example a fee your deposit terms allow. 0 refunds the whole deposit.",
+    )
+    puppy_available = forms.BooleanField(
+        label="Make the puppy available again",
+        initial=True,
+        required=False,
+        help_text="Untick to take the puppy off sale (hidden from the shop) instead.",
+    )
+
+    def __init__(
+        self, *args: Any, held: Sequence[tuple[Reservation, Decimal]] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.held = held
+        currencies = {r.currency for r, _ in held}
+        if len(currencies) == 1:
+            self.fields["amount_to_keep"].suffix = currencies.pop()  # type: ignore[attr-defined]
+
+    def clean_amount_to_keep(self) -> Decimal:
+        raw = (self.cleaned_data.get("amount_to_keep") or "0").strip().replace(" ", "")
+        if "," in raw and "." not in raw:
+            raw = raw.replace(",", ".")  # 50,00 as many breeders write it
+        try:
+            keep = Decimal(raw)
+        except InvalidOperation:
+            raise forms.ValidationError(KEEP_NOT_A_NUMBER) from None
+        if not keep.is_finite() or abs(keep) >= Decimal(10) ** 9:
+            raise forms.ValidationError(KEEP_NOT_A_NUMBER)
+        if keep < 0:
+            raise forms.ValidationError(KEEP_NEGATIVE)
+        if keep and len({r.currency for r, _ in self.held}) > 1:
+            raise forms.ValidationError(KEEP_MIXED_CURRENCIES)
+        for reservation, held in self.held:
+            if keep != keep.quantize(Decimal(1).scaleb(-decimals(reservation.currency))):
+                raise forms.ValidationError(KEEP_TOO_PRECISE.format(currency=reservation.currency))
+            if held > 0 and keep >= held:
+                raise forms.ValidationError(
+                    KEEP_NOT_BELOW.format(held=money(held, reservation.currency))
+                )
+        return keep
+
+
+@dataclass(frozen=True)
+class RefundChoice:
+    keep: Decimal = Decimal(0)
+    puppy_available: bool = True
+
+
+# --- what each action says and does ---------------------------------------------------------
+
+
+def _describe(
+    action: OwnerAction, reservation: Reservation, held: Decimal, choice: RefundChoice
+) -> ConfirmRow:
+    """The confirmation page's line for one reservation: what happens to it, in amounts."""
+    cur = reservation.currency
+    email = reservation.buyer_email
+    puppy = reservation.puppy.name
+    status = f"Now: {reservation.get_status_display()}."
+    details: list[str]
+    warn = reservation.status not in action.statuses
+    if action is REFUND:
+        if reservation.status == S.REFUNDED:
+            details, warn = [status, "Already refunded: nothing is sent again."], True
+        elif warn or held <= 0:
+            details, warn = [status, "No deposit to refund: nothing happens."], True
+        else:
+            puppy_line = (
+                f"{puppy} is available again on the shop."
+                if choice.puppy_available
+                else f"{puppy} is taken off sale (hidden from the shop)."
+            )
+            details = [
+                f"Refunded to the buyer: {money(held - choice.keep, cur)} "
+                f"(deposit held {money(held, cur)}, kept {money(choice.keep, cur)}).",
+                f"Told by email: the buyer ({email}) and {_owner_told()}.",
+                puppy_line,
+            ]
+    elif action is PICKED_UP:
+        details = [
+            status,
+            f"{puppy} shows as sold on the shop; the reservation is completed.",
+            "No email is sent.",
+        ]
+    elif action is RELEASE:
+        details = [
+            status,
+            f"The {reservation.get_provider_display()} checkout is closed, so it can no longer "
+            f"be paid; {puppy} is available again.",
+            f"Told by email: the buyer ({email}).",
+        ]
+    elif action is RESEND:
+        details = [status, f"The deposit confirmation email is sent again to {email}."]
+    else:
+        details = [
+            status,
+            f"Name, email ({email}), phone, IP address, browser and analytics ids are "
+            "replaced; amounts, payment ids and the history are kept. This cannot be undone.",
+            "No email is sent.",
+        ]
+        warn = warn or reservation.erased_at is not None
+    if warn and action is not REFUND:
+        details.append("Not possible in this state: nothing will change.")
+    return ConfirmRow(
+        label=f"{_puppy_and_buyer(reservation)} — deposit {money(reservation.deposit_amount, cur)}",
+        url=admin_change_url(reservation),
+        details=details,
+        warn=warn,
+    )
+
+
+def _consequences(action: OwnerAction, choice: RefundChoice) -> list[str]:
+    if action is REFUND:
+        puppy = (
+            "The puppy is available again on the shop."
+            if choice.puppy_available
+            else "The puppy is taken off sale (hidden from the shop)."
+        )
+        return [
+            "Each reservation is cancelled and its deposit refunded through its payment "
+            "provider, less the amount you keep. The money goes back once, however often "
+            "this is confirmed.",
+            f"The buyer and {_owner_told()} are told by email.",
+            puppy,
+        ]
+    if action is PICKED_UP:
+        return ["The puppy went home: it is marked sold and the reservation completed."]
+    if action is RELEASE:
+        return [
+            "The hold is cancelled: the provider's checkout is closed so it can no longer be "
+            "paid, the puppy is available again and the buyer is told by email.",
+            "A payment that still arrives confirms it if the puppy is free, or is refunded.",
+        ]
+    if action is RESEND:
+        return ["The buyer's deposit confirmation email is sent again, once."]
+    return [
+        "The buyer's personal data is erased (right to erasure); amounts, payment ids and the "
+        "history stay for the books. This cannot be undone."
+    ]
+
+
+def _perform(
+    action: OwnerAction, request: HttpRequest, reservation: Reservation, choice: RefundChoice
+) -> tuple[int, str]:
+    """Call the action's one service for one reservation; the message that says the outcome."""
+    actor = staff_actor(request)
+    who = _puppy_and_buyer(reservation)
+    pk = reservation.pk
+    try:
+        if action is REFUND:
+            refund = reservation_refund(
+                reservation_id=pk,
+                actor=actor,
+                amount_kept=choice.keep,
+                puppy_available=choice.puppy_available,
+            )
+            if refund is None:
+                return messages.WARNING, f"{who}: already refunded — nothing was sent again."
+            return messages.SUCCESS, (
+                f"{who}: {money(refund.amount, refund.currency)} is being refunded to "
+                f"{reservation.buyer_email}; the buyer and {_owner_told()} are told by email."
+            )
+        if action is PICKED_UP:
+            if reservation_mark_picked_up(reservation_id=pk, actor=actor):
+                return messages.SUCCESS, f"{who}: picked up — {reservation.puppy.name} is sold."
+            return messages.WARNING, f"{who}: not confirmed any more — nothing was changed."
+        if action is RELEASE:
+            if reservation_release_hold(reservation_id=pk, actor=actor):
+                return messages.SUCCESS, (
+                    f"{who}: hold released — the checkout is being closed and "
+                    f"{reservation.puppy.name} is available again."
+                )
+            return messages.WARNING, f"{who}: the hold was not open any more — nothing changed."
+        if action is RESEND:
+            sent = reservation_resend_confirmation(
+                reservation_id=pk, actor=actor, request_key=request_token(request)
+            )
+            if sent:
+                return messages.SUCCESS, f"{who}: confirmation email queued to the buyer again."
+            return messages.WARNING, (
+                f"{who}: not sent — already sent for this request, or no confirmed deposit."
+            )
+        if reservation_erase_buyer(reservation_id=pk, actor=actor):
+            return messages.SUCCESS, f"{who}: the buyer's personal data is erased."
+        return messages.WARNING, f"{who}: already erased — nothing changed."
+    except ApplicationError as exc:
+        return messages.ERROR, f"{who}: {exc.message}"
+
+
+# --- the confirmation flow ------------------------------------------------------------------
+
+
+def confirm_or_do(
+    model_admin: admin.ModelAdmin[Reservation],
+    request: HttpRequest,
+    action: OwnerAction,
+    reservations: list[Reservation],
+    *,
+    cancel_url: str,
+    more: int = 0,
+) -> TemplateResponse | None:
+    """Show the action's confirmation page, or — once it is confirmed (and, for a refund,
+    its choices are valid and the amounts shown were those of the choices) — do it for
+    each reservation and leave the outcomes as messages (None: the caller redirects)."""
+    held = [(r, reservation_money(r).held) for r in reservations]
+    form, choice, ready = None, RefundChoice(), confirmed(request)
+    hidden: dict[str, str] = {}
+    if action is REFUND:
+        bound = request.method == "POST" and "refund_form" in request.POST
+        form = RefundForm(request.POST if bound else None, held=held)
+        if bound and form.is_valid():
+            choice = RefundChoice(
+                keep=form.cleaned_data["amount_to_keep"],
+                puppy_available=form.cleaned_data["puppy_available"],
+            )
+            if ready and _changed(request.POST.get("shown_keep"), choice.keep):
+                ready = False
+                messages.info(request, KEEP_CHANGED)
+        elif bound:
+            ready = False  # and the page again, with the reason
+            errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+            messages.error(request, f"Nothing was refunded: {errors}")
+        hidden = {"refund_form": "1", "shown_keep": str(choice.keep)}
+        ready = ready and bound  # a refund is done only with the page's choices
+    if ready:
+        add_messages(request, [_perform(action, request, r, choice) for r in reservations])
+        return None
+    page = Confirmation(
+        title=action.title,
+        consequences=_consequences(action, choice),
+        rows=[_describe(action, r, h, choice) for r, h in held],
+        confirm_label=action.confirm,
+        cancel_url=cancel_url,
+        action=action.name if "action" in request.POST else "",
+        selected=[r.pk for r in reservations] if "action" in request.POST else [],
+        form=form,
+        more=more,
+        hidden=hidden,
+    )
+    return confirm_page(request, model_admin, page)
+
+
+def object_action_view(
+    model_admin: admin.ModelAdmin[Reservation],
+    action: OwnerAction,
+    allowed: Callable[[HttpRequest], bool],
+) -> Callable[..., HttpResponse]:
+    """The view behind one of the detail page's buttons: the action for that one reservation,
+    back to its page once done or cancelled."""
+
+    def view(request: HttpRequest, object_id: str) -> HttpResponse:
+        if not allowed(request):
+            raise PermissionDenied
+        reservation = model_admin.get_object(request, unquote(object_id))
+        if reservation is None:
+            raise Http404("No such reservation.")
+        back = admin_change_url(reservation)
+        done = confirm_or_do(model_admin, request, action, [reservation], cancel_url=back)
+        return done or HttpResponseRedirect(back)
+
+    return view

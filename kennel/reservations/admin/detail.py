@@ -1,0 +1,153 @@
+"""What a reservation's back-office page shows besides its fields: the money with its
+currency, the timeline from the audit trail in the breeder's words, refunds, emails, provider
+events, the link to the payment, the internal notes' form and the buttons its status allows
+(admin/reservations/reservation/change_form.html)."""
+
+from typing import Any
+
+from django import forms
+from django.db.models import Q
+from django.urls import reverse
+
+from kennel.core.admin import admin_change_url
+from kennel.core.models import AuditLog, SideEffect
+from kennel.core.money import format_money as money
+from kennel.payments.admin import payment_link, reservation_events
+from kennel.payments.selectors import ReservationMoney, reservation_money
+from kennel.reservations.admin.actions import OWNER_ACTIONS, offered
+from kennel.reservations.effects import EMAILS, Effect
+from kennel.reservations.models import Reservation
+
+S = Reservation.Status
+TIMELINE_SHOWN = 200
+
+# Audit actions in the breeder's words; a reservation's move to a status says its label.
+WHAT = {
+    "reservations.reservation.held": "Puppy held for the buyer",
+    "reservations.reservation.buyer_erased": "Buyer's personal data erased",
+    "reservations.reservation.confirmation_resent": "Confirmation email sent again",
+    "reservations.reservation.late_payment_refunded": "Late payment refunded",
+    "reservations.reservation.notes_changed": "Internal notes changed",
+    "payments.refund.requested": "Refund requested",
+    "payments.refund.succeeded": "Refund done at the provider",
+    "payments.refund.failed": "Refund failed at the provider",
+    "payments.refund.recorded": "Refund made at the provider recorded",
+}
+
+
+class NotesForm(forms.Form):
+    notes = forms.CharField(
+        label="Internal notes",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 5, "cols": 70}),
+        help_text="Only you see these; the buyer never does.",
+    )
+
+
+def _what(entry: AuditLog) -> str:
+    """An audit line in words: `reservations.reservation.confirmed` -> "Deposit confirmed"."""
+    step = entry.action.rsplit(".", 1)[-1]
+    words = WHAT.get(entry.action)
+    if words is None and entry.action.startswith("reservations.reservation."):
+        words = S(step).label if step in S.values else None
+    text = words or entry.action
+    data = entry.data if isinstance(entry.data, dict) else {}
+    reason = data.get("reason")
+    if reason and reason in Reservation.Reason.values and reason != step:
+        text += f" — {Reservation.Reason(reason).label}"
+    if data.get("kept") not in (None, "0", "0.00"):
+        text += f" (kept {data['kept']})"
+    return text
+
+
+def timeline(reservation: Reservation, refund_ids: list[int]) -> list[dict[str, Any]]:
+    lines = AuditLog.objects.filter(
+        Q(object_type="reservations.reservation", object_id=str(reservation.pk))
+        | Q(object_type="payments.refund", object_id__in=[str(i) for i in refund_ids])
+    ).order_by("created_at", "id")[:TIMELINE_SHOWN]
+    return [{"when": e.created_at, "what": _what(e), "who": e.actor} for e in lines]
+
+
+def _amounts(m: ReservationMoney) -> list[tuple[str, str]]:
+    cur = m.currency
+    rows = [
+        ("Puppy price", money(m.price, cur)),
+        ("Deposit paid", money(m.deposit_paid, cur)),
+        ("Refunded", money(m.refunded, cur)),
+    ]
+    if m.refunding:
+        rows.append(("Being refunded", money(m.refunding, cur)))
+    rows += [
+        ("Deposit held", money(m.held, cur)),
+        ("Balance due at pickup", money(m.balance_due, cur)),
+    ]
+    return rows
+
+
+def reservation_detail(reservation: Reservation, *, can_act: bool) -> dict[str, Any]:
+    """The detail page's context (`kennel` in the template); the action buttons and the notes'
+    form only for a user who may act (`can_act`)."""
+    m = reservation_money(reservation)
+    refunds = list(reservation.refunds.order_by("created_at", "pk"))
+    events = reservation_events(reservation)
+    emails = SideEffect.objects.filter(reservation_id=reservation.pk, kind__in=EMAILS).order_by(
+        "created_at", "pk"
+    )
+    buttons = []
+    if can_act:
+        buttons = [
+            (
+                a.button,
+                reverse(f"admin:reservations_reservation_{a.name}", args=[reservation.pk]),
+            )
+            for a in OWNER_ACTIONS
+            if offered(a, reservation, m.held)
+        ]
+    puppy = reservation.puppy
+    return {
+        "reservation": reservation,
+        "amounts": _amounts(m),
+        "buttons": buttons,
+        "timeline": timeline(reservation, [r.pk for r in refunds]),
+        "refunds": [
+            {
+                "when": r.created_at,
+                "amount": money(r.amount, r.currency),
+                "status": r.get_status_display(),
+                "reason": r.get_reason_display(),
+                "provider_id": r.provider_refund_id,
+                "error": r.last_error[:200],
+                "url": admin_change_url(r),
+            }
+            for r in refunds
+        ],
+        "emails": [
+            {
+                "when": e.created_at,
+                "what": Effect(e.kind).label,
+                "to": e.recipient,
+                "status": e.get_status_display(),
+                "sent_at": e.sent_at,
+                "attempts": e.attempts,
+                "url": admin_change_url(e),
+            }
+            for e in emails
+        ],
+        "events": [
+            {
+                "when": e.received_at,
+                "type": e.type,
+                "status": e.get_status_display(),
+                "event_id": e.event_id,
+                "url": admin_change_url(e),
+            }
+            for e in events
+        ],
+        "payment_link": payment_link(reservation, events),
+        "puppy_admin_url": admin_change_url(puppy),
+        "puppy_public_url": puppy.get_absolute_url(),
+        "notes_form": NotesForm(initial={"notes": reservation.notes}),
+        "notes_url": reverse("admin:reservations_reservation_notes", args=[reservation.pk]),
+        "can_edit_notes": can_act,
+    }
