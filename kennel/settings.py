@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "axes",
+    "django_ratelimit",
     "ninja",  # its Swagger UI then comes from our static files, not a CDN: /api/docs works offline
     "kennel.core",
     "kennel.catalogue",
@@ -160,6 +161,23 @@ BREEDER_PHONE = env.str("BREEDER_PHONE", default="")
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 DEPOSIT_SHARE = env.float("DEPOSIT_SHARE", default=0.2)
 HOLD_MINUTES = env.int("HOLD_MINUTES", default=30)
+# One family, one hold: active holds per buyer email and per client address (behind
+# TRUSTED_PROXIES the forwarded one), holds per client address and period (django-ratelimit:
+# "10/m", "30/h"), and how long a buyer who cancelled a puppy's hold waits before holding it
+# again while others may. 0 switches each off.
+HOLDS_PER_EMAIL = env.int("HOLDS_PER_EMAIL", default=1)
+HOLDS_PER_CLIENT = env.int("HOLDS_PER_CLIENT", default=3)
+HOLD_RATE = env.str("HOLD_RATE", default="10/m")
+HOLD_COOLDOWN_SECONDS = env.int("HOLD_COOLDOWN_SECONDS", default=120)
+# The cache keeps django-ratelimit's counters (HOLD_RATE), so every web process must share it:
+# by default a table in the database (made by migrate), CACHE_URL=redis://… for a cache server.
+CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://kennel_cache")}
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True  # a cache server down must not stop sales; the exact limits still hold
+# django-ratelimit wants memcached or Redis (atomic increments). The database table is shared
+# by every process but counts without a lock: two requests at the same instant may both pass,
+# so HOLD_RATE can let one extra hold through; the active-hold limits above are exact.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
 LOCK_TIMEOUT_SECONDS = env.int("LOCK_TIMEOUT_SECONDS", default=5)
 
 # --- payments ---

@@ -17,6 +17,17 @@ from tests.notifications.servers import SmtpSink
 ThreadedWSGIServer.request_queue_size = 128
 
 
+@pytest.fixture(autouse=True)
+def _no_hold_limits(settings: Any) -> None:
+    """Every buyer of the suite comes from 127.0.0.1, many with one email, and reserves again
+    at once: the hold limits are off unless a test turns them on (tests/reservations/
+    test_hold_limits.py)."""
+    settings.HOLDS_PER_EMAIL = 0
+    settings.HOLDS_PER_CLIENT = 0
+    settings.HOLD_RATE = "0"
+    settings.HOLD_COOLDOWN_SECONDS = 0
+
+
 @pytest.fixture
 def buyer() -> Buyer:
     return Buyer(name="Jane Doe", email="jane.doe@example.com", phone="+33 6 12 34 56 78")

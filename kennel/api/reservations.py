@@ -2,8 +2,10 @@ from django.conf import settings
 from django.http import Http404, HttpRequest
 from ninja import Router, Status
 
+from kennel.api.guards import refuse_cross_site_write
 from kennel.api.schemas import ErrorOut, ReservationCreatedOut, ReservationIn, ReservationOut
 from kennel.payments.services import checkout_start
+from kennel.reservations.limits import client_key, hold_rate_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
 from kennel.reservations.services import buyer_validate
@@ -37,9 +39,12 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
     "",
     response={
         201: ReservationCreatedOut,
+        403: ErrorOut,
         404: ErrorOut,
         409: ErrorOut,
+        415: ErrorOut,
         422: ErrorOut,
+        429: ErrorOut,
         502: ErrorOut,
         503: ErrorOut,
     },
@@ -47,11 +52,19 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
     description=(
         "503 `PROVIDER_BUSY` (with `Retry-After`): the payment provider is slow and this "
         "server's calls to it are all taken; nothing was held. 503 `LOCK_TIMEOUT` / "
-        "`DATABASE_UNAVAILABLE`: try again shortly."
+        "`DATABASE_UNAVAILABLE`: try again shortly. 429 `HOLD_LIMIT_REACHED` (this email or "
+        "client already holds HOLDS_PER_EMAIL / HOLDS_PER_CLIENT puppies), `TOO_MANY_HOLDS` "
+        "(HOLD_RATE, with `Retry-After`), `HOLD_COOLDOWN` (this buyer cancelled a hold on the "
+        "puppy moments ago, with `Retry-After`). Only `application/json` bodies (415 "
+        "`UNSUPPORTED_MEDIA_TYPE`), and a browser's write from another site is refused (403 "
+        "`CROSS_ORIGIN_REFUSED`)."
     ),
 )
 def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
+    refuse_cross_site_write(request)
     buyer = buyer_validate(name=payload.name, email=payload.email, phone=payload.phone)
+    client = client_key(request)
+    hold_rate_check(request, client=client)
     tracking = tracking_from_request(
         request,
         consent=payload.analytics_consent,
@@ -63,6 +76,7 @@ def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
         provider=payload.provider,
         site_url=settings.SITE_URL,
         tracking=tracking,
+        client=client,
     )
     return Status(201, {**_out(request, reservation), "checkout_url": checkout_url})
 

@@ -44,6 +44,19 @@ PROVIDER_BUSY_MESSAGE = (
     "The payment service is slow to answer and other buyers are waiting on it, so nothing was "
     "held and nothing was charged. Please try again in a moment."
 )
+HOLDS_PER_EMAIL_MESSAGE = (
+    "You already have a puppy on hold. Finish paying its deposit, or cancel it from its "
+    "reservation page, before reserving another."
+)
+HOLDS_PER_CLIENT_MESSAGE = (
+    "Too many puppies are on hold from your connection right now. Please finish or cancel "
+    "those reservations first."
+)
+HOLD_RATE_MESSAGE = "Too many reservations from your connection. Please try again in a minute."
+HOLD_COOLDOWN_MESSAGE = (
+    "You cancelled a hold on this puppy a moment ago; it is offered to other families first. "
+    "Please try again in a few minutes."
+)
 DATABASE_UNAVAILABLE_MESSAGE = (
     "The shop cannot reach its records for a moment, so nothing was changed and nothing was "
     "charged. Please try again in a few seconds."
@@ -92,3 +105,12 @@ class ProviderBusy(ApplicationError):
 
     def __init__(self) -> None:
         super().__init__("PROVIDER_BUSY", PROVIDER_BUSY_MESSAGE, status=503)
+
+
+class HoldRefused(ApplicationError):
+    """A hold the limits refuse (HOLDS_PER_EMAIL, HOLDS_PER_CLIENT, HOLD_RATE, the cool-down):
+    nothing was held. 429, with Retry-After when waiting helps."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(code, message, status=429)
+        self.retry_after = retry_after

@@ -137,9 +137,11 @@ def checkout_start(
     provider: str,
     site_url: str,
     tracking: Tracking | None = None,
+    client: str = "",
 ) -> tuple[Reservation, str]:
     """Hold the puppy and create the provider checkout; returns the reservation and the URL
-    to send the buyer to. `tracking` is the buyer's analytics context (see reservation_hold).
+    to send the buyer to. `tracking` is the buyer's analytics context and `client` their
+    client key for the hold limits (see reservation_hold).
 
     A provider slot (provider_slot) is taken before the hold, so a buyer refused with
     ProviderBusy holds nothing. The provider call happens after the hold has committed, so no
@@ -158,7 +160,7 @@ def checkout_start(
             )
     with provider_slot(prepare=True) as slot:
         reservation = reservations.reservation_hold(
-            puppy_slug=puppy_slug, buyer=buyer, provider=provider, tracking=tracking
+            puppy_slug=puppy_slug, buyer=buyer, provider=provider, tracking=tracking, client=client
         )
         slot.call_started()
         try:

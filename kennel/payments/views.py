@@ -39,6 +39,7 @@ from kennel.payments.services import (
 )
 from kennel.payments.webhooks import webhook_receive
 from kennel.reservations import services as reservations
+from kennel.reservations.limits import client_key, hold_rate_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
 from kennel.reservations.tracking import tracking_from_request
@@ -69,13 +70,16 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
         consent=form.cleaned_data["analytics_consent"],
         source_url=settings.SITE_URL + puppy.get_absolute_url(),
     )
+    client = client_key(request)
     try:
+        hold_rate_check(request, client=client)
         _reservation, checkout_url = checkout_start(
             puppy_slug=slug,
             buyer=form.buyer,
             provider=form.cleaned_data["provider"],
             site_url=settings.SITE_URL,
             tracking=tracking,
+            client=client,
         )
     except PuppyNotFound as exc:
         return not_found(request, exc)

@@ -79,6 +79,9 @@ class Reservation(BaseModel):
     fbc = models.CharField(max_length=255, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     client_user_agent = models.CharField(max_length=512, blank=True)
+    # Who asked for the hold, as a keyed hash of their address (reservations/limits.py): for
+    # the hold limits, kept whatever the analytics consent.
+    client_key = models.CharField(max_length=64, blank=True, db_index=True)
     event_source_url = models.CharField(max_length=500, blank=True)
     # The breeder's own notes (the back office's one editable field); never shown to the buyer.
     notes = models.TextField("internal notes", blank=True)

@@ -17,13 +17,22 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.db import connection
 from django.db.models import Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
 from kennel.catalogue.models import Puppy
-from kennel.core.db import locked_transaction
-from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
+from kennel.core.db import is_postgres, locked_transaction
+from kennel.core.errors import (
+    HOLD_COOLDOWN_MESSAGE,
+    HOLDS_PER_CLIENT_MESSAGE,
+    HOLDS_PER_EMAIL_MESSAGE,
+    HoldRefused,
+    PuppyNotAvailable,
+    PuppyNotFound,
+    ValidationFailed,
+)
 from kennel.core.metrics import HOLDS
 from kennel.core.models import SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
@@ -89,13 +98,19 @@ def buyer_validate(*, name: str, email: str, phone: str) -> Buyer:
 
 
 def reservation_hold(
-    *, puppy_slug: str, buyer: Buyer, provider: str, tracking: Tracking | None = None
+    *,
+    puppy_slug: str,
+    buyer: Buyer,
+    provider: str,
+    tracking: Tracking | None = None,
+    client: str = "",
 ) -> Reservation:
     """Hold a puppy for a buyer: one conditional UPDATE decides the winner.
 
     An expired pending hold on the same puppy is released first, in the same transaction, so
     an abandoned checkout never blocks the next buyer. `tracking` is the buyer's analytics
-    context (kept only with their consent). Raises PuppyNotFound, PuppyNotAvailable.
+    context (kept only with their consent); `client` the asking client's key (limits.py), for
+    the hold limits. Raises PuppyNotFound, PuppyNotAvailable, HoldRefused.
     """
     tracking = tracking if tracking and tracking.consent else Tracking()
     if provider not in Reservation.Provider.values:
@@ -109,6 +124,7 @@ def reservation_hold(
         raise PuppyNotFound()
     now = timezone.now()
     with locked_transaction():
+        _check_hold_limits(email=buyer.email, client=client, puppy_id=puppy_id, now=now)
         _expire_overdue_holds(puppy_id=puppy_id, now=now)
         won = Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
             status=P.HELD, updated_at=now
@@ -134,10 +150,50 @@ def reservation_hold(
             client_ip=tracking.client_ip,
             client_user_agent=tracking.user_agent,
             event_source_url=tracking.source_url,
+            client_key=client,
         )
         audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
     HOLDS.labels("won").inc()
     return reservation
+
+
+def _check_hold_limits(*, email: str, client: str, puppy_id: int, now: datetime) -> None:
+    """One family, one hold: refuse (HoldRefused, 429) a hold past HOLDS_PER_EMAIL or
+    HOLDS_PER_CLIENT active holds, or on a puppy this buyer cancelled a hold of less than
+    HOLD_COOLDOWN_SECONDS ago (a cancel-and-re-hold loop loses the puppy to other families).
+    On PostgreSQL an advisory lock per email and client makes concurrent holds count one after
+    the other; SQLite's IMMEDIATE transactions already do."""
+    keys = sorted({f"hold-email:{email}", *([f"hold-client:{client}"] if client else [])})
+    if is_postgres():
+        with connection.cursor() as cursor:
+            for key in keys:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+    active = Reservation.objects.filter(
+        Q(status=S.PENDING, expires_at__gt=now) | Q(status=S.PROCESSING)
+    )
+    per_email, per_client = settings.HOLDS_PER_EMAIL, settings.HOLDS_PER_CLIENT
+    if per_email and active.filter(buyer_email=email).count() >= per_email:
+        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_EMAIL_MESSAGE)
+    if per_client and client and active.filter(client_key=client).count() >= per_client:
+        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_CLIENT_MESSAGE)
+    cooldown = timedelta(seconds=settings.HOLD_COOLDOWN_SECONDS)
+    if cooldown:
+        same_buyer = Q(buyer_email=email) | Q(client_key=client) if client else Q(buyer_email=email)
+        last = (
+            Reservation.objects.filter(
+                same_buyer,
+                puppy_id=puppy_id,
+                status=S.CANCELLED,
+                status_reason=R.BUYER_CANCELLED,
+                closed_at__gt=now - cooldown,
+            )
+            .order_by("-closed_at")
+            .values_list("closed_at", flat=True)
+            .first()
+        )
+        if last is not None:
+            wait = int((last + cooldown - now).total_seconds()) + 1
+            raise HoldRefused("HOLD_COOLDOWN", HOLD_COOLDOWN_MESSAGE, retry_after=wait)
 
 
 def _expire_overdue_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | None = None) -> int:

@@ -17,4 +17,6 @@ def test_the_api_docs_load_swagger_from_the_shop_itself(client):
     assert all(s.startswith("/") for s in sources), sources  # nothing from another host
     for source in sources:
         if source.endswith((".js", ".css")):
-            assert client.get(source).status_code == 200, source
+            served = client.get(source)
+            assert served.status_code == 200, source
+            served.close()

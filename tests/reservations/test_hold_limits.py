@@ -1,0 +1,201 @@
+"""One family, one hold — no hoarding. Tried as an attacker would: one script holding every
+available puppy, a cancel-and-re-reserve loop, and another website making its visitors'
+browsers reserve."""
+
+from typing import Any
+
+import httpx
+import pytest
+from django.core.cache import cache
+
+from kennel.catalogue.models import Puppy
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import reservation_release
+from tests.factories import PuppyFactory
+from tests.payments import stripe_helpers
+from tests.payments.flow import settled
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def limits(settings: Any) -> Any:
+    """The shipped defaults (the suite turns them off elsewhere), counting from zero."""
+    cache.clear()  # the rate's counters (the cache table outlives each test's rows)
+    settings.HOLDS_PER_EMAIL = 1
+    settings.HOLDS_PER_CLIENT = 3
+    settings.HOLD_RATE = "10/m"
+    settings.HOLD_COOLDOWN_SECONDS = 120
+    return settings
+
+
+def reserve(base_url: str, slug: str, n: int, **changes: Any) -> httpx.Response:
+    body = {
+        "puppy": slug,
+        "name": "Hoarder",
+        "email": f"hoarder{n}@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "provider": "stripe",
+        **changes,
+    }
+    return httpx.post(f"{base_url}/api/reservations/", json=body, timeout=30)
+
+
+def held() -> int:
+    return Puppy.objects.filter(status="held").count()
+
+
+@pytest.mark.race
+def test_one_client_trying_to_hold_every_puppy_gets_three(limits, sandbox, live_server, threads):
+    slugs = [PuppyFactory().slug for _ in range(12)]
+
+    answers = threads(len(slugs), lambda i: reserve(live_server.url, slugs[i], n=i))
+
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [201] * 3 + [429] * 9
+    refused = {a.json()["error"]["code"] for a in answers if a.status_code == 429}
+    assert refused == {"HOLD_LIMIT_REACHED"}
+    assert held() == 3
+    assert Reservation.objects.count() == 3
+    assert len(sandbox.stripe.state.sessions) == 3
+
+
+def test_one_email_holds_one_puppy_at_a_time(limits, sandbox, live_server):
+    first, second = PuppyFactory(), PuppyFactory()
+
+    paying = reserve(live_server.url, first.slug, n=1)
+    again = reserve(live_server.url, second.slug, n=1)
+
+    assert paying.status_code == 201
+    assert again.status_code == 429
+    assert again.json()["error"]["code"] == "HOLD_LIMIT_REACHED"
+    assert "already have a puppy on hold" in again.json()["error"]["message"]
+    # Paid, the deposit no longer holds the family back: a second puppy is theirs to reserve.
+    stripe_helpers.choose(paying.json()["checkout_url"], "pay")
+    assert settled(sandbox, paying.json()["id"]).status == "confirmed"
+    assert reserve(live_server.url, second.slug, n=1).status_code == 201
+
+
+def test_holds_past_the_rate_are_refused_with_retry_after(limits, sandbox, live_server):
+    limits.HOLDS_PER_CLIENT = 0
+    limits.HOLD_RATE = "2/m"
+    slugs = [PuppyFactory().slug for _ in range(3)]
+
+    answers = [reserve(live_server.url, slug, n=i) for i, slug in enumerate(slugs)]
+
+    assert [a.status_code for a in answers] == [201, 201, 429]
+    assert answers[2].json()["error"]["code"] == "TOO_MANY_HOLDS"
+    assert 0 < int(answers[2].headers["Retry-After"]) <= 60
+    assert held() == 2
+
+
+def test_cancelling_and_holding_again_loses_the_puppy_to_other_families(
+    limits, sandbox, live_server
+):
+    puppy = PuppyFactory()
+    first = reserve(live_server.url, puppy.slug, n=1).json()
+    reservation_release(
+        reservation_id=first["id"], status="cancelled", actor="buyer", reason="buyer_cancelled"
+    )
+
+    again = reserve(live_server.url, puppy.slug, n=1)
+    from_same_address = reserve(live_server.url, puppy.slug, n=2)
+    other_family = httpx.post(
+        f"{live_server.url}/api/reservations/",
+        json={
+            "puppy": puppy.slug,
+            "name": "Other",
+            "email": "other@example.com",
+            "phone": "+33 6 00 00 00 00",
+            "provider": "stripe",
+        },
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        timeout=30,
+    )
+
+    assert again.status_code == 429
+    assert again.json()["error"]["code"] == "HOLD_COOLDOWN"
+    assert 0 < int(again.headers["Retry-After"]) <= 121
+    assert from_same_address.status_code == 429  # another email does not help
+    # (TRUSTED_PROXIES is 0 here, so the forwarded address is not believed: same client.)
+    assert other_family.status_code == 429
+    limits.TRUSTED_PROXIES = 1
+    other_family = httpx.post(
+        f"{live_server.url}/api/reservations/",
+        json={
+            "puppy": puppy.slug,
+            "name": "Other",
+            "email": "other@example.com",
+            "phone": "+33 6 00 00 00 00",
+            "provider": "stripe",
+        },
+        headers={"X-Forwarded-For": "203.0.113.9"},
+        timeout=30,
+    )
+    assert other_family.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("headers", "code", "status"),
+    [
+        ({"Content-Type": "text/plain"}, "UNSUPPORTED_MEDIA_TYPE", 415),
+        (
+            {"Content-Type": "application/json", "Origin": "https://evil.example"},
+            "CROSS_ORIGIN_REFUSED",
+            403,
+        ),
+    ],
+)
+def test_another_website_cannot_make_its_visitors_reserve(
+    sandbox, live_server, headers, code, status
+):
+    puppy = PuppyFactory()
+    body = (
+        f'{{"puppy": "{puppy.slug}", "name": "Victim", "email": "victim@example.com", '
+        '"phone": "+33 6 12 34 56 78", "provider": "stripe"}'
+    )
+
+    answer = httpx.post(
+        f"{live_server.url}/api/reservations/", content=body, headers=headers, timeout=30
+    )
+
+    assert answer.status_code == status
+    assert answer.json()["error"]["code"] == code
+    assert not Reservation.objects.exists()
+    assert Puppy.objects.get(pk=puppy.pk).status == "available"
+
+
+def test_the_shops_own_pages_may_still_reserve_through_the_api(sandbox, live_server):
+    puppy = PuppyFactory()
+
+    answer = httpx.post(
+        f"{live_server.url}/api/reservations/",
+        json={
+            "puppy": puppy.slug,
+            "name": "Jane",
+            "email": "jane@example.com",
+            "phone": "+33 6 12 34 56 78",
+            "provider": "stripe",
+        },
+        headers={"Origin": live_server.url},
+        timeout=30,
+    )
+
+    assert answer.status_code == 201
+
+
+def test_the_reserve_form_says_plainly_why_a_second_hold_is_refused(limits, client, sandbox):
+    first, second = PuppyFactory(), PuppyFactory()
+    form = {
+        "name": "Jane",
+        "email": "jane@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "provider": "stripe",
+    }
+    assert client.post(f"/puppies/{first.slug}/reserve/", form).status_code == 303
+
+    page = client.post(f"/puppies/{second.slug}/reserve/", form)
+
+    assert page.status_code == 429
+    assert "already have a puppy on hold" in page.content.decode()
+    assert Puppy.objects.get(pk=second.pk).status == "available"
