@@ -3,6 +3,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from kennel.catalogue.forms import PuppyPhotoForm, PuppyPhotoFormSet
 from kennel.catalogue.models import Litter, Puppy, PuppyPhoto
 
 
@@ -34,19 +35,41 @@ class LitterAdmin(admin.ModelAdmin):
 
 
 class PuppyPhotoInline(admin.TabularInline):
+    """Photos are published through kennel/catalogue/images.py (metadata removed, web sizes);
+    their order is set with the "order" choice, no numbers to type (the first is the cover)."""
+
     model = PuppyPhoto
-    fields = ("preview", "image", "alt", "position")
-    readonly_fields = ("preview",)
+    form = PuppyPhotoForm
+    formset = PuppyPhotoFormSet
+    fields = ("preview", "place", "image", "alt", "move")
+    readonly_fields = ("preview", "place")
     extra = 1
 
     @admin.display(description="preview")
     def preview(self, photo: PuppyPhoto) -> str:
         if not photo.image:
             return "—"
+        # No style attribute: the admin's CSP refuses inline styles. The smallest variant,
+        # at its own aspect ratio, so a portrait photo is not squashed.
+        smallest = photo.variants[0] if photo.variants else None
+        if smallest is None:
+            return format_html('<img src="{}" alt="" width="120">', photo.image.url)
+        height = round(120 * smallest["height"] / smallest["width"])
         return format_html(
-            '<img src="{}" alt="" width="120" height="90" style="object-fit:cover">',
-            photo.image.url,
+            '<img src="{}" alt="" width="120" height="{}">',
+            photo.image.storage.url(smallest["jpeg"]),
+            height,
         )
+
+    @admin.display(description="place")
+    def place(self, photo: PuppyPhoto) -> str:
+        if not photo.pk:
+            return "last"
+        order = list(
+            PuppyPhoto.objects.filter(puppy_id=photo.puppy_id).values_list("pk", flat=True)
+        )
+        number = order.index(photo.pk) + 1
+        return "1 (cover)" if number == 1 else str(number)
 
 
 @admin.register(Puppy)

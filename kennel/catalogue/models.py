@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
@@ -111,14 +112,66 @@ def default_deposit(price: Decimal, currency: str) -> Decimal:
     return min(price, max(quantize(price * share, currency), Decimal("0.01")))
 
 
+# The catalogue card is at most about 570 CSS px wide (one column on a phone): it is offered
+# the variants up to this size only; the puppy page gets them all.
+CARD_MAX_SIZE = 960
+
+
+@dataclass(frozen=True)
+class Picture:
+    """What a <picture> needs: WebP and JPEG srcsets, the fallback JPEG and its size."""
+
+    webp_srcset: str
+    jpeg_srcset: str
+    src: str
+    width: int
+    height: int
+
+
 class PuppyPhoto(models.Model):
     puppy = models.ForeignKey(Puppy, on_delete=models.CASCADE, related_name="photos")
+    # Written by kennel/catalogue/images.py: the largest clean JPEG variant, never the upload.
     image = models.ImageField(upload_to="puppies/")
     alt = models.CharField(max_length=200, help_text="What the photo shows, for screen readers.")
+    # The first photo by position is the puppy's cover (the catalogue card shows it).
     position = models.PositiveSmallIntegerField(default=0)
+    # Web sizes, smallest first: [{"width", "height", "webp", "jpeg"}] (storage names).
+    # Empty for a photo stored before the pipeline: pages then show `image` as it is.
+    variants = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return self.alt
+
+    @property
+    def card_picture(self) -> Picture | None:
+        """The variants a catalogue card may load (none larger than CARD_MAX_SIZE)."""
+        return self.picture(max_size=CARD_MAX_SIZE)
+
+    @property
+    def page_picture(self) -> Picture | None:
+        """Every variant, for the puppy page."""
+        return self.picture()
+
+    def picture(self, *, max_size: int | None = None) -> Picture | None:
+        """The variants whose longer side is at most `max_size`, or None without variants."""
+        chosen = [
+            v for v in self.variants if max_size is None or max(v["width"], v["height"]) <= max_size
+        ] or self.variants[:1]
+        if not chosen:
+            return None
+        url = self.image.storage.url
+
+        def srcset(kind: str) -> str:
+            return ", ".join(f"{url(v[kind])} {v['width']}w" for v in chosen)
+
+        largest = chosen[-1]
+        return Picture(
+            webp_srcset=srcset("webp"),
+            jpeg_srcset=srcset("jpeg"),
+            src=url(largest["jpeg"]),
+            width=largest["width"],
+            height=largest["height"],
+        )

@@ -8,13 +8,14 @@ import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from kennel.catalogue.images import photo_process
 from kennel.catalogue.models import Litter, Puppy, PuppyPhoto
 from kennel.core.models import audit
 from kennel.ops.demo.photos import puppy_portrait
@@ -103,22 +104,17 @@ def _photos(puppy: Puppy, data: dict[str, Any]) -> int:
     ]
     for variant in range(1, data["photos"] + 1):
         photo = PuppyPhoto(puppy=puppy, alt=alts[variant - 1], position=variant)
-        filename = f"demo-{puppy.slug}-{variant}.jpg"
-        stored_as = photo.image.field.generate_filename(photo, filename)
-        if photo.image.storage.exists(stored_as):
-            # Left from an earlier load (e.g. the database was reset): reuse, don't duplicate.
-            photo.image.name = stored_as
-            photo.save()
-        else:
-            content = puppy_portrait(
-                name=puppy.name,
-                breed=puppy.breed,
-                colour=puppy.colour,
-                background=data["background"],
-                seed=puppy.slug,
-                variant=variant,
-            )
-            photo.image.save(filename, ContentFile(content), save=True)
+        content = puppy_portrait(
+            name=puppy.name,
+            breed=puppy.breed,
+            colour=puppy.colour,
+            background=data["background"],
+            seed=puppy.slug,
+            variant=variant,
+        )
+        # The same pipeline as an upload in the admin. A fixed key: loading again after the
+        # database was reset rewrites the same files instead of adding copies.
+        photo_process(photo=photo, upload=BytesIO(content), key=f"demo/{puppy.slug}-{variant}")
     return int(data["photos"])
 
 

@@ -1,0 +1,275 @@
+"""Puppy photos: refuse what is not a photo, publish web sizes only (Pillow), keep their order.
+
+A phone photo carries EXIF metadata (the GPS position of the breeder's home among it) and
+is far larger than any page shows. `photo_check` refuses a file before anything is stored;
+`photo_process` stores, for each width in WIDTHS, a WebP and a JPEG that are re-encoded from
+the pixels alone (no EXIF, XMP, ICC or comment survives), turned upright first
+(ImageOps.exif_transpose) and never upscaled. The camera-size upload itself is not kept:
+`PuppyPhoto.image` points at the largest JPEG, so every older reader of `image.url` (the
+API, the reservation page) gets a clean web-sized file too.
+"""
+
+import io
+import secrets
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
+from django.db import models, transaction
+from PIL import Image, ImageCms, ImageOps
+
+from kennel.catalogue.models import Puppy, PuppyPhoto
+
+# Each variant fits in a WIDTH x WIDTH box (portrait photos are bounded by their height).
+# The catalogue card uses those up to CARD_MAX_WIDTH (PuppyPhoto.card_picture).
+WIDTHS = (640, 960, 1600)
+FORMATS = ("JPEG", "PNG", "WEBP")  # JPEG includes the multi-picture (MPO) files of phones
+JPEG_QUALITY = 80
+WEBP_QUALITY = 78
+BACKGROUND = (255, 255, 255)  # what a transparent PNG is flattened onto
+
+# User-facing messages (the admin shows them under the file field; tests check them).
+NOT_AN_IMAGE_MESSAGE = "This file is not a photo we can read. Upload a JPEG, PNG or WebP image."
+TOO_MANY_PIXELS_MESSAGE = (
+    "This image is too large ({width} x {height} pixels). "
+    "Upload a photo of at most {megapixels} megapixels."
+)
+TOO_MANY_BYTES_MESSAGE = "This file is {size} MB; a photo may be at most {limit} MB."
+
+
+class PhotoRejected(Exception):
+    """An upload we refuse: a stable `code` and the message the breeder reads."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class _Encoded:
+    width: int
+    height: int
+    webp: bytes
+    jpeg: bytes
+
+
+def photo_check(file: IO[bytes], *, size: int | None = None) -> None:
+    """Refuse `file` (PhotoRejected) unless it is a whole JPEG, PNG or WebP image within
+    settings.PHOTO_MAX_BYTES and settings.PHOTO_MAX_PIXELS. Decodes it fully, so that
+    `photo_process` cannot fail on it later."""
+    limit = settings.PHOTO_MAX_BYTES
+    if size is not None and size > limit:
+        raise PhotoRejected(
+            "PHOTO_TOO_MANY_BYTES",
+            TOO_MANY_BYTES_MESSAGE.format(size=_mb(size), limit=_mb(limit)),
+        )
+    image = _open(file)
+    image.close()
+
+
+def photo_process(*, photo: PuppyPhoto, upload: IO[bytes], key: str = "") -> PuppyPhoto:
+    """Publish `upload` as `photo`'s web variants and save the photo (inserting it if new).
+
+    Files go to puppies/<key>/<width>.webp|.jpg under the photo storage; `key` defaults to
+    "<photo id>/<random token>", so a replaced photo gets new addresses (no stale caches).
+    A fixed `key` (the demo loader's) overwrites the files already there. The files of the
+    photo's previous version are deleted once the transaction commits. Raises PhotoRejected
+    for a file `photo_check` would refuse.
+    """
+    image = _open(upload)
+    try:
+        encoded = _encode_variants(image)
+    finally:
+        image.close()
+
+    storage = photo.image.storage
+    stored = PuppyPhoto.objects.filter(pk=photo.pk).first() if photo.pk else None
+    previous = photo_files(stored) if stored else []
+    # The upload must never reach the storage as it came: drop it from the field (a model
+    # save would write it out) and, for a new photo, save the row to learn its id.
+    photo.image = ""
+    if photo.pk is None:
+        photo.save()
+    key = key or f"{photo.pk}/{secrets.token_hex(4)}"
+    variants = []
+    for width_box, variant in zip(WIDTHS, encoded, strict=False):
+        base = f"puppies/{key}/{width_box}"
+        variants.append(
+            {
+                "width": variant.width,
+                "height": variant.height,
+                "webp": _store(storage, f"{base}.webp", variant.webp),
+                "jpeg": _store(storage, f"{base}.jpg", variant.jpeg),
+            }
+        )
+    photo.variants = variants
+    photo.image = variants[-1]["jpeg"]
+    photo.save()
+    _delete_on_commit(storage, set(previous) - set(photo_files(photo)))
+    return photo
+
+
+def photo_files(photo: PuppyPhoto) -> list[str]:
+    """Every stored file of `photo`: its variants and its image."""
+    names = [v[kind] for v in photo.variants for kind in ("webp", "jpeg")]
+    if photo.image.name and photo.image.name not in names:
+        names.append(photo.image.name)
+    return names
+
+
+def photo_delete(*, photo: PuppyPhoto) -> None:
+    """Delete `photo` and, once that is committed, its files: it stops being served."""
+    names = photo_files(photo)
+    photo.delete()
+    _delete_on_commit(photo.image.storage, names)
+
+
+def _delete_on_commit(storage: Storage, names: Iterable[str]) -> None:
+    # After COMMIT: a rolled-back change must not leave a row pointing at deleted files.
+    doomed = sorted(names)
+
+    def delete() -> None:
+        for name in doomed:
+            storage.delete(name)
+
+    if doomed:
+        transaction.on_commit(delete)
+
+
+def _open(file: IO[bytes]) -> Image.Image:
+    """The decoded image, or PhotoRejected: unreadable, not a photo format, or too many pixels
+    (a decompression bomb: a small file that would take gigabytes once decoded)."""
+    file.seek(0)
+    # A copy Pillow may close (it closes the file it read when the image is closed), not the
+    # caller's upload. At most PHOTO_MAX_BYTES, and the decoded image takes more anyway.
+    data = io.BytesIO(file.read())
+    file.seek(0)
+    limit = settings.PHOTO_MAX_PIXELS
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice that: refuse those as well.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(data, formats=FORMATS)
+            width, height = image.size
+            if width * height > limit:
+                image.close()
+                raise _too_many_pixels(width, height, limit)
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise PhotoRejected("PHOTO_TOO_MANY_PIXELS", _too_many_pixels_text(limit)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # UnidentifiedImageError is an OSError; a truncated file fails in load().
+        raise PhotoRejected("PHOTO_NOT_AN_IMAGE", NOT_AN_IMAGE_MESSAGE) from exc
+    return image
+
+
+def _too_many_pixels(width: int, height: int, limit: int) -> PhotoRejected:
+    message = TOO_MANY_PIXELS_MESSAGE.format(
+        width=width, height=height, megapixels=limit // 1_000_000
+    )
+    return PhotoRejected("PHOTO_TOO_MANY_PIXELS", message)
+
+
+def _too_many_pixels_text(limit: int) -> str:
+    # Pillow refused before telling the size: say what we allow.
+    return (
+        f"This image has too many pixels to be a photo. "
+        f"Upload a photo of at most {limit // 1_000_000} megapixels."
+    )
+
+
+def _encode_variants(image: Image.Image) -> list[_Encoded]:
+    """One variant per box in WIDTHS, smallest first; stops at the image's own size."""
+    upright = _pixels_only(image)
+    variants = []
+    for box in WIDTHS:
+        resized = upright.copy()
+        resized.thumbnail((box, box), Image.Resampling.LANCZOS)  # keeps the ratio, never grows
+        variants.append(_encode(resized))
+        if max(upright.size) <= box:
+            break
+    return variants
+
+
+def _pixels_only(image: Image.Image) -> Image.Image:
+    """The image upright, in sRGB, as a new image that carries no metadata at all."""
+    upright = ImageOps.exif_transpose(image) or image
+    icc = image.info.get("icc_profile")
+    if upright.mode not in ("RGB", "RGBA", "L"):
+        has_alpha = upright.mode in ("LA", "PA") or "transparency" in upright.info
+        upright = upright.convert("RGBA" if has_alpha else "RGB")
+    if upright.mode == "RGBA":
+        flat = Image.new("RGB", upright.size, BACKGROUND)
+        flat.paste(upright, mask=upright.getchannel("A"))
+        upright = flat
+    if icc and upright.mode == "RGB":
+        upright = _to_srgb(upright, icc)
+    # A fresh image from the pixels: info (exif, xmp, icc_profile, comment…) stays behind.
+    clean = Image.new(upright.mode, upright.size)
+    clean.paste(upright)
+    return clean
+
+
+def _to_srgb(image: Image.Image, icc: bytes) -> Image.Image:
+    # A wide-gamut phone photo (Display P3) would look dull once its profile is dropped.
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
+    return converted or image
+
+
+def _encode(image: Image.Image) -> _Encoded:
+    webp, jpeg = io.BytesIO(), io.BytesIO()
+    image.save(webp, "WEBP", quality=WEBP_QUALITY, method=4)
+    image.save(jpeg, "JPEG", quality=JPEG_QUALITY, optimize=True, progressive=True)
+    return _Encoded(image.width, image.height, webp.getvalue(), jpeg.getvalue())
+
+
+def _store(storage: Storage, name: str, content: bytes) -> str:
+    if storage.exists(name):
+        storage.delete(name)
+    return storage.save(name, ContentFile(content))
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f}".removesuffix(".0")
+
+
+class Move(models.TextChoices):
+    """What the breeder can do to a photo's place among the puppy's photos."""
+
+    COVER = "cover", "Make it the cover"
+    UP = "up", "Move up"
+    DOWN = "down", "Move down"
+
+
+def photos_arrange(*, puppy: Puppy, moves: Iterable[tuple[int, str]] = ()) -> list[PuppyPhoto]:
+    """Apply `moves` ((photo id, Move), in order) to `puppy`'s photos and number them 1..n.
+
+    The first photo is the cover: the one the catalogue card shows. Returns them in order.
+    """
+    photos = list(puppy.photos.order_by("position", "id"))
+    for photo_id, move in moves:
+        index = next((i for i, p in enumerate(photos) if p.pk == photo_id), None)
+        if index is None:
+            continue
+        if move == Move.COVER:
+            photos.insert(0, photos.pop(index))
+        elif move == Move.UP and index > 0:
+            photos[index - 1], photos[index] = photos[index], photos[index - 1]
+        elif move == Move.DOWN and index < len(photos) - 1:
+            photos[index + 1], photos[index] = photos[index], photos[index + 1]
+    changed = []
+    for position, photo in enumerate(photos, start=1):
+        if photo.position != position:
+            photo.position = position
+            changed.append(photo)
+    PuppyPhoto.objects.bulk_update(changed, ["position"])
+    return photos
