@@ -1,10 +1,24 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from kennel.catalogue.forms import PuppyPhotoForm, PuppyPhotoFormSet
 from kennel.catalogue.models import Litter, Puppy, PuppyPhoto
+from kennel.core.admin import (
+    Confirmation,
+    ConfirmRow,
+    admin_change_url,
+    changelist_url,
+    confirm_page,
+    confirmed,
+    selected_rows,
+    staff_actor,
+)
+from kennel.core.errors import ApplicationError
+from kennel.core.money import format_money
+from kennel.reservations import services as reservations
 
 
 class PuppyInline(admin.TabularInline):
@@ -74,7 +88,17 @@ class PuppyPhotoInline(admin.TabularInline):
 
 @admin.register(Puppy)
 class PuppyAdmin(admin.ModelAdmin):
-    list_display = ("name", "breed", "sex", "litter", "born_on", "price", "deposit", "status")
+    list_display = (
+        "name",
+        "breed",
+        "sex",
+        "litter",
+        "born_on",
+        "price_shown",
+        "deposit_shown",
+        "status",
+        "is_published",
+    )
     list_filter = ("breed", "sex", "status", "litter", "is_published")
     list_select_related = ("litter",)
     search_fields = ("name", "slug")
@@ -88,3 +112,88 @@ class PuppyAdmin(admin.ModelAdmin):
         ("History", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     inlines = (PuppyPhotoInline,)
+    actions = ["put_on_sale", "take_off_sale"]
+
+    @admin.display(description="price", ordering="price")
+    def price_shown(self, puppy: Puppy) -> str:
+        return format_money(puppy.price, puppy.currency)
+
+    @admin.display(description="deposit", ordering="deposit")
+    def deposit_shown(self, puppy: Puppy) -> str:
+        return format_money(puppy.deposit, puppy.currency)
+
+    @admin.action(description="Put on sale (again)", permissions=["change"])
+    def put_on_sale(
+        self, request: HttpRequest, queryset: QuerySet[Puppy]
+    ) -> TemplateResponse | None:
+        return self._sale_action(request, queryset, on_sale=True)
+
+    @admin.action(description="Take off sale", permissions=["change"])
+    def take_off_sale(
+        self, request: HttpRequest, queryset: QuerySet[Puppy]
+    ) -> TemplateResponse | None:
+        return self._sale_action(request, queryset, on_sale=False)
+
+    def _sale_action(
+        self, request: HttpRequest, queryset: QuerySet[Puppy], *, on_sale: bool
+    ) -> TemplateResponse | None:
+        """Each puppy through the reservation services (puppy_put_on_sale/take_off_sale),
+        after a confirmation page; a puppy with an active hold or deposit keeps it."""
+        puppies, more = selected_rows(queryset.order_by("name", "pk"))
+        if not confirmed(request):
+            return confirm_page(
+                request, self, self._sale_confirmation(request, puppies, more, on_sale)
+            )
+        changed, refused = 0, []
+        for puppy in queryset.order_by("pk"):
+            try:
+                service = (
+                    reservations.puppy_put_on_sale if on_sale else reservations.puppy_take_off_sale
+                )
+                changed += service(puppy_id=puppy.pk, actor=staff_actor(request))
+            except ApplicationError as exc:
+                refused.append(f"{puppy.name}: {exc.message}")
+        done = "on sale" if on_sale else "off sale"
+        self.message_user(request, f"{changed} puppy(ies) now {done}.", messages.SUCCESS)
+        for line in refused:
+            self.message_user(request, line, messages.WARNING)
+        return None
+
+    def _sale_confirmation(
+        self, request: HttpRequest, puppies: list[Puppy], more: int, on_sale: bool
+    ) -> Confirmation:
+        if on_sale:
+            title = "Put on sale"
+            consequences = [
+                "Each puppy shows in the shop and can be reserved. A sold puppy (its sale fell "
+                "through) becomes available again.",
+                "A puppy held or reserved by a family stays theirs: release the hold or refund "
+                "the deposit first.",
+            ]
+        else:
+            title = "Take off sale"
+            consequences = [
+                "Each puppy disappears from the shop: its page and the catalogue. A hold or "
+                "deposit on it stands.",
+            ]
+        rows = [
+            ConfirmRow(
+                label=puppy.name,
+                url=admin_change_url(puppy),
+                details=(
+                    f"{puppy.get_status_display()}, "
+                    f"{'in the shop' if puppy.is_published else 'not in the shop'}",
+                ),
+            )
+            for puppy in puppies
+        ]
+        return Confirmation(
+            title=title,
+            consequences=consequences,
+            rows=rows,
+            confirm_label=f"Yes, {title.lower()}",
+            cancel_url=changelist_url(self, request),
+            action="put_on_sale" if on_sale else "take_off_sale",
+            selected=[p.pk for p in puppies],
+            more=more,
+        )
