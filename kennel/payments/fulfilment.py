@@ -168,13 +168,7 @@ def refunds_record(
             reservation=str(reservation.pk) if reservation else None,
         )
         if reservation is not None and status != Refund.Status.FAILED:
-            reservations.refund_notices_enqueue(
-                reservation=reservation,
-                payment_id=f"refund:{seen.refund_id}",
-                amount=refund.amount,
-                currency=refund.currency,
-                reason=refund.reason,
-            )
+            refund_notices(reservation, refund, key=f"refund:{seen.refund_id}")
 
 
 def _refund_update(refund: Refund, *, status: str, refund_id: str, actor: str) -> None:
@@ -226,14 +220,19 @@ def _refund(
         )
         refund_send_enqueue(refund)
         if reservation is not None:
-            reservations.refund_notices_enqueue(
-                reservation=reservation,
-                payment_id=refund.external_payment_id,
-                amount=refund.amount,
-                currency=refund.currency,
-                reason=refund.reason,
-            )
+            refund_notices(reservation, refund, key=refund.external_payment_id)
     return refund
+
+
+def refund_notices(reservation: Reservation, refund: Refund, *, key: str) -> None:
+    """Tell buyer and owner of `refund`, once per `key` (see refund_notices_enqueue)."""
+    reservations.refund_notices_enqueue(
+        reservation=reservation,
+        payment_id=key,
+        amount=refund.amount,
+        currency=refund.currency,
+        reason=refund.reason,
+    )
 
 
 def refund_send_enqueue(refund: Refund) -> None:

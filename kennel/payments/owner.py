@@ -14,7 +14,7 @@ from kennel.core.db import locked_transaction
 from kennel.core.errors import ApplicationError
 from kennel.core.models import audit
 from kennel.core.money import quantize
-from kennel.payments.fulfilment import refund_send_enqueue
+from kennel.payments.fulfilment import refund_notices, refund_send_enqueue
 from kennel.payments.models import Refund, WebhookEvent
 from kennel.payments.selectors import reservation_money
 from kennel.reservations import services as reservations
@@ -85,13 +85,7 @@ def reservation_refund(
             reservation=str(reservation.pk),
         )
         refund_send_enqueue(refund)
-        reservations.refund_notices_enqueue(
-            reservation=reservation,
-            payment_id=f"owner:{refund.pk}",
-            amount=refund.amount,
-            currency=refund.currency,
-            reason=refund.reason,
-        )
+        refund_notices(reservation, refund, key=f"owner:{refund.pk}")
         reservations.reservation_owner_refunded(
             reservation, actor=actor, partial=kept > 0, puppy_available=puppy_available
         )

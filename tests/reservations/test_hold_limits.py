@@ -29,16 +29,17 @@ def limits(settings: Any) -> Any:
     return settings
 
 
-def reserve(base_url: str, slug: str, n: int, **changes: Any) -> httpx.Response:
+def reserve(
+    base_url: str, slug: str, n: int, headers: dict[str, str] | None = None
+) -> httpx.Response:
     body = {
         "puppy": slug,
         "name": "Hoarder",
         "email": f"hoarder{n}@example.com",
         "phone": "+33 6 12 34 56 78",
         "provider": "stripe",
-        **changes,
     }
-    return httpx.post(f"{base_url}/api/reservations/", json=body, timeout=30)
+    return httpx.post(f"{base_url}/api/reservations/", json=body, headers=headers, timeout=30)
 
 
 def held() -> int:
@@ -100,17 +101,11 @@ def test_cancelling_and_holding_again_loses_the_puppy_to_other_families(
 
     again = reserve(live_server.url, puppy.slug, n=1)
     from_same_address = reserve(live_server.url, puppy.slug, n=2)
-    other_family = httpx.post(
-        f"{live_server.url}/api/reservations/",
-        json={
-            "puppy": puppy.slug,
-            "name": "Other",
-            "email": "other@example.com",
-            "phone": "+33 6 00 00 00 00",
-            "provider": "stripe",
-        },
+    other_family = reserve(
+        live_server.url,
+        puppy.slug,
+        n=3,
         headers={"X-Forwarded-For": "203.0.113.9"},
-        timeout=30,
     )
 
     assert again.status_code == 429
@@ -120,17 +115,11 @@ def test_cancelling_and_holding_again_loses_the_puppy_to_other_families(
     # (TRUSTED_PROXIES is 0 here, so the forwarded address is not believed: same client.)
     assert other_family.status_code == 429
     limits.TRUSTED_PROXIES = 1
-    other_family = httpx.post(
-        f"{live_server.url}/api/reservations/",
-        json={
-            "puppy": puppy.slug,
-            "name": "Other",
-            "email": "other@example.com",
-            "phone": "+33 6 00 00 00 00",
-            "provider": "stripe",
-        },
+    other_family = reserve(
+        live_server.url,
+        puppy.slug,
+        n=3,
         headers={"X-Forwarded-For": "203.0.113.9"},
-        timeout=30,
     )
     assert other_family.status_code == 201
 
@@ -168,18 +157,7 @@ def test_another_website_cannot_make_its_visitors_reserve(
 def test_the_shops_own_pages_may_still_reserve_through_the_api(sandbox, live_server):
     puppy = PuppyFactory()
 
-    answer = httpx.post(
-        f"{live_server.url}/api/reservations/",
-        json={
-            "puppy": puppy.slug,
-            "name": "Jane",
-            "email": "jane@example.com",
-            "phone": "+33 6 12 34 56 78",
-            "provider": "stripe",
-        },
-        headers={"Origin": live_server.url},
-        timeout=30,
-    )
+    answer = reserve(live_server.url, puppy.slug, n=4, headers={"Origin": live_server.url})
 
     assert answer.status_code == 201
 
