@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Min, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -25,6 +25,7 @@ from kennel.reservations.effects import EMAILS
 from kennel.reservations.models import Reservation
 
 S = Reservation.Status
+R = Reservation.Reason
 # A webhook event is normally processed within seconds of arriving; one still pending after
 # this long is stuck (its processing died, or its retry is waiting in the outbox).
 WEBHOOK_STUCK_AFTER = timedelta(minutes=5)
@@ -35,6 +36,13 @@ EMAIL_KINDS = frozenset([*EMAILS, *MonitoringWork.values])
 HOLDING = (S.CONFIRMED, S.COMPLETED)
 # Refund rows that take money out of a deposit: sent, or being sent.
 REFUNDING = (Refund.Status.SUCCEEDED, Refund.Status.PENDING)
+# Suspicious holds: one client (internet address) or email holding this many puppies at once,
+# or having left this many checkouts within SUSPICIOUS_WINDOW — a family wants one puppy; a
+# competitor or a bot keeps litters off the shop.
+SUSPICIOUS_HOLDING = 2
+SUSPICIOUS_CANCELLED = 3
+SUSPICIOUS_WINDOW = timedelta(hours=1)
+HELD = (S.PENDING, S.PROCESSING)
 
 
 @dataclass(frozen=True)
@@ -101,6 +109,28 @@ class CurrencyBooks:
 
 
 @dataclass(frozen=True)
+class SuspiciousClient:
+    """A client (by its address's key) or an email holding several puppies now, or cancelling
+    holds over and over; its holds, where the release action releases them."""
+
+    by_address: bool  # one internet address (client_key); else one email
+    email: str  # the email it used (the first, alphabetically, for an address)
+    emails: int  # how many emails it used
+    holding: int  # pending and processing holds now
+    cancelled: int  # holds it cancelled (left the checkout) in the last SUSPICIOUS_WINDOW
+    rows: AdminList  # the holds it has now
+    cancelled_rows: AdminList
+
+    @property
+    def who(self) -> str:
+        if not self.by_address:
+            return self.email
+        others = self.emails - 1
+        more = f" and {others} other email{'s' if others > 1 else ''}" if others else ""
+        return f"{self.email}{more}, from one internet address"
+
+
+@dataclass(frozen=True)
 class LastReconciliation:
     finished_at: datetime
     source: str
@@ -122,17 +152,21 @@ class Dashboard:
     # What needs the breeder, each with the list to act on; only the non-zero ones.
     attention: list[Figure] = field(default_factory=list)
     reconciliation: LastReconciliation | None = None
+    suspicious: list[SuspiciousClient] = field(default_factory=list)
 
     @property
     def all_clear(self) -> bool:
-        """Nothing failing, stuck or dead, and the books balanced at the last look."""
-        return not self.attention and not (
-            self.reconciliation and self.reconciliation.needs_attention
+        """Nothing failing, stuck or dead, no suspicious holds, and the books balanced at the
+        last look."""
+        return (
+            not self.attention
+            and not self.suspicious
+            and not (self.reconciliation and self.reconciliation.needs_attention)
         )
 
 
 def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
-    """Everything the back office's home shows, read in six queries."""
+    """Everything the back office's home shows, read in eight queries."""
     now = now or timezone.now()
     holds = [
         RunningHold(
@@ -156,6 +190,7 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
         books=books,
         attention=[f for f in [*refunds, *_webhooks(now), *_dead_work()] if f.count],
         reconciliation=_last_reconciliation(),
+        suspicious=_suspicious(now),
     )
 
 
@@ -292,6 +327,58 @@ def _dead_work() -> list[Figure]:
         if kind not in EMAIL_KINDS
     ]
     return figures
+
+
+def _suspicious(now: datetime) -> list[SuspiciousClient]:
+    """Addresses, then emails, holding SUSPICIOUS_HOLDING puppies or more now, or having
+    cancelled SUSPICIOUS_CANCELLED holds or more in the last SUSPICIOUS_WINDOW (one query
+    each); the most holds first. An email whose rows all come from one address listed
+    already is not listed again."""
+    since = now - SUSPICIOUS_WINDOW
+    holding = Q(status__in=HELD)
+    cancelled = Q(status=S.CANCELLED, status_reason=R.BUYER_CANCELLED, closed_at__gte=since)
+    found: list[SuspiciousClient] = []
+    listed: set[str] = set()  # the addresses listed
+    for key in ("client_key", "buyer_email"):
+        groups = (
+            Reservation.objects.filter(holding | cancelled)
+            .exclude(**{key: ""})
+            .values(key)
+            .annotate(
+                holding=Count("pk", filter=holding),
+                cancelled=Count("pk", filter=cancelled),
+                email=Min("buyer_email"),
+                emails=Count("buyer_email", distinct=True),
+                address=Min("client_key"),
+                addresses=Count("client_key", distinct=True),
+            )
+            .filter(Q(holding__gte=SUSPICIOUS_HOLDING) | Q(cancelled__gte=SUSPICIOUS_CANCELLED))
+            .order_by("-holding", "-cancelled", key)
+        )
+        for row in groups:
+            by_address = key == "client_key"
+            if by_address:
+                listed.add(row[key])
+            elif row["addresses"] == 1 and row["address"] in listed:
+                continue
+            who = (f"{key}__exact", row[key])
+            found.append(
+                SuspiciousClient(
+                    by_address=by_address,
+                    email=row["email"],
+                    emails=row["emails"],
+                    holding=row["holding"],
+                    cancelled=row["cancelled"],
+                    rows=_reservations(who, ("status__in", ",".join(HELD))),
+                    cancelled_rows=_reservations(
+                        who,
+                        ("status__exact", S.CANCELLED),
+                        ("status_reason__exact", R.BUYER_CANCELLED),
+                        ("closed_at__gte", _timestamp(since)),
+                    ),
+                )
+            )
+    return found
 
 
 def _last_reconciliation() -> LastReconciliation | None:

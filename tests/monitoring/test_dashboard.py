@@ -1,6 +1,7 @@
 """The back office's home says what needs the breeder, and where the money is: each figure
 matches the database, is shown with its currency, and links to the admin list of its rows."""
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -25,7 +26,7 @@ from kennel.payments.models import Refund, WebhookEvent
 from kennel.reservations import services
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
-from tests.factories import PuppyFactory
+from tests.factories import PuppyFactory, ReservationFactory
 from tests.notifications.helpers import confirm, hold
 
 pytestmark = pytest.mark.django_db
@@ -57,8 +58,17 @@ def puppy(name: str, price: str, currency: str = "EUR") -> Puppy:
     return made
 
 
+def email_of(buyer: str) -> str:
+    """Each family its own address: "Ann Able" -> ann.able@example.com."""
+    return f"{buyer.lower().replace(' ', '.')}@example.com"
+
+
+def held(pup: Puppy, buyer: str) -> Reservation:
+    return hold(pup, consent=False, name=buyer, email=email_of(buyer))
+
+
 def paid(name: str, price: str, currency: str = "EUR", *, buyer: str) -> Reservation:
-    reservation = hold(puppy(name, price, currency), consent=False, name=buyer)
+    reservation = held(puppy(name, price, currency), buyer)
     return confirm(reservation, payment_id=f"pi_{name.lower()}")
 
 
@@ -96,16 +106,16 @@ def shop(settings: Any) -> Shop:
     settings.OWNER_EMAIL = ""
     now = timezone.now()
 
-    swept = hold(puppy("Sage", "1800"), consent=False, name="Sam Swept")
+    swept = held(puppy("Sage", "1800"), "Sam Swept")
     Reservation.objects.filter(pk=swept.pk).update(expires_at=now - timedelta(minutes=5))
     assert services.reservations_expire_due() == 1
-    overdue = hold(puppy("Olive", "1800"), consent=False, name="Oscar Overdue")
+    overdue = held(puppy("Olive", "1800"), "Oscar Overdue")
     Reservation.objects.filter(pk=overdue.pk).update(expires_at=now - timedelta(minutes=1))
 
     running = []
     holds = [("Biscuit", "Ann Able", 10), ("Clover", "Ben Baker", 20), ("Dora", "Cat Cole", 25)]
     for name, buyer, minutes in holds:
-        reservation = hold(puppy(name, "1800"), consent=False, name=buyer)
+        reservation = held(puppy(name, "1800"), buyer)
         Reservation.objects.filter(pk=reservation.pk).update(
             expires_at=now + timedelta(minutes=minutes)
         )
@@ -113,7 +123,7 @@ def shop(settings: Any) -> Shop:
 
     processing = []
     for name, currency, buyer in [("Pip", "EUR", "Pat Pending"), ("Rex", "GBP", "Rose Slow")]:
-        reservation = hold(puppy(name, "1800", currency), consent=False, name=buyer)
+        reservation = held(puppy(name, "1800", currency), buyer)
         with locked_transaction():
             locked = services.lock_for_payment(reservation_id=reservation.pk)
             assert services.reservation_mark_processing(locked, actor="test")
@@ -231,7 +241,7 @@ def rows_at(client: Client, url: str) -> list[Model]:
 
 
 def test_the_figures_match_the_database(shop, django_assert_max_num_queries):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(8):
         figures = dashboard_figures()
 
     assert [h.puppy for h in figures.holds] == ["Biscuit", "Clover", "Dora"]
@@ -258,6 +268,7 @@ def test_the_figures_match_the_database(shop, django_assert_max_num_queries):
         "Background work given up (Provider: close the checkout)": 1,
     }
     assert not figures.all_clear
+    assert figures.suspicious == []  # one hold per family, nobody leaving checkouts
 
     run = figures.reconciliation
     assert run is not None
@@ -289,10 +300,11 @@ def test_the_home_page_shows_each_figure_and_links_to_its_rows(shop, admin_clien
     assert set(in_progress) == set(shop.processing)
 
     # The money, per currency, with its currency.
-    assert set(rows_at(admin_client, links.to("2 · 700.00 EUR"))) == {shop.hazel, shop.juno}
+    confirmed = links.to("2 confirmed reservations · 700.00 EUR")
+    assert set(rows_at(admin_client, confirmed)) == {shop.hazel, shop.juno}
     assert set(rows_at(admin_client, links.to("750.00 EUR"))) == {shop.hazel, shop.juno, shop.kit}
     assert set(rows_at(admin_client, links.to("2,800.00 EUR"))) == {shop.hazel, shop.juno}
-    assert rows_at(admin_client, links.to("1 · 1,200.00 GBP")) == [shop.luna]
+    assert rows_at(admin_client, links.to("1 confirmed reservation · 1,200.00 GBP")) == [shop.luna]
     assert rows_at(admin_client, links.to("1,200.00 GBP")) == [shop.luna]
     assert rows_at(admin_client, links.to("4,800.00 GBP")) == [shop.luna]
 
@@ -334,6 +346,7 @@ def test_a_quiet_day_says_nothing_needs_the_breeder(admin_client):
     assert "No payments in progress." in html
     assert "No confirmed deposits yet." in html
     assert "No reconciliation has run yet" in html
+    assert "No suspicious holds." in html
     assert dashboard_figures().all_clear
 
 
@@ -345,7 +358,7 @@ def test_a_reconciliation_that_balanced_says_so_and_asks_for_nothing(admin_clien
 
     assert "the books balance" in html
     assert "Nothing needs you right now." in html
-    assert "1 · 400.00 EUR" in html
+    assert Links(html).to("1 confirmed reservation · 400.00 EUR")
 
 
 def test_the_money_is_shown_only_to_staff_who_may_see_reservations(shop, client):
@@ -375,3 +388,101 @@ def test_the_page_keeps_to_the_content_security_policy(shop, admin_client):
         assert b".kennel-dashboard" in b"".join(css.streaming_content)
     finally:
         css.close()
+
+
+def left_checkout(minutes_ago: int, **fields: Any) -> Reservation:
+    """A hold its buyer cancelled (left the provider's checkout) `minutes_ago`."""
+    made = ReservationFactory(
+        status=Reservation.Status.CANCELLED,
+        status_reason=Reservation.Reason.BUYER_CANCELLED,
+        closed_at=timezone.now() - timedelta(minutes=minutes_ago),
+        **fields,
+    )
+    assert isinstance(made, Reservation)
+    return made
+
+
+def test_suspicious_holds_are_shown_and_released_through_their_link(admin_client):
+    # One address holding three puppies under two emails, one of them paying right now…
+    greedy = [
+        ReservationFactory(client_key="k-greedy", buyer_email="a@bot.example"),
+        ReservationFactory(client_key="k-greedy", buyer_email="b@bot.example"),
+        ReservationFactory(
+            client_key="k-greedy", buyer_email="b@bot.example", status=Reservation.Status.PROCESSING
+        ),
+    ]
+    # …one that left four checkouts in the last hour (and one long before), holding one now…
+    for minutes in (5, 15, 30, 55, 120):
+        left_checkout(minutes, client_key="k-leaver", buyer_email="leaver@example.com")
+    leaver_hold = ReservationFactory(client_key="k-leaver", buyer_email="leaver@example.com")
+    # …and one email that left three checkouts, each from another address.
+    for n in range(3):
+        left_checkout(10 + n, client_key=f"k-roaming-{n}", buyer_email="roam@example.com")
+    # Families: one hold and one change of mind; three checkouts left, but yesterday.
+    ReservationFactory(client_key="k-family", buyer_email="family@example.com")
+    left_checkout(20, client_key="k-family", buyer_email="family@example.com")
+    for minutes in (61, 90, 24 * 60):
+        left_checkout(minutes, client_key="k-slow", buyer_email="slow@example.com")
+
+    figures = dashboard_figures()
+
+    assert [(s.who, s.holding, s.cancelled) for s in figures.suspicious] == [
+        ("a@bot.example and 1 other email, from one internet address", 3, 0),
+        ("leaver@example.com, from one internet address", 1, 4),
+        ("roam@example.com", 0, 3),
+    ]
+    assert not figures.all_clear
+
+    html = admin_client.get(reverse("admin:index")).content.decode()
+    links = Links(html)
+    assert "No suspicious holds." not in html
+    assert links.to("Suspicious holds (below): 3") == "#kennel-suspicious"
+    assert set(rows_at(admin_client, links.to("4 cancelled"))) == set(
+        Reservation.objects.filter(
+            client_key="k-leaver",
+            status="cancelled",
+            closed_at__gt=timezone.now() - timedelta(hours=1),
+        )
+    )
+    assert len(rows_at(admin_client, links.to("3 cancelled"))) == 3
+    assert rows_at(admin_client, links.to("1 hold")) == [leaver_hold]
+
+    # The greedy address's link lists its three holds, ready for the release action.
+    url = links.to("3 holds")
+    assert "client_key__exact=k-greedy" in url
+    assert set(rows_at(admin_client, url)) == set(greedy)
+    selected = {"action": "release_hold", "_selected_action": [str(r.pk) for r in greedy]}
+    page = admin_client.post(url, selected)
+    assert page.status_code == 200
+    confirmation = page.content.decode()
+    assert "These 3 reservations" in confirmation
+    assert "Each hold is cancelled" in confirmation
+    token = re.search(r'name="request_token" value="([^"]+)"', confirmation)
+    assert token
+    assert Reservation.objects.filter(client_key="k-greedy", status="cancelled").count() == 0
+
+    done = admin_client.post(
+        url, {**selected, "post": "yes", "request_token": token.group(1)}, follow=True
+    )
+
+    assert done.status_code == 200
+    assert done.content.decode().count("hold released") == 3
+    for reservation in greedy:
+        reservation.refresh_from_db()
+        assert (reservation.status, reservation.status_reason) == ("cancelled", "owner_released")
+        assert Puppy.objects.get(pk=reservation.puppy_id).status == Puppy.Status.AVAILABLE
+    assert rows_at(admin_client, url) == []
+    after = dashboard_figures().suspicious
+    assert [(s.who, s.holding, s.cancelled) for s in after] == [
+        ("leaver@example.com, from one internet address", 1, 4),
+        ("roam@example.com", 0, 3),
+    ]
+
+
+def test_an_email_listed_under_its_one_address_is_not_listed_twice():
+    for minutes in (1, 2, 3):
+        left_checkout(minutes, client_key="k-one", buyer_email="one@example.com")
+
+    assert [(s.who, s.cancelled) for s in dashboard_figures().suspicious] == [
+        ("one@example.com, from one internet address", 3)
+    ]

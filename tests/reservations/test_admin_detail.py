@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund, WebhookEvent
+from kennel.reservations.admin.detail import actor_words
 from kennel.reservations.models import Reservation
 from tests.core.test_security_headers import INLINE
 from tests.factories import ReservationFactory
@@ -28,8 +29,10 @@ def detail(client, reservation) -> str:
     return page.content.decode()
 
 
-def buttons(html: str) -> list[str]:
-    return [unescape(b) for b in re.findall(r'class="kennel-action">([^<]+)<', html)]
+def toned_buttons(html: str) -> list[tuple[str, str]]:
+    """The action buttons in their order, each with its look (primary, plain, danger)."""
+    found = re.findall(r'class="kennel-action kennel-action--(\w+)">([^<]+)<', html)
+    return [(unescape(label), tone) for tone, label in found]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -51,14 +54,17 @@ def test_the_page_shows_money_timeline_refunds_emails_and_events(
     assert "Deposit held 50.00 EUR" in text
     assert "Balance due at pickup 0.00 EUR" in text
     for line in (
-        "Puppy held for the buyer buyer",
-        "Deposit confirmed stripe:",
-        "Refund requested (kept 50.00) staff:admin",
-        "Refunded — Cancelled by the breeder; part kept staff:admin",
+        "Puppy held for the buyer the buyer",
+        "Deposit confirmed Stripe (webhook)",
+        "Refund requested (kept 50.00) you (staff: admin)",
+        "Refunded — Cancelled by the breeder; part kept you (staff: admin)",
     ):
         assert line in text, line
+    # The raw actor stays on the page, as the words' tooltip.
+    assert re.search(r'<span title="stripe:evt_\w+">Stripe \(webhook\)</span>', html)
+    assert "stripe:evt_" not in text
     assert f"350.00 EUR Succeeded {Refund.Reason.OWNER.label}" in text
-    assert "Refund done at the provider system:worker" in text
+    assert "Refund done at the provider the system (background worker)" in text
     assert "Buyer: deposit confirmed buyer1@example.com Done" in text
     assert "Buyer: refund issued buyer1@example.com Done" in text
     assert "Owner: refund issued owner@kennel.example Done" in text
@@ -68,7 +74,7 @@ def test_the_page_shows_money_timeline_refunds_emails_and_events(
     assert "charge.refunded" in text
     assert "Receipt in the payment sandbox" in html
     assert f"{settings.STRIPE_API_BASE}/receipts/payment/ch_" in html
-    assert buttons(html) == ["Erase buyer's data"]
+    assert toned_buttons(html) == [("Erase buyer's data", "danger")]
     assert not INLINE.findall(html)
 
 
@@ -84,17 +90,52 @@ def test_a_confirmed_reservation_shows_the_balance_due_and_its_actions(admin_cli
     assert "Puppy price 2,000.00 EUR" in text
     assert "Deposit paid 400.00 EUR" in text
     assert "Balance due at pickup 1,600.00 EUR" in text
-    assert buttons(html) == ["Cancel and refund", "Picked up", "Resend confirmation"]
+    # The usual next step first, the harmless one plain, the money set apart in red, last.
+    assert toned_buttons(html) == [
+        ("Picked up", "primary"),
+        ("Resend confirmation", "plain"),
+        ("Cancel and refund", "danger"),
+    ]
+    # Named after the puppy and the buyer, not "Reservations > Reservations".
+    crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', html, re.S)
+    assert crumbs
+    crumb_text = unescape(re.sub(r"<[^>]+>", "", crumbs.group(1))).replace("\u203a", ">")
+    assert re.sub(r"\s+", " ", crumb_text).strip() == (
+        f"Home > Reservations > {reservation.puppy.name} for Jane Doe"
+    )
+    assert f"<h1>{reservation.puppy.name} for Jane Doe</h1>" in html
     puppy_admin = reverse("admin:catalogue_puppy_change", args=[reservation.puppy.pk])
     assert puppy_admin in html
     assert f"/puppies/{reservation.puppy.slug}/" in html
+
+
+@pytest.mark.parametrize(
+    ("actor", "words"),
+    [
+        ("stripe:evt_3u8pQ2", "Stripe (webhook)"),
+        ("paypal:WH-7Y123", "PayPal (webhook)"),
+        ("stripe:delivery", "Stripe (webhook)"),
+        ("buyer", "the buyer"),
+        ("buyer:return:paypal", "the buyer (back from PayPal)"),
+        ("system:hold-expiry", "the system (hold expiry)"),
+        ("system:expire_holds", "the system (hold expiry)"),
+        ("system:worker", "the system (background worker)"),
+        ("system:reconcile_payments", "the system (reconciliation)"),
+        ("system:something_new", "the system (something new)"),
+        ("staff:anna", "you (staff: anna)"),
+        ("staff:bob", "staff: bob"),
+        ("test", "test"),
+    ],
+)
+def test_the_timeline_says_who_in_words(actor, words):
+    assert actor_words(actor, viewer="anna") == words
 
 
 @pytest.mark.django_db
 def test_a_pending_hold_offers_only_its_release(admin_client):
     reservation = ReservationFactory()
 
-    assert buttons(detail(admin_client, reservation)) == ["Release the hold"]
+    assert toned_buttons(detail(admin_client, reservation)) == [("Release the hold", "danger")]
 
 
 @pytest.mark.django_db
@@ -233,3 +274,82 @@ def test_the_confirmation_pages_have_no_inline_script_or_style(admin_client):
     assert "EUR" in refund
     assert re.search(r'name="puppy_available"[^>]*checked', refund)
     assert Decimal(confirmed.deposit_amount) == Decimal("400.00")
+
+
+def confirm_button(html: str) -> str:
+    """The class of the confirmation page's confirm button."""
+    found = re.search(r'<button type="submit" name="post" value="yes" class="([^"]+)"', html)
+    assert found, "no confirm button"
+    return found.group(1)
+
+
+@pytest.mark.django_db
+def test_the_refund_confirmation_speaks_of_one_reservation_and_its_red_button_comes_first(
+    admin_client,
+):
+    reservation = ReservationFactory(
+        status=Reservation.Status.CONFIRMED, external_payment_id="pi_5"
+    )
+    url = reverse("admin:reservations_reservation_refund_deposit", args=[reservation.pk])
+
+    html = admin_client.get(url).content.decode()
+
+    assert "The reservation is cancelled and its deposit refunded" in html
+    assert "Each reservation" not in html
+    assert "This reservation</h2>" in html
+    assert "1 selected" not in html
+    # A checkbox's label has no colon; the currency stays beside the amount.
+    assert (
+        '<label for="id_puppy_available" class="vCheckboxLabel">'
+        "Make the puppy available again</label>" in html
+    )
+    assert re.search(
+        r'<span class="kennel-confirm__input"><input [^>]*name="amount_to_keep"[^>]*> '
+        r'<span class="kennel-confirm__suffix">EUR</span></span>',
+        html,
+    )
+    # Confirming sends money back: the red primary button; going back is a plain link.
+    assert "kennel-button--danger" in confirm_button(html).split()
+    assert (
+        '<a href="{}" class="kennel-confirm__back">No, take me back</a>'.format(
+            reverse("admin:reservations_reservation_change", args=[reservation.pk])
+        )
+        in html
+    )
+    assert html.index('name="post" value="yes"') < html.index("Show the amounts again")
+    crumbs = re.search(r'<div class="breadcrumbs">(.*?)</div>', html, re.S)
+    assert crumbs
+    assert ">Reservations</a>" in crumbs.group(1)
+    assert crumbs.group(1).count("Reservations") == 1
+
+
+@pytest.mark.django_db
+def test_a_confirmation_for_several_reservations_speaks_in_the_plural(admin_client):
+    first, second = (
+        ReservationFactory(status=Reservation.Status.CONFIRMED, external_payment_id=f"pi_{n}")
+        for n in (6, 7)
+    )
+
+    page = admin_client.post(
+        reverse(CHANGELIST),
+        {"action": "refund_deposit", "_selected_action": [str(first.pk), str(second.pk)]},
+    )
+    html = page.content.decode()
+
+    assert "Each reservation is cancelled and its deposit refunded" in html
+    assert "These 2 reservations</h2>" in html
+    assert "The puppies are available again on the shop." in html
+    assert "Make the puppies available again</label>" in html
+
+
+@pytest.mark.django_db
+def test_a_harmless_action_is_confirmed_with_the_plain_primary_button(admin_client):
+    reservation = ReservationFactory(
+        status=Reservation.Status.CONFIRMED, external_payment_id="pi_8"
+    )
+    url = reverse("admin:reservations_reservation_resend_confirmation", args=[reservation.pk])
+
+    html = admin_client.get(url).content.decode()
+
+    assert confirm_button(html).split() == ["button", "default", "kennel-confirm__yes"]
+    assert "The buyer&#x27;s deposit confirmation email is sent again, once." in html

@@ -56,7 +56,9 @@ KEEP_CHANGED = "The amounts below are for the new amount to keep: check them, th
 @dataclass(frozen=True)
 class OwnerAction:
     """One of the breeder's actions on a reservation: its admin action name, its address
-    under the reservation (<pk>/<slug>/), and the statuses its button is offered for."""
+    under the reservation (<pk>/<slug>/), the statuses its button is offered for, and how its
+    buttons look: "danger" for one that sends money back or cannot be undone, "primary" for
+    the usual next step, "plain" for a harmless one."""
 
     name: str
     slug: str
@@ -64,6 +66,7 @@ class OwnerAction:
     title: str
     confirm: str
     statuses: tuple[str, ...]
+    tone: str = "plain"
 
 
 REFUND = OwnerAction(
@@ -73,6 +76,7 @@ REFUND = OwnerAction(
     "Cancel and refund the deposit",
     "Yes, refund",
     (S.CONFIRMED, S.COMPLETED),
+    "danger",
 )
 PICKED_UP = OwnerAction(
     "mark_picked_up",
@@ -81,6 +85,7 @@ PICKED_UP = OwnerAction(
     "Mark as picked up",
     "Yes, the puppy went home",
     (S.CONFIRMED,),
+    "primary",
 )
 RELEASE = OwnerAction(
     "release_hold",
@@ -89,6 +94,7 @@ RELEASE = OwnerAction(
     "Release the hold",
     "Yes, release the hold",
     (S.PENDING, S.PROCESSING),
+    "danger",
 )
 RESEND = OwnerAction(
     "resend_confirmation",
@@ -105,8 +111,11 @@ ERASE = OwnerAction(
     "Erase the buyer's personal data",
     "Yes, erase it",
     tuple(s for s in S.values if s not in Reservation.ACTIVE),
+    "danger",
 )
-OWNER_ACTIONS = (REFUND, PICKED_UP, RELEASE, RESEND, ERASE)
+# In the order offered (buttons and the list's action menu): the usual next step first, the
+# harmless one, then those that send money back or cannot be undone, last.
+OWNER_ACTIONS = (PICKED_UP, RESEND, RELEASE, REFUND, ERASE)
 
 
 def offered(action: OwnerAction, reservation: Reservation, held: Decimal) -> bool:
@@ -166,6 +175,11 @@ class RefundForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.held = held
+        if len(held) > 1:
+            self.fields["puppy_available"].label = "Make the puppies available again"
+            self.fields[
+                "puppy_available"
+            ].help_text = "Untick to take the puppies off sale (hidden from the shop) instead."
         currencies = {r.currency for r, _ in held}
         if len(currencies) == 1:
             self.fields["amount_to_keep"].suffix = currencies.pop()  # type: ignore[attr-defined]
@@ -263,33 +277,48 @@ def _describe(
     )
 
 
-def _consequences(action: OwnerAction, choice: RefundChoice) -> list[str]:
+def _consequences(action: OwnerAction, choice: RefundChoice, count: int) -> list[str]:
+    """What confirming does, said for one reservation or for several (`count`)."""
+    one = count == 1
     if action is REFUND:
-        puppy = (
-            "The puppy is available again on the shop."
-            if choice.puppy_available
-            else "The puppy is taken off sale (hidden from the shop)."
-        )
+        if choice.puppy_available:
+            puppy = f"The {'puppy is' if one else 'puppies are'} available again on the shop."
+        else:
+            puppy = (
+                f"The {'puppy is' if one else 'puppies are'} taken off sale (hidden from the shop)."
+            )
         return [
-            "Each reservation is cancelled and its deposit refunded through its payment "
-            "provider, less the amount you keep. The money goes back once, however often "
-            "this is confirmed.",
-            f"The buyer and {_owner_told()} are told by email.",
+            (
+                "The reservation is cancelled and its deposit refunded through its payment "
+                "provider, less the amount you keep."
+                if one
+                else "Each reservation is cancelled and its deposit refunded through its "
+                "payment provider, less the amount you keep."
+            )
+            + " The money goes back once, however often this is confirmed.",
+            f"{'The buyer' if one else 'Each buyer'} and {_owner_told()} are told by email.",
             puppy,
         ]
     if action is PICKED_UP:
-        return ["The puppy went home: it is marked sold and the reservation completed."]
+        if one:
+            return ["The puppy went home: it is marked sold and the reservation completed."]
+        return ["The puppies went home: each is marked sold and its reservation completed."]
     if action is RELEASE:
         return [
             "The hold is cancelled: the provider's checkout is closed so it can no longer be "
-            "paid, the puppy is available again and the buyer is told by email.",
+            "paid, the puppy is available again and the buyer is told by email."
+            if one
+            else "Each hold is cancelled: its provider's checkout is closed so it can no "
+            "longer be paid, its puppy is available again and its buyer is told by email.",
             "A payment that still arrives confirms it if the puppy is free, or is refunded.",
         ]
     if action is RESEND:
-        return ["The buyer's deposit confirmation email is sent again, once."]
+        if one:
+            return ["The buyer's deposit confirmation email is sent again, once."]
+        return ["Each buyer's deposit confirmation email is sent again, once."]
     return [
-        "The buyer's personal data is erased (right to erasure); amounts, payment ids and the "
-        "history stay for the books. This cannot be undone."
+        f"{'The buyer' if one else 'Each buyer'}'s personal data is erased (right to erasure); "
+        "amounts, payment ids and the history stay for the books. This cannot be undone."
     ]
 
 
@@ -381,7 +410,7 @@ def confirm_or_do(
         return None
     page = Confirmation(
         title=action.title,
-        consequences=_consequences(action, choice),
+        consequences=_consequences(action, choice, len(reservations)),
         rows=[_describe(action, r, h, choice) for r, h in held],
         confirm_label=action.confirm,
         cancel_url=cancel_url,
@@ -391,7 +420,10 @@ def confirm_or_do(
         more=more,
         hidden=hidden,
     )
-    return confirm_page(request, model_admin, page)
+    response = confirm_page(request, model_admin, page)
+    # How the confirm button looks: red for money sent back or what cannot be undone.
+    response.context_data = {**(response.context_data or {}), "confirm_tone": action.tone}
+    return response
 
 
 def object_action_view(

@@ -35,6 +35,40 @@ WHAT = {
 }
 
 
+# Who did it, in the breeder's words: the audit trail's actors (`stripe:evt_…`, `buyer`,
+# `system:hold-expiry`, `staff:anna`…); the raw one stays in the page as a tooltip.
+PROVIDERS = {"stripe": "Stripe", "paypal": "PayPal"}
+SYSTEM_JOBS = {
+    "hold-expiry": "hold expiry",
+    "expire_holds": "hold expiry",
+    "release_stranded": "stranded hold released",
+    "reconcile_payments": "reconciliation",
+    "worker": "background worker",
+    "webhooks_sweep": "webhook retry",
+    "checkout": "checkout",
+    "load_demo": "demo data",
+}
+
+
+def actor_words(actor: str, *, viewer: str = "") -> str:
+    """An audit actor as the breeder says it: "Stripe (webhook)", "the buyer", "the system
+    (hold expiry)", "you (staff: anna)" — `viewer` being the username looking at the page."""
+    kind, _, rest = actor.partition(":")
+    if kind in PROVIDERS:
+        return f"{PROVIDERS[kind]} (webhook)"
+    if kind == "buyer":
+        provider = rest.rpartition(":")[2]
+        if rest.startswith("return:") and provider in PROVIDERS:
+            return f"the buyer (back from {PROVIDERS[provider]})"
+        return "the buyer"
+    if kind == "system":
+        job = SYSTEM_JOBS.get(rest, rest.replace("_", " ").replace("-", " "))
+        return f"the system ({job})" if job else "the system"
+    if kind == "staff" and rest:
+        return f"you (staff: {rest})" if rest == viewer else f"staff: {rest}"
+    return actor
+
+
 class NotesForm(forms.Form):
     notes = forms.CharField(
         label="Internal notes",
@@ -61,12 +95,22 @@ def _what(entry: AuditLog) -> str:
     return text
 
 
-def timeline(reservation: Reservation, refund_ids: list[int]) -> list[dict[str, Any]]:
+def timeline(
+    reservation: Reservation, refund_ids: list[int], *, viewer: str = ""
+) -> list[dict[str, Any]]:
     lines = AuditLog.objects.filter(
         Q(object_type="reservations.reservation", object_id=str(reservation.pk))
         | Q(object_type="payments.refund", object_id__in=[str(i) for i in refund_ids])
     ).order_by("created_at", "id")[:TIMELINE_SHOWN]
-    return [{"when": e.created_at, "what": _what(e), "who": e.actor} for e in lines]
+    return [
+        {
+            "when": e.created_at,
+            "what": _what(e),
+            "who": actor_words(e.actor, viewer=viewer),
+            "actor": e.actor,
+        }
+        for e in lines
+    ]
 
 
 def _amounts(m: ReservationMoney) -> list[tuple[str, str]]:
@@ -85,9 +129,12 @@ def _amounts(m: ReservationMoney) -> list[tuple[str, str]]:
     return rows
 
 
-def reservation_detail(reservation: Reservation, *, can_act: bool) -> dict[str, Any]:
+def reservation_detail(
+    reservation: Reservation, *, can_act: bool, viewer: str = ""
+) -> dict[str, Any]:
     """The detail page's context (`kennel` in the template); the action buttons and the notes'
-    form only for a user who may act (`can_act`)."""
+    form only for a user who may act (`can_act`); `viewer`, the username looking, is "you" in
+    the timeline."""
     m = reservation_money(reservation)
     refunds = list(reservation.refunds.order_by("created_at", "pk"))
     events = reservation_events(reservation)
@@ -97,10 +144,11 @@ def reservation_detail(reservation: Reservation, *, can_act: bool) -> dict[str, 
     buttons = []
     if can_act:
         buttons = [
-            (
-                a.button,
-                reverse(f"admin:reservations_reservation_{a.name}", args=[reservation.pk]),
-            )
+            {
+                "label": a.button,
+                "url": reverse(f"admin:reservations_reservation_{a.name}", args=[reservation.pk]),
+                "tone": a.tone,
+            }
             for a in OWNER_ACTIONS
             if offered(a, reservation, m.held)
         ]
@@ -109,7 +157,7 @@ def reservation_detail(reservation: Reservation, *, can_act: bool) -> dict[str, 
         "reservation": reservation,
         "amounts": _amounts(m),
         "buttons": buttons,
-        "timeline": timeline(reservation, [r.pk for r in refunds]),
+        "timeline": timeline(reservation, [r.pk for r in refunds], viewer=viewer),
         "refunds": [
             {
                 "when": r.created_at,

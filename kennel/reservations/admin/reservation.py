@@ -148,9 +148,18 @@ class ReservationAdmin(ReadOnlyAdmin):
         reservation = self.get_object(request, unquote(object_id))
         if reservation is not None:
             kennel = reservation_detail(
-                reservation, can_act=self.has_owner_action_permission(request)
+                reservation,
+                can_act=self.has_owner_action_permission(request),
+                viewer=request.user.get_username(),
             )
-            extra_context = {**(extra_context or {}), "kennel": kennel}
+            # The page is named after the puppy and the buyer (its status shows below it).
+            title = f"{reservation.puppy.name} for {reservation.buyer_name}"
+            extra_context = {
+                **(extra_context or {}),
+                "kennel": kennel,
+                "title": title,
+                "subtitle": None,
+            }
         return super().change_view(request, object_id, form_url, extra_context)
 
     def notes_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
