@@ -156,8 +156,11 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 # --- the shop ---
 SHOP_NAME = env.str("SHOP_NAME", default="Kennel")
 BREEDER_NAME = env.str("BREEDER_NAME", default="Kennel demo breeder")
-BREEDER_EMAIL = env.str("BREEDER_EMAIL", default="")
-BREEDER_PHONE = env.str("BREEDER_PHONE", default="")
+# Example contact details in sandbox mode only, so the demo shows them; live mode requires the
+# real ones (the go-live guard, kennel/core/checks.py).
+_demo = PAYMENTS_MODE == "sandbox"
+BREEDER_EMAIL = env.str("BREEDER_EMAIL", default="hello@maplehill.example" if _demo else "")
+BREEDER_PHONE = env.str("BREEDER_PHONE", default="+33 6 12 00 00 00" if _demo else "")
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 DEPOSIT_SHARE = env.float("DEPOSIT_SHARE", default=0.2)
 HOLD_MINUTES = env.int("HOLD_MINUTES", default=30)
@@ -169,10 +172,14 @@ HOLDS_PER_EMAIL = env.int("HOLDS_PER_EMAIL", default=1)
 HOLDS_PER_CLIENT = env.int("HOLDS_PER_CLIENT", default=3)
 HOLD_RATE = env.str("HOLD_RATE", default="10/m")
 HOLD_COOLDOWN_SECONDS = env.int("HOLD_COOLDOWN_SECONDS", default=120)
-# The cache keeps django-ratelimit's counters (HOLD_RATE), so every web process must share it:
-# by default a table in the database (made by migrate), CACHE_URL=redis://… for a cache server.
-CACHES = {"default": env.cache_url("CACHE_URL", default="dbcache://kennel_cache")}
-RATELIMIT_USE_CACHE = "default"
+# django-ratelimit's counters (HOLD_RATE) must be shared by every web process: by default a
+# table in the database (made by migrate), CACHE_URL=redis://… for a cache server. Everything
+# else keeps the per-process memory cache.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "limits": env.cache_url("CACHE_URL", default="dbcache://kennel_cache"),
+}
+RATELIMIT_USE_CACHE = "limits"
 RATELIMIT_FAIL_OPEN = True  # a cache server down must not stop sales; the exact limits still hold
 # django-ratelimit wants memcached or Redis (atomic increments). The database table is shared
 # by every process but counts without a lock: two requests at the same instant may both pass,
@@ -223,7 +230,8 @@ PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
 PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=2)
 
 # --- notifications and analytics: each integration is off while its settings are absent ---
-OWNER_EMAIL = env.str("OWNER_EMAIL", default="")  # empty: the owner gets no emails
+# Empty: the owner gets no emails. The sandbox's example address shows them in the demo.
+OWNER_EMAIL = env.str("OWNER_EMAIL", default="owner@maplehill.example" if _demo else "")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kennel@localhost")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 if "EMAIL_FILE_PATH" in EMAIL_CONFIG and not EMAIL_CONFIG["EMAIL_FILE_PATH"].startswith("/"):
