@@ -62,7 +62,12 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
 )
 def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
     refuse_cross_site_write(request)
-    buyer = buyer_validate(name=payload.name, email=payload.email, phone=payload.phone)
+    buyer = buyer_validate(
+        name=payload.name,
+        email=payload.email,
+        phone=payload.phone,
+        accepted_terms=payload.accept_terms,
+    )
     client = client_key(request)
     hold_rate_check(request, client=client)
     tracking = tracking_from_request(

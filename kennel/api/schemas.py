@@ -45,6 +45,13 @@ class ReservationIn(Schema):
         default=False,
         description="The buyer agrees that the deposit is reported to Google Analytics and Meta",
     )
+    accept_terms: bool = Field(
+        default=False,
+        description=(
+            "The buyer accepts the deposit and refund terms (/terms/); required: without it, "
+            "422 VALIDATION_ERROR naming `accept_terms`. The version accepted is kept."
+        ),
+    )
 
 
 class ReservationOut(Schema):

@@ -1,11 +1,16 @@
+from typing import Any
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
-from kennel.catalogue.forms import PuppyPhotoForm, PuppyPhotoFormSet
-from kennel.catalogue.models import Litter, Puppy, PuppyPhoto
+from kennel.catalogue import content
+from kennel.catalogue.forms import PhotoField, PuppyPhotoForm, PuppyPhotoFormSet
+from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
 from kennel.core.admin import (
     Confirmation,
     ConfirmRow,
@@ -197,3 +202,87 @@ class PuppyAdmin(admin.ModelAdmin):
             selected=[p.pk for p in puppies],
             more=more,
         )
+
+
+# --- The breeder's pages and the parents (kennel/catalogue/content.py) ---
+
+
+@admin.register(Page)
+class PageAdmin(admin.ModelAdmin):
+    list_display = ("title", "kind", "version", "updated_at", "view_on_site_link")
+    readonly_fields = ("updated_at",)
+    fields = ("kind", "title", "body", "version", "updated_at")
+
+    @admin.display(description="page")
+    def view_on_site_link(self, page: Page) -> str:
+        return format_html('<a href="{}">{}</a>', page.get_absolute_url(), page.get_absolute_url())
+
+
+class DogPhotoForm(forms.ModelForm):
+    image = PhotoField(
+        label="photo",
+        help_text="A JPEG, PNG or WebP photo. Its location data is removed before publishing.",
+    )
+
+    class Meta:
+        model = DogPhoto
+        fields = ("image", "alt", "position")
+
+
+class DogPhotoFormSet(forms.BaseInlineFormSet):
+    """Each new or replaced upload goes through the puppy photos' pipeline (web sizes, no
+    metadata): the file as uploaded is never stored."""
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> Any:
+        return self._publish(form, super().save_new(form, commit=False))
+
+    def save_existing(self, form: forms.ModelForm, obj: Any, commit: bool = True) -> Any:
+        return self._publish(form, super().save_existing(form, obj, commit=False))
+
+    @staticmethod
+    def _publish(form: forms.ModelForm, photo: DogPhoto) -> DogPhoto:
+        upload = form.cleaned_data.get("image")
+        if isinstance(upload, UploadedFile):
+            return content.parent_photo_process(photo=photo, upload=upload)
+        photo.save()
+        return photo
+
+
+class DogPhotoInline(admin.TabularInline):
+    model = DogPhoto
+    form = DogPhotoForm
+    formset = DogPhotoFormSet
+    fields = ("preview", "image", "alt", "position")
+    readonly_fields = ("preview",)
+    extra = 1
+
+    @admin.display(description="preview")
+    def preview(self, photo: DogPhoto) -> str:
+        if not photo.variants:
+            return "—"
+        smallest = photo.variants[0]
+        return format_html(
+            '<img src="{}" alt="" width="120" height="{}">',
+            photo.image.storage.url(smallest["jpeg"]),
+            round(120 * smallest["height"] / smallest["width"]),
+        )
+
+
+@admin.register(Dog)
+class DogAdmin(admin.ModelAdmin):
+    list_display = ("name", "sex", "breed", "born_on", "position", "is_published")
+    list_filter = ("sex", "breed", "is_published")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    fields = (
+        "name",
+        "slug",
+        "sex",
+        "breed",
+        "born_on",
+        "description",
+        "health_tests",
+        "position",
+        "is_published",
+    )
+    inlines = (DogPhotoInline,)

@@ -22,6 +22,24 @@ class Litter(BaseModel):
     name = models.CharField(max_length=120)
     dam = models.CharField("mother", max_length=120)
     sire = models.CharField("father", max_length=120)
+    # Optional: the parents' entries on the parents page (Dog), which the litter links to. The
+    # names above stay what every page and email shows.
+    dam_dog = models.ForeignKey(
+        "Dog",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="litters_as_dam",
+        verbose_name="mother on the parents page",
+    )
+    sire_dog = models.ForeignKey(
+        "Dog",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="litters_as_sire",
+        verbose_name="father on the parents page",
+    )
     born_on = models.DateField()
     description = models.TextField(blank=True)
 
@@ -171,6 +189,107 @@ class PuppyPhoto(models.Model):
         return Picture(
             webp_srcset=srcset("webp"),
             jpeg_srcset=srcset("jpeg"),
+            src=url(largest["jpeg"]),
+            width=largest["width"],
+            height=largest["height"],
+        )
+
+
+# --- Content the breeder edits in the back office (kennel/catalogue/content.py renders it) ---
+
+
+class Page(BaseModel):
+    """One of the shop's own pages, written by the breeder in Markdown (or plain text)."""
+
+    class Kind(models.TextChoices):
+        ABOUT = "about", "About the breeder"
+        PARENTS = "parents", "The parents"
+        FAQ = "faq", "Questions and answers"
+        TERMS = "terms", "Deposit and refund terms"
+        PRIVACY = "privacy", "Privacy notice"
+        IMPRINT = "imprint", "Imprint"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, unique=True)
+    title = models.CharField(max_length=120)
+    body = models.TextField(
+        blank=True,
+        help_text=(
+            "Markdown or plain text: a blank line starts a paragraph, **bold**, *italic*, "
+            "## a heading, - a list item, [a link](https://example.com). HTML is shown as text."
+        ),
+    )
+    version = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text=(
+            "For the deposit terms: change it (e.g. 2 or 2025-06) whenever the terms change. "
+            "Each reservation keeps the version its buyer accepted."
+        ),
+    )
+
+    class Meta:
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse(f"catalogue:{self.kind}")
+
+
+class Dog(BaseModel):
+    """A parent of the breeder's litters (a dam or a sire), shown on the parents page."""
+
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(
+        max_length=120, help_text="As it appears on the litters (their mother / father)."
+    )
+    sex = models.CharField(max_length=6, choices=Puppy.Sex.choices)
+    breed = models.CharField(max_length=80)
+    born_on = models.DateField(null=True, blank=True)
+    description = models.TextField(blank=True, help_text="Markdown or plain text.")
+    health_tests = models.TextField(
+        blank=True,
+        help_text="Markdown or plain text: one test per line, e.g. - Hips: BVA 4/5 (2023).",
+    )
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Order on the parents page (smallest first)."
+    )
+    is_published = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalogue:parents") + f"#{self.slug}"
+
+
+class DogPhoto(models.Model):
+    dog = models.ForeignKey(Dog, on_delete=models.CASCADE, related_name="photos")
+    # Written by kennel/catalogue/content.py through the puppy photos' pipeline (images.py).
+    image = models.ImageField(upload_to="parents/")
+    alt = models.CharField(max_length=200, help_text="What the photo shows, for screen readers.")
+    position = models.PositiveSmallIntegerField(default=0)
+    variants = models.JSONField(default=list, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.alt
+
+    @property
+    def page_picture(self) -> Picture | None:
+        if not self.variants:
+            return None
+        url = self.image.storage.url
+        largest = self.variants[-1]
+        return Picture(
+            webp_srcset=", ".join(f"{url(v['webp'])} {v['width']}w" for v in self.variants),
+            jpeg_srcset=", ".join(f"{url(v['jpeg'])} {v['width']}w" for v in self.variants),
             src=url(largest["jpeg"]),
             width=largest["width"],
             height=largest["height"],

@@ -1,4 +1,5 @@
-"""What search engines may index: the catalogue and every published puppy's page."""
+"""What search engines may index: the catalogue, every published puppy's page and the
+breeder's own pages (about, parents, FAQ, terms, privacy, imprint)."""
 
 from datetime import datetime
 
@@ -6,7 +7,7 @@ from django.contrib.sitemaps import Sitemap
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from kennel.catalogue.models import Puppy
+from kennel.catalogue.models import Dog, Page, Puppy
 
 
 class CatalogueSitemap(Sitemap):
@@ -31,4 +32,19 @@ class PuppySitemap(Sitemap):
         return item.updated_at
 
 
-SITEMAPS = {"catalogue": CatalogueSitemap, "puppies": PuppySitemap}
+class PageSitemap(Sitemap):
+    changefreq = "monthly"
+    priority = 0.5
+
+    def items(self) -> list[Page]:
+        pages = list(Page.objects.order_by("kind"))
+        if not any(p.kind == Page.Kind.PARENTS for p in pages) and Dog.objects.exists():
+            # The parents page shows the parents even without an introduction written.
+            pages.append(Page(kind=Page.Kind.PARENTS))
+        return pages
+
+    def lastmod(self, item: Page) -> datetime | None:
+        return item.updated_at if item.pk else None
+
+
+SITEMAPS = {"catalogue": CatalogueSitemap, "puppies": PuppySitemap, "pages": PageSitemap}

@@ -29,6 +29,10 @@ class ReserveForm(forms.Form):
     )
     # Unchecked unless the buyer ticks it: without it GA4 and Meta never hear of the purchase.
     analytics_consent = forms.BooleanField(required=False, initial=False)
+    # Required, but checked by buyer_validate, so the page and the API say the same thing.
+    accept_terms = forms.BooleanField(
+        label="Deposit and refund terms", required=False, initial=False
+    )
 
     buyer: Buyer | None = None
 
@@ -46,6 +50,7 @@ class ReserveForm(forms.Form):
                 name=cleaned.get("name") or "",
                 email=cleaned.get("email") or "",
                 phone=cleaned.get("phone") or "",
+                accepted_terms=bool(cleaned.get("accept_terms")),
             )
         except ValidationFailed as exc:
             self.add_service_errors(exc)

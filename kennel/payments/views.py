@@ -15,11 +15,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from kennel.catalogue import selectors
-from kennel.catalogue.views import not_found, puppy_page
+from kennel.catalogue.views import TAKEN_PARAM, not_found, puppy_page
 from kennel.core.errors import (
     ApplicationError,
     Busy,
     ProviderBusy,
+    PuppyNotAvailable,
     PuppyNotFound,
     ValidationFailed,
 )
@@ -43,6 +44,7 @@ from kennel.reservations.limits import client_key, hold_rate_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
 from kennel.reservations.tracking import tracking_from_request
+from kennel.reservations.views import resume_forget, resume_remember
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +58,11 @@ class HttpResponseSeeOther(HttpResponseRedirect):
 @require_POST
 def reserve(request: HttpRequest, slug: str) -> HttpResponse:
     """Parse the reserve form, then hand over to checkout_start, which holds the puppy and
-    opens the provider's checkout; the buyer is sent there with a 303."""
+    opens the provider's checkout; the buyer is sent there with a 303, and their browser
+    remembers the hold (signed cookie) so that Back on the payment page can continue it.
+
+    A buyer who lost the puppy to another family is sent (303) to the puppy's page saying so,
+    with the other puppies: nothing to re-post, no form for a puppy they cannot have."""
     puppy = selectors.puppy_by_slug(slug)
     if puppy is None:
         return not_found(request, PuppyNotFound())
@@ -73,7 +79,7 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
     client = client_key(request)
     try:
         hold_rate_check(request, client=client)
-        _reservation, checkout_url = checkout_start(
+        reservation, checkout_url = checkout_start(
             puppy_slug=slug,
             buyer=form.buyer,
             provider=form.cleaned_data["provider"],
@@ -83,6 +89,8 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
         )
     except PuppyNotFound as exc:
         return not_found(request, exc)
+    except PuppyNotAvailable:
+        return HttpResponseSeeOther(f"{puppy.get_absolute_url()}?{TAKEN_PARAM}=1")
     except ApplicationError as exc:
         if isinstance(exc, ValidationFailed):
             form.add_service_errors(exc)
@@ -91,7 +99,9 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
         if exc.retry_after is not None:
             page["Retry-After"] = str(exc.retry_after)
         return page
-    return HttpResponseSeeOther(checkout_url)
+    response = HttpResponseSeeOther(checkout_url)
+    resume_remember(request, response, reservation)
+    return response
 
 
 def _known_provider(provider: str) -> str:
@@ -175,4 +185,14 @@ def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
         context = {"reservation": reservation, "busy_message": exc.message}
         return render(request, "payments/cancelled.html", context, status=503)
     reservation.refresh_from_db()
-    return render(request, "payments/cancelled.html", {"reservation": reservation})
+    puppy = reservation.puppy
+    puppy.refresh_from_db()
+    context = {
+        "reservation": reservation,
+        "puppy": puppy,
+        # The puppy is free again (as it is at once, unless someone else was quicker).
+        "try_again": puppy.is_published and puppy.is_available,
+    }
+    response = render(request, "payments/cancelled.html", context)
+    resume_forget(request, response, reservation.token)
+    return response

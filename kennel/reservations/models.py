@@ -83,6 +83,8 @@ class Reservation(BaseModel):
     # the hold limits, kept whatever the analytics consent.
     client_key = models.CharField(max_length=64, blank=True, db_index=True)
     event_source_url = models.CharField(max_length=500, blank=True)
+    # The deposit terms the buyer accepted (kennel/catalogue/content.py terms_version_current).
+    terms_version = models.CharField("deposit terms accepted", max_length=40, blank=True)
     # The breeder's own notes (the back office's one editable field); never shown to the buyer.
     notes = models.TextField("internal notes", blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)

@@ -22,6 +22,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
+from kennel.catalogue.content import terms_version_current
 from kennel.catalogue.models import Puppy
 from kennel.core.db import is_postgres, locked_transaction
 from kennel.core.errors import (
@@ -61,6 +62,7 @@ LATE_CONFIRMABLE = frozenset({S.EXPIRED, S.CANCELLED, S.RELEASED})
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
 PHONE_ALLOWED = set("0123456789+-() ./")
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
+TERMS_NOT_ACCEPTED_MESSAGE = "Please accept the deposit and refund terms to reserve."
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,12 @@ class Buyer:
     name: str
     email: str
     phone: str
+    terms_version: str = ""  # the deposit terms accepted, kept with the reservation
 
 
-def buyer_validate(*, name: str, email: str, phone: str) -> Buyer:
-    """Clean the buyer's details or raise ValidationFailed listing every bad field."""
+def buyer_validate(*, name: str, email: str, phone: str, accepted_terms: bool) -> Buyer:
+    """Clean the buyer's details or raise ValidationFailed listing every bad field.
+    `accepted_terms`: the buyer ticked the deposit terms; the version in force is recorded."""
     name, email, phone = (name or "").strip(), (email or "").strip(), (phone or "").strip()
     errors: dict[str, list[str]] = {}
     if not name:
@@ -92,9 +96,11 @@ def buyer_validate(*, name: str, email: str, phone: str) -> Buyer:
         errors["phone"] = ["Please enter a phone number."]
     elif len(phone) > PHONE_MAX or not set(phone) <= PHONE_ALLOWED or digits < 6:
         errors["phone"] = ["Please enter a valid phone number (digits, spaces, + - ( ) only)."]
+    if accepted_terms is not True:
+        errors["accept_terms"] = [TERMS_NOT_ACCEPTED_MESSAGE]
     if errors:
         raise ValidationFailed(errors)
-    return Buyer(name=name, email=email.lower(), phone=phone)
+    return Buyer(name=name, email=email.lower(), phone=phone, terms_version=terms_version_current())
 
 
 def reservation_hold(
@@ -151,6 +157,7 @@ def reservation_hold(
             client_user_agent=tracking.user_agent,
             event_source_url=tracking.source_url,
             client_key=client,
+            terms_version=buyer.terms_version,
         )
         audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
     HOLDS.labels("won").inc()

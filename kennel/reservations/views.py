@@ -1,13 +1,26 @@
-"""The buyer's status page: the only place a buyer sees their reservation."""
+"""The buyer's status page (the only place a buyer sees their reservation), its *Cancel*
+button, and the signed cookie by which the browser that started a hold finds it again."""
 
-from django.http import Http404, HttpRequest, HttpResponse
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import get_script_prefix
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+from django.views.decorators.http import require_POST, require_safe
 
+from kennel.catalogue.models import Puppy
+from kennel.core.errors import Busy
+from kennel.core.models import AuditLog
+from kennel.payments.selectors import reservation_money
 from kennel.reservations.models import Reservation
-from kennel.reservations.selectors import reservation_by_token
+from kennel.reservations.selectors import TOKEN_RE, reservation_by_token
+from kennel.reservations.services import reservation_release
 
 S = Reservation.Status
 
@@ -33,26 +46,261 @@ STATUS_HEADLINE = {
     S.REFUNDED: "Deposit refunded",
 }
 POLLING = (S.PENDING, S.PROCESSING)
+# Closed without a payment: the buyer may simply try again once the puppy is free.
+RETRYABLE = (S.EXPIRED, S.CANCELLED, S.RELEASED)
+# A deposit was paid: the page shows the money and the reference, as the email does.
+PAID = (S.CONFIRMED, S.COMPLETED, S.REFUNDED)
+
+# The timeline's lines: one per audited transition ("reservations.reservation.<status>").
+TIMELINE_TEXT = {
+    "held": "{puppy} held for you",
+    S.PROCESSING: "Payment started; your bank is processing it",
+    S.CONFIRMED: "Deposit paid: reservation confirmed",
+    S.COMPLETED: "{puppy} went home with you",
+    S.REFUNDED: "Deposit refunded",
+    S.EXPIRED: "The time to pay ran out",
+    S.CANCELLED: "Reservation cancelled",
+    S.RELEASED: "The payment failed",
+}
+AUDIT_PREFIX = "reservations.reservation."
+ORDER = list(TIMELINE_TEXT)
+
+
+# --- the browser that started a hold -------------------------------------------------------
+
+# The browser that started a hold keeps the reservation's token (a secret, as in the status
+# page's address) in a signed cookie: it alone is offered *Continue to payment* on the
+# puppy's page. A few tokens at most (a family holds one puppy, a connection a few).
+RESUME_COOKIE = "kennel_holds"
+RESUME_SALT = "kennel.reservations.resume"
+RESUME_MAX_TOKENS = 3
+
+
+def _resume_max_age() -> int:
+    return settings.HOLD_MINUTES * 60
+
+
+def resume_tokens(request: HttpRequest) -> list[str]:
+    """The tokens this browser's signed cookie holds, newest first; none for a cookie that is
+    missing, altered, forged or older than a hold."""
+    value = request.get_signed_cookie(
+        RESUME_COOKIE, default="", salt=RESUME_SALT, max_age=_resume_max_age()
+    )
+    tokens = [token for token in (value or "").split(".") if TOKEN_RE.fullmatch(token)]
+    return tokens[:RESUME_MAX_TOKENS]
+
+
+def _resume_set(request: HttpRequest, response: HttpResponse, tokens: list[str]) -> None:
+    if not tokens:
+        response.delete_cookie(RESUME_COOKIE, samesite="Lax")
+        return
+    response.set_signed_cookie(
+        RESUME_COOKIE,
+        ".".join(tokens[:RESUME_MAX_TOKENS]),
+        salt=RESUME_SALT,
+        max_age=_resume_max_age(),
+        secure=request.is_secure() or settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
+def resume_remember(request: HttpRequest, response: HttpResponse, reservation: Reservation) -> None:
+    """Remember on `response` that this browser started `reservation` (keeping the other
+    holds it started that are still waiting for payment)."""
+    others = [token for token in resume_tokens(request) if token != reservation.token]
+    open_ = set(
+        Reservation.objects.filter(token__in=others, status=S.PENDING).values_list(
+            "token", flat=True
+        )
+    )
+    _resume_set(request, response, [reservation.token, *(t for t in others if t in open_)])
+
+
+def resume_forget(request: HttpRequest, response: HttpResponse, token: str) -> None:
+    tokens = resume_tokens(request)
+    if token in tokens:
+        _resume_set(request, response, [t for t in tokens if t != token])
+
+
+def resumable_reservation(request: HttpRequest, puppy: Puppy) -> Reservation | None:
+    """This browser's own hold on `puppy`, while it waits for payment and its time runs."""
+    tokens = resume_tokens(request)
+    if not tokens:
+        return None  # no query for the (many) visitors who hold nothing
+    return Reservation.objects.filter(
+        token__in=tokens, puppy=puppy, status=S.PENDING, expires_at__gt=timezone.now()
+    ).first()
+
+
+def continue_url(reservation: Reservation) -> str:
+    """The provider's page for this same checkout (never a new payment), while it can be paid:
+    as the provider's API gave it when the checkout started."""
+    url = reservation.checkout_url
+    if reservation.status != S.PENDING or reservation.expires_at <= timezone.now():
+        return ""
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+# --- the status page --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    text: str
+    at: datetime | None = None  # None: still to come
+
+    @property
+    def done(self) -> bool:
+        return self.at is not None
+
+
+def reference(reservation: Reservation) -> str:
+    """The short reference a buyer reads out on the phone: the id's first 8 characters."""
+    return reservation.pk.hex[:8].upper()
+
+
+def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
+    """What happened (the audit lines, or the reservation's own timestamps for a reservation
+    older than them), then what is still to come."""
+    name = puppy.name
+    lines = AuditLog.objects.filter(
+        object_type=Reservation._meta.label_lower,
+        object_id=str(reservation.pk),
+        action__in=[AUDIT_PREFIX + key for key in TIMELINE_TEXT],
+    ).order_by("created_at", "id")
+    seen: dict[str, datetime] = {}
+    for line in lines:
+        seen.setdefault(line.action.removeprefix(AUDIT_PREFIX), line.created_at)
+    seen.setdefault("held", reservation.created_at)
+    if reservation.confirmed_at:
+        seen.setdefault(S.CONFIRMED, reservation.confirmed_at)
+    if reservation.closed_at and reservation.status not in Reservation.ACTIVE:
+        seen.setdefault(reservation.status, reservation.closed_at)
+    steps = [
+        Step(TIMELINE_TEXT[key].format(puppy=name), at)
+        # By time; at the same instant, in the order the states follow one another.
+        for key, at in sorted(seen.items(), key=lambda item: (item[1], ORDER.index(item[0])))
+    ]
+    state = reservation.status
+    if state in (S.PENDING, S.PROCESSING):
+        if state == S.PENDING:
+            steps.append(Step("Pay the deposit"))
+        steps.append(Step("Reservation confirmed"))
+    if state in (S.PENDING, S.PROCESSING, S.CONFIRMED):
+        breeder = settings.BREEDER_NAME or "The breeder"
+        steps.append(Step(f"{breeder} contacts you to arrange a visit and the go-home day"))
+        steps.append(Step(f"Pickup: you pay the balance and {name} comes home with you"))
+    return steps
+
+
+def _cooldown_until(reservation: Reservation) -> datetime | None:
+    """Until when this buyer's own cancel keeps them from holding the puppy again (the hold
+    limits' cool-down: other families go first), or None."""
+    seconds = settings.HOLD_COOLDOWN_SECONDS
+    if (
+        not seconds
+        or reservation.status != S.CANCELLED
+        or reservation.status_reason != Reservation.Reason.BUYER_CANCELLED
+        or reservation.closed_at is None
+    ):
+        return None
+    until = reservation.closed_at + timedelta(seconds=seconds)
+    return until if until > timezone.now() else None
+
+
+@dataclass(frozen=True)
+class Money:
+    """The money lines of a paid reservation's page, as the buyer reads them."""
+
+    deposit_paid: Decimal
+    balance_due: Decimal  # at pickup, while the reservation stands
+    price: Decimal
+    refunded: Decimal
+    refunding: Decimal
+
+
+def _money(reservation: Reservation) -> Money:
+    books = reservation_money(reservation)
+    deposit = books.deposit_paid
+    if not deposit and reservation.status in (S.CONFIRMED, S.COMPLETED):
+        # Confirmed without a payment id of its own (e.g. a waiting-list deposit turned into
+        # this reservation): the deposit stands all the same.
+        deposit = reservation.deposit_amount
+    standing = reservation.status == S.CONFIRMED
+    return Money(
+        deposit_paid=deposit,
+        balance_due=max(books.price - deposit, Decimal(0)) if standing else Decimal(0),
+        price=books.price,
+        refunded=books.refunded,
+        refunding=books.refunding,
+    )
+
+
+def _status_page(
+    request: HttpRequest, reservation: Reservation, *, error: Busy | None = None
+) -> HttpResponse:
+    state = S(reservation.status)
+    puppy = reservation.puppy
+    context: dict[str, Any] = {
+        "reservation": reservation,
+        "puppy": puppy,
+        "photo": next(iter(puppy.photos.all()), None),
+        "headline": STATUS_HEADLINE[state],
+        "status_text": STATUS_TEXT[state].format(puppy=puppy.name),
+        "polling": state in POLLING,
+        # The JSON twin of this page (kennel/api); the script polls it while payment is open.
+        "status_api_url": f"{get_script_prefix()}api/reservations/{reservation.token}/",
+        "reference": reference(reservation),
+        "timeline": _timeline(reservation, puppy),
+        # Whoever holds this page's address holds the token: they may continue or cancel.
+        "continue_url": continue_url(reservation),
+        "can_cancel": state == S.PENDING,
+        "try_again": state in RETRYABLE
+        and puppy.is_published
+        and puppy.status == Puppy.Status.AVAILABLE,
+        "cooldown_until": _cooldown_until(reservation),
+        "money": _money(reservation) if state in PAID else None,
+        "error": error,
+    }
+    response = render(
+        request, "reservations/status.html", context, status=error.status if error else 200
+    )
+    # The token is the buyer's key to this page: keep it out of search engines.
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _reservation_or_404(token: str) -> Reservation:
+    reservation = reservation_by_token(token)
+    if reservation is None:
+        raise Http404("There is no reservation at this address.")
+    return reservation
 
 
 @never_cache
 @require_safe
 def status(request: HttpRequest, token: str) -> HttpResponse:
-    reservation = reservation_by_token(token)
-    if reservation is None:
-        raise Http404("There is no reservation at this address.")
-    state = S(reservation.status)
-    context = {
-        "reservation": reservation,
-        "puppy": reservation.puppy,
-        "photo": next(iter(reservation.puppy.photos.all()), None),
-        "headline": STATUS_HEADLINE[state],
-        "status_text": STATUS_TEXT[state].format(puppy=reservation.puppy.name),
-        "polling": state in POLLING,
-        # The JSON twin of this page (kennel/api); the script polls it while payment is open.
-        "status_api_url": f"{get_script_prefix()}api/reservations/{reservation.token}/",
-    }
-    response = render(request, "reservations/status.html", context)
-    # The token is the buyer's key to this page: keep it out of search engines.
-    response["X-Robots-Tag"] = "noindex, nofollow"
+    return _status_page(request, _reservation_or_404(token))
+
+
+@never_cache
+@require_POST
+def cancel(request: HttpRequest, token: str) -> HttpResponse:
+    """The buyer's *Cancel* (a CSRF-protected form): release their pending hold at once, so
+    the puppy is free for other families, then show the status page (303)."""
+    reservation = _reservation_or_404(token)
+    try:
+        # Only a hold still waiting for payment is the buyer's to cancel; anything else is
+        # left as it is and the status page says where it stands.
+        reservation_release(
+            reservation_id=reservation.pk,
+            status=S.CANCELLED,
+            actor="buyer",
+            reason=Reservation.Reason.BUYER_CANCELLED,
+        )
+    except Busy as exc:
+        return _status_page(request, reservation, error=exc)
+    response = HttpResponseRedirect(reservation.get_absolute_url(), status=303)
+    resume_forget(request, response, reservation.token)
     return response

@@ -13,7 +13,12 @@ GA = "GA1.1.1234567890.1700000000"
 FBP = "fb.1.1700000000000.1234567890"
 FBC = "fb.1.1700000000000.IwAR2xYz_abc-123"
 UA = "Mozilla/5.0 (X11; Linux x86_64) Kennel-Test"
-FORM = {"name": "Jane Doe", "email": "jane@example.com", "phone": "+33 6 12 34 56 78"}
+FORM = {
+    "name": "Jane Doe",
+    "email": "jane@example.com",
+    "phone": "+33 6 12 34 56 78",
+    "accept_terms": True,
+}
 TRACKING_FIELDS = (
     "ga_client_id",
     "fbp",

@@ -23,6 +23,7 @@ GOOD = {
     "email": "jane@example.com",
     "phone": "+33 6 12 34 56 78",
     "provider": "stripe",
+    "accept_terms": True,
 }
 
 

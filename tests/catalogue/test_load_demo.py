@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from PIL import Image
 
-from kennel.catalogue.models import Litter, Puppy, PuppyPhoto
+from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
 from kennel.reservations.models import Reservation
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +31,9 @@ def _counts() -> dict[str, int]:
         "puppies": Puppy.objects.count(),
         "photos": PuppyPhoto.objects.count(),
         "reservations": Reservation.objects.count(),
+        "pages": Page.objects.count(),
+        "parents": Dog.objects.count(),
+        "parent photos": DogPhoto.objects.count(),
     }
 
 
@@ -95,6 +98,7 @@ def test_load_demo_twice_changes_nothing(media):
     assert _counts() == before
     assert sorted(p.name for p in media.rglob("*.jpg")) == files_before
     assert "0 puppies added" in summary
+    assert "0 pages and 0 parents added" in summary
 
 
 def test_load_demo_reuses_photo_files_left_from_an_earlier_database(media):
@@ -103,11 +107,15 @@ def test_load_demo_reuses_photo_files_left_from_an_earlier_database(media):
     Reservation.objects.all().delete()
     PuppyPhoto.objects.all().delete()
     Puppy.objects.all().delete()
+    DogPhoto.objects.all().delete()
+    Dog.objects.all().delete()
 
     _load()
 
     assert sorted(p.name for p in media.rglob("*.jpg")) == files_before
-    assert PuppyPhoto.objects.count() == len(files_before)
+    puppy_files = list((media / "puppies").rglob("*.jpg"))
+    assert PuppyPhoto.objects.count() == len(puppy_files)
+    assert DogPhoto.objects.count() == len(list((media / "parents").rglob("*.jpg")))
 
 
 def test_demo_catalogue_renders(media, client):
@@ -117,3 +125,74 @@ def test_demo_catalogue_renders(media, client):
 
     assert response.status_code == 200
     assert len(response.context["puppies"]) == Puppy.objects.count()
+
+
+def test_load_demo_writes_every_page_and_the_parents_with_photos_linked_from_their_litters(
+    media, client
+):
+    summary = _load()
+
+    assert "6 pages and 6 parents added" in summary
+    assert set(Page.objects.values_list("kind", flat=True)) == set(Page.Kind.values)
+    assert Page.objects.get(kind="terms").version
+    for litter in Litter.objects.all():
+        assert litter.dam_dog is not None
+        assert litter.dam_dog.name == litter.dam
+        assert litter.sire_dog is not None
+        assert litter.sire_dog.name == litter.sire
+    for dog in Dog.objects.all():
+        (photo,) = dog.photos.all()
+        assert dog.name in photo.alt
+        assert (media / photo.image.name).is_file()
+        assert dog.health_tests
+    for kind in Page.Kind.values:
+        page = client.get(f"/{kind}/")
+        assert page.status_code == 200, kind
+    parents = client.get("/parents/").content.decode()
+    assert "Willowbrook Maple" in parents
+    assert "Health tests" in parents
+    assert "/puppies/honey/" in parents  # her litter's puppies are linked
+    # The demo's paid reservations carry the terms version they were "accepted" under.
+    assert set(Reservation.objects.values_list("terms_version", flat=True)) == {
+        Page.objects.get(kind="terms").version
+    }
+
+
+def test_the_demo_shows_the_breeders_contact_details_and_has_an_owner_address(media, client):
+    from django.conf import settings
+
+    _load()
+
+    footer = client.get("/").content.decode()
+    assert settings.OWNER_EMAIL  # sandbox mode: an example owner address
+    assert f"mailto:{settings.BREEDER_EMAIL}" in footer
+    assert settings.BREEDER_PHONE in footer
+
+
+def _contact_settings(mode: str) -> list[str]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in {"BREEDER_EMAIL", "BREEDER_PHONE"}}
+    env.pop("OWNER_EMAIL", None)
+    code = (
+        "import json, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'kennel.settings'; "
+        "from django.conf import settings as s; "
+        "print(json.dumps([s.BREEDER_EMAIL, s.BREEDER_PHONE, s.OWNER_EMAIL]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**env, "PAYMENTS_MODE": mode},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(out.stdout)
+
+
+def test_example_contact_details_are_defaults_of_the_sandbox_only():
+    assert all(_contact_settings("sandbox"))
+    # Live mode keeps them empty: the go-live guard then asks for the real ones.
+    assert _contact_settings("live") == ["", "", ""]

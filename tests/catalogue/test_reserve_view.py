@@ -12,7 +12,6 @@ from kennel.catalogue.models import Puppy
 from kennel.core.errors import (
     BUSY_MESSAGE,
     PROVIDER_UNAVAILABLE_MESSAGE,
-    PUPPY_NOT_AVAILABLE_MESSAGE,
     PUPPY_NOT_FOUND_MESSAGE,
 )
 from kennel.core.models import AuditLog
@@ -27,6 +26,7 @@ GOOD = {
     "email": "jane@example.com",
     "phone": "+33 6 12 34 56 78",
     "provider": "stripe",
+    "accept_terms": "on",
 }
 
 
@@ -125,15 +125,18 @@ def test_reserving_an_unpublished_puppy_is_a_404(client):
 
 
 @pytest.mark.parametrize("status", [Puppy.Status.HELD, Puppy.Status.RESERVED, Puppy.Status.SOLD])
-def test_reserving_a_puppy_someone_else_has_is_a_409_with_the_constant_message(client, status):
+def test_reserving_a_puppy_someone_else_has_is_a_303_to_a_page_saying_so(client, status):
+    # Was a 409 with the form's page left at the POST URL; now POST -> 303 -> GET, and the
+    # page says what happened (tests/payments/test_resume.py shows the other puppies).
     puppy = PuppyFactory(name="Biscuit", status=status)
 
     response = _post(client, puppy.slug)
 
-    assert response.status_code == 409
-    html = response.content.decode()
+    assert response.status_code == 303
+    assert response["Location"] == f"/puppies/{puppy.slug}/?taken=1"
+    html = client.get(response["Location"]).content.decode()
     assert 'data-error-code="PUPPY_NOT_AVAILABLE"' in html
-    assert PUPPY_NOT_AVAILABLE_MESSAGE.replace("'", "&#x27;") in html
+    assert "Biscuit has just been reserved by another family" in html
     assert 'name="provider"' not in html  # no form to try again with
     assert Reservation.objects.count() == 0
     puppy.refresh_from_db()

@@ -14,6 +14,7 @@ def fill_in_and_choose_paypal(page, live_server, sandbox, slug: str) -> None:
     page.get_by_label("Name").fill("Jane Doe")
     page.get_by_label("Email").fill("jane.doe@example.com")
     page.get_by_label("Phone").fill("+33 6 12 34 56 78")
+    page.get_by_label("I accept the deposit and refund terms").check()
     page.get_by_role("radio", name="PayPal").check()
     page.get_by_role("button", name="Reserve and pay the deposit").click()
     page.wait_for_url(f"{sandbox.public_url}/checkoutnow?token=**")

@@ -67,6 +67,7 @@ def test_the_shop_and_the_sandbox_checkout_render_styled(page, live_server, sand
     page.get_by_label("Name").fill("Jane Doe")
     page.get_by_label("Email").fill("jane.doe@example.com")
     page.get_by_label("Phone").fill("+33 6 12 34 56 78")
+    page.get_by_label("I accept the deposit and refund terms").check()
     page.get_by_label("Card (Stripe)").check()
     page.get_by_role("button", name="Reserve and pay the deposit").click()
 

@@ -34,6 +34,7 @@ def reserve_with_consent(base_url: str, slug: str) -> dict:
             "email": BUYER,
             "phone": "+33 6 12 34 56 78",
             "provider": "stripe",
+            "accept_terms": True,
             "analytics_consent": True,
         },
         headers=BROWSER,

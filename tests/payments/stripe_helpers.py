@@ -16,6 +16,7 @@ def reserve(
             "email": f"buyer{n}@example.com",
             "phone": "+33 6 12 34 56 78",
             "provider": provider,
+            "accept_terms": True,
         },
         timeout=30,
     )

@@ -159,6 +159,7 @@ def test_with_the_provider_hung_excess_buyers_are_refused_at_once_and_pages_keep
                 "email": f"buyer{i}@example.com",
                 "phone": "+33 6 12 34 56 78",
                 "provider": "stripe",
+                "accept_terms": True,
             }
             return _timed(http.post, "/api/reservations/", json=payload, timeout=PATIENCE)
 
@@ -227,6 +228,7 @@ def _reserve_on_the_page(base_url: str, slug: str) -> tuple[float, httpx.Respons
             "email": "jane@example.com",
             "phone": "+33 6 12 34 56 78",
             "provider": "stripe",
+            "accept_terms": "on",
         }
         headers = {"Referer": f"{base_url}/puppies/{slug}/"}
         return _timed(browser.post, f"/puppies/{slug}/reserve/", data=form, headers=headers)

@@ -175,7 +175,12 @@ def test_the_sweep_expires_only_pending_holds_past_their_time():
     ],
 )
 def test_bad_buyer_details_are_refused_field_by_field(fields, bad):
-    data = {"name": "Jane Doe", "email": "jane@example.com", "phone": "+33 6 12 34 56 78"}
+    data = {
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "accepted_terms": True,
+    }
     with pytest.raises(ValidationFailed) as caught:
         buyer_validate(**{**data, **fields})
     assert caught.value.code == "VALIDATION_ERROR"

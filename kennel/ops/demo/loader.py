@@ -1,7 +1,8 @@
-"""Demo puppies for a fresh shop (`python -m kennel load_demo`).
+"""Demo puppies, pages and parents for a fresh shop (`python -m kennel load_demo`).
 
-Idempotent: puppies are keyed by slug and an existing one is left exactly as it is, so running
-it twice (or after a buyer reserved a demo puppy) changes nothing.
+Idempotent: puppies and parents are keyed by slug, pages by kind, and an existing one is left
+exactly as it is (the breeder may have edited it), so running it twice (or after a buyer
+reserved a demo puppy) changes nothing.
 """
 
 import json
@@ -15,9 +16,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from kennel.catalogue.content import parent_photo_process, terms_version_current
 from kennel.catalogue.images import photo_process
-from kennel.catalogue.models import Litter, Puppy, PuppyPhoto
+from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
 from kennel.core.models import audit
+from kennel.ops.demo import content
 from kennel.ops.demo.photos import puppy_portrait
 from kennel.reservations.models import Reservation
 
@@ -32,12 +35,15 @@ class DemoSummary:
     puppies_existing: int = 0
     photos: int = 0
     reservations: int = 0
+    pages: int = 0
+    parents: int = 0
 
     def __str__(self) -> str:
         return (
             f"Demo catalogue: {self.puppies_created} puppies added, "
             f"{self.puppies_existing} already there, in {self.litters} litters; "
-            f"{self.photos} photos and {self.reservations} reservations created."
+            f"{self.photos} photos and {self.reservations} reservations created; "
+            f"{self.pages} pages and {self.parents} parents added."
         )
 
 
@@ -47,9 +53,12 @@ def demo_load(*, today: date | None = None) -> DemoSummary:
     data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     buyers = iter(data["buyers"])
     summary = DemoSummary()
+    summary.pages = _pages()
+    summary.parents = _parents(today)
     for litter_data in data["litters"]:
         summary.litters += 1
         litter = _litter(litter_data, today)
+        _link_parents(litter)
         for puppy_data in litter_data["puppies"]:
             state = puppy_data.get("state", Puppy.Status.AVAILABLE)
             buyer = next(buyers) if state != Puppy.Status.AVAILABLE else None
@@ -137,8 +146,60 @@ def _reservation(puppy: Puppy, buyer: dict[str, str]) -> Reservation:
         expires_at=now,
         confirmed_at=now,
         closed_at=now if sold else None,
+        terms_version=terms_version_current(),
     )
     audit("reservations.reservation.confirmed", actor=ACTOR, obj=reservation, demo=True)
     if sold:
         audit("reservations.reservation.completed", actor=ACTOR, obj=reservation, demo=True)
     return reservation
+
+
+def _pages() -> int:
+    """The example about, parents, FAQ, terms, privacy and imprint pages, where missing."""
+    added = 0
+    for kind, page in content.PAGES.items():
+        version = content.TERMS_VERSION if kind == Page.Kind.TERMS else ""
+        _page, created = Page.objects.get_or_create(
+            kind=kind, defaults={"title": page["title"], "body": page["body"], "version": version}
+        )
+        added += created
+    return added
+
+
+def _parents(today: date) -> int:
+    """The litters' mothers and fathers, each with a drawn portrait, where missing."""
+    added = 0
+    for data in content.PARENTS:
+        if Dog.objects.filter(slug=data["slug"]).exists():
+            continue
+        with transaction.atomic():
+            dog = Dog.objects.create(
+                slug=data["slug"],
+                name=data["name"],
+                sex=data["sex"],
+                breed=data["breed"],
+                born_on=today - timedelta(days=365 * data["born_years_ago"]),
+                description=data["description"],
+                health_tests=data["health_tests"],
+                position=added,
+            )
+            picture = puppy_portrait(
+                name=data["call_name"],
+                breed=dog.breed,
+                colour=data["colour"],
+                background=data["background"],
+                seed=dog.slug,
+            )
+            photo = DogPhoto(dog=dog, alt=f"Drawing of {dog.name}, {dog.breed}", position=1)
+            # A fixed key: loading again after a database reset rewrites the same files.
+            parent_photo_process(photo=photo, upload=BytesIO(picture), key=f"demo/{dog.slug}")
+        added += 1
+    return added
+
+
+def _link_parents(litter: Litter) -> None:
+    """Point the litter at its parents' entries by name, unless the breeder already did."""
+    for field, name in (("dam_dog", litter.dam), ("sire_dog", litter.sire)):
+        dog = Dog.objects.filter(name=name).first()
+        if dog is not None and getattr(litter, f"{field}_id") is None:
+            Litter.objects.filter(pk=litter.pk).update(**{field: dog})

@@ -155,7 +155,7 @@ def reservation_detail(
     puppy = reservation.puppy
     return {
         "reservation": reservation,
-        "amounts": _amounts(m),
+        "amounts": [*_amounts(m), ("Deposit terms accepted", reservation.terms_version or "—")],
         "buttons": buttons,
         "timeline": timeline(reservation, [r.pk for r in refunds], viewer=viewer),
         "refunds": [

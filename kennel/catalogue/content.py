@@ -1,0 +1,100 @@
+"""The breeder's own pages (about, parents, FAQ, terms, privacy, imprint): reading them,
+rendering their Markdown safely, and publishing the parents' photos.
+
+Markdown is rendered by markdown-it-py with raw HTML off: a `<script>` or an `onerror=` the
+breeder (or whoever has their password) types comes out as text, and links to `javascript:`
+or `data:` are refused by the renderer's own link check. Nothing typed is ever trusted as HTML.
+"""
+
+import secrets
+from dataclasses import dataclass
+from typing import IO
+
+from django.db.models import Prefetch, Q
+from django.utils.safestring import SafeString, mark_safe
+from markdown_it import MarkdownIt
+
+from kennel.catalogue import images
+from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy
+
+# CommonMark plus tables and strikethrough; "html": False escapes every tag typed.
+_MARKDOWN = MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
+
+
+def markdown_render(text: str) -> SafeString:
+    """The breeder's Markdown (or plain text) as HTML that can run nothing."""
+    return mark_safe(_MARKDOWN.render(text or ""))  # noqa: S308 - html is off: tags are escaped
+
+
+def page_get(kind: str) -> Page | None:
+    return Page.objects.filter(kind=kind).first()
+
+
+def terms_version_current() -> str:
+    """The deposit terms' version a buyer accepts now: the label the breeder sets, or the
+    date they last changed it; "" while the shop has no terms page."""
+    page = Page.objects.filter(kind=Page.Kind.TERMS).only("version", "updated_at").first()
+    if page is None:
+        return ""
+    return page.version or page.updated_at.strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class Parent:
+    dog: Dog
+    photos: list[DogPhoto]
+    litters: list[Litter]
+
+
+def parent_list() -> list[Parent]:
+    """The published parents in the breeder's order, with their photos and their litters
+    (linked to them, or naming them as mother or father)."""
+    dogs = list(Dog.objects.filter(is_published=True).prefetch_related("photos"))
+    parents = []
+    for dog in dogs:
+        litters = Litter.objects.filter(
+            Q(dam_dog=dog) | Q(sire_dog=dog) | Q(dam=dog.name) | Q(sire=dog.name)
+        ).prefetch_related(Prefetch("puppies", queryset=Puppy.objects.filter(is_published=True)))
+        parents.append(Parent(dog=dog, photos=list(dog.photos.all()), litters=list(litters)))
+    return parents
+
+
+def parent_photo_process(*, photo: DogPhoto, upload: IO[bytes], key: str = "") -> DogPhoto:
+    """Publish `upload` as a parent's photo: the puppy photos' pipeline (images.py: metadata
+    stripped, upright, web sizes in WebP and JPEG), stored under parents/<key>/. A fixed `key`
+    (the demo's) overwrites the files already there."""
+    image = images._open(upload)
+    try:
+        encoded = images._encode_variants(image)
+    finally:
+        image.close()
+    storage = photo.image.storage
+    stored = DogPhoto.objects.filter(pk=photo.pk).first() if photo.pk else None
+    previous = _files(stored) if stored else []
+    photo.image = ""  # the upload itself is never written out
+    if photo.pk is None:
+        photo.save()
+    key = key or f"{photo.pk}/{secrets.token_hex(4)}"
+    variants = []
+    for box, variant in zip(images.WIDTHS, encoded, strict=False):
+        base = f"parents/{key}/{box}"
+        variants.append(
+            {
+                "width": variant.width,
+                "height": variant.height,
+                "webp": images._store(storage, f"{base}.webp", variant.webp),
+                "jpeg": images._store(storage, f"{base}.jpg", variant.jpeg),
+            }
+        )
+    photo.variants = variants
+    photo.image = variants[-1]["jpeg"]
+    photo.save()
+    images._delete_on_commit(storage, set(previous) - set(_files(photo)))
+    return photo
+
+
+def _files(photo: DogPhoto) -> list[str]:
+    names = [v[kind] for v in photo.variants for kind in ("webp", "jpeg")]
+    if photo.image.name and photo.image.name not in names:
+        names.append(photo.image.name)
+    return names

@@ -1,0 +1,185 @@
+"""A shared puppy link unfurls with its name, words and cover photo; search engines read its
+price and availability (schema.org Product/Offer), one canonical address per page, and a
+sitemap with the breeder's pages; browsers find an icon."""
+
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from html import unescape
+
+import pytest
+from django.contrib.staticfiles import finders
+from PIL import Image
+
+from kennel.catalogue.images import photo_process
+from kennel.catalogue.models import Dog, Page, Puppy, PuppyPhoto
+from tests.factories import PuppyFactory
+
+pytestmark = pytest.mark.django_db
+
+SITE = "https://shop.example"
+NS = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+
+
+@pytest.fixture(autouse=True)
+def site(settings, tmp_path):
+    settings.SITE_URL = SITE
+    settings.MEDIA_ROOT = tmp_path
+
+
+def _meta(html: str) -> dict[str, str]:
+    found = re.findall(r'<meta (?:property|name)="([^"]+)" content="([^"]*)">', html)
+    return {key: unescape(value) for key, value in found}
+
+
+def _jsonld(html: str) -> list[dict]:
+    blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    return [json.loads(block) for block in blocks]
+
+
+def _canonicals(html: str) -> list[str]:
+    return re.findall(r'<link rel="canonical" href="([^"]+)">', html)
+
+
+def _photo(puppy: Puppy, size=(2400, 1800)) -> PuppyPhoto:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, "#d8983f").save(buffer, "JPEG")
+    photo = PuppyPhoto(puppy=puppy, alt=f"{puppy.name} on the lawn", position=1)
+    return photo_process(photo=photo, upload=buffer)
+
+
+def test_a_puppy_page_has_open_graph_and_twitter_tags_with_a_large_jpeg_cover(client):
+    puppy = PuppyFactory(slug="honey", name="Honey", breed="Golden Retriever")
+    puppy.description = "Honey is gentle & curious."
+    puppy.save()
+    photo = _photo(puppy)
+
+    meta = _meta(client.get("/puppies/honey/").content.decode())
+
+    assert meta["og:type"] == "product"
+    assert meta["og:title"].startswith("Honey, Golden Retriever")
+    assert meta["og:description"] == "Honey is gentle & curious."
+    assert meta["og:url"] == f"{SITE}/puppies/honey/"
+    largest = photo.variants[-1]
+    assert (largest["width"], largest["height"]) == (1600, 1200)
+    assert meta["og:image"] == SITE + photo.image.storage.url(largest["jpeg"])
+    assert meta["og:image"].endswith(".jpg")
+    assert (meta["og:image:width"], meta["og:image:height"]) == ("1600", "1200")
+    assert meta["og:image:alt"] == "Honey on the lawn"
+    assert meta["twitter:card"] == "summary_large_image"
+    assert meta["twitter:image"] == meta["og:image"]
+    assert meta["twitter:title"] == meta["og:title"]
+
+
+def test_a_puppy_without_photo_still_unfurls_with_a_small_card(client):
+    PuppyFactory(slug="pip")
+
+    meta = _meta(client.get("/puppies/pip/").content.decode())
+
+    assert "og:image" not in meta
+    assert meta["twitter:card"] == "summary"
+    assert meta["og:title"]
+
+
+@pytest.mark.parametrize(
+    ("status", "availability"),
+    [
+        ("available", "https://schema.org/InStock"),
+        ("held", "https://schema.org/Reserved"),
+        ("reserved", "https://schema.org/Reserved"),
+        ("sold", "https://schema.org/SoldOut"),
+    ],
+)
+def test_the_puppy_page_describes_a_product_offer_with_price_and_availability(
+    client, status, availability
+):
+    puppy = PuppyFactory(slug="bella", name="Bella", price=Decimal("2800.00"), currency="GBP")
+    Puppy.objects.filter(pk=puppy.pk).update(status=status)
+    photo = _photo(puppy, size=(800, 600))
+
+    (data,) = _jsonld(client.get("/puppies/bella/").content.decode())
+
+    assert data["@context"] == "https://schema.org"
+    assert data["@type"] == "Product"
+    assert data["name"].startswith("Bella")
+    assert data["url"] == f"{SITE}/puppies/bella/"
+    assert data["image"] == [SITE + photo.image.storage.url(photo.variants[-1]["jpeg"])]
+    assert data["description"]
+    offer = data["offers"]
+    assert offer["@type"] == "Offer"
+    assert Decimal(offer["price"]) == Decimal("2800.00")
+    assert offer["priceCurrency"] == "GBP"
+    assert offer["availability"] == availability
+    assert offer["url"] == f"{SITE}/puppies/bella/"
+
+
+def test_words_typed_by_the_breeder_cannot_break_out_of_the_json_ld(client):
+    puppy = PuppyFactory(slug="sly")
+    puppy.description = '</script><script>alert(1)</script> "quoted" & more'
+    puppy.save()
+
+    html = client.get("/puppies/sly/").content.decode()
+
+    (data,) = _jsonld(html)
+    assert data["description"] == puppy.description
+    assert "<script>alert(1)" not in html
+
+
+def test_every_public_page_names_its_canonical_address_without_the_query(client):
+    PuppyFactory(slug="honey")
+    Page.objects.create(kind="faq", title="FAQ", body="Ask us.")
+
+    assert _canonicals(client.get("/?breed=Golden&sex=female").content.decode()) == [f"{SITE}/"]
+    assert _canonicals(client.get("/puppies/honey/").content.decode()) == [f"{SITE}/puppies/honey/"]
+    assert _canonicals(client.get("/faq/").content.decode()) == [f"{SITE}/faq/"]
+    assert _canonicals(client.get("/parents/").content.decode()) == [f"{SITE}/parents/"]
+    faq = _meta(client.get("/faq/").content.decode())
+    assert faq["og:title"] == "FAQ"
+    assert faq["og:url"] == f"{SITE}/faq/"
+
+
+def test_the_sitemap_lists_the_breeders_pages(client):
+    PuppyFactory(slug="honey")
+    for kind in ("about", "faq", "terms", "privacy", "imprint"):
+        Page.objects.create(kind=kind, title=kind, body="x")
+    Dog.objects.create(slug="maple", name="Maple", sex="female", breed="Golden Retriever")
+
+    answer = client.get("/sitemap.xml")
+
+    paths = sorted(
+        u.findtext("s:loc", namespaces=NS).removeprefix("http://testserver")
+        for u in ET.fromstring(answer.content).iter(f"{{{NS['s']}}}url")
+    )
+    assert paths == [
+        "/",
+        "/about/",
+        "/faq/",
+        "/imprint/",
+        "/parents/",
+        "/privacy/",
+        "/puppies/honey/",
+        "/terms/",
+    ]
+
+
+def test_browsers_find_an_svg_icon_a_png_fallback_and_an_apple_touch_icon(client):
+    html = client.get("/").content.decode()
+
+    links = dict(re.findall(r'<link rel="(icon|apple-touch-icon)" href="([^"]+)"[^>]*>', html))
+    assert "apple-touch-icon" in links
+    icons = re.findall(r'<link rel="icon" href="([^"]+)"', html)
+    assert any(i.endswith(".svg") for i in icons)
+    assert any(i.endswith(".png") for i in icons)
+    for name, kind, size in [
+        ("apple-touch-icon.png", "PNG", (180, 180)),
+        ("favicon-32.png", "PNG", (32, 32)),
+        ("favicon.ico", "ICO", None),
+    ]:
+        served = client.get(f"/static/kennel/{name}")
+        served.close()
+        assert served.status_code == 200
+        with Image.open(finders.find(f"kennel/{name}")) as image:
+            assert image.format == kind
+            assert size is None or image.size == size

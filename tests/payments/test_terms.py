@@ -1,0 +1,112 @@
+"""A deposit is taken only on accepted terms: the reserve form and the API refuse a hold
+without them (nothing is held), and the version accepted stays with the reservation, in the
+back office too."""
+
+import json
+import re
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from kennel.catalogue.models import Page, Puppy
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import TERMS_NOT_ACCEPTED_MESSAGE
+from tests.factories import PuppyFactory
+
+FORM = {
+    "name": "Jane Doe",
+    "email": "jane@example.com",
+    "phone": "+33 6 12 34 56 78",
+    "provider": "stripe",
+}
+
+
+@pytest.fixture
+def terms(db) -> Page:
+    return Page.objects.create(
+        kind=Page.Kind.TERMS, title="Deposit and refund terms", body="Refundable.", version="3"
+    )
+
+
+def _reserve_page(client, puppy, **extra):
+    return client.post(reverse("payments:reserve", kwargs={"slug": puppy.slug}), {**FORM, **extra})
+
+
+def _api(client, puppy, **extra):
+    body = {**FORM, "puppy": puppy.slug, **extra}
+    return client.post("/api/reservations/", json.dumps(body), content_type="application/json")
+
+
+def _nothing_held(puppy) -> bool:
+    puppy.refresh_from_db()
+    return puppy.status == Puppy.Status.AVAILABLE and not Reservation.objects.exists()
+
+
+def test_the_reserve_form_asks_to_accept_the_terms_and_links_them(client, terms):
+    puppy = PuppyFactory()
+
+    html = client.get(puppy.get_absolute_url()).content.decode()
+
+    checkbox = re.search(r'<input type="checkbox" id="id_accept_terms"[^>]*>', html)
+    assert checkbox
+    assert "checked" not in checkbox.group(0)
+    label = re.search(r'<label for="id_accept_terms">(.*?)</label>', html, re.S).group(1)
+    assert 'href="/terms/"' in label
+    assert "deposit and refund terms" in label
+
+
+def test_the_form_without_the_terms_is_refused_next_to_the_checkbox_and_holds_nothing(
+    client, terms
+):
+    puppy = PuppyFactory()
+
+    page = _reserve_page(client, puppy)
+
+    assert page.status_code == 422
+    html = unescape(page.content.decode())
+    error = re.search(r'<p class="field__error" id="id_accept_terms-error">(.*?)</p>', html, re.S)
+    assert error
+    assert TERMS_NOT_ACCEPTED_MESSAGE in error.group(1)
+    assert 'aria-describedby="id_accept_terms-error"' in html
+    assert '<a href="#id_accept_terms">' in html  # in the error summary, linked to the box
+    assert 'value="Jane Doe"' in html  # what the buyer typed is kept
+    assert _nothing_held(puppy)
+
+
+@pytest.mark.parametrize("accept", [None, False, "", "no"])
+def test_the_api_without_accept_terms_is_a_422_naming_the_field_and_holds_nothing(
+    client, terms, accept
+):
+    puppy = PuppyFactory()
+    extra = {} if accept is None else {"accept_terms": accept}
+
+    answer = _api(client, puppy, **extra)
+
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR"
+    assert "accept_terms" in error["details"]["fields"]
+    assert _nothing_held(puppy)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_version_accepted_is_kept_with_each_reservation_and_shown_in_the_back_office(
+    sandbox, live_server, client, admin_client
+):
+    Page.objects.create(kind=Page.Kind.TERMS, title="Terms", body="Refundable.", version="3")
+    first, second = PuppyFactory(), PuppyFactory()
+
+    assert _reserve_page(client, first, accept_terms="on").status_code == 303
+    # The breeder changes the terms: later buyers accept the new version, earlier keep theirs.
+    Page.objects.filter(kind=Page.Kind.TERMS).update(version="4")
+    answer = _api(client, second, accept_terms=True, email="john@example.com")
+
+    assert answer.status_code == 201, answer.content
+    assert Reservation.objects.get(puppy=first).terms_version == "3"
+    later = Reservation.objects.get(puppy=second)
+    assert later.terms_version == "4"
+    back_office = admin_client.get(
+        reverse("admin:reservations_reservation_change", args=[later.pk])
+    ).content.decode()
+    assert re.search(r"<dt>Deposit terms accepted</dt><dd[^>]*>4</dd>", back_office)

@@ -1,0 +1,217 @@
+"""The status page as good as the email: money, reference, next steps, contact, a timeline;
+continue/cancel while pending (the token is the key); *Try again* when the puppy is free."""
+
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.core.models import AuditLog
+from kennel.payments.models import Refund
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import Buyer, reservation_hold, reservation_release
+from kennel.reservations.views import reference
+from tests.factories import PuppyFactory, ReservationFactory
+
+pytestmark = pytest.mark.django_db
+
+S = Reservation.Status
+CHECKOUT = "https://checkout.stripe.com/c/pay/cs_test_status"
+
+
+def _html(client, reservation: Reservation) -> str:
+    response = client.get(reservation.get_absolute_url())
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _confirmed(**kwargs: Any) -> Any:
+    puppy = PuppyFactory(
+        name="Rosie", price=Decimal("2500.00"), deposit=Decimal("500.00"), currency="EUR"
+    )
+    return ReservationFactory(
+        puppy=puppy,
+        status=S.CONFIRMED,
+        external_payment_id=f"pi_{uuid.uuid4().hex}",
+        confirmed_at=timezone.now() + timedelta(seconds=1),
+        **kwargs,
+    )
+
+
+def test_the_confirmed_page_shows_deposit_balance_total_and_the_reference(client, settings):
+    settings.BREEDER_NAME = "Marie Martin"
+    settings.BREEDER_EMAIL = "marie@example.com"
+    settings.BREEDER_PHONE = "+33 6 11 22 33 44"
+    reservation = _confirmed()
+
+    html = _html(client, reservation)
+
+    ref = reservation.pk.hex[:8].upper()
+    assert reference(reservation) == ref
+    assert f'<dd class="status__reference">{ref}</dd>' in html
+    assert "Deposit paid</dt><dd>500.00 EUR" in html
+    assert '<dt>Balance due at pickup</dt><dd class="status__balance">2,000.00 EUR</dd>' in html
+    assert "Total price</dt><dd>2,500.00 EUR" in html
+    assert "What happens next" in html
+    assert "Marie Martin will contact you" in html
+    assert 'href="mailto:marie@example.com"' in html
+    assert 'href="tel:+33611223344"' in html
+    assert "Continue to payment" not in html
+    assert "Cancel reservation" not in html
+
+
+def test_the_headline_comes_before_the_photo_for_a_phone(client):
+    reservation = _confirmed()
+    # A photo row as an old upload left it (no web sizes): the page shows it as it is.
+    PuppyPhoto.objects.create(puppy=reservation.puppy, image="puppies/rosie.jpg", alt="Rosie")
+
+    html = _html(client, reservation)
+
+    assert 'class="status__photo"' in html
+    assert html.index('id="status-title"') < html.index('class="status__photo"')
+
+
+def test_the_timeline_follows_the_audit_lines_of_a_real_hold_and_shows_what_is_next(client):
+    puppy = PuppyFactory(name="Rosie")
+    held = reservation_hold(
+        puppy_slug=puppy.slug,
+        buyer=Buyer(name="Jane", email="jane@example.com", phone="+33 600000000"),
+        provider="stripe",
+    )
+
+    html = _html(client, held)
+
+    timeline = html[html.index('class="timeline"') :]
+    assert timeline.index("Rosie held for you") < timeline.index("Pay the deposit")
+    assert timeline.index("Pay the deposit") < timeline.index("Pickup")
+    assert "timeline__step--done" in timeline
+    assert "still to come" in timeline
+
+    reservation_release(
+        reservation_id=held.pk, status=S.CANCELLED, actor="buyer", reason="buyer_cancelled"
+    )
+    html = _html(client, held)
+    timeline = html[html.index('class="timeline"') :]
+    assert timeline.index("Rosie held for you") < timeline.index("Reservation cancelled")
+    assert "Pay the deposit" not in timeline
+    assert AuditLog.objects.filter(object_id=str(held.pk)).count() == 2
+
+
+def test_a_confirmed_reservations_timeline_shows_held_then_paid(client):
+    reservation = _confirmed()
+
+    html = _html(client, reservation)
+
+    timeline = html[html.index('class="timeline"') :]
+    assert timeline.index("Rosie held for you") < timeline.index("Deposit paid")
+    assert "Pickup: you pay the balance" in timeline
+
+
+def test_the_refunded_page_shows_the_refunded_amount(client):
+    reservation = _confirmed()
+    Reservation.objects.filter(pk=reservation.pk).update(status=S.REFUNDED)
+    Puppy.objects.filter(pk=reservation.puppy_id).update(status=Puppy.Status.AVAILABLE)
+    reservation.refresh_from_db()
+    Refund.objects.create(
+        reservation=reservation,
+        provider=reservation.provider,
+        external_payment_id=reservation.external_payment_id,
+        amount=Decimal("500.00"),
+        currency="EUR",
+        reason="owner",
+        status=Refund.Status.SUCCEEDED,
+        idempotency_key=f"test-{reservation.pk}",
+    )
+
+    html = _html(client, reservation)
+
+    assert "Deposit refunded" in html
+    assert "<dt>Refunded</dt><dd>500.00 EUR</dd>" in html
+    assert "Balance due" not in html
+
+
+def test_anyone_with_the_status_address_may_continue_or_cancel_a_pending_hold(client):
+    reservation = ReservationFactory(checkout_url=CHECKOUT, provider_reference="cs_test_status")
+
+    html = _html(client, reservation)
+
+    assert "You started reserving" in html
+    assert f'href="{CHECKOUT}"' in html
+    assert f'action="/reservations/{reservation.token}/cancel/"' in html
+    assert 'name="csrfmiddlewaretoken"' in html
+
+
+@pytest.mark.parametrize(
+    "status", [S.PROCESSING, S.CONFIRMED, S.COMPLETED, S.EXPIRED, S.CANCELLED, S.RELEASED]
+)
+def test_continue_and_cancel_are_never_offered_for_a_reservation_not_pending(client, status):
+    reservation = ReservationFactory(
+        status=status, checkout_url=CHECKOUT, provider_reference=f"cs_{status}"
+    )
+
+    html = _html(client, reservation)
+
+    assert CHECKOUT not in html
+    assert "Continue to payment" not in html
+    assert "/cancel/" not in html
+
+
+def test_a_pending_hold_past_its_time_offers_cancel_but_not_continue(client):
+    reservation = ReservationFactory(
+        checkout_url=CHECKOUT,
+        provider_reference="cs_test_late",
+        expires_at=timezone.now() - timedelta(minutes=1),
+    )
+
+    html = _html(client, reservation)
+
+    assert CHECKOUT not in html
+    assert "Cancel reservation" in html
+
+
+@pytest.mark.parametrize("status", [S.EXPIRED, S.CANCELLED, S.RELEASED])
+def test_try_again_is_shown_when_the_puppy_is_free(client, status):
+    reservation = ReservationFactory(status=status)
+
+    html = _html(client, reservation)
+
+    assert "Try again" in html
+    assert f'href="{reservation.puppy.get_absolute_url()}">Try again' in html
+
+
+@pytest.mark.parametrize("puppy_status", [Puppy.Status.HELD, Puppy.Status.RESERVED])
+@pytest.mark.parametrize("status", [S.EXPIRED, S.CANCELLED, S.RELEASED])
+def test_try_again_is_not_shown_when_the_puppy_is_taken(client, status, puppy_status):
+    reservation = ReservationFactory(status=status)
+    Puppy.objects.filter(pk=reservation.puppy_id).update(status=puppy_status)
+
+    html = _html(client, reservation)
+
+    assert "Try again" not in html
+    assert "See the puppies available now" in html
+
+
+def test_a_buyer_who_just_cancelled_is_told_when_they_may_reserve_again(client, settings):
+    settings.HOLD_COOLDOWN_SECONDS = 120
+    reservation = ReservationFactory(
+        status=S.CANCELLED, status_reason="buyer_cancelled", closed_at=timezone.now()
+    )
+
+    html = _html(client, reservation)
+
+    assert "Try again" in html
+    assert "you can reserve again from" in html
+
+
+@pytest.mark.parametrize("status", [S.PENDING, S.CONFIRMED])
+def test_the_page_has_no_inline_script_or_style(client, status):
+    reservation = ReservationFactory(status=status, checkout_url=CHECKOUT)
+
+    html = _html(client, reservation)
+
+    assert "<script>" not in html
+    assert " style=" not in html
