@@ -4,10 +4,12 @@ from io import BytesIO, StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from PIL import Image
 
 from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
+from kennel.ops.demo.login import demo_login_ensure
 from kennel.reservations.models import Reservation
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +43,8 @@ def test_load_demo_creates_litters_puppies_photos_and_paid_reservations(media):
     summary = _load()
 
     assert "13 puppies added" in summary
-    assert summary.count("\n") == 1  # one line
+    # One line of what was loaded, and one with the back office's demo login.
+    assert summary.splitlines()[1].startswith("Back office login: user breeder")
     assert Litter.objects.count() >= 3
     assert Puppy.objects.count() >= 12
     assert set(Puppy.objects.values_list("breed", flat=True)) >= {
@@ -196,3 +199,29 @@ def test_example_contact_details_are_defaults_of_the_sandbox_only():
     assert all(_contact_settings("sandbox"))
     # Live mode keeps them empty: the go-live guard then asks for the real ones.
     assert _contact_settings("live") == ["", "", ""]
+
+
+def test_the_sandbox_demo_gives_the_breeder_a_back_office_login_once(media, client):
+    first = _load()
+
+    line = next(x for x in first.splitlines() if x.startswith("Back office login:"))
+    password = line.rpartition("password ")[2]
+    login = client.post(
+        "/admin/login/?next=/admin/", {"username": "breeder", "password": password}
+    )
+    assert login.status_code == 302
+    assert client.get("/admin/").status_code == 200
+    again = _load()
+    assert "password was shown when it was made" in again
+    assert password not in again
+    assert get_user_model().objects.count() == 1
+
+
+def test_no_demo_login_when_the_shop_has_its_own_or_is_live(media, settings):
+    get_user_model().objects.create_superuser("owner", "owner@example.com", "a-long-password-1")
+
+    assert "Back office login" not in _load()
+    settings.PAYMENTS_MODE = "live"
+    get_user_model().objects.all().delete()
+    assert demo_login_ensure() == ""
+    assert not get_user_model().objects.exists()

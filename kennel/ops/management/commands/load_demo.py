@@ -3,10 +3,17 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from kennel.ops.demo.loader import demo_load
+from kennel.ops.demo.login import demo_login_ensure
 
 
 class Command(BaseCommand):
-    help = "Load the demo litters, puppies and photos (idempotent: existing puppies are kept)."
+    help = (
+        "Load the demo litters, puppies, photos and pages (idempotent: what exists is kept); "
+        "in sandbox mode, a back-office login while the shop has none."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(str(demo_load()))
+        login = demo_login_ensure()
+        if login:
+            self.stdout.write(login)
