@@ -136,3 +136,9 @@ class Reservation(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def reference(self) -> str:
+        """The short reference a buyer reads out on the phone (status page, emails, back
+        office): the id's first 8 characters."""
+        return self.pk.hex[:8].upper()

@@ -155,11 +155,6 @@ class Step:
         return self.at is not None
 
 
-def reference(reservation: Reservation) -> str:
-    """The short reference a buyer reads out on the phone: the id's first 8 characters."""
-    return reservation.pk.hex[:8].upper()
-
-
 def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
     """What happened (the audit lines, or the reservation's own timestamps for a reservation
     older than them), then what is still to come."""
@@ -251,7 +246,7 @@ def _status_page(
         "polling": state in POLLING,
         # The JSON twin of this page (kennel/api); the script polls it while payment is open.
         "status_api_url": f"{get_script_prefix()}api/reservations/{reservation.token}/",
-        "reference": reference(reservation),
+        "reference": reservation.reference,
         "timeline": _timeline(reservation, puppy),
         # Whoever holds this page's address holds the token: they may continue or cancel.
         "continue_url": continue_url(reservation),

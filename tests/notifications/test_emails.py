@@ -70,6 +70,7 @@ def test_the_buyer_confirmation_says_what_happens_next_and_links_the_status_page
         assert "2,500.00 EUR" in body
         assert "hello@maplehill.example" in body
         assert "+33 6 00 00 00 00" in body
+        assert reservation.reference in body  # as the status page and the back office show it
 
 
 def test_every_email_shares_the_base_layout_with_the_breeder_contact(owner, settings):

@@ -183,6 +183,10 @@ def test_the_list_shows_buyer_contact_and_deposit_and_searches_and_filters(admin
     found = admin_client.get(url, {"q": "ann@example"}).content.decode()
     assert "Ann Smith" in found
     assert "Bob Jones" not in found
+    bob = Reservation.objects.get(buyer_name="Bob Jones")
+    by_reference = admin_client.get(url, {"q": bob.reference.lower()}).content.decode()
+    assert "Bob Jones" in by_reference  # the reference a buyer reads out on the phone
+    assert "Ann Smith" not in by_reference
     assert "Bob Jones" in admin_client.get(url, {"currency": "EUR"}).content.decode()
     assert admin_client.get(url, {"status__exact": "confirmed"}).status_code == 200
     assert not INLINE.findall(html)

@@ -14,7 +14,6 @@ from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import Buyer, reservation_hold, reservation_release
-from kennel.reservations.views import reference
 from tests.factories import PuppyFactory, ReservationFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +50,7 @@ def test_the_confirmed_page_shows_deposit_balance_total_and_the_reference(client
     html = _html(client, reservation)
 
     ref = reservation.pk.hex[:8].upper()
-    assert reference(reservation) == ref
+    assert reservation.reference == ref
     assert f'<dd class="status__reference">{ref}</dd>' in html
     assert "Deposit paid</dt><dd>500.00 EUR" in html
     assert '<dt>Balance due at pickup</dt><dd class="status__balance">2,000.00 EUR</dd>' in html

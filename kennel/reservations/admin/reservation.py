@@ -57,6 +57,7 @@ class ReservationAdmin(ReadOnlyAdmin):
     list_filter = ("status", "provider", "created_at", "currency")
     list_select_related = ("puppy",)
     search_fields = (
+        "id",  # the short reference a buyer reads out (its first 8 characters)
         "buyer_name",
         "buyer_email",
         "buyer_phone",
