@@ -20,9 +20,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian's Chromium for the browser tests (Playwright never downloads a browser here).
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here), and npm,
+# which fetches axe-core (the accessibility checks) from the npm registry into var/axe/.
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
 
 run: install
 	@mkdir -p var

@@ -48,5 +48,6 @@ def breed_list() -> list[str]:
 
 
 def puppy_by_slug(slug: str) -> Puppy | None:
-    """A published puppy with its litter and photos, or None."""
-    return _with_photos(Puppy.objects.filter(slug=slug, is_published=True)).first()
+    """A published puppy with its litter, the litter's parents and photos, or None."""
+    puppies = Puppy.objects.filter(slug=slug, is_published=True)
+    return _with_photos(puppies).select_related("litter__dam_dog", "litter__sire_dog").first()

@@ -52,6 +52,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "sexes": Puppy.Sex.choices,
         "filters": filters,
         "is_filtered": any(filters.values()),
+        "filter_count": sum(1 for value in filters.values() if value),
     }
     return render(request, "catalogue/index.html", context)
 
