@@ -206,9 +206,7 @@ def test_the_sandbox_demo_gives_the_breeder_a_back_office_login_once(media, clie
 
     line = next(x for x in first.splitlines() if x.startswith("Back office login:"))
     password = line.rpartition("password ")[2]
-    login = client.post(
-        "/admin/login/?next=/admin/", {"username": "breeder", "password": password}
-    )
+    login = client.post("/admin/login/?next=/admin/", {"username": "breeder", "password": password})
     assert login.status_code == 302
     assert client.get("/admin/").status_code == 200
     again = _load()
