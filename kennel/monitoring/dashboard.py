@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Count, F, Min, Q, Sum
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -96,7 +96,8 @@ class CurrencyBooks:
     currency: str
     confirmed: int  # reservations confirmed now
     deposits: Money  # their deposits
-    held: Money  # deposits of confirmed and completed reservations, less their refunds
+    held: Money  # deposits of confirmed and completed reservations, less their refunds, and
+    # what refunded ones kept (a fee, or a refund the provider refused)
     to_collect: Money  # price less deposit of the confirmed ones, paid at pickup
 
     @property
@@ -198,9 +199,19 @@ def _reservation_books(refunded: dict[str, Decimal]) -> tuple[int, list[Currency
     """Payments in progress, and each currency's deposits, held money (less `refunded`, the
     deposits' refunds by currency) and balances."""
     confirmed = Q(status=S.CONFIRMED)
-    holding = Q(status__in=HOLDING)
+    # A refunded reservation still holds what its refunds did not give back (a fee the breeder
+    # kept, a refund the provider refused) — when its refunds are in the books at all.
+    kept = Q(
+        Exists(
+            Refund.objects.filter(
+                reservation=OuterRef("pk"), external_payment_id=OuterRef("external_payment_id")
+            )
+        ),
+        status=S.REFUNDED,
+    )
+    holding = Q(status__in=HOLDING) | kept
     rows = (
-        Reservation.objects.filter(status__in=[S.PROCESSING, *HOLDING])
+        Reservation.objects.filter(Q(status__in=[S.PROCESSING, *HOLDING]) | kept)
         .values("currency")
         .annotate(
             processing=Count("pk", filter=Q(status=S.PROCESSING)),
@@ -237,7 +248,7 @@ def _refunds() -> tuple[list[Figure], dict[str, Decimal]]:
     # Refunds of a held deposit itself: a refunded second payment for the same reservation
     # (another payment id) never was part of what is held.
     of_held_deposit = Q(
-        reservation__status__in=HOLDING,
+        reservation__status__in=[*HOLDING, S.REFUNDED],
         status__in=REFUNDING,
         provider=F("reservation__provider"),
         external_payment_id=F("reservation__external_payment_id"),

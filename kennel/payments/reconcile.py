@@ -90,9 +90,11 @@ def _check_books(result: Reconciliation) -> None:
         payments[key] = (r.currency, r.deposit_amount)
         status_of[key] = r.status
     out: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    has_rows: set[tuple[str, str]] = set()
     for refund in Refund.objects.all():
         key = (refund.provider, refund.external_payment_id)
         payments.setdefault(key, (refund.currency, refund.amount))
+        has_rows.add(key)
         if refund.status == Refund.Status.FAILED:
             result.failed_refunds.append(refund)
         else:
@@ -104,7 +106,7 @@ def _check_books(result: Reconciliation) -> None:
         refunded = out[key][Refund.Status.SUCCEEDED]
         refunding = out[key][Refund.Status.PENDING]
         status = status_of.get(key)
-        if status == S.REFUNDED and not refunded + refunding:
+        if status == S.REFUNDED and key not in has_rows:
             refunded = amount  # refunded in full at the provider before refunds had rows
         books.refunded += refunded
         books.refunding += refunding

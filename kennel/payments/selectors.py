@@ -53,11 +53,9 @@ def reservation_money(reservation: Reservation) -> ReservationMoney:
     )
     for row in rows:
         sums[row["status"]] += row["total"] or Decimal(0)
-    if (
-        reservation.status == S.REFUNDED
-        and not sums[Refund.Status.SUCCEEDED] + sums[Refund.Status.PENDING]
-    ):
-        # Refunded in full at the provider before refunds were kept one by one.
+    if reservation.status == S.REFUNDED and not any(sums.values()):
+        # Refunded in full at the provider before refunds were kept one by one. (A refund the
+        # provider refused is a row too: then nothing went back, and the deposit is held.)
         sums[Refund.Status.SUCCEEDED] = paid
     return ReservationMoney(
         currency=reservation.currency,
