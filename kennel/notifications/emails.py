@@ -21,6 +21,7 @@ from kennel.core.models import SideEffect
 from kennel.core.money import format_money
 from kennel.core.outbox import DeliveryFailed, DeliveryRefused, subject_id
 from kennel.payments.models import Refund
+from kennel.payments.selectors import reservation_money
 from kennel.reservations.effects import OWNER_EMAILS, Effect
 from kennel.reservations.models import Reservation
 
@@ -146,8 +147,16 @@ def _context(side_effect: SideEffect, reservation: Reservation) -> dict[str, Any
         data = side_effect.data
         reason = data.get("reason", Refund.Reason.OWNER)
         reasons = OWNER_REFUND_REASONS if side_effect.kind == K.OWNER_REFUND else REFUND_REASONS
+        refunded = _decimal(data.get("amount"))
+        # Less than the deposit (a fee kept, a partial refund at the dashboard) is never told
+        # as "in full"; what the breeder keeps is said when the breeder refunded from here.
+        partial = reason in (Refund.Reason.OWNER, Refund.Reason.PROVIDER)
+        partial = partial and refunded < reservation.deposit_amount
+        kept = reservation_money(reservation).held if reason == Refund.Reason.OWNER else 0
         context["refund"] = {
-            "amount": format_money(_decimal(data.get("amount")), data.get("currency", "")),
+            "amount": format_money(refunded, data.get("currency", "")),
+            "partial": partial,
+            "kept": format_money(Decimal(kept), reservation.currency) if kept > 0 else "",
             "reason": reason,
             "reason_text": reasons.get(reason, reasons[Refund.Reason.OWNER]).format(
                 puppy=puppy.name

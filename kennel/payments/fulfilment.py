@@ -228,10 +228,11 @@ def refund_notices(reservation: Reservation, refund: Refund, *, key: str) -> Non
     """Tell buyer and owner of `refund`, once per `key` (see refund_notices_enqueue)."""
     reservations.refund_notices_enqueue(
         reservation=reservation,
-        payment_id=key,
+        payment_id=refund.external_payment_id,
         amount=refund.amount,
         currency=refund.currency,
         reason=refund.reason,
+        key=key,
     )
 
 

@@ -289,16 +289,23 @@ def _enqueue_effects(reservation: Reservation, *, was_active: bool) -> None:
 
 
 def refund_notices_enqueue(
-    *, reservation: Reservation, payment_id: str, amount: Decimal, currency: str, reason: str
+    *,
+    reservation: Reservation,
+    payment_id: str,
+    amount: Decimal,
+    currency: str,
+    reason: str,
+    key: str = "",
 ) -> None:
-    """Tell buyer and owner of a refund, in the transaction that records it. Keyed by
-    `payment_id` — the refunded payment for an automatic refund (told once however it is
-    reached), the refund itself for one the breeder made (each partial refund is news)."""
+    """Tell buyer and owner of a refund, in the transaction that records it. Keyed by `key`
+    (default: the refunded `payment_id`) — the payment for an automatic refund (told once
+    however it is reached), the refund itself for one the breeder made (each partial refund
+    is news)."""
     outbox_enqueue(
         kinds=[Effect.BUYER_REFUND, Effect.OWNER_REFUND],
         subject=reservation,
         reservation_id=reservation.pk,
-        discriminator=payment_id,
+        discriminator=key or payment_id,
         data={
             "amount": str(amount),
             "currency": currency,

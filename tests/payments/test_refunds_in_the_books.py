@@ -12,6 +12,7 @@ from paypalserversdk.models.refund_request import RefundRequest
 
 from kennel.catalogue.models import Puppy
 from kennel.core.models import AuditLog, SideEffect
+from kennel.notifications.emails import email_message
 from kennel.payments.models import Refund
 from kennel.payments.owner import RefundRefused, reservation_refund
 from kennel.payments.paypal import client as paypal_client
@@ -171,6 +172,13 @@ def test_the_breeder_refunds_less_a_fee_once_however_often_it_is_asked(
     assert (reservation.status, reservation.status_reason) == ("refunded", "owner_refunded_part")
     assert Puppy.objects.get(pk=reservation.puppy_id).status == "available"
     assert refund_emails(reservation) == ["buyer_refund", "owner_refund"]
+    buyer_email = email_message(side_effect=SideEffect.objects.get(kind=Effect.BUYER_REFUND))
+    assert "We are refunding 350.00 EUR of your 400.00 EUR deposit" in buyer_email.body
+    assert "50.00 EUR stays with the breeder" in buyer_email.body
+    assert "in full" not in buyer_email.body
+    owner_email = email_message(side_effect=SideEffect.objects.get(kind=Effect.OWNER_REFUND))
+    assert "(50.00 EUR of the deposit kept)" in owner_email.body
+    assert f"payment {reservation.external_payment_id}" in owner_email.body
     audit = AuditLog.objects.get(action="payments.refund.requested", object_id=str(refund.pk))
     assert (audit.actor, audit.data["kept"]) == ("staff:breeder", "50.00")
     assert "EUR: money in 400.00 = held 50.00 + refunded 350.00 + refunding 0: balanced" in books()
