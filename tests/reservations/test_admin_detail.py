@@ -342,7 +342,7 @@ def test_a_confirmation_for_several_reservations_speaks_in_the_plural(admin_clie
 
     assert "Each reservation is cancelled and its deposit refunded" in html
     assert "These 2 reservations</h2>" in html
-    assert "The puppies are available again on the shop." in html
+    assert "The puppies are available again on the shop (a puppy already picked up" in html
     assert "Make the puppies available again</label>" in html
 
 

@@ -10,7 +10,7 @@ from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound
 from kennel.core.models import AuditLog, SideEffect
 from kennel.payments.models import WebhookEvent
-from kennel.payments.owner import RefundRefused, reservation_erase_buyer
+from kennel.payments.owner import RefundRefused, reservation_erase_buyer, reservation_refund
 from kennel.reservations import services
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
@@ -176,3 +176,13 @@ def test_erasing_a_buyer_replaces_their_data_and_keeps_the_money_and_the_trail(o
     assert not SideEffect.objects.filter(recipient=email).exists()
     assert not SideEffect.objects.filter(dedup_key__contains=email).exists()
     assert AuditLog.objects.filter(object_id=str(reservation.pk)).count() >= 3
+
+
+def test_refunding_a_picked_up_puppy_leaves_it_sold(owner):
+    reservation = confirm(hold(PuppyFactory()))
+    services.reservation_mark_picked_up(reservation_id=reservation.pk, actor=STAFF)
+
+    reservation_refund(reservation_id=reservation.pk, actor=STAFF, puppy_available=True)
+
+    assert Reservation.objects.get(pk=reservation.pk).status == "refunded"
+    assert puppy_status(reservation) == ("sold", True)

@@ -233,11 +233,20 @@ def _describe(
         elif warn or held <= 0:
             details, warn = [status, "No deposit to refund: nothing happens."], True
         else:
-            puppy_line = (
-                f"{puppy} is available again on the shop."
-                if choice.puppy_available
-                else f"{puppy} is taken off sale (hidden from the shop)."
-            )
+            if reservation.status == S.COMPLETED:
+                # Gone home: the refund does not bring the puppy back (put it on sale from its
+                # page if the sale fell through).
+                puppy_line = (
+                    f"{puppy} was picked up and stays sold."
+                    if choice.puppy_available
+                    else f"{puppy} was picked up, stays sold and is hidden from the shop."
+                )
+            else:
+                puppy_line = (
+                    f"{puppy} is available again on the shop."
+                    if choice.puppy_available
+                    else f"{puppy} is taken off sale (hidden from the shop)."
+                )
             details = [
                 f"Refunded to the buyer: {money(held - choice.keep, cur)} "
                 f"(deposit held {money(held, cur)}, kept {money(choice.keep, cur)}).",
@@ -282,7 +291,10 @@ def _consequences(action: OwnerAction, choice: RefundChoice, count: int) -> list
     one = count == 1
     if action is REFUND:
         if choice.puppy_available:
-            puppy = f"The {'puppy is' if one else 'puppies are'} available again on the shop."
+            puppy = (
+                f"The {'puppy is' if one else 'puppies are'} available again on the shop "
+                "(a puppy already picked up stays sold)."
+            )
         else:
             puppy = (
                 f"The {'puppy is' if one else 'puppies are'} taken off sale (hidden from the shop)."
@@ -346,7 +358,10 @@ def _perform(
         if action is PICKED_UP:
             if reservation_mark_picked_up(reservation_id=pk, actor=actor):
                 return messages.SUCCESS, f"{who}: picked up — {reservation.puppy.name} is sold."
-            return messages.WARNING, f"{who}: not confirmed any more — nothing was changed."
+            return (
+                messages.WARNING,
+                f"{who}: no confirmed deposit to hand over — nothing was changed.",
+            )
         if action is RELEASE:
             if reservation_release_hold(reservation_id=pk, actor=actor):
                 return messages.SUCCESS, (
