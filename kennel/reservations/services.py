@@ -166,8 +166,8 @@ def reservation_hold(
 
 def _check_hold_limits(*, email: str, client: str, puppy_id: int, now: datetime) -> None:
     """One family, one hold: refuse (HoldRefused, 429) a hold past HOLDS_PER_EMAIL or
-    HOLDS_PER_CLIENT active holds, or on a puppy this buyer cancelled a hold of less than
-    HOLD_COOLDOWN_SECONDS ago (a cancel-and-re-hold loop loses the puppy to other families).
+    HOLDS_PER_CLIENT active holds, or on a puppy this buyer keeps cancelling the holds of
+    (hold_cooldown_until: a cancel-and-re-hold loop loses the puppy to other families).
     On PostgreSQL an advisory lock per email and client makes concurrent holds count one after
     the other; SQLite's IMMEDIATE transactions already do."""
     keys = sorted({f"hold-email:{email}", *([f"hold-client:{client}"] if client else [])})
@@ -183,24 +183,42 @@ def _check_hold_limits(*, email: str, client: str, puppy_id: int, now: datetime)
         raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_EMAIL_MESSAGE)
     if per_client and client and active.filter(client_key=client).count() >= per_client:
         raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_CLIENT_MESSAGE)
+    until = hold_cooldown_until(email=email, client=client, puppy_id=puppy_id, now=now)
+    if until is not None:
+        wait = int((until - now).total_seconds()) + 1
+        raise HoldRefused("HOLD_COOLDOWN", HOLD_COOLDOWN_MESSAGE, retry_after=wait)
+
+
+# A buyer who cancels a puppy's hold twice within this window is looping (cancel, hold again,
+# keep the puppy off the shop); one cancel — switching card for PayPal — costs nothing.
+COOLDOWN_LOOP_WINDOW = timedelta(minutes=30)
+
+
+def hold_cooldown_until(
+    *, email: str, client: str, puppy_id: int, now: datetime | None = None
+) -> datetime | None:
+    """Until when this buyer (email, or client address) may not hold the puppy again: from
+    their second own cancel of its holds within COOLDOWN_LOOP_WINDOW, HOLD_COOLDOWN_SECONDS
+    after the last one, so other families get it first. None when free to hold."""
     cooldown = timedelta(seconds=settings.HOLD_COOLDOWN_SECONDS)
-    if cooldown:
-        same_buyer = Q(buyer_email=email) | Q(client_key=client) if client else Q(buyer_email=email)
-        last = (
-            Reservation.objects.filter(
-                same_buyer,
-                puppy_id=puppy_id,
-                status=S.CANCELLED,
-                status_reason=R.BUYER_CANCELLED,
-                closed_at__gt=now - cooldown,
-            )
-            .order_by("-closed_at")
-            .values_list("closed_at", flat=True)
-            .first()
+    if not cooldown:
+        return None
+    now = now or timezone.now()
+    same_buyer = Q(buyer_email=email) | Q(client_key=client) if client else Q(buyer_email=email)
+    cancels = list(
+        Reservation.objects.filter(
+            same_buyer,
+            puppy_id=puppy_id,
+            status=S.CANCELLED,
+            status_reason=R.BUYER_CANCELLED,
+            closed_at__gt=now - COOLDOWN_LOOP_WINDOW,
         )
-        if last is not None:
-            wait = int((last + cooldown - now).total_seconds()) + 1
-            raise HoldRefused("HOLD_COOLDOWN", HOLD_COOLDOWN_MESSAGE, retry_after=wait)
+        .order_by("-closed_at")
+        .values_list("closed_at", flat=True)[:2]
+    )
+    if len(cancels) < 2 or cancels[0] is None or cancels[0] + cooldown <= now:
+        return None
+    return cancels[0] + cooldown
 
 
 def _expire_overdue_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | None = None) -> int:

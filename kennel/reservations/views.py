@@ -2,7 +2,7 @@
 button, and the signed cookie by which the browser that started a hold finds it again."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +20,7 @@ from kennel.core.models import AuditLog
 from kennel.payments.selectors import reservation_money
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import TOKEN_RE, reservation_by_token
-from kennel.reservations.services import reservation_release
+from kennel.reservations.services import hold_cooldown_until, reservation_release
 
 S = Reservation.Status
 
@@ -190,18 +190,18 @@ def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
 
 
 def _cooldown_until(reservation: Reservation) -> datetime | None:
-    """Until when this buyer's own cancel keeps them from holding the puppy again (the hold
+    """Until when this buyer's own cancels keep them from holding the puppy again (the hold
     limits' cool-down: other families go first), or None."""
-    seconds = settings.HOLD_COOLDOWN_SECONDS
     if (
-        not seconds
-        or reservation.status != S.CANCELLED
+        reservation.status != S.CANCELLED
         or reservation.status_reason != Reservation.Reason.BUYER_CANCELLED
-        or reservation.closed_at is None
     ):
         return None
-    until = reservation.closed_at + timedelta(seconds=seconds)
-    return until if until > timezone.now() else None
+    return hold_cooldown_until(
+        email=reservation.buyer_email,
+        client=reservation.client_key,
+        puppy_id=reservation.puppy_id,
+    )
 
 
 @dataclass(frozen=True)

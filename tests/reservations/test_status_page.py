@@ -194,13 +194,25 @@ def test_try_again_is_not_shown_when_the_puppy_is_taken(client, status, puppy_st
     assert "See the puppies available now" in html
 
 
-def test_a_buyer_who_just_cancelled_is_told_when_they_may_reserve_again(client, settings):
+def test_a_buyer_who_keeps_cancelling_is_told_when_they_may_reserve_again(client, settings):
     settings.HOLD_COOLDOWN_SECONDS = 120
-    reservation = ReservationFactory(
-        status=S.CANCELLED, status_reason="buyer_cancelled", closed_at=timezone.now()
+    first = ReservationFactory(
+        status=S.CANCELLED,
+        status_reason="buyer_cancelled",
+        closed_at=timezone.now() - timedelta(minutes=5),
+    )
+    once = _html(client, first)
+    assert "Try again" in once
+    assert "you can reserve again from" not in once  # one change of mind costs nothing
+    second = ReservationFactory(
+        puppy=first.puppy,
+        buyer_email=first.buyer_email,
+        status=S.CANCELLED,
+        status_reason="buyer_cancelled",
+        closed_at=timezone.now(),
     )
 
-    html = _html(client, reservation)
+    html = _html(client, second)
 
     assert "Try again" in html
     assert "you can reserve again from" in html
