@@ -13,6 +13,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
@@ -219,7 +220,9 @@ def _reservation_books(refunded: dict[str, Decimal]) -> tuple[int, list[Currency
             deposits=Sum("deposit_amount", filter=confirmed, default=Decimal(0)),
             holding=Sum("deposit_amount", filter=holding, default=Decimal(0)),
             to_collect=Sum(
-                F("puppy__price") - F("deposit_amount"), filter=confirmed, default=Decimal(0)
+                Coalesce("price_amount", "puppy__price") - F("deposit_amount"),
+                filter=confirmed,
+                default=Decimal(0),
             ),
         )
         .order_by("currency")

@@ -132,7 +132,7 @@ def _context(side_effect: SideEffect, reservation: Reservation) -> dict[str, Any
         "reservation": reservation,
         "puppy": puppy,
         "amount": format_money(reservation.deposit_amount, reservation.currency),
-        "price": format_money(puppy.price, puppy.currency),
+        "price": format_money(reservation.price, reservation.currency),
         "provider": reservation.get_provider_display(),
         "late": reservation.status_reason == Reservation.Reason.LATE_PAYMENT_ACCEPTED,
         "status_url": site + reservation.get_absolute_url(),

@@ -63,5 +63,5 @@ def reservation_money(reservation: Reservation) -> ReservationMoney:
         deposit_paid=paid,
         refunded=sums[Refund.Status.SUCCEEDED],
         refunding=sums[Refund.Status.PENDING],
-        price=reservation.puppy.price,
+        price=reservation.price,
     )

@@ -1,5 +1,6 @@
 import secrets
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.urls import reverse
@@ -56,6 +57,9 @@ class Reservation(BaseModel):
     buyer_email = models.EmailField(max_length=254)
     buyer_phone = models.CharField(max_length=32)
     deposit_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    # The puppy's price when the buyer reserved: what the balance at pickup is counted from,
+    # whatever the breeder changes later (empty on reservations made before it was kept).
+    price_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3)
     provider = models.CharField(max_length=10, choices=Provider.choices)
     # NULL, not "", means "none yet": the unique constraints below only count real ids.
@@ -136,6 +140,11 @@ class Reservation(BaseModel):
     @property
     def is_active(self) -> bool:
         return self.status in self.ACTIVE
+
+    @property
+    def price(self) -> Decimal:
+        """The price agreed when the puppy was reserved."""
+        return self.price_amount if self.price_amount is not None else self.puppy.price
 
     @property
     def reference(self) -> str:

@@ -145,6 +145,7 @@ def reservation_hold(
             buyer_email=buyer.email,
             buyer_phone=buyer.phone,
             deposit_amount=puppy.deposit,
+            price_amount=puppy.price,
             currency=puppy.currency,
             provider=provider,
             status=S.PENDING,

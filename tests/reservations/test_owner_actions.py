@@ -1,5 +1,6 @@
 """The breeder's transitions in the state machine: guarded, idempotent, audited by name."""
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from kennel.core.errors import PuppyNotAvailable, PuppyNotFound
 from kennel.core.models import AuditLog, SideEffect
 from kennel.payments.models import WebhookEvent
 from kennel.payments.owner import RefundRefused, reservation_erase_buyer, reservation_refund
+from kennel.payments.selectors import reservation_money
 from kennel.reservations import services
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
@@ -186,3 +188,12 @@ def test_refunding_a_picked_up_puppy_leaves_it_sold(owner):
 
     assert Reservation.objects.get(pk=reservation.pk).status == "refunded"
     assert puppy_status(reservation) == ("sold", True)
+
+
+def test_the_price_is_the_one_agreed_when_the_puppy_was_reserved(owner):
+    reservation = confirm(hold(PuppyFactory(price="2000.00", deposit="400.00")))
+    Puppy.objects.filter(pk=reservation.puppy_id).update(price="3000.00")
+
+    money = reservation_money(Reservation.objects.select_related("puppy").get(pk=reservation.pk))
+
+    assert (money.price, money.balance_due) == (Decimal("2000.00"), Decimal("1600.00"))
