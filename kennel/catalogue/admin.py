@@ -159,7 +159,8 @@ class PuppyAdmin(admin.ModelAdmin):
             except ApplicationError as exc:
                 refused.append(f"{puppy.name}: {exc.message}")
         done = "on sale" if on_sale else "off sale"
-        self.message_user(request, f"{changed} puppy(ies) now {done}.", messages.SUCCESS)
+        puppies_word = "puppy" if changed == 1 else "puppies"
+        self.message_user(request, f"{changed} {puppies_word} now {done}.", messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.WARNING)
         return None

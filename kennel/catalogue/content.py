@@ -18,7 +18,10 @@ from kennel.catalogue import images
 from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy
 
 # CommonMark plus tables and strikethrough; "html": False escapes every tag typed.
-_MARKDOWN = MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
+# `breaks`: a line break the breeder types (an address, opening hours) stays a line break.
+_MARKDOWN = MarkdownIt(
+    "js-default", {"html": False, "linkify": False, "typographer": False, "breaks": True}
+)
 
 
 def markdown_render(text: str) -> SafeString:

@@ -65,6 +65,14 @@ def test_html_in_the_markdown_comes_out_as_harmless_text(client, kind):
     assert '<a href="https://vet.example/">our vet</a>' in main
 
 
+def test_an_address_keeps_its_lines(client):
+    Page.objects.create(kind="imprint", title="Imprint", body="Maple Hill\n12 chemin des Érables")
+
+    main = _main(client.get("/imprint/").content.decode())
+
+    assert "Maple Hill<br>" in main
+
+
 def test_a_page_not_written_yet_is_a_404(client):
     assert client.get("/faq/").status_code == 404
 

@@ -38,7 +38,7 @@ def test_taking_a_puppy_off_sale_asks_first_then_hides_it_from_the_shop(admin_cl
 
     done = act(admin_client, "take_off_sale", puppy)
 
-    assert "1 puppy(ies) now off sale." in done.content.decode()
+    assert "1 puppy now off sale." in done.content.decode()
     assert client.get(f"/puppies/{puppy.slug}/").status_code == 404
     line = AuditLog.objects.get(action="catalogue.puppy.off_sale")
     assert line.actor == "staff:admin"
