@@ -28,21 +28,6 @@ PASSWORD = "a-long-breeder-password-42"
 OWNER = "owner@kennel.example"
 
 
-@pytest.fixture
-def violations(page: Any) -> list[str]:
-    """Every message in which Chromium says it refused something under the CSP."""
-    seen: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            seen.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
-    )
-    return seen
-
-
 def confirmed_reservation(sandbox: Any, live_server: Any, provider: str) -> Reservation:
     """A deposit really paid: reserved through the API, paid on the sandbox's page, its
     webhooks processed."""
@@ -110,7 +95,7 @@ def shoot(page: Any, name: str) -> dict[str, int]:
 
 @pytest.mark.parametrize("provider", ["stripe", "paypal"])
 def test_the_breeder_refunds_a_confirmed_reservation_from_the_dashboard(
-    page, sandbox, live_server, settings, violations, provider
+    page, sandbox, live_server, settings, csp_violations, provider
 ):
     settings.OWNER_EMAIL = OWNER
     reservation = confirmed_reservation(sandbox, live_server, provider)
@@ -166,7 +151,7 @@ def test_the_breeder_refunds_a_confirmed_reservation_from_the_dashboard(
 
     run_worker_once()
     assert len(provider_refunds(sandbox, reservation)) == 1
-    assert violations == []
+    assert csp_violations == []
     assert dashboard["phone"] <= 1, f"the dashboard scrolls sideways on a phone: {dashboard}"
     assert detail["desktop"] <= 1, f"the reservation page scrolls sideways: {detail}"
     assert detail["phone"] <= 1, f"the reservation page scrolls sideways on a phone: {detail}"
@@ -184,7 +169,9 @@ def test_the_reservation_page_fits_a_phone(page, sandbox, live_server):
     assert overflow(page) <= 1
 
 
-def test_the_breeder_releases_suspicious_holds_from_the_dashboard(page, live_server, violations):
+def test_the_breeder_releases_suspicious_holds_from_the_dashboard(
+    page, live_server, csp_violations
+):
     greedy = [
         cast(Reservation, ReservationFactory(client_key="k-greedy", buyer_email=email))
         for email in ("first@bot.example", "second@bot.example")
@@ -217,6 +204,6 @@ def test_the_breeder_releases_suspicious_holds_from_the_dashboard(page, live_ser
     assert (
         "No suspicious holds." in page.get_by_role("region", name="Suspicious holds").inner_text()
     )
-    assert violations == []
+    assert csp_violations == []
     assert dashboard["phone"] <= 1, f"the dashboard scrolls sideways on a phone: {dashboard}"
     assert confirmation["phone"] <= 1, f"the confirmation scrolls sideways: {confirmation}"

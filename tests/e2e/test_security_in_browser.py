@@ -2,8 +2,6 @@
 change list, an action's confirmation page, its scripts running), the shop's pages and the
 sandbox's hosted page render styled, and the browser reports no blocked resource."""
 
-from typing import Any
-
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -14,22 +12,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 PASSWORD = "a-long-admin-password-42"
 
 
-@pytest.fixture
-def violations(page: Any) -> list[str]:
-    """Every message in which Chromium says it refused something under the policy."""
-    seen: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            seen.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
-    )
-    return seen
-
-
-def test_the_admin_works_under_the_policy(page, live_server, violations):
+def test_the_admin_works_under_the_policy(page, live_server, csp_violations):
     get_user_model().objects.create_superuser("owner", "owner@example.com", PASSWORD)
     PuppyFactory(name="Biscuit", slug="biscuit")
     PuppyFactory(name="Pepper", slug="pepper")
@@ -56,10 +39,12 @@ def test_the_admin_works_under_the_policy(page, live_server, violations):
     header = page.locator("#header")
     assert header.evaluate("e => getComputedStyle(e).display") == "flex"
 
-    assert violations == []
+    assert csp_violations == []
 
 
-def test_the_shop_and_the_sandbox_checkout_render_styled(page, live_server, sandbox, violations):
+def test_the_shop_and_the_sandbox_checkout_render_styled(
+    page, live_server, sandbox, csp_violations
+):
     PuppyFactory(name="Biscuit", slug="biscuit")
 
     page.goto(f"{live_server.url}/puppies/biscuit/")
@@ -77,10 +62,10 @@ def test_the_shop_and_the_sandbox_checkout_render_styled(page, live_server, sand
     # Its inline <style>, allowed by hash, applies: the banner's yellow background.
     assert banner.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 244, 204)"
 
-    assert violations == []
+    assert csp_violations == []
 
 
-def test_the_api_docs_render_offline_under_the_policy(page, live_server, violations):
+def test_the_api_docs_render_offline_under_the_policy(page, live_server, csp_violations):
     outside: list[str] = []
     page.on(
         "request",
@@ -94,4 +79,4 @@ def test_the_api_docs_render_offline_under_the_policy(page, live_server, violati
     page.get_by_text("POST", exact=True).first.wait_for()
     assert "/api/reservations/" in page.locator("#swagger-ui").inner_text()
     assert outside == []
-    assert violations == []
+    assert csp_violations == []

@@ -4,7 +4,6 @@ refuses to go on until the terms are accepted."""
 
 import io
 import json
-from typing import Any
 
 import pytest
 from PIL import Image
@@ -18,27 +17,8 @@ from tests.factories import PuppyFactory
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture
-def violations(page: Any) -> list[str]:
-    seen: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            seen.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
-    )
-    # The browser's own event, for anything the console might word differently.
-    page.add_init_script(
-        "document.addEventListener('securitypolicyviolation', e => "
-        "console.log('Content Security Policy violation: ' + e.violatedDirective))"
-    )
-    return seen
-
-
 def test_the_json_ld_and_social_tags_raise_no_policy_violation(
-    page, live_server, settings, tmp_path, violations
+    page, live_server, settings, tmp_path, csp_violations
 ):
     settings.MEDIA_ROOT = tmp_path
     puppy = PuppyFactory(slug="honey", name="Honey")
@@ -54,11 +34,11 @@ def test_the_json_ld_and_social_tags_raise_no_policy_violation(
     assert page.locator('meta[property="og:image"]').get_attribute("content").endswith(".jpg")
     assert page.locator('link[rel="canonical"]').count() == 1
     assert page.get_by_role("heading", name="Honey", exact=True).is_visible()
-    assert violations == []
+    assert csp_violations == []
 
 
 def test_a_breeders_page_renders_and_the_terms_must_be_ticked_to_reserve(
-    page, live_server, sandbox, violations
+    page, live_server, sandbox, csp_violations
 ):
     Page.objects.create(kind="terms", title="Deposit and refund terms", body="**Refundable**.")
     puppy = PuppyFactory(slug="biscuit", name="Biscuit")
@@ -85,4 +65,4 @@ def test_a_breeders_page_renders_and_the_terms_must_be_ticked_to_reserve(
     page.get_by_role("button", name="Reserve and pay the deposit").click()
     page.wait_for_url(f"{sandbox.public_url}/**")
     assert Reservation.objects.get(puppy=puppy).terms_version
-    assert violations == []
+    assert csp_violations == []
