@@ -1,8 +1,9 @@
-"""One family, one hold: who is asking (a client key), and how fast they may ask.
+"""One family, one hold: who is asking (a client key), how many holds they have, how fast
+they may ask, and whether they keep cancelling.
 
-The active-hold limits per email and per client are counted exactly by the hold service
-(services.reservation_hold, under an advisory lock); the rate of holds per client and period
-is django-ratelimit's (HOLD_RATE), in the shared cache. A client is its address — behind
+The active-hold limits per email and per client are counted exactly inside the hold's
+transaction (hold_limits_check, under an advisory lock); the rate of holds per client and
+period is django-ratelimit's (HOLD_RATE), in the shared cache. A client is its address — behind
 TRUSTED_PROXIES the forwarded one, an IPv6 address by its /64 (one home's whole prefix) — kept
 only as a keyed hash, which nothing can turn back into the address.
 """
@@ -10,13 +11,28 @@ only as a keyed hash, which nothing can turn back into the address.
 import hashlib
 import hmac
 import ipaddress
+from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import timezone
 from django_ratelimit.core import get_usage
 
-from kennel.core.errors import HOLD_RATE_MESSAGE, HoldRefused
+from kennel.core.db import is_postgres
+from kennel.core.errors import (
+    HOLD_COOLDOWN_MESSAGE,
+    HOLD_RATE_MESSAGE,
+    HOLDS_PER_CLIENT_MESSAGE,
+    HOLDS_PER_EMAIL_MESSAGE,
+    HoldRefused,
+)
+from kennel.reservations.models import Reservation
 from kennel.reservations.tracking import client_ip
+
+S = Reservation.Status
+R = Reservation.Reason
 
 
 def client_key(request: HttpRequest) -> str:
@@ -47,3 +63,62 @@ def hold_rate_check(request: HttpRequest, *, client: str) -> None:
         raise HoldRefused(
             "TOO_MANY_HOLDS", HOLD_RATE_MESSAGE, retry_after=max(1, int(usage["time_left"]))
         )
+
+
+def hold_limits_check(*, email: str, client: str, puppy_id: int, now: datetime) -> None:
+    """Inside the hold's transaction (services.reservation_hold), before the puppy is taken.
+
+    One family, one hold: refuse (HoldRefused, 429) a hold past HOLDS_PER_EMAIL or
+    HOLDS_PER_CLIENT active holds, or on a puppy this buyer keeps cancelling the holds of
+    (hold_cooldown_until: a cancel-and-re-hold loop loses the puppy to other families).
+    On PostgreSQL an advisory lock per email and client makes concurrent holds count one after
+    the other; SQLite's IMMEDIATE transactions already do."""
+    keys = sorted({f"hold-email:{email}", *([f"hold-client:{client}"] if client else [])})
+    if is_postgres():
+        with connection.cursor() as cursor:
+            for key in keys:
+                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
+    active = Reservation.objects.filter(
+        Q(status=S.PENDING, expires_at__gt=now) | Q(status=S.PROCESSING)
+    )
+    per_email, per_client = settings.HOLDS_PER_EMAIL, settings.HOLDS_PER_CLIENT
+    if per_email and active.filter(buyer_email=email).count() >= per_email:
+        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_EMAIL_MESSAGE)
+    if per_client and client and active.filter(client_key=client).count() >= per_client:
+        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_CLIENT_MESSAGE)
+    until = hold_cooldown_until(email=email, client=client, puppy_id=puppy_id, now=now)
+    if until is not None:
+        wait = int((until - now).total_seconds()) + 1
+        raise HoldRefused("HOLD_COOLDOWN", HOLD_COOLDOWN_MESSAGE, retry_after=wait)
+
+
+# A buyer who cancels a puppy's hold twice within this window is looping (cancel, hold again,
+# keep the puppy off the shop); one cancel — switching card for PayPal — costs nothing.
+COOLDOWN_LOOP_WINDOW = timedelta(minutes=30)
+
+
+def hold_cooldown_until(
+    *, email: str, client: str, puppy_id: int, now: datetime | None = None
+) -> datetime | None:
+    """Until when this buyer (email, or client address) may not hold the puppy again: from
+    their second own cancel of its holds within COOLDOWN_LOOP_WINDOW, HOLD_COOLDOWN_SECONDS
+    after the last one, so other families get it first. None when free to hold."""
+    cooldown = timedelta(seconds=settings.HOLD_COOLDOWN_SECONDS)
+    if not cooldown:
+        return None
+    now = now or timezone.now()
+    same_buyer = Q(buyer_email=email) | Q(client_key=client) if client else Q(buyer_email=email)
+    cancels = list(
+        Reservation.objects.filter(
+            same_buyer,
+            puppy_id=puppy_id,
+            status=S.CANCELLED,
+            status_reason=R.BUYER_CANCELLED,
+            closed_at__gt=now - COOLDOWN_LOOP_WINDOW,
+        )
+        .order_by("-closed_at")
+        .values_list("closed_at", flat=True)[:2]
+    )
+    if len(cancels) < 2 or cancels[0] is None or cancels[0] + cooldown <= now:
+        return None
+    return cancels[0] + cooldown

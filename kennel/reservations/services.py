@@ -17,27 +17,19 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import connection
 from django.db.models import Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
 from kennel.catalogue.content import terms_version_current
 from kennel.catalogue.models import Puppy
-from kennel.core.db import is_postgres, locked_transaction
-from kennel.core.errors import (
-    HOLD_COOLDOWN_MESSAGE,
-    HOLDS_PER_CLIENT_MESSAGE,
-    HOLDS_PER_EMAIL_MESSAGE,
-    HoldRefused,
-    PuppyNotAvailable,
-    PuppyNotFound,
-    ValidationFailed,
-)
+from kennel.core.db import locked_transaction
+from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
 from kennel.core.metrics import HOLDS
 from kennel.core.models import SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations.effects import Effect
+from kennel.reservations.limits import hold_limits_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.tracking import Tracking
 
@@ -130,7 +122,7 @@ def reservation_hold(
         raise PuppyNotFound()
     now = timezone.now()
     with locked_transaction():
-        _check_hold_limits(email=buyer.email, client=client, puppy_id=puppy_id, now=now)
+        hold_limits_check(email=buyer.email, client=client, puppy_id=puppy_id, now=now)
         _expire_overdue_holds(puppy_id=puppy_id, now=now)
         won = Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
             status=P.HELD, updated_at=now
@@ -163,63 +155,6 @@ def reservation_hold(
         audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
     HOLDS.labels("won").inc()
     return reservation
-
-
-def _check_hold_limits(*, email: str, client: str, puppy_id: int, now: datetime) -> None:
-    """One family, one hold: refuse (HoldRefused, 429) a hold past HOLDS_PER_EMAIL or
-    HOLDS_PER_CLIENT active holds, or on a puppy this buyer keeps cancelling the holds of
-    (hold_cooldown_until: a cancel-and-re-hold loop loses the puppy to other families).
-    On PostgreSQL an advisory lock per email and client makes concurrent holds count one after
-    the other; SQLite's IMMEDIATE transactions already do."""
-    keys = sorted({f"hold-email:{email}", *([f"hold-client:{client}"] if client else [])})
-    if is_postgres():
-        with connection.cursor() as cursor:
-            for key in keys:
-                cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-    active = Reservation.objects.filter(
-        Q(status=S.PENDING, expires_at__gt=now) | Q(status=S.PROCESSING)
-    )
-    per_email, per_client = settings.HOLDS_PER_EMAIL, settings.HOLDS_PER_CLIENT
-    if per_email and active.filter(buyer_email=email).count() >= per_email:
-        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_EMAIL_MESSAGE)
-    if per_client and client and active.filter(client_key=client).count() >= per_client:
-        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_CLIENT_MESSAGE)
-    until = hold_cooldown_until(email=email, client=client, puppy_id=puppy_id, now=now)
-    if until is not None:
-        wait = int((until - now).total_seconds()) + 1
-        raise HoldRefused("HOLD_COOLDOWN", HOLD_COOLDOWN_MESSAGE, retry_after=wait)
-
-
-# A buyer who cancels a puppy's hold twice within this window is looping (cancel, hold again,
-# keep the puppy off the shop); one cancel — switching card for PayPal — costs nothing.
-COOLDOWN_LOOP_WINDOW = timedelta(minutes=30)
-
-
-def hold_cooldown_until(
-    *, email: str, client: str, puppy_id: int, now: datetime | None = None
-) -> datetime | None:
-    """Until when this buyer (email, or client address) may not hold the puppy again: from
-    their second own cancel of its holds within COOLDOWN_LOOP_WINDOW, HOLD_COOLDOWN_SECONDS
-    after the last one, so other families get it first. None when free to hold."""
-    cooldown = timedelta(seconds=settings.HOLD_COOLDOWN_SECONDS)
-    if not cooldown:
-        return None
-    now = now or timezone.now()
-    same_buyer = Q(buyer_email=email) | Q(client_key=client) if client else Q(buyer_email=email)
-    cancels = list(
-        Reservation.objects.filter(
-            same_buyer,
-            puppy_id=puppy_id,
-            status=S.CANCELLED,
-            status_reason=R.BUYER_CANCELLED,
-            closed_at__gt=now - COOLDOWN_LOOP_WINDOW,
-        )
-        .order_by("-closed_at")
-        .values_list("closed_at", flat=True)[:2]
-    )
-    if len(cancels) < 2 or cancels[0] is None or cancels[0] + cooldown <= now:
-        return None
-    return cancels[0] + cooldown
 
 
 def _expire_overdue_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | None = None) -> int:

@@ -18,9 +18,10 @@ from kennel.catalogue.models import Puppy
 from kennel.core.errors import Busy
 from kennel.core.models import AuditLog
 from kennel.payments.selectors import reservation_money
+from kennel.reservations.limits import hold_cooldown_until
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import TOKEN_RE, reservation_by_token
-from kennel.reservations.services import hold_cooldown_until, reservation_release
+from kennel.reservations.services import reservation_release
 
 S = Reservation.Status
 
