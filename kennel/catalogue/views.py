@@ -14,7 +14,7 @@ from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError, PuppyNotFound
 from kennel.payments.forms import ANALYTICS_CONSENT_LABEL, ReserveForm
 from kennel.payments.registry import available_providers
-from kennel.reservations.views import continue_url, resumable_reservation
+from kennel.reservations.views import browser_hold, continue_url, resumable_reservation
 
 # What a buyer reads instead of the form when a puppy cannot be reserved.
 UNAVAILABLE_TEXT = {
@@ -83,7 +83,10 @@ def puppy_page(
     unavailable = UNAVAILABLE_TEXT.get(Puppy.Status(puppy.status), "")
     # This browser's own hold on the puppy: continue to its payment or cancel it.
     resume = resumable_reservation(request, puppy) if puppy.status == Puppy.Status.HELD else None
+    # Refused for holding a puppy already: point this browser to its own hold.
+    own_hold = browser_hold(request) if error and error.code == "HOLD_LIMIT_REACHED" else None
     context: dict[str, Any] = {
+        "own_hold": own_hold,
         "resume": resume,
         "resume_continue_url": continue_url(resume) if resume else "",
         "puppy": puppy,

@@ -134,6 +134,19 @@ def resumable_reservation(request: HttpRequest, puppy: Puppy) -> Reservation | N
     ).first()
 
 
+def browser_hold(request: HttpRequest) -> Reservation | None:
+    """The newest hold this browser started that still waits for payment, on any puppy (the
+    one the hold limits are counting when they refuse another)."""
+    tokens = resume_tokens(request)
+    if not tokens:
+        return None
+    holds = Reservation.objects.select_related("puppy").filter(
+        token__in=tokens, status=S.PENDING, expires_at__gt=timezone.now()
+    )
+    by_token = {hold.token: hold for hold in holds}
+    return next((by_token[t] for t in tokens if t in by_token), None)
+
+
 def continue_url(reservation: Reservation) -> str:
     """The provider's page for this same checkout (never a new payment), while it can be paid:
     as the provider's API gave it when the checkout started."""

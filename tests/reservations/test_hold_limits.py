@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 from django.core.cache import caches
+from django.test import Client
 
 from kennel.catalogue.models import Puppy
 from kennel.reservations.models import Reservation
@@ -189,5 +190,14 @@ def test_the_reserve_form_says_plainly_why_a_second_hold_is_refused(limits, clie
     page = client.post(f"/puppies/{second.slug}/reserve/", form)
 
     assert page.status_code == 429
-    assert "already have a puppy on hold" in page.content.decode()
+    html = page.content.decode()
+    assert "already have a puppy on hold" in html
     assert Puppy.objects.get(pk=second.pk).status == "available"
+    # This browser started that hold: the page leads to it (to pay or cancel).
+    held = Reservation.objects.get(puppy=first)
+    assert f'href="/reservations/{held.token}/"' in html
+    # Another browser typing the same email learns nothing of it.
+    other = Client()
+    elsewhere = other.post(f"/puppies/{second.slug}/reserve/", form).content.decode()
+    assert "already have a puppy on hold" in elsewhere
+    assert held.token not in elsewhere
