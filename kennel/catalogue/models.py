@@ -146,31 +146,28 @@ class Picture:
     height: int
 
 
-class PuppyPhoto(models.Model):
-    puppy = models.ForeignKey(Puppy, on_delete=models.CASCADE, related_name="photos")
-    # Written by kennel/catalogue/images.py: the largest clean JPEG variant, never the upload.
-    image = models.ImageField(upload_to="puppies/")
+class WebPhoto(models.Model):
+    """A photo as the pipeline (kennel/catalogue/images.py) stores it: web sizes only, the
+    largest clean JPEG as `image` (each kind names its own folder), ordered by position."""
+
     alt = models.CharField(max_length=200, help_text="What the photo shows, for screen readers.")
-    # The first photo by position is the puppy's cover (the catalogue card shows it).
+    # The first photo by position is the cover.
     position = models.PositiveSmallIntegerField(default=0)
     # Web sizes, smallest first: [{"width", "height", "webp", "jpeg"}] (storage names).
     # Empty for a photo stored before the pipeline: pages then show `image` as it is.
     variants = models.JSONField(default=list, blank=True, editable=False)
+    image: models.ImageField
 
     class Meta:
+        abstract = True
         ordering = ["position", "id"]
 
     def __str__(self) -> str:
         return self.alt
 
     @property
-    def card_picture(self) -> Picture | None:
-        """The variants a catalogue card may load (none larger than CARD_MAX_SIZE)."""
-        return self.picture(max_size=CARD_MAX_SIZE)
-
-    @property
     def page_picture(self) -> Picture | None:
-        """Every variant, for the puppy page."""
+        """Every variant, for a page that shows the photo large."""
         return self.picture()
 
     def picture(self, *, max_size: int | None = None) -> Picture | None:
@@ -193,6 +190,17 @@ class PuppyPhoto(models.Model):
             width=largest["width"],
             height=largest["height"],
         )
+
+
+class PuppyPhoto(WebPhoto):
+    puppy = models.ForeignKey(Puppy, on_delete=models.CASCADE, related_name="photos")
+    # Written by kennel/catalogue/images.py: the largest clean JPEG variant, never the upload.
+    image = models.ImageField(upload_to="puppies/")
+
+    @property
+    def card_picture(self) -> Picture | None:
+        """The variants a catalogue card may load (none larger than CARD_MAX_SIZE)."""
+        return self.picture(max_size=CARD_MAX_SIZE)
 
 
 # --- Content the breeder edits in the back office (kennel/catalogue/content.py renders it) ---
@@ -267,30 +275,7 @@ class Dog(BaseModel):
         return reverse("catalogue:parents") + f"#{self.slug}"
 
 
-class DogPhoto(models.Model):
+class DogPhoto(WebPhoto):
     dog = models.ForeignKey(Dog, on_delete=models.CASCADE, related_name="photos")
     # Written by kennel/catalogue/content.py through the puppy photos' pipeline (images.py).
     image = models.ImageField(upload_to="parents/")
-    alt = models.CharField(max_length=200, help_text="What the photo shows, for screen readers.")
-    position = models.PositiveSmallIntegerField(default=0)
-    variants = models.JSONField(default=list, blank=True, editable=False)
-
-    class Meta:
-        ordering = ["position", "id"]
-
-    def __str__(self) -> str:
-        return self.alt
-
-    @property
-    def page_picture(self) -> Picture | None:
-        if not self.variants:
-            return None
-        url = self.image.storage.url
-        largest = self.variants[-1]
-        return Picture(
-            webp_srcset=", ".join(f"{url(v['webp'])} {v['width']}w" for v in self.variants),
-            jpeg_srcset=", ".join(f"{url(v['jpeg'])} {v['width']}w" for v in self.variants),
-            src=url(largest["jpeg"]),
-            width=largest["width"],
-            height=largest["height"],
-        )
