@@ -10,7 +10,7 @@ PAYMENTS_MODE ?= sandbox
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kennel
 export PORT SANDBOX_PORT PAYMENTS_MODE
 
-.PHONY: install run test test-fast lint format bench chromium clean deps
+.PHONY: install run test test-fast lint format bench soak chromium clean deps messages
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ install: $(VENV)/.installed
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+
+# The French catalogue (kennel/locale): gather every marked string, then compile the .mo that
+# is committed beside the .po (a fresh machine needs no msgfmt). Translate what is new in
+# between; tests/i18n refuses an empty or fuzzy entry, or a .mo older than its .po.
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=sandbox --ignore=bench \
+	--ignore=node_modules --ignore='kennel/templates/admin/*'
+messages: install
+	@command -v msgfmt >/dev/null || { apt-get update -qq && apt-get install -y -qq gettext >/dev/null; }
+	$(PY) -m kennel makemessages -l fr $(MESSAGES_IGNORE)
+	$(PY) -m kennel compilemessages $(MESSAGES_IGNORE)
 
 run: install
 	@mkdir -p var

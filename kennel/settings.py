@@ -71,6 +71,9 @@ MIDDLEWARE = [
     "kennel.core.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The buyer's language: the language cookie (set by /i18n/setlang/), else Accept-Language,
+    # else LANGUAGE_CODE. After sessions, before CommonMiddleware; URLs carry no prefix.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -132,7 +135,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en"
+# The shop's default language (the breeder's choice); a buyer may switch to the other one.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
+if LANGUAGE_CODE not in dict(LANGUAGES):
+    raise ImproperlyConfigured(f"LANGUAGE_CODE must be one of {', '.join(dict(LANGUAGES))}")
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
 USE_I18N = True
 USE_TZ = True
@@ -260,6 +268,9 @@ SIDE_EFFECT_RETRY_BASE_SECONDS = env.float("SIDE_EFFECT_RETRY_BASE_SECONDS", def
 SIDE_EFFECT_RETRY_MAX_SECONDS = env.float("SIDE_EFFECT_RETRY_MAX_SECONDS", default=3600.0)
 # A send still unfinished after this long was cut off (worker killed): it is tried again.
 SIDE_EFFECT_LEASE_SECONDS = env.float("SIDE_EFFECT_LEASE_SECONDS", default=300.0)
+# The worker's threads for the money queue (webhooks, refunds, checkout closes), each with its
+# own database connection: the work waits on providers and PostgreSQL, so they overlap.
+WORKER_MONEY_THREADS = env.int("WORKER_MONEY_THREADS", default=6)
 # /health/webhooks/ and the owner's alerts (kennel/monitoring/checks.py): a webhook event
 # unprocessed for this long; no event from a provider for this long while one of its holds has
 # waited as long (0: off); the worker's reconciliation runs this often (0: off, e.g. cron).

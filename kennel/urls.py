@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("kennel.payments.urls")),
     path("", include("kennel.monitoring.urls")),
     path("api/", api.urls),
+    # The language switch (POST, CSRF): Django's set_language, remembered in its cookie.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("robots.txt", robots_txt, name="robots"),
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("admin/", admin.site.urls),

@@ -1,14 +1,33 @@
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Router
+from ninja.renderers import JSONRenderer
 
 from kennel.api.schemas import PuppyOut
+from kennel.catalogue.cache import fragment_get, fragment_key, fragment_set
 from kennel.catalogue.models import Puppy
 
 router = Router(tags=["puppies"])
+# The API's renderer (routers.py keeps ninja's default): the cached list is its output.
+RENDERER = JSONRenderer()
 
 
 @router.get("", response=list[PuppyOut], summary="The published puppies")
-def list_puppies(request: HttpRequest) -> list[dict[str, object]]:
+def list_puppies(request: HttpRequest) -> HttpResponse | list[dict[str, object]]:
+    # The JSON as sent, shared from the cache while the catalogue is unchanged
+    # (kennel/catalogue/cache.py); its URLs name the host asked, so the key does too.
+    key = fragment_key("api-puppies", request.scheme, request.get_host())
+    if key is None:
+        return _puppies(request)
+    body = fragment_get(key)
+    if body is None:
+        # What ninja sends for the list: each item through PuppyOut, then its renderer.
+        data = [PuppyOut.model_validate(item).model_dump() for item in _puppies(request)]
+        body = RENDERER.render(request, data, response_status=200)
+        fragment_set(key, body)
+    return HttpResponse(body, content_type=f"{RENDERER.media_type}; charset={RENDERER.charset}")
+
+
+def _puppies(request: HttpRequest) -> list[dict[str, object]]:
     puppies = (
         Puppy.objects.filter(is_published=True).select_related("litter").prefetch_related("photos")
     )

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.http import Http404, HttpRequest
+from django.utils import translation
 from ninja import Router, Status
 
 from kennel.api.guards import refuse_cross_site_write
@@ -8,7 +9,7 @@ from kennel.payments.services import checkout_start
 from kennel.reservations.limits import client_key, hold_rate_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
-from kennel.reservations.services import buyer_validate
+from kennel.reservations.services import buyer_validate, hold_refused_early
 from kennel.reservations.tracking import tracking_from_request
 
 router = Router(tags=["reservations"])
@@ -62,11 +63,15 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
 )
 def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
     refuse_cross_site_write(request)
+    # A taken puppy is refused before anything costly (a flash sale's many losers).
+    hold_refused_early(puppy_slug=payload.puppy)
     buyer = buyer_validate(
         name=payload.name,
         email=payload.email,
         phone=payload.phone,
         accepted_terms=payload.accept_terms,
+        # The request's language (Accept-Language, or the language cookie): their emails' one.
+        language=translation.get_language() or "",
     )
     client = client_key(request)
     hold_rate_check(request, client=client)

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import BaseModel
 from kennel.core.money import UnknownCurrency, currency_info, quantize
@@ -52,14 +53,14 @@ class Litter(BaseModel):
 
 class Puppy(BaseModel):
     class Sex(models.TextChoices):
-        MALE = "male", "Male"
-        FEMALE = "female", "Female"
+        MALE = "male", _("Male")
+        FEMALE = "female", _("Female")
 
     class Status(models.TextChoices):
-        AVAILABLE = "available", "Available"
-        HELD = "held", "On hold"
-        RESERVED = "reserved", "Reserved"
-        SOLD = "sold", "Sold"
+        AVAILABLE = "available", _("Available")
+        HELD = "held", _("On hold")
+        RESERVED = "reserved", _("Reserved")
+        SOLD = "sold", _("Sold")
 
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=80)

@@ -1,6 +1,6 @@
 """Reads of the catalogue that the pages (and the API) share."""
 
-from django.db.models import Case, IntegerField, Prefetch, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, Prefetch, QuerySet, Value, When, Window
 
 from kennel.catalogue.models import Puppy, PuppyPhoto
 
@@ -35,6 +35,18 @@ def puppy_list(*, breed: str = "", sex: str = "", status: str = "") -> QuerySet[
     if status == AVAILABLE_ONLY:
         queryset = queryset.filter(status=Puppy.Status.AVAILABLE)
     return _with_photos(queryset.order_by(_STATUS_RANK, "-born_on", "name", "pk"))
+
+
+def puppy_page(
+    *, number: int, per_page: int, breed: str = "", sex: str = "", status: str = ""
+) -> tuple[list[Puppy], int]:
+    """Page `number` (from 1) of `puppy_list` and the count of the whole list, in one query
+    (the count rides along as a window). An empty page past the first counts 0: it is no page.
+    """
+    queryset = puppy_list(breed=breed, sex=sex, status=status).annotate(listed=Window(Count("pk")))
+    start = (number - 1) * per_page
+    puppies: list[Puppy] = list(queryset[start : start + per_page])
+    return puppies, (int(getattr(puppies[0], "listed")) if puppies else 0)  # noqa: B009
 
 
 def breed_list() -> list[str]:

@@ -1,14 +1,22 @@
 """The public catalogue: the list and the puppy page (its reserve form posts to payments)."""
 
+import copy
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from kennel.catalogue import selectors
+from kennel.catalogue.cache import fragment_get, fragment_key, fragment_set
 from kennel.catalogue.forms import CatalogueFilterForm
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError, PuppyNotFound
@@ -18,43 +26,110 @@ from kennel.reservations.views import browser_hold, continue_url, resumable_rese
 
 # What a buyer reads instead of the form when a puppy cannot be reserved.
 UNAVAILABLE_TEXT = {
-    Puppy.Status.HELD: (
+    Puppy.Status.HELD: _(
         "{name} is on hold: another family is paying the deposit right now. If their payment "
         "does not go through, {name} will be offered here again."
     ),
-    Puppy.Status.RESERVED: "{name} is reserved: a family has paid the deposit.",
-    Puppy.Status.SOLD: "{name} is sold and has found a home.",
+    Puppy.Status.RESERVED: _("{name} is reserved: a family has paid the deposit."),
+    Puppy.Status.SOLD: _("{name} is sold and has found a home."),
 }
 
 # The page a reserve form that lost the race lands on (POST -> 303 -> GET ?taken=1): what
 # happened, in words that fit the puppy's status now, and the other puppies to choose from.
-TAKEN_HEADLINE = "{name} has just been reserved by another family"
+TAKEN_HEADLINE = _("{name} has just been reserved by another family")
 TAKEN_TEXT = {
-    Puppy.Status.HELD: (
+    Puppy.Status.HELD: _(
         "Another family started reserving {name} a moment before you and is paying the "
         "deposit now. Nothing was charged to you. If their payment does not go through, "
         "{name} will be offered here again."
     ),
-    Puppy.Status.RESERVED: "Another family has paid the deposit. Nothing was charged to you.",
-    Puppy.Status.SOLD: "{name} has found a home. Nothing was charged to you.",
+    Puppy.Status.RESERVED: _("Another family has paid the deposit. Nothing was charged to you."),
+    Puppy.Status.SOLD: _("{name} has found a home. Nothing was charged to you."),
 }
 TAKEN_PARAM = "taken"
 OTHER_PUPPIES_SHOWN = 6
+
+# The catalogue's pages: 24 cards (a full grid of 1, 2 or 3 columns), available ones first.
+PUPPIES_PER_PAGE = 24
+PAGE_PARAM = "page"
+MAX_PAGE = 10_000  # a page number beyond any catalogue: refused before the database is asked
+PAGE_NOT_FOUND = _("There is no such page of puppies.")
+# Stands for the CSRF token in a cached page: letters only, so HTML escaping leaves it as is.
+CSRF_PLACEHOLDER = "kennelcsrftokenplaceholder"
 
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
     filters = CatalogueFilterForm(request.GET).filters()
-    puppies = list(selectors.puppy_list(**filters))
-    context = {
+    number = _page_number(request)
+    # The page is shared from the cache while the catalogue is unchanged (catalogue/cache.py)
+    # by every visitor of its filters and page, whatever else the link carries (fbclid,
+    # utm_…); its CSRF token (the language form) is put in per request. Not for a session
+    # (the breeder signed in): rendered for them alone.
+    shared = settings.SESSION_COOKIE_NAME not in request.COOKIES
+    key = fragment_key("index", filters, number) if shared else None
+    html = fragment_get(key)
+    if html is None:
+        context = _index_context(filters, number) | {"page_number": number}
+        rendered_for = request
+        if key:
+            context["csrf_token"] = CSRF_PLACEHOLDER
+            rendered_for = _as_page_address(request, filters, number)
+        html = render_to_string("catalogue/index.html", context, rendered_for)
+        fragment_set(key, html)
+    if key and CSRF_PLACEHOLDER in html:
+        html = html.replace(CSRF_PLACEHOLDER, get_token(request))
+    return HttpResponse(html)
+
+
+def _page_number(request: HttpRequest) -> int:
+    raw = request.GET.get(PAGE_PARAM, "1")
+    if not raw.isdecimal() or not 1 <= int(raw) <= MAX_PAGE:
+        raise Http404(PAGE_NOT_FOUND)
+    return int(raw)
+
+
+def _index_context(filters: dict[str, str], number: int) -> dict[str, Any]:
+    puppies, count = selectors.puppy_page(number=number, per_page=PUPPIES_PER_PAGE, **filters)
+    if not puppies and number > 1:
+        # A page past the last one (the catalogue shrank, or a typed address): not found,
+        # rather than the same puppies under a second address.
+        raise Http404(PAGE_NOT_FOUND)
+    paginator = Paginator(range(count), PUPPIES_PER_PAGE)  # the page's links and "of N"
+    page = paginator.page(number)
+    return {
         "puppies": puppies,
+        "page_obj": page,
+        "puppy_count": count,
+        "previous_url": _page_url(filters, page.previous_page_number())
+        if page.has_previous()
+        else "",
+        "next_url": _page_url(filters, page.next_page_number()) if page.has_next() else "",
         "breeds": selectors.breed_list(),
         "sexes": Puppy.Sex.choices,
         "filters": filters,
         "is_filtered": any(filters.values()),
         "filter_count": sum(1 for value in filters.values() if value),
     }
-    return render(request, "catalogue/index.html", context)
+
+
+def _query(filters: dict[str, str], number: int) -> str:
+    """The query string of page `number` with these filters (page 1 has no `page`)."""
+    kept = {name: value for name, value in filters.items() if value}
+    return urlencode(kept | ({PAGE_PARAM: str(number)} if number > 1 else {}))
+
+
+def _page_url(filters: dict[str, str], number: int) -> str:
+    query = _query(filters, number)
+    return reverse("catalogue:index") + (f"?{query}" if query else "")
+
+
+def _as_page_address(request: HttpRequest, filters: dict[str, str], number: int) -> HttpRequest:
+    """The request as its page's own address (filters and page only): all a page shared by
+    every visitor may show of it (the language form's `next`), never one visitor's query."""
+    shared = copy.copy(request)
+    shared.META = {**request.META, "QUERY_STRING": _query(filters, number)}
+    return shared
 
 
 # Never from the browser's cache: pressing Back from the payment page must show the puppy as
@@ -62,7 +137,7 @@ def index(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    puppy = selectors.puppy_by_slug(slug)
+    puppy = _published_puppy(slug)
     if puppy is None:
         raise Http404(PuppyNotFound().message)
     taken = request.GET.get(TAKEN_PARAM) and not puppy.is_available
@@ -71,6 +146,19 @@ def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
     providers = available_providers()
     form = ReserveForm(initial={"provider": providers[0]}, providers=providers)
     return puppy_page(request, puppy, form)
+
+
+def _published_puppy(slug: str) -> Puppy | None:
+    """`selectors.puppy_by_slug`, kept in the cache while the catalogue is unchanged: the
+    puppy with its litter, parents and photos as the page shows them. The page itself is
+    rendered per request (its CSRF form and this browser's own hold)."""
+    key = fragment_key("puppy", slug)
+    puppy: Puppy | None = fragment_get(key)
+    if puppy is None:
+        puppy = selectors.puppy_by_slug(slug)
+        if puppy is not None:
+            fragment_set(key, puppy)
+    return puppy
 
 
 def puppy_page(

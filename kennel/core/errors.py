@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 
 class ApplicationError(Exception):
     """A business outcome the caller must show to a person: a stable `code`, a plain `message`.
@@ -30,34 +32,38 @@ class ApplicationError(Exception):
         return {"error": body}
 
 
-# User-facing messages are constants so tests and templates agree on them.
-PUPPY_NOT_AVAILABLE_MESSAGE = (
+# User-facing messages are constants so tests and templates agree on them. They stay English
+# (the JSON API's `message`); gettext_noop marks them for kennel/locale, and the pages show
+# them in the buyer's language (`{% translate error.message %}`).
+PUPPY_NOT_AVAILABLE_MESSAGE = gettext_noop(
     "Sorry, this puppy has just been reserved by someone else. It is no longer available."
 )
-PUPPY_NOT_FOUND_MESSAGE = "There is no puppy at this address."
-PROVIDER_UNAVAILABLE_MESSAGE = (
+PUPPY_NOT_FOUND_MESSAGE = gettext_noop("There is no puppy at this address.")
+PROVIDER_UNAVAILABLE_MESSAGE = gettext_noop(
     "The payment service could not be reached, so nothing was charged and the puppy is "
     "available again. Please try again in a few minutes."
 )
-BUSY_MESSAGE = "The shop is busy right now. Please try again in a moment."
-PROVIDER_BUSY_MESSAGE = (
+BUSY_MESSAGE = gettext_noop("The shop is busy right now. Please try again in a moment.")
+PROVIDER_BUSY_MESSAGE = gettext_noop(
     "The payment service is slow to answer and other buyers are waiting on it, so nothing was "
     "held and nothing was charged. Please try again in a moment."
 )
-HOLDS_PER_EMAIL_MESSAGE = (
+HOLDS_PER_EMAIL_MESSAGE = gettext_noop(
     "You already have a puppy on hold. Finish paying its deposit, or cancel it from its "
     "reservation page, before reserving another."
 )
-HOLDS_PER_CLIENT_MESSAGE = (
+HOLDS_PER_CLIENT_MESSAGE = gettext_noop(
     "Too many puppies are on hold from your connection right now. Please finish or cancel "
     "those reservations first."
 )
-HOLD_RATE_MESSAGE = "Too many reservations from your connection. Please try again in a minute."
-HOLD_COOLDOWN_MESSAGE = (
+HOLD_RATE_MESSAGE = gettext_noop(
+    "Too many reservations from your connection. Please try again in a minute."
+)
+HOLD_COOLDOWN_MESSAGE = gettext_noop(
     "You cancelled a hold on this puppy a moment ago; it is offered to other families first. "
     "Please try again in a few minutes."
 )
-DATABASE_UNAVAILABLE_MESSAGE = (
+DATABASE_UNAVAILABLE_MESSAGE = gettext_noop(
     "The shop cannot reach its records for a moment, so nothing was changed and nothing was "
     "charged. Please try again in a few seconds."
 )
@@ -77,7 +83,7 @@ class ValidationFailed(ApplicationError):
     def __init__(self, fields: dict[str, list[str]]) -> None:
         super().__init__(
             "VALIDATION_ERROR",
-            "Some fields are missing or invalid.",
+            gettext_noop("Some fields are missing or invalid."),
             extra={"fields": fields},
             status=422,
         )

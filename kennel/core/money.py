@@ -11,8 +11,14 @@ counted in thousandths and the last digit must be 0) and PayPal's "Currency code
 currencies it takes; HUF, JPY and TWD with no decimals).
 """
 
+import copy
+import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+from babel import Locale
+from babel.numbers import NumberPattern, parse_pattern
+from django.utils import translation
 
 
 @dataclass(frozen=True)
@@ -139,4 +145,23 @@ def paypal_value(amount: Decimal, currency: str) -> str:
 
 
 def format_money(amount: Decimal, currency: str) -> str:
-    return f"{quantize(amount, currency):,} {currency.upper()}"
+    """`amount` as a buyer reads it in the active language, with the places `currency` is
+    charged in: English "2,500.00 EUR" (the code: unambiguous to every reader, and what the
+    back office and its exports have always shown), French "2 500,00 €" (CLDR's pattern,
+    through Babel, with its non-breaking spaces)."""
+    value = quantize(amount, currency)
+    code = currency.strip().upper()
+    language = translation.get_language() or "en"
+    if language.split("-")[0] == "en":
+        return f"{value:,} {code}"
+    locale, pattern = _currency_pattern(language)
+    places = decimals(code)
+    pattern = copy.copy(pattern)
+    pattern.frac_prec = (places, places)
+    return pattern.apply(value, locale, currency=code, currency_digits=False)
+
+
+@functools.cache
+def _currency_pattern(language: str) -> tuple[Locale, NumberPattern]:
+    locale = Locale.parse(language, sep="-")
+    return locale, parse_pattern(locale.currency_formats["standard"])

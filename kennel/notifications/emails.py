@@ -16,6 +16,8 @@ from django.conf import settings
 from django.core.mail import BadHeaderError, EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import SideEffect
 from kennel.core.money import format_money
@@ -29,36 +31,36 @@ K = Effect
 
 # `{puppy}` and `{buyer}` are filled in, then the whole line made header-safe.
 SUBJECTS = {
-    K.OWNER_DEPOSIT: "Deposit received: {puppy}, for {buyer}",
-    K.BUYER_CONFIRMATION: "Your deposit for {puppy} is confirmed",
-    K.BUYER_PROCESSING: "Your payment for {puppy} is being processed",
-    K.BUYER_FAILED: "Your payment for {puppy} did not go through",
-    K.BUYER_EXPIRED: "Your hold on {puppy} has ended",
-    K.BUYER_RELEASED: "Your hold on {puppy} was released",
-    K.BUYER_REFUND: "Your payment for {puppy} is being refunded",
-    K.OWNER_REFUND: "Refund issued: {puppy}, {buyer}",
+    K.OWNER_DEPOSIT: _("Deposit received: {puppy}, for {buyer}"),
+    K.BUYER_CONFIRMATION: _("Your deposit for {puppy} is confirmed"),
+    K.BUYER_PROCESSING: _("Your payment for {puppy} is being processed"),
+    K.BUYER_FAILED: _("Your payment for {puppy} did not go through"),
+    K.BUYER_EXPIRED: _("Your hold on {puppy} has ended"),
+    K.BUYER_RELEASED: _("Your hold on {puppy} was released"),
+    K.BUYER_REFUND: _("Your payment for {puppy} is being refunded"),
+    K.OWNER_REFUND: _("Refund issued: {puppy}, {buyer}"),
 }
 # Why a refund happened, in the buyer's words (Refund.Reason values).
 REFUND_REASONS = {
-    Refund.Reason.LATE_PAYMENT: (
+    Refund.Reason.LATE_PAYMENT: _(
         "your payment arrived after your hold on {puppy} had ended, and {puppy} had been "
         "reserved by another family meanwhile"
     ),
-    Refund.Reason.AMOUNT_MISMATCH: "the amount paid was not the deposit we asked for",
-    Refund.Reason.DUPLICATE_PAYMENT: "we received more than one payment for this reservation",
-    Refund.Reason.OWNER: "the breeder has cancelled your reservation and refunded your deposit",
-    Refund.Reason.PROVIDER: "the breeder has refunded (part of) your deposit",
+    Refund.Reason.AMOUNT_MISMATCH: _("the amount paid was not the deposit we asked for"),
+    Refund.Reason.DUPLICATE_PAYMENT: _("we received more than one payment for this reservation"),
+    Refund.Reason.OWNER: _("the breeder has cancelled your reservation and refunded your deposit"),
+    Refund.Reason.PROVIDER: _("the breeder has refunded (part of) your deposit"),
 }
 # The same, told to the owner.
 OWNER_REFUND_REASONS = {
-    Refund.Reason.LATE_PAYMENT: (
+    Refund.Reason.LATE_PAYMENT: _(
         "it arrived after the hold had ended, when {puppy} was already held or reserved for "
         "someone else"
     ),
-    Refund.Reason.AMOUNT_MISMATCH: "the amount paid was not the deposit",
-    Refund.Reason.DUPLICATE_PAYMENT: "it was a second payment for the same reservation",
-    Refund.Reason.OWNER: "you cancelled the reservation and refunded it from the back office",
-    Refund.Reason.PROVIDER: "it was refunded at the payment provider (its dashboard)",
+    Refund.Reason.AMOUNT_MISMATCH: _("the amount paid was not the deposit"),
+    Refund.Reason.DUPLICATE_PAYMENT: _("it was a second payment for the same reservation"),
+    Refund.Reason.OWNER: _("you cancelled the reservation and refunded it from the back office"),
+    Refund.Reason.PROVIDER: _("it was refunded at the payment provider (its dashboard)"),
 }
 SUBJECT_MAX = 150
 
@@ -78,9 +80,26 @@ def message_id(side_effect: SideEffect) -> str:
 
 
 def email_message(*, side_effect: SideEffect) -> EmailMultiAlternatives:
-    """The email a side effect stands for: plain text with an HTML alternative."""
+    """The email a side effect stands for: plain text with an HTML alternative, in its
+    reader's language (email_language)."""
     reservation = Reservation.objects.select_related("puppy").get(pk=subject_id(side_effect))
     kind = K(side_effect.kind)
+    with translation.override(email_language(kind, reservation)):
+        return _message(side_effect, reservation, kind)
+
+
+def email_language(kind: Effect, reservation: Reservation) -> str:
+    """The buyer's emails in the language they reserved in; the owner's in the shop's own
+    (LANGUAGE_CODE, the breeder's choice), as are a buyer's from before it was kept."""
+    languages = dict(settings.LANGUAGES)
+    if kind not in OWNER_EMAILS and reservation.language in languages:
+        return reservation.language
+    return settings.LANGUAGE_CODE
+
+
+def _message(
+    side_effect: SideEffect, reservation: Reservation, kind: Effect
+) -> EmailMultiAlternatives:
     context = _context(side_effect, reservation)
     subject = header_text(
         SUBJECTS[kind].format(puppy=reservation.puppy.name, buyer=reservation.buyer_name)

@@ -4,13 +4,15 @@
 from typing import Any
 
 from django import forms
+from django.utils import translation
+from django.utils.translation import gettext, gettext_lazy
 
 from kennel.core.errors import ValidationFailed
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
 
-PROVIDER_MESSAGE = "Please choose Stripe or PayPal."
-ANALYTICS_CONSENT_LABEL = (
+PROVIDER_MESSAGE = gettext_lazy("Please choose Stripe or PayPal.")
+ANALYTICS_CONSENT_LABEL = gettext_lazy(
     "I agree that this shop reports my deposit to Google Analytics and Meta (Facebook) to "
     "measure its advertising. Optional: the reservation is the same without it."
 )
@@ -20,10 +22,11 @@ class ReserveForm(forms.Form):
     """The reserve form. `providers` are the payment methods on offer (values of
     Reservation.Provider); any other value is refused like a missing one."""
 
-    name = forms.CharField(max_length=NAME_MAX, required=False)
-    email = forms.CharField(max_length=EMAIL_MAX, required=False)
-    phone = forms.CharField(max_length=PHONE_MAX, required=False)
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=NAME_MAX, required=False)
+    email = forms.CharField(label=gettext_lazy("Email"), max_length=EMAIL_MAX, required=False)
+    phone = forms.CharField(label=gettext_lazy("Phone"), max_length=PHONE_MAX, required=False)
     provider = forms.ChoiceField(
+        label=gettext_lazy("Payment method"),
         choices=Reservation.Provider.choices,
         error_messages={"required": PROVIDER_MESSAGE, "invalid_choice": PROVIDER_MESSAGE},
     )
@@ -31,7 +34,7 @@ class ReserveForm(forms.Form):
     analytics_consent = forms.BooleanField(required=False, initial=False)
     # Required, but checked by buyer_validate, so the page and the API say the same thing.
     accept_terms = forms.BooleanField(
-        label="Deposit and refund terms", required=False, initial=False
+        label=gettext_lazy("Deposit and refund terms"), required=False, initial=False
     )
 
     buyer: Buyer | None = None
@@ -51,16 +54,19 @@ class ReserveForm(forms.Form):
                 email=cleaned.get("email") or "",
                 phone=cleaned.get("phone") or "",
                 accepted_terms=bool(cleaned.get("accept_terms")),
+                # The page's language (LocaleMiddleware): the buyer's emails are written in it.
+                language=translation.get_language() or "",
             )
         except ValidationFailed as exc:
             self.add_service_errors(exc)
         return cleaned
 
     def add_service_errors(self, exc: ValidationFailed) -> None:
-        """Show a service's field errors next to their fields (one message per field)."""
+        """Show a service's field errors next to their fields (one message per field), in
+        the page's language (the service's messages are marked for translation, not translated)."""
         for field, messages in exc.extra.get("fields", {}).items():
             target = field if field in self.fields else None
             if target is not None and target in self.errors:
                 continue  # the field's own check already explained it
             for message in messages:
-                self.add_error(target, message)
+                self.add_error(target, gettext(message))

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -152,13 +152,23 @@ def checkout_start(
     """
     if provider not in available_providers():
         raise ValidationFailed({"provider": ["Please choose one of the offered payment methods."]})
+    # A puppy someone else holds is refused before a provider slot is taken: in a flash sale
+    # the losers would otherwise queue for the PROVIDER_CONCURRENCY slots behind each other.
+    reservations.hold_refused_early(puppy_slug=puppy_slug)
     if provider == Reservation.Provider.PAYPAL:
         currency = _puppy_currency(puppy_slug)
         if currency is not None and not paypal_accepts(currency):
             raise ValidationFailed(
                 {"provider": [f"PayPal does not take {currency.upper()}; please choose card."]}
             )
-    with provider_slot(prepare=True) as slot:
+    with ExitStack() as held_slot:
+        try:
+            slot = held_slot.enter_context(provider_slot(prepare=True))
+        except ProviderBusy:
+            # While this buyer waited for a slot another may have taken the puppy: that is
+            # the true answer (409), not "try again" (nothing was held either way).
+            reservations.hold_refused_early(puppy_slug=puppy_slug)
+            raise
         reservation = reservations.reservation_hold(
             puppy_slug=puppy_slug, buyer=buyer, provider=provider, tracking=tracking, client=client
         )

@@ -60,7 +60,9 @@ def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> W
         event = get_provider(provider).verify_webhook(body, headers)
         with transaction.atomic():
             stored, created = _store(event)  # refuses a replayed transmission id, too
-            if stored.status in (E.PENDING, E.FAILED):
+            if created:  # a new event has no job yet: no need to look for one
+                _queue_new(stored)
+            elif stored.status in (E.PENDING, E.FAILED):
                 # A redelivery of an event whose processing failed is a reason to try again now.
                 webhook_queue(stored, actor=f"{stored.provider}:delivery")
     except WebhookRejected as exc:
@@ -78,11 +80,18 @@ def webhook_queue(event: WebhookEvent, *, actor: str) -> None:
     dedup = dedup_key(key=key, kind=REPROCESS, recipient=event.provider)
     job = SideEffect.objects.filter(dedup_key=dedup).values_list("pk", "status").first()
     if job is None:
-        outbox_enqueue(
-            kinds=[REPROCESS], key=key, recipient=event.provider, data={"event": event.pk}
-        )
+        _queue_new(event)
     elif job[1] in (SideEffect.Status.SENT, SideEffect.Status.DEAD):
         side_effects_retry(side_effect_ids=[job[0]], actor=actor, ended=True)
+
+
+def _queue_new(event: WebhookEvent) -> None:
+    outbox_enqueue(
+        kinds=[REPROCESS],
+        key=f"webhook:{event.pk}",
+        recipient=event.provider,
+        data={"event": event.pk},
+    )
 
 
 def webhook_events_replay(*, event_ids: Iterable[int], actor: str) -> int:

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue.models import Puppy
 from kennel.core.models import BaseModel
@@ -17,14 +18,15 @@ class Reservation(BaseModel):
     """One buyer's deposit for one puppy. Its status only changes through services.py."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for payment"
-        PROCESSING = "processing", "Payment processing"
-        CONFIRMED = "confirmed", "Deposit confirmed"
-        COMPLETED = "completed", "Completed"
-        EXPIRED = "expired", "Expired"
-        CANCELLED = "cancelled", "Cancelled"
-        RELEASED = "released", "Payment failed"
-        REFUNDED = "refunded", "Refunded"
+        # The labels are the buyer's words on the status page: translated (kennel/locale).
+        PENDING = "pending", _("Waiting for payment")
+        PROCESSING = "processing", _("Payment processing")
+        CONFIRMED = "confirmed", _("Deposit confirmed")
+        COMPLETED = "completed", _("Completed")
+        EXPIRED = "expired", _("Expired")
+        CANCELLED = "cancelled", _("Cancelled")
+        RELEASED = "released", _("Payment failed")
+        REFUNDED = "refunded", _("Refunded")
 
     class Reason(models.TextChoices):
         """Why a reservation is in its state (besides the state itself), set by services.py."""
@@ -46,7 +48,7 @@ class Reservation(BaseModel):
         PICKED_UP = "picked_up", "The puppy went home"
 
     class Provider(models.TextChoices):
-        STRIPE = "stripe", "Card (Stripe)"
+        STRIPE = "stripe", _("Card (Stripe)")
         PAYPAL = "paypal", "PayPal"
 
     ACTIVE = (Status.PENDING, Status.PROCESSING, Status.CONFIRMED)
@@ -89,6 +91,9 @@ class Reservation(BaseModel):
     event_source_url = models.CharField(max_length=500, blank=True)
     # The deposit terms the buyer accepted (kennel/catalogue/content.py terms_version_current).
     terms_version = models.CharField("deposit terms accepted", max_length=40, blank=True)
+    # The language the buyer reserved in (settings.LANGUAGES): their emails are written in it.
+    # Empty on reservations made before it was kept: the shop's LANGUAGE_CODE then.
+    language = models.CharField("buyer's language", max_length=16, blank=True)
     # The breeder's own notes (the back office's one editable field); never shown to the buyer.
     notes = models.TextField("internal notes", blank=True)
     erased_at = models.DateTimeField(null=True, blank=True)

@@ -17,9 +17,10 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db.models import Q, Value
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from kennel.catalogue.content import terms_version_current
 from kennel.catalogue.models import Puppy
@@ -54,7 +55,9 @@ LATE_CONFIRMABLE = frozenset({S.EXPIRED, S.CANCELLED, S.RELEASED})
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
 PHONE_ALLOWED = set("0123456789+-() ./")
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
-TERMS_NOT_ACCEPTED_MESSAGE = "Please accept the deposit and refund terms to reserve."
+# The field messages stay English here (the JSON API speaks English); gettext_noop marks them
+# for kennel/locale, and the reserve form shows them in the buyer's language.
+TERMS_NOT_ACCEPTED_MESSAGE = gettext_noop("Please accept the deposit and refund terms to reserve.")
 
 
 @dataclass(frozen=True)
@@ -63,36 +66,76 @@ class Buyer:
     email: str
     phone: str
     terms_version: str = ""  # the deposit terms accepted, kept with the reservation
+    language: str = ""  # the language they reserved in (settings.LANGUAGES): their emails' one
 
 
-def buyer_validate(*, name: str, email: str, phone: str, accepted_terms: bool) -> Buyer:
+def buyer_validate(
+    *, name: str, email: str, phone: str, accepted_terms: bool, language: str = ""
+) -> Buyer:
     """Clean the buyer's details or raise ValidationFailed listing every bad field.
-    `accepted_terms`: the buyer ticked the deposit terms; the version in force is recorded."""
+    `accepted_terms`: the buyer ticked the deposit terms; the version in force is recorded.
+    `language`: the one they are reading (kept if the shop speaks it, else the shop's own)."""
     name, email, phone = (name or "").strip(), (email or "").strip(), (phone or "").strip()
     errors: dict[str, list[str]] = {}
     if not name:
-        errors["name"] = ["Please enter your name."]
+        errors["name"] = [gettext_noop("Please enter your name.")]
     elif len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
         errors["name"] = [f"Please enter a name of at most {NAME_MAX} plain characters."]
     if not email:
-        errors["email"] = ["Please enter your email address."]
+        errors["email"] = [gettext_noop("Please enter your email address.")]
     else:
         try:
             if len(email) > EMAIL_MAX:
                 raise ValidationError("too long")
             validate_email(email)
         except ValidationError:
-            errors["email"] = ["Please enter a valid email address."]
+            errors["email"] = [gettext_noop("Please enter a valid email address.")]
     digits = sum(c.isdigit() for c in phone)
     if not phone:
-        errors["phone"] = ["Please enter a phone number."]
+        errors["phone"] = [gettext_noop("Please enter a phone number.")]
     elif len(phone) > PHONE_MAX or not set(phone) <= PHONE_ALLOWED or digits < 6:
-        errors["phone"] = ["Please enter a valid phone number (digits, spaces, + - ( ) only)."]
+        errors["phone"] = [
+            gettext_noop("Please enter a valid phone number (digits, spaces, + - ( ) only).")
+        ]
     if accepted_terms is not True:
         errors["accept_terms"] = [TERMS_NOT_ACCEPTED_MESSAGE]
     if errors:
         raise ValidationFailed(errors)
-    return Buyer(name=name, email=email.lower(), phone=phone, terms_version=terms_version_current())
+    return Buyer(
+        name=name,
+        email=email.lower(),
+        phone=phone,
+        terms_version=terms_version_current(),
+        language=language if language in dict(settings.LANGUAGES) else "",
+    )
+
+
+def hold_refused_early(*, puppy_slug: str) -> None:
+    """Refuse at once a hold that cannot win — one indexed read, no lock, no write — so that
+    in a flash sale the many who lose cost little: raise PuppyNotFound (no such published
+    puppy) or PuppyNotAvailable (reserved, sold, or held by a hold still in its time).
+
+    It may only refuse, never grant: a puppy that is available, or held by a hold past its
+    time (the next hold releases it), goes on to reservation_hold, whose conditional UPDATE
+    alone decides. A hold that ends just after this read is refused as if asked a moment
+    earlier."""
+    if not SLUG_RE.fullmatch(puppy_slug or ""):
+        raise PuppyNotFound()
+    abandoned = Reservation.objects.filter(
+        puppy_id=OuterRef("pk"), status=S.PENDING, expires_at__lte=timezone.now()
+    )
+    found = (
+        Puppy.objects.filter(slug=puppy_slug, is_published=True)
+        .values_list("status", Exists(abandoned))
+        .first()
+    )
+    if found is None:
+        raise PuppyNotFound()
+    status, has_abandoned_hold = found
+    if status == P.AVAILABLE or (status == P.HELD and has_abandoned_hold):
+        return  # free, or held by a hold past its time that reservation_hold releases
+    HOLDS.labels("lost").inc()
+    raise PuppyNotAvailable()
 
 
 def reservation_hold(
@@ -151,6 +194,7 @@ def reservation_hold(
             event_source_url=tracking.source_url,
             client_key=client,
             terms_version=buyer.terms_version,
+            language=buyer.language,
         )
         audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
     HOLDS.labels("won").inc()

@@ -11,6 +11,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import get_script_prefix
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
@@ -27,24 +29,24 @@ S = Reservation.Status
 
 # Plain-language status, one per state; `{puppy}` is the puppy's name.
 STATUS_TEXT = {
-    S.PENDING: "Waiting for your payment… this page updates by itself.",
-    S.PROCESSING: "Your bank is processing the payment… this page updates by itself.",
-    S.CONFIRMED: "Your deposit is confirmed. {puppy} is reserved for you.",
-    S.COMPLETED: "All done: {puppy} is yours. Thank you, and enjoy every day together!",
-    S.EXPIRED: "This reservation was not paid in time; the puppy is released.",
-    S.CANCELLED: "This reservation was cancelled; the puppy is released.",
-    S.RELEASED: "The payment failed; nothing was charged.",
-    S.REFUNDED: "Your deposit was refunded.",
+    S.PENDING: _("Waiting for your payment… this page updates by itself."),
+    S.PROCESSING: _("Your bank is processing the payment… this page updates by itself."),
+    S.CONFIRMED: _("Your deposit is confirmed. {puppy} is reserved for you."),
+    S.COMPLETED: _("All done: {puppy} is yours. Thank you, and enjoy every day together!"),
+    S.EXPIRED: _("This reservation was not paid in time; the puppy is released."),
+    S.CANCELLED: _("This reservation was cancelled; the puppy is released."),
+    S.RELEASED: _("The payment failed; nothing was charged."),
+    S.REFUNDED: _("Your deposit was refunded."),
 }
 STATUS_HEADLINE = {
-    S.PENDING: "Almost there",
-    S.PROCESSING: "Payment on its way",
-    S.CONFIRMED: "Reserved for you!",
-    S.COMPLETED: "Welcome home",
-    S.EXPIRED: "Reservation expired",
-    S.CANCELLED: "Reservation cancelled",
-    S.RELEASED: "Payment failed",
-    S.REFUNDED: "Deposit refunded",
+    S.PENDING: _("Almost there"),
+    S.PROCESSING: _("Payment on its way"),
+    S.CONFIRMED: _("Reserved for you!"),
+    S.COMPLETED: _("Welcome home"),
+    S.EXPIRED: _("Reservation expired"),
+    S.CANCELLED: _("Reservation cancelled"),
+    S.RELEASED: _("Payment failed"),
+    S.REFUNDED: _("Deposit refunded"),
 }
 POLLING = (S.PENDING, S.PROCESSING)
 # Closed without a payment: the buyer may simply try again once the puppy is free.
@@ -54,14 +56,14 @@ PAID = (S.CONFIRMED, S.COMPLETED, S.REFUNDED)
 
 # The timeline's lines: one per audited transition ("reservations.reservation.<status>").
 TIMELINE_TEXT = {
-    "held": "{puppy} held for you",
-    S.PROCESSING: "Payment started; your bank is processing it",
-    S.CONFIRMED: "Deposit paid: reservation confirmed",
-    S.COMPLETED: "{puppy} went home with you",
-    S.REFUNDED: "Deposit refunded",
-    S.EXPIRED: "The time to pay ran out",
-    S.CANCELLED: "Reservation cancelled",
-    S.RELEASED: "The payment failed",
+    "held": _("{puppy} held for you"),
+    S.PROCESSING: _("Payment started; your bank is processing it"),
+    S.CONFIRMED: _("Deposit paid: reservation confirmed"),
+    S.COMPLETED: _("{puppy} went home with you"),
+    S.REFUNDED: _("Deposit refunded"),
+    S.EXPIRED: _("The time to pay ran out"),
+    S.CANCELLED: _("Reservation cancelled"),
+    S.RELEASED: _("The payment failed"),
 }
 AUDIT_PREFIX = "reservations.reservation."
 ORDER = list(TIMELINE_TEXT)
@@ -194,12 +196,16 @@ def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
     state = reservation.status
     if state in (S.PENDING, S.PROCESSING):
         if state == S.PENDING:
-            steps.append(Step("Pay the deposit"))
-        steps.append(Step("Reservation confirmed"))
+            steps.append(Step(gettext("Pay the deposit")))
+        steps.append(Step(gettext("Reservation confirmed")))
     if state in (S.PENDING, S.PROCESSING, S.CONFIRMED):
-        breeder = settings.BREEDER_NAME or "The breeder"
-        steps.append(Step(f"{breeder} contacts you to arrange a visit and the go-home day"))
-        steps.append(Step(f"Pickup: you pay the balance and {name} comes home with you"))
+        if settings.BREEDER_NAME:
+            contact = gettext("{breeder} contacts you to arrange a visit and the go-home day")
+        else:
+            contact = gettext("The breeder contacts you to arrange a visit and the go-home day")
+        steps.append(Step(contact.format(breeder=settings.BREEDER_NAME)))
+        pickup = gettext("Pickup: you pay the balance and {name} comes home with you")
+        steps.append(Step(pickup.format(name=name)))
     return steps
 
 
@@ -283,7 +289,7 @@ def _status_page(
 def _reservation_or_404(token: str) -> Reservation:
     reservation = reservation_by_token(token)
     if reservation is None:
-        raise Http404("There is no reservation at this address.")
+        raise Http404(gettext("There is no reservation at this address."))
     return reservation
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from kennel.core.money import format_money
 
@@ -26,12 +27,12 @@ def age(born_on: date | None) -> str:
         return ""
     days = (timezone.localdate() - born_on).days
     if days < 0:
-        return "not born yet"
+        return gettext("not born yet")
     if days < 14:
-        return f"{days} day{'s' if days != 1 else ''} old"
+        return ngettext("%(count)d day old", "%(count)d days old", days) % {"count": days}
     if days < 7 * 16:
-        return f"{days // 7} weeks old"
+        return gettext("%(count)d weeks old") % {"count": days // 7}
     months = days * 12 // 365
     if months < 24:
-        return f"{months} months old"
-    return f"{days // 365} years old"
+        return gettext("%(count)d months old") % {"count": months}
+    return gettext("%(count)d years old") % {"count": days // 365}

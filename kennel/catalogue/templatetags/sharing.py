@@ -6,9 +6,11 @@ from typing import Any
 
 from django import template
 from django.conf import settings
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
+from django.utils.translation import gettext
 
 from kennel.catalogue.models import Puppy, PuppyPhoto
 
@@ -32,11 +34,15 @@ def absolute(path: str) -> str:
 
 @register.simple_tag(takes_context=True)
 def canonical_url(context: template.Context) -> str:
-    """The public page's own address without its query string; "" for a non-public page."""
+    """The public page's own address without its query string (but with `?page=N` past the
+    catalogue's first page, each page its own); "" for a non-public page."""
     request = context.get("request")
     match = getattr(request, "resolver_match", None)
     if request is None or match is None or match.namespace not in PUBLIC_NAMESPACES:
         return ""
+    page = request.GET.get("page", "")
+    if page.isdigit() and int(page) > 1:
+        return absolute(f"{request.path}?page={int(page)}")
     return absolute(request.path)
 
 
@@ -64,8 +70,12 @@ def share_image(photos: list[PuppyPhoto]) -> dict[str, Any] | None:
 def puppy_summary(puppy: Puppy) -> str:
     if puppy.description:
         return Truncator(" ".join(puppy.description.split())).chars(200)
-    born = puppy.born_on.strftime("%-d %B %Y")
-    return f"{puppy.name}: {puppy.get_sex_display().lower()} {puppy.breed} puppy, born on {born}."
+    return gettext("%(name)s: %(sex)s %(breed)s puppy, born on %(born)s.") % {
+        "name": puppy.name,
+        "sex": str(puppy.get_sex_display()).lower(),
+        "breed": puppy.breed,
+        "born": date_format(puppy.born_on, "j F Y"),
+    }
 
 
 def puppy_jsonld(puppy: Puppy, image: dict[str, Any] | None) -> dict[str, Any]:

@@ -6,6 +6,7 @@ events, the link to the payment, the internal notes' form and the buttons its st
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
 
@@ -84,7 +85,7 @@ def _what(entry: AuditLog) -> str:
     step = entry.action.rsplit(".", 1)[-1]
     words = WHAT.get(entry.action)
     if words is None and entry.action.startswith("reservations.reservation."):
-        words = S(step).label if step in S.values else None
+        words = str(S(step).label) if step in S.values else None
     text = words or entry.action
     data = entry.data if isinstance(entry.data, dict) else {}
     reason = data.get("reason")
@@ -155,7 +156,11 @@ def reservation_detail(
     puppy = reservation.puppy
     return {
         "reservation": reservation,
-        "amounts": [*_amounts(m), ("Deposit terms accepted", reservation.terms_version or "—")],
+        "amounts": [
+            *_amounts(m),
+            ("Deposit terms accepted", reservation.terms_version or "—"),
+            ("Buyer's language (their emails)", reservation.language or settings.LANGUAGE_CODE),
+        ],
         "buttons": buttons,
         "timeline": timeline(reservation, [r.pk for r in refunds], viewer=viewer),
         "refunds": [

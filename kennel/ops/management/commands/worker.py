@@ -5,12 +5,21 @@ import threading
 import time
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import DatabaseError, close_old_connections, connection
+from django.db import DatabaseError, OperationalError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Worker
+from django_tasks_db.models import DBTaskResult
+from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from kennel.core.db import close_broken_connection, is_database_unavailable
-from kennel.core.outbox import DEFAULT_QUEUE, MONEY_QUEUE, side_effects_take_back
+from kennel.core.outbox import (
+    DEFAULT_QUEUE,
+    MONEY_QUEUE,
+    Wakeup,
+    listen_for_work,
+    side_effects_take_back,
+)
 from kennel.monitoring.integrations import integrations_log
 from kennel.ops.periodic import run_sweeps
 
@@ -28,47 +37,124 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0, help="Seconds between polls.")
         parser.add_argument("--sweep-every", type=float, default=30.0, help="Seconds.")
         parser.add_argument("--batch", action="store_true", help="Run what is queued, then exit.")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help="Threads for the money queue (default: the WORKER_MONEY_THREADS setting).",
+        )
 
     def handle(
-        self, *args: Any, interval: float, sweep_every: float, batch: bool, **kw: Any
+        self,
+        *args: Any,
+        interval: float,
+        sweep_every: float,
+        batch: bool,
+        threads: int | None,
+        **kw: Any,
     ) -> None:
-        # Money (refunds, checkout closes, webhooks) has its own loop: a mail server taking
-        # 30 s a message must never hold up a refund.
-        money = _worker(MONEY_QUEUE, interval=interval, batch=batch)
-        default = _worker(DEFAULT_QUEUE, interval=interval, batch=batch)
         if kw.get("verbosity", 1) > 0:
             integrations_log(log)  # what is off is said at start, once
         if batch:
             run_sweeps()
-            money.run()
-            default.run()
+            _worker(MONEY_QUEUE, interval=interval, batch=True).run()
+            _worker(DEFAULT_QUEUE, interval=interval, batch=True).run()
             return
+        # Money (refunds, checkout closes, webhooks) has its own threads: a mail server taking
+        # 30 s a message must never hold up a refund. Its work waits on providers and on
+        # PostgreSQL, not on the CPU, so several threads (each with its own connection; a task
+        # is claimed with SELECT … FOR UPDATE SKIP LOCKED, the work under its own claims) run
+        # a burst of webhooks side by side.
+        money_threads = max(1, threads if threads is not None else settings.WORKER_MONEY_THREADS)
+        wakeups = {MONEY_QUEUE: Wakeup(), DEFAULT_QUEUE: Wakeup()}
+        default = _worker(DEFAULT_QUEUE, interval=interval, wakeup=wakeups[DEFAULT_QUEUE])
+        money = [
+            _worker(MONEY_QUEUE, interval=interval, wakeup=wakeups[MONEY_QUEUE], number=n)
+            for n in range(1, money_threads + 1)
+        ]
         stop = threading.Event()
-        sweeper = threading.Thread(target=_sweep_loop, args=(stop, sweep_every), daemon=True)
-        sweeper.start()
-        money_thread = threading.Thread(target=_run_surviving, args=(money,), daemon=True)
-        money_thread.start()
-        self.stdout.write(f"worker running (tasks every {interval}s, sweeps every {sweep_every}s)")
+        helpers = [threading.Thread(target=_sweep_loop, args=(stop, sweep_every), daemon=True)]
+        if connection.vendor == "postgresql":
+            helpers.append(
+                threading.Thread(target=listen_for_work, args=(wakeups, stop), daemon=True)
+            )
+        helpers += [threading.Thread(target=_run_surviving, args=(w,), daemon=True) for w in money]
+        for thread in helpers:
+            thread.start()
+        self.stdout.write(
+            f"worker running ({money_threads} money thread(s); tasks every {interval}s or at "
+            f"once when enqueued, sweeps every {sweep_every}s)"
+        )
         default.configure_signals()
         try:
             _run_surviving(default)
         finally:
             stop.set()
-            money.running = False
-            money_thread.join(timeout=30)
+            for worker in money:
+                worker.running = False
+            for wakeup in wakeups.values():
+                wakeup.ring()
+            deadline = time.monotonic() + 30
+            for thread in helpers:
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
-def _worker(queue: str, *, interval: float, batch: bool) -> Worker:
-    return Worker(
-        queue_names=[queue],
-        interval=interval,
-        batch=batch,
-        backend_name="default",
-        startup_delay=False,
-        max_tasks=None,
-        worker_id=f"kennel-{queue}-{threading.get_native_id()}",
-        excluded_queue_names=[],
-    )
+class WakingWorker(Worker):
+    """django-tasks-db's worker loop, which between polls waits on a Wakeup (rung when work
+    is enqueued) instead of sleeping the whole interval. Claiming and running a task are
+    django-tasks-db's own."""
+
+    def __init__(self, *, wakeup: Wakeup, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.wakeup = wakeup
+
+    def run(self) -> None:
+        log.debug("starting worker %s on %s", self.worker_id, ",".join(self.queue_names))
+        while self.running:
+            close_old_connections()
+            seen = self.wakeup.seen()
+            tasks = DBTaskResult.objects.ready().filter(  # ready(): due by now, each time
+                backend_name=self.backend_name, queue_name__in=self.queue_names
+            )
+            task_result = None
+            with exclusive_transaction(tasks.db):
+                try:
+                    task_result = tasks.get_locked()
+                    if task_result is not None:
+                        task_result.claim(self.worker_id)
+                except OperationalError as exc:
+                    if not is_locked_database_exception(exc):
+                        raise
+            if task_result is not None:
+                self.run_task(task_result)
+                continue
+            close_old_connections()
+            if self.running:
+                self.wakeup.wait(seen, self.interval)
+
+
+def _worker(
+    queue: str,
+    *,
+    interval: float,
+    batch: bool = False,
+    wakeup: Wakeup | None = None,
+    number: int = 0,
+) -> Worker:
+    options: dict[str, Any] = {
+        "queue_names": [queue],
+        "interval": interval,
+        "batch": batch,
+        "backend_name": "default",
+        "startup_delay": False,
+        "max_tasks": None,
+        # Unique per thread: side_effects_take_back finds a thread's own tasks by it.
+        "worker_id": f"kennel-{queue}{number or ''}-{threading.get_native_id()}",
+        "excluded_queue_names": [],
+    }
+    if wakeup is None:
+        return Worker(**options)
+    return WakingWorker(wakeup=wakeup, **options)
 
 
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0

@@ -1,0 +1,59 @@
+"""What the public pages render from the catalogue, cached under the catalogue's version:
+fast, and never stale.
+
+The version is a counter in the database (table catalogue_version) that triggers move on in
+the same transaction as every change to a puppy, a photo, a litter, a parent or a page
+(migration catalogue/0006). A page reads it first — one single-row query — and then looks
+its rendering up in this process's cache (locmem) under (version, language, day, what was
+asked). A committed change has moved the version on before anyone can read the change, so
+the next request misses and renders afresh; something rendered from data newer than its
+version is harmless (the version only ever grows). What is cached is shared by every
+visitor: nothing per buyer may go into it (the catalogue puts its CSRF token back per
+request; the puppy page caches the puppy, not the page).
+"""
+
+import hashlib
+from typing import Any
+
+from django.core.cache import cache
+from django.db import connection
+from django.utils import timezone, translation
+
+# An hour at most: the version, not the timeout, keeps a fragment fresh. The locmem cache
+# culls its oldest entries beyond its MAX_ENTRIES (300) as well.
+TIMEOUT_SECONDS = 3600
+
+
+def catalogue_version() -> int | None:
+    """The committed catalogue version, or None when a fragment must not be used.
+
+    None inside a transaction: its own uncommitted writes have not moved the version yet
+    (the bump runs at COMMIT on PostgreSQL), so it must render what it sees itself.
+    """
+    if connection.in_atomic_block:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM catalogue_version WHERE id = 1")
+        row = cursor.fetchone()
+    return int(row[0]) if row else None
+
+
+def fragment_key(name: str, *parts: Any) -> str | None:
+    """The cache key of `name` for `parts` in the current version, language and day (a
+    puppy's age in words changes at midnight), or None when nothing may be cached."""
+    version = catalogue_version()
+    if version is None:
+        return None
+    language = translation.get_language() or ""
+    # Hashed: the parts come from the query string, and cache keys must stay short and plain.
+    asked = hashlib.blake2b(repr(parts).encode(), digest_size=16).hexdigest()
+    return f"catalogue:{name}:{version}:{language}:{timezone.localdate().isoformat()}:{asked}"
+
+
+def fragment_get(key: str | None) -> Any:
+    return cache.get(key) if key else None
+
+
+def fragment_set(key: str | None, value: Any) -> None:
+    if key:
+        cache.set(key, value, TIMEOUT_SECONDS)

@@ -1,0 +1,338 @@
+"""The catalogue is served from the cache and is never stale: every committed change — a hold,
+a payment, an expiry, a refund, a pick-up, the breeder's edits — shows on the very next
+request. Real services on PostgreSQL, each change committed as in production."""
+
+import json
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from kennel.catalogue.images import photo_delete
+from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import (
+    Buyer,
+    lock_for_payment,
+    puppy_put_on_sale,
+    puppy_take_off_sale,
+    reservation_confirm,
+    reservation_hold,
+    reservation_mark_picked_up,
+    reservation_refunded,
+    reservation_release,
+    reservations_expire_due,
+)
+from tests.factories import PuppyFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+INDEX = reverse("catalogue:index")
+S = Reservation.Status
+BADGE = {"available": "Available", "held": "On hold", "reserved": "Reserved", "sold": "Sold"}
+
+
+def cards(client, url: str = INDEX) -> dict[str, str]:
+    """Each card's puppy name → the status its badge says, as the catalogue shows it now."""
+    response = client.get(url)
+    assert response.status_code == 200
+    html = response.content.decode()
+    found = {}
+    for card in re.findall(r'<li class="card.*?</li>', html, flags=re.DOTALL):
+        name = re.search(r'class="card__link"[^>]*>([^<]+)</a>', card)
+        badge = re.search(r'badge--(\w+)"', card)
+        assert name
+        assert badge
+        found[name.group(1)] = BADGE[badge.group(1)]
+    return found
+
+
+def main(html: bytes | str) -> str:
+    """The page's <main>: the footer holds the language form's CSRF token, new each time."""
+    text = html.decode() if isinstance(html, bytes) else html
+    return text[text.index("<main") : text.index("</main>")]
+
+
+def catalogue_text(client) -> str:
+    html = client.get(INDEX).content.decode()
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+@pytest.fixture
+def honey(db: None) -> Puppy:
+    PuppyFactory(name="Biscuit", slug="biscuit", price=Decimal("1500.00"))
+    PuppyFactory(name="Honey", slug="honey", price=Decimal("2000.00"))
+    return Puppy.objects.get(slug="honey")
+
+
+def hold(puppy: Puppy, buyer: Buyer) -> Reservation:
+    return reservation_hold(puppy_slug=puppy.slug, buyer=buyer, provider="stripe")
+
+
+def pay(reservation: Reservation) -> None:
+    # As payments/fulfilment.py confirms a paid deposit: under the payment's locks.
+    with transaction.atomic():
+        locked = lock_for_payment(reservation_id=reservation.pk)
+        assert reservation_confirm(locked, payment_id="pi_cache_test", actor="stripe:evt_1")
+
+
+def test_the_second_visit_is_served_from_the_cache_with_one_query(
+    client, honey, django_assert_num_queries
+):
+    first = client.get(INDEX).content
+
+    with django_assert_num_queries(1):  # the catalogue's version
+        second = client.get(INDEX).content
+
+    assert main(second) == main(first)
+    assert b">Honey</a>" in second
+
+
+def test_a_hold_shows_on_the_next_request(client, honey, buyer):
+    assert cards(client)["Honey"] == "Available"
+
+    hold(honey, buyer)
+
+    assert cards(client) == {"Honey": "On hold", "Biscuit": "Available"}
+    page = client.get(honey.get_absolute_url()).content.decode()
+    assert "Honey is on hold" in page
+
+
+def test_a_paid_deposit_shows_the_puppy_reserved_on_the_next_request(client, honey, buyer):
+    reservation = hold(honey, buyer)
+    assert cards(client)["Honey"] == "On hold"
+
+    pay(reservation)
+
+    assert cards(client)["Honey"] == "Reserved"
+
+
+def test_an_expired_hold_offers_the_puppy_again_on_the_next_request(client, honey, buyer):
+    hold(honey, buyer)
+    assert cards(client)["Honey"] == "On hold"
+
+    assert reservations_expire_due(now=timezone.now() + timedelta(hours=2)) == 1
+
+    assert cards(client)["Honey"] == "Available"
+
+
+def test_a_cancelled_hold_offers_the_puppy_again_on_the_next_request(client, honey, buyer):
+    reservation = hold(honey, buyer)
+    assert cards(client)["Honey"] == "On hold"
+
+    reservation_release(
+        reservation_id=reservation.pk,
+        status=S.CANCELLED,
+        actor="buyer",
+        reason=Reservation.Reason.BUYER_CANCELLED,
+    )
+
+    assert cards(client)["Honey"] == "Available"
+
+
+def test_a_refund_offers_the_puppy_again_on_the_next_request(client, honey, buyer):
+    reservation = hold(honey, buyer)
+    pay(reservation)
+    assert cards(client)["Honey"] == "Reserved"
+
+    with transaction.atomic():
+        locked = lock_for_payment(reservation_id=reservation.pk)
+        assert reservation_refunded(locked, actor="stripe:evt_2")
+
+    assert cards(client)["Honey"] == "Available"
+
+
+def test_a_puppy_picked_up_shows_sold_on_the_next_request(client, honey, buyer):
+    reservation = hold(honey, buyer)
+    pay(reservation)
+    assert cards(client)["Honey"] == "Reserved"
+
+    assert reservation_mark_picked_up(reservation_id=reservation.pk, actor="owner:breeder")
+
+    assert cards(client)["Honey"] == "Sold"
+
+
+def test_taking_a_puppy_off_sale_and_back_shows_on_the_next_request(client, honey):
+    assert "Honey" in cards(client)
+
+    assert puppy_take_off_sale(puppy_id=honey.pk, actor="owner:breeder")
+    assert "Honey" not in cards(client)
+
+    assert puppy_put_on_sale(puppy_id=honey.pk, actor="owner:breeder")
+    assert cards(client)["Honey"] == "Available"
+
+
+def test_the_breeders_edit_of_name_and_price_in_the_admin_shows_on_the_next_request(
+    client, admin_client, honey
+):
+    assert "2,000.00 EUR" in catalogue_text(client)
+
+    response = admin_client.post(
+        reverse("admin:catalogue_puppy_change", args=[honey.pk]),
+        {
+            "name": "Honey Bee",
+            "slug": honey.slug,
+            "litter": honey.litter_id,
+            "breed": honey.breed,
+            "sex": honey.sex,
+            "colour": honey.colour,
+            "born_on": honey.born_on.isoformat(),
+            "price": "2400.00",
+            "deposit": str(honey.deposit),
+            "currency": "EUR",
+            "is_published": "on",
+            "description": "",
+            "photos-TOTAL_FORMS": "0",
+            "photos-INITIAL_FORMS": "0",
+            "photos-MIN_NUM_FORMS": "0",
+            "photos-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+
+    text = catalogue_text(client)
+    assert "Honey Bee" in text
+    assert "2,400.00 EUR" in text
+    assert "2,000.00 EUR" not in text
+    assert cards(client)["Honey Bee"] == "Available"
+
+
+def test_a_photo_added_changed_or_deleted_shows_on_the_next_request(client, honey):
+    assert 'alt="Honey asleep"' not in client.get(INDEX).content.decode()
+
+    photo = PuppyPhoto.objects.create(puppy=honey, image="puppies/honey.jpg", alt="Honey asleep")
+    assert 'alt="Honey asleep"' in client.get(INDEX).content.decode()
+
+    photo.alt = "Honey in the garden"
+    photo.save()
+    html = client.get(INDEX).content.decode()
+    assert 'alt="Honey in the garden"' in html
+    assert 'alt="Honey asleep"' not in html
+
+    photo_delete(photo=photo)
+    assert 'alt="Honey in the garden"' not in client.get(INDEX).content.decode()
+
+
+def test_a_change_made_in_raw_sql_shows_on_the_next_request(client, honey):
+    assert cards(client)["Honey"] == "Available"
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE catalogue_puppy SET status = 'sold' WHERE slug = 'honey'")
+
+    assert cards(client)["Honey"] == "Sold"
+
+
+def test_a_change_that_is_rolled_back_never_shows(client, honey):
+    assert cards(client)["Honey"] == "Available"
+
+    def rename_then_fail() -> None:
+        with transaction.atomic():
+            Puppy.objects.filter(pk=honey.pk).update(name="Ghost")
+            raise RuntimeError("the admin's save failed")
+
+    with pytest.raises(RuntimeError):
+        rename_then_fail()
+
+    assert "Ghost" not in cards(client)
+    assert cards(client)["Honey"] == "Available"
+
+
+def test_each_page_and_filter_is_cached_apart(client, honey):
+    PuppyFactory(name="Rex", slug="rex", breed="Border Collie")
+
+    everyone = cards(client)
+    collies = cards(client, f"{INDEX}?breed=Border+Collie")
+
+    assert set(everyone) == {"Honey", "Biscuit", "Rex"}
+    assert set(collies) == {"Rex"}
+    assert set(cards(client)) == {"Honey", "Biscuit", "Rex"}
+
+
+def test_a_buyer_reading_french_is_not_served_the_english_page_nor_the_reverse(client, honey):
+    english = client.get(INDEX, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    french = client.get(INDEX, HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    english_again = client.get(INDEX, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert '<html lang="en">' in english
+    assert '<html lang="fr">' in french
+    assert main(english_again) == main(english)
+    assert french.count(">Honey</a>") == english.count(">Honey</a>") == 1
+
+
+def test_every_visitor_of_the_cached_page_gets_a_working_language_switch(client):
+    client.get(INDEX)  # another visitor's request fills the cache
+    visitor = Client(enforce_csrf_checks=True)
+
+    html = visitor.get(INDEX).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+    assert token
+
+    response = visitor.post(
+        reverse("set_language"),
+        {"csrfmiddlewaretoken": token.group(1), "language": "fr", "next": INDEX},
+    )
+    assert response.status_code == 302
+    assert '<html lang="fr">' in visitor.get(INDEX).content.decode()
+
+
+def test_the_api_list_is_served_from_the_cache_and_never_stale(
+    client, honey, buyer, django_assert_num_queries
+):
+    url = "/api/puppies/"
+    with transaction.atomic():  # inside a transaction nothing is cached: ninja's own answer
+        fresh = client.get(url)
+    first = client.get(url)
+
+    assert first.content == fresh.content
+    assert first["Content-Type"] == fresh["Content-Type"] == "application/json; charset=utf-8"
+    with django_assert_num_queries(1):
+        assert client.get(url).content == first.content
+
+    hold(honey, buyer)
+
+    statuses = {p["name"]: p["status"] for p in json.loads(client.get(url).content)}
+    assert statuses == {"Honey": "held", "Biscuit": "available"}
+
+
+def test_the_puppy_page_is_never_stale_for_a_litter_or_price_change(
+    client, honey, django_assert_max_num_queries
+):
+    url = honey.get_absolute_url()
+    assert "2,000.00 EUR" in client.get(url).content.decode()
+    with django_assert_max_num_queries(1):  # the version: the puppy comes from the cache
+        client.get(url)
+
+    Puppy.objects.filter(pk=honey.pk).update(price=Decimal("2600.00"))
+    honey.litter.name = "The spring litter"
+    honey.litter.save()
+
+    page = client.get(url).content.decode()
+    assert "2,600.00 EUR" in page
+    assert "The spring litter" in page
+
+
+def test_a_puppy_taken_off_sale_is_gone_from_its_page_on_the_next_request(client, honey):
+    assert client.get(honey.get_absolute_url()).status_code == 200
+
+    assert puppy_take_off_sale(puppy_id=honey.pk, actor="owner:breeder")
+
+    assert client.get(honey.get_absolute_url()).status_code == 404
+
+
+def test_links_with_tracking_parameters_share_the_page_and_never_show_each_others(
+    client, honey, django_assert_num_queries
+):
+    first = client.get(INDEX, {"fbclid": "visitor-one-secret", "page": "1"}).content.decode()
+
+    with django_assert_num_queries(1):  # the version: the page comes from the cache
+        second = client.get(INDEX, {"fbclid": "visitor-two"}).content.decode()
+
+    assert ">Honey</a>" in second
+    assert "visitor-one-secret" not in second
+    assert "visitor-one-secret" not in first  # the language form goes back to the clean page
+    assert 'name="next" value="/"' in second

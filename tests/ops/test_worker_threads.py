@@ -1,0 +1,144 @@
+"""The worker's money queue on several threads, woken by PostgreSQL NOTIFY: a burst of paid
+checkouts is confirmed side by side, each exactly once; new work starts at once, not at the
+next poll."""
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django_tasks_db.models import DBTaskResult
+
+from kennel.core.db import is_postgres
+from kennel.core.models import SideEffect
+from kennel.core.outbox import MONEY_QUEUE, Wakeup, listen_for_work
+from kennel.ops.management.commands.worker import _run_surviving, _worker
+from kennel.payments.models import PaymentWork, WebhookEvent
+from kennel.reservations.models import Reservation
+from tests.factories import PuppyFactory
+from tests.payments.flow import confirmations
+from tests.payments.stripe_helpers import choose, reserve
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only() -> None:
+    if not is_postgres():
+        pytest.skip("several worker threads and NOTIFY are PostgreSQL's")
+
+
+@contextmanager
+def money_threads(count: int, *, interval: float, listen: bool = False) -> Iterator[list[str]]:
+    """`count` money-queue worker threads (as `python -m kennel worker --threads N` runs
+    them) for the block; yields their worker ids."""
+    wakeups = {MONEY_QUEUE: Wakeup()}
+    workers = [
+        _worker(MONEY_QUEUE, interval=interval, wakeup=wakeups[MONEY_QUEUE], number=n)
+        for n in range(1, count + 1)
+    ]
+    stop = threading.Event()
+
+    def run(target: Callable[[], None]) -> None:
+        try:
+            target()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(lambda w=w: _run_surviving(w),)) for w in workers]
+    if listen:
+        threads.append(threading.Thread(target=listen_for_work, args=(wakeups, stop)))
+    for thread in threads:
+        thread.start()
+    try:
+        yield [w.worker_id for w in workers]
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.running = False
+        wakeups[MONEY_QUEUE].ring()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert not any(t.is_alive() for t in threads), "a worker thread did not stop"
+
+
+def wait_until(done: Callable[[], bool], timeout: float) -> float:
+    """Seconds until `done()`; fails after `timeout`."""
+    started = time.monotonic()
+    while not done():
+        assert time.monotonic() - started < timeout, "the worker did not get there in time"
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def webhook_jobs_left() -> int:
+    return (
+        SideEffect.objects.filter(kind=PaymentWork.WEBHOOK_PROCESS).exclude(status="sent").count()
+    )
+
+
+def test_four_money_threads_confirm_a_burst_of_paid_checkouts_each_exactly_once(
+    sandbox, live_server
+):
+    puppies = PuppyFactory.create_batch(12)
+    reservations = []
+    for n, puppy in enumerate(puppies):
+        body = reserve(live_server.url, puppy.slug, n=n).json()
+        choose(body["checkout_url"], "pay")
+        reservations.append(body["id"])
+    assert sandbox.wait_for_deliveries(timeout=30)
+    assert WebhookEvent.objects.filter(type="checkout.session.completed").count() == 12
+    sandbox.switches.api_delay = 0.05  # each read of the provider takes a moment
+
+    with money_threads(4, interval=0.2) as worker_ids:
+        wait_until(lambda: webhook_jobs_left() == 0, timeout=60)
+
+    for reservation_id in reservations:
+        assert Reservation.objects.get(pk=reservation_id).status == "confirmed"
+        assert confirmations(reservation_id) == 1
+        emails = SideEffect.objects.filter(reservation_id=reservation_id, kind="buyer_confirmation")
+        assert emails.count() == 1
+    jobs = SideEffect.objects.filter(kind=PaymentWork.WEBHOOK_PROCESS)
+    assert set(jobs.values_list("status", "attempts")) == {("sent", 1)}
+    assert set(WebhookEvent.objects.values_list("attempts", flat=True)) == {1}
+    ran = DBTaskResult.objects.filter(queue_name=MONEY_QUEUE)
+    assert set(ran.values_list("status", flat=True)) == {"SUCCESSFUL"}
+    claimed_by = [tuple(ids) for ids in ran.values_list("worker_ids", flat=True)]
+    assert all(len(ids) == 1 for ids in claimed_by)  # every task claimed once
+    assert len({ids[0] for ids in claimed_by} & set(worker_ids)) >= 2  # side by side
+
+
+def test_a_new_webhook_job_wakes_an_idle_worker_at_once_not_at_its_next_poll(client, settings):
+    settings.STRIPE_WEBHOOK_SECRET = "whsec_test_wake"
+    body = json.dumps(
+        {
+            "id": "evt_wake_1",
+            "object": "event",
+            "type": "customer.created",  # ignored by the shop: no provider call
+            "created": int(time.time()),
+            "data": {"object": {"id": "cus_1", "object": "customer"}},
+        }
+    ).encode()
+    with money_threads(2, interval=30.0, listen=True):
+        time.sleep(1.0)  # both threads looked, found nothing, and wait (up to 30 s)
+        answer = client.post(
+            "/webhooks/stripe/",
+            data=body,
+            content_type="application/json",
+            HTTP_STRIPE_SIGNATURE=sign(body, settings.STRIPE_WEBHOOK_SECRET),
+        )
+        assert answer.status_code == 200
+        waited = wait_until(lambda: webhook_jobs_left() == 0, timeout=10)
+    assert waited < 5
+    assert WebhookEvent.objects.get().status == "ignored"
+
+
+def sign(body: bytes, secret: str) -> str:
+    at = int(time.time())
+    mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={at},v1={mac}"
