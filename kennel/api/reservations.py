@@ -40,6 +40,7 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
     "",
     response={
         201: ReservationCreatedOut,
+        400: ErrorOut,
         403: ErrorOut,
         404: ErrorOut,
         409: ErrorOut,
@@ -50,6 +51,20 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
         503: ErrorOut,
     },
     summary="Hold a puppy and open the deposit checkout",
+    operation_id="create_reservation",
+    openapi_extra={
+        "responses": {
+            "201": {
+                "links": {
+                    "GetReservation": {
+                        "operationId": "get_reservation",
+                        "parameters": {"token": "$response.body#/token"},
+                        "description": "The status of the reservation just made",
+                    }
+                }
+            }
+        }
+    },
     description=(
         "503 `PROVIDER_BUSY` (with `Retry-After`): the payment provider is slow and this "
         "server's calls to it are all taken; nothing was held. 503 `LOCK_TIMEOUT` / "
@@ -58,7 +73,9 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
         "(HOLD_RATE, with `Retry-After`), `HOLD_COOLDOWN` (this buyer cancelled a hold on the "
         "puppy moments ago, with `Retry-After`). Only `application/json` bodies (415 "
         "`UNSUPPORTED_MEDIA_TYPE`), and a browser's write from another site is refused (403 "
-        "`CROSS_ORIGIN_REFUSED`)."
+        "`CROSS_ORIGIN_REFUSED`). 400 `BAD_REQUEST`: the body is not JSON. 422 "
+        "`VALIDATION_ERROR`: `details.fields` names each field that breaks the schema's rules "
+        "(or the terms not accepted). 404 `PUPPY_NOT_FOUND`, 409 `PUPPY_NOT_AVAILABLE`."
     ),
 )
 def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
@@ -95,6 +112,7 @@ def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
     "{token}/",
     response={200: ReservationOut, 404: ErrorOut},
     summary="A reservation's status",
+    operation_id="get_reservation",
     description=(
         "`checkout_url` is the provider's page for this reservation's deposit while it is "
         "pending (a buyer who left it goes back to the same checkout); null otherwise."

@@ -11,6 +11,8 @@ from kennel.core.db import is_database_unavailable
 from kennel.core.errors import ApplicationError
 from kennel.core.middleware import database_unavailable_response
 
+PATTERN_MESSAGE = "This is not in the expected format (see the API's schema)."
+
 api = NinjaAPI(
     title="Kennel API",
     version="1",
@@ -42,7 +44,11 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
     fields: dict[str, list[str]] = {}
     for error in exc.errors:
         loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
-        fields.setdefault(".".join(loc) or "body", []).append(str(error.get("msg", "invalid")))
+        # A pattern's message would quote the pattern (control characters and all).
+        message = PATTERN_MESSAGE if error.get("type") == "string_pattern_mismatch" else None
+        fields.setdefault(".".join(loc) or "body", []).append(
+            message or str(error.get("msg", "invalid"))
+        )
     body = {
         "error": {
             "code": "VALIDATION_ERROR",

@@ -2,15 +2,21 @@
 and one signed delivery posted many times at once."""
 
 import time
+import uuid
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import httpx
 from django.utils import timezone
+from paypalserversdk.models.money import Money
+from paypalserversdk.models.refund_request import RefundRequest
 
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.outbox import side_effect_run
 from kennel.payments.models import PaymentWork, WebhookEvent
+from kennel.payments.paypal import client as paypal_client
+from kennel.payments.stripe import client as stripe_client
 from kennel.reservations.models import Reservation
 
 
@@ -71,3 +77,39 @@ def post_at_once(
     return threads(
         times, lambda i: httpx.post(url, content=raw, headers=headers, timeout=30).status_code
     )
+
+
+def refund_at_dashboard(reservation: Reservation, amount: str) -> None:
+    """What the breeder does in the provider's dashboard: a refund Kennel did not send."""
+    payment_id = str(reservation.external_payment_id)
+    if reservation.provider == "stripe":
+        stripe_client.get_client().v1.refunds.create(
+            params={"payment_intent": payment_id, "amount": int(Decimal(amount) * 100)}
+        )
+    else:
+        paypal_client.get_api().sdk.payments.refund_captured_payment(
+            {
+                "capture_id": payment_id,
+                "paypal_request_id": f"dashboard-{uuid.uuid4()}",
+                "body": RefundRequest(amount=Money(currency_code="EUR", value=amount)),
+            }
+        )
+
+
+def sandbox_refunds(sandbox: Any, reservation: Reservation) -> list[int | Decimal]:
+    """The refunds the provider made of the reservation's payment, as amounts."""
+    payment_id = reservation.external_payment_id
+    if reservation.provider == "stripe":
+        with sandbox.stripe.state.lock:
+            return [
+                r["amount"]
+                for r in sandbox.stripe.state.refunds.values()
+                if r["payment_intent"] == payment_id
+            ]
+    with sandbox.paypal.state.lock:
+        state = sandbox.paypal.state
+        return [
+            Decimal(r["amount"]["value"])
+            for rid, r in state.refunds.items()
+            if state.refund_captures[rid] == payment_id
+        ]

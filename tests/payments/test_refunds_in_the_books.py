@@ -7,23 +7,19 @@ from typing import Any, cast
 
 import pytest
 from django.core.management import call_command
-from paypalserversdk.models.money import Money
-from paypalserversdk.models.refund_request import RefundRequest
 
 from kennel.catalogue.models import Puppy
 from kennel.core.models import AuditLog, SideEffect
 from kennel.notifications.emails import email_message
 from kennel.payments.models import Refund
 from kennel.payments.owner import RefundRefused, reservation_refund
-from kennel.payments.paypal import client as paypal_client
 from kennel.payments.selectors import reservation_money
-from kennel.payments.stripe import client as stripe_client
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments import paypal_helpers, stripe_helpers
-from tests.payments.flow import process_webhooks, settled
+from tests.payments.flow import process_webhooks, refund_at_dashboard, sandbox_refunds, settled
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -48,42 +44,6 @@ def confirmed(sandbox: Any, live_server: Any, provider: str) -> Reservation:
     reservation = settled(sandbox, body["id"])
     assert reservation.status == "confirmed"
     return reservation
-
-
-def refund_at_dashboard(reservation: Reservation, amount: str) -> None:
-    """What the breeder does in the provider's dashboard: a refund Kennel did not send."""
-    payment_id = str(reservation.external_payment_id)
-    if reservation.provider == "stripe":
-        stripe_client.get_client().v1.refunds.create(
-            params={"payment_intent": payment_id, "amount": int(Decimal(amount) * 100)}
-        )
-    else:
-        paypal_client.get_api().sdk.payments.refund_captured_payment(
-            {
-                "capture_id": payment_id,
-                "paypal_request_id": f"dashboard-{amount}",
-                "body": RefundRequest(amount=Money(currency_code="EUR", value=amount)),
-            }
-        )
-
-
-def sandbox_refunds(sandbox: Any, reservation: Reservation) -> list[int | Decimal]:
-    """The refunds the provider made of the reservation's payment, as amounts."""
-    payment_id = reservation.external_payment_id
-    if reservation.provider == "stripe":
-        with sandbox.stripe.state.lock:
-            return [
-                r["amount"]
-                for r in sandbox.stripe.state.refunds.values()
-                if r["payment_intent"] == payment_id
-            ]
-    with sandbox.paypal.state.lock:
-        state = sandbox.paypal.state
-        return [
-            Decimal(r["amount"]["value"])
-            for rid, r in state.refunds.items()
-            if state.refund_captures[rid] == payment_id
-        ]
 
 
 def books() -> str:
