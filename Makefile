@@ -71,6 +71,10 @@ bench: install
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench
 
+# SOAK_SECONDS (default 600) of mixed load on the production stack, then its checks (bench/soak.py).
+soak: install
+	$(PY) -m bench.soak
+
 # Which app imports which (and whether any points up the layers): see STYLE.md.
 deps: install
 	$(PY) -m tests.architecture.graph

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from bench.reference import views
+
+urlpatterns = [
+    path("bare/", views.bare),
+    path("plain/", views.plain_catalogue),
+]
