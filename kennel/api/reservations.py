@@ -54,7 +54,7 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
     operation_id="create_reservation",
     openapi_extra={
         "responses": {
-            "201": {
+            201: {
                 "links": {
                     "GetReservation": {
                         "operationId": "get_reservation",

@@ -15,10 +15,11 @@ import copy
 import functools
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
 
-from babel import Locale
-from babel.numbers import NumberPattern, parse_pattern
-from django.utils import translation
+if TYPE_CHECKING:
+    from babel import Locale
+    from babel.numbers import NumberPattern
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,10 @@ def format_money(amount: Decimal, currency: str) -> str:
     charged in: English "2,500.00 EUR" (the code: unambiguous to every reader, and what the
     back office and its exports have always shown), French "2 500,00 €" (CLDR's pattern,
     through Babel, with its non-breaking spaces)."""
+    # Imported here: the offline sandbox reads this module's currency table and must load
+    # neither Django nor Babel (tests/sandbox/test_sandbox_package.py).
+    from django.utils import translation
+
     value = quantize(amount, currency)
     code = currency.strip().upper()
     language = translation.get_language() or "en"
@@ -162,6 +167,9 @@ def format_money(amount: Decimal, currency: str) -> str:
 
 
 @functools.cache
-def _currency_pattern(language: str) -> tuple[Locale, NumberPattern]:
+def _currency_pattern(language: str) -> "tuple[Locale, NumberPattern]":
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
     locale = Locale.parse(language, sep="-")
     return locale, parse_pattern(locale.currency_formats["standard"])
