@@ -4,7 +4,7 @@ fast, and never stale.
 The version is a counter in the database (table catalogue_version) that triggers move on in
 the same transaction as every change to a puppy, a photo, a litter, a parent or a page
 (migration catalogue/0006). A page reads it first — one single-row query — and then looks
-its rendering up in this process's cache (locmem) under (version, language, day, what was
+its rendering up in this process's memory under (version, language, day, what was
 asked). A committed change has moved the version on before anyone can read the change, so
 the next request misses and renders afresh; something rendered from data newer than its
 version is harmless (the version only ever grows). What is cached is shared by every
@@ -13,15 +13,20 @@ request; the puppy page caches the puppy, not the page).
 """
 
 import hashlib
+import threading
 from typing import Any
 
-from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone, translation
 
-# An hour at most: the version, not the timeout, keeps a fragment fresh. The locmem cache
-# culls its oldest entries beyond its MAX_ENTRIES (300) as well.
-TIMEOUT_SECONDS = 3600
+# Only the current version's renderings are kept (what an older version rendered can never be
+# asked for again): the first one stored under a new version empties the rest, and so does
+# reaching MAX_ENTRIES (pages x filters x languages of one version rarely come near it). A
+# worker's cache so stays a few MB however long it runs and however often puppies change.
+MAX_ENTRIES = 200
+_entries: dict[str, Any] = {}
+_entries_version = -1
+_lock = threading.Lock()
 
 
 def catalogue_version() -> int | None:
@@ -51,9 +56,21 @@ def fragment_key(name: str, *parts: Any) -> str | None:
 
 
 def fragment_get(key: str | None) -> Any:
-    return cache.get(key) if key else None
+    if not key:
+        return None
+    with _lock:
+        return _entries.get(key)
 
 
 def fragment_set(key: str | None, value: Any) -> None:
-    if key:
-        cache.set(key, value, TIMEOUT_SECONDS)
+    global _entries_version
+    if not key:
+        return
+    version = int(key.split(":", 3)[2])  # catalogue:<name>:<version>:…
+    with _lock:
+        if version < _entries_version:
+            return  # rendered under a version already superseded here: never asked again
+        if version > _entries_version or len(_entries) >= MAX_ENTRIES:
+            _entries.clear()
+            _entries_version = version
+        _entries[key] = value

@@ -13,6 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from kennel.catalogue import cache
 from kennel.catalogue.images import photo_delete
 from kennel.catalogue.models import Puppy, PuppyPhoto
 from kennel.reservations.models import Reservation
@@ -336,3 +337,26 @@ def test_links_with_tracking_parameters_share_the_page_and_never_show_each_other
     assert "visitor-one-secret" not in second
     assert "visitor-one-secret" not in first  # the language form goes back to the clean page
     assert 'name="next" value="/"' in second
+
+
+def test_a_worker_keeps_only_the_current_versions_pages_so_its_memory_stays_bounded():
+    """Every hold moves the version on: what an older version rendered is dropped, not kept
+    until some timeout, and one version's pages are capped at MAX_ENTRIES."""
+    try:
+        _bounded_by_version()
+    finally:  # the versions made up here are far ahead of the database's: start afresh
+        cache._entries.clear()
+        cache._entries_version = -1
+
+
+def _bounded_by_version() -> None:
+    cache.fragment_set("catalogue:index:900001:en:x:a", "old page")
+    cache.fragment_set("catalogue:index:900002:en:x:a", "new page")
+    cache.fragment_set("catalogue:index:900001:en:x:b", "late render of the old version")
+
+    assert cache.fragment_get("catalogue:index:900001:en:x:a") is None
+    assert cache.fragment_get("catalogue:index:900001:en:x:b") is None
+    assert cache.fragment_get("catalogue:index:900002:en:x:a") == "new page"
+    for n in range(cache.MAX_ENTRIES * 2):
+        cache.fragment_set(f"catalogue:index:900002:en:x:{n}", "page")
+    assert len(cache._entries) <= cache.MAX_ENTRIES
