@@ -71,6 +71,20 @@ class Figure:
     errors: int = 0  # non-2xx/3xx answers and socket errors
     detail: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls, latencies: list[float], *, done: int, seconds: float, errors: int, **detail: Any
+    ) -> "Figure":
+        """`done` things in `seconds`, with these latencies (ms)."""
+        return cls(
+            rps=done / seconds if seconds else 0.0,
+            p50_ms=percentile(latencies, 0.5),
+            p99_ms=percentile(latencies, 0.99),
+            requests=len(latencies),
+            errors=errors,
+            detail=detail,
+        )
+
     def as_json(self) -> dict[str, Any]:
         out = {"rps": round(self.rps, 1), "p50_ms": round(self.p50_ms, 2)}
         out |= {"p99_ms": round(self.p99_ms, 2), "requests": self.requests, "errors": self.errors}

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.common import Connection, Figure, percentile, stripe_signature
+from bench.common import Connection, Figure, stripe_signature
 
 BUYER = {"name": "Jane Doe", "phone": "+33 6 12 34 56 78", "accept_terms": True}
 JSON = {"Content-Type": "application/json"}
@@ -77,13 +77,12 @@ def reserve(
 
         await asyncio.gather(*(buyer() for _ in range(concurrency)))
         elapsed = time.monotonic() - started
-        result.figure = Figure(
-            rps=len(result.created) / elapsed,
-            p50_ms=percentile(latencies, 0.5),
-            p99_ms=percentile(latencies, 0.99),
-            requests=len(latencies),
+        result.figure = Figure.of(
+            latencies,
+            done=len(result.created),
+            seconds=elapsed,
             errors=sum(c for s, c in result.statuses.items() if s not in (201, 503)),
-            detail={"statuses": dict(result.statuses)},
+            statuses=dict(result.statuses),
         )
         return result
 
@@ -178,13 +177,8 @@ def deliver_steady(base_url: str, bodies: list[bytes], *, rate: float, secret: s
 
         await asyncio.gather(*(sender() for _ in range(256)))
         elapsed = time.monotonic() - started
-        figure = Figure(
-            rps=len(latencies) / elapsed,
-            p50_ms=percentile(latencies, 0.5),
-            p99_ms=percentile(latencies, 0.99),
-            requests=len(latencies),
-            errors=sum(c for s, c in statuses.items() if s != 200),
-        )
+        errors = sum(c for s, c in statuses.items() if s != 200)
+        figure = Figure.of(latencies, done=len(latencies), seconds=elapsed, errors=errors)
         return Steady(figure, sent_at, statuses)
 
     return asyncio.run(run())
@@ -241,13 +235,7 @@ def flash_sale(base_url: str, slugs: list[str], *, buyers: int = 500) -> FlashSa
         go.set()
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
-        figure = Figure(
-            rps=len(latencies) / elapsed,
-            p50_ms=percentile(latencies, 0.5),
-            p99_ms=percentile(latencies, 0.99),
-            requests=len(latencies),
-            errors=outcomes["5xx"],
-        )
+        figure = Figure.of(latencies, done=len(latencies), seconds=elapsed, errors=outcomes["5xx"])
         sold_out = outcomes.pop("409 PUPPY_NOT_AVAILABLE", 0)  # the 5xx stay listed by code
         holds = outcomes.pop("hold", 0)
         server_errors = outcomes.pop("5xx", 0)

@@ -52,6 +52,7 @@ from kennel.reservations import services as reservations
 from kennel.reservations.effects import EMAILS, Effect
 from kennel.reservations.models import Reservation
 from sandbox import CheckoutSessionNotOpen, OrderNotApprovable
+from sandbox.paypal.state import OUTCOMES as PAYPAL_SANDBOX_OUTCOMES
 from tests.conftest import sandbox_for
 from tests.factories import PuppyFactory
 from tests.payments.flow import refund_at_dashboard, sandbox_refunds
@@ -66,15 +67,7 @@ BUYERS = [
     for i in range(3)
 ]
 STRIPE_OUTCOMES = ["pay", "pay", "async_succeed", "async_fail", "decline", "cancel", "expire"]
-PAYPAL_OUTCOMES = [
-    "approve",
-    "approve",
-    "approve_pending",
-    "approve_pending_denied",
-    "approve_declined",
-    "approve_instrument_declined",
-    "cancel",
-]
+PAYPAL_OUTCOMES = ["approve", *PAYPAL_SANDBOX_OUTCOMES]  # every outcome, approve twice as often
 SITE = "http://testserver"
 # No live server: the machine delivers the sandbox's events itself (its webhook URLs are off).
 NOWHERE = SimpleNamespace(url=SITE)
