@@ -26,10 +26,20 @@ class CatalogueFilterForm(forms.Form):
         required=False, choices=[("", "All puppies"), ("available", "Available now")]
     )
 
+    FIELDS = ("breed", "sex", "status")
+
+    @classmethod
+    def filters_of(cls, query: Any) -> dict[str, str]:
+        """The filters a query string asks for; no form is built when it names none (most
+        visits: building one deep-copies its fields, a sixth of a cached page's time)."""
+        if not any(query.get(name) for name in cls.FIELDS):
+            return dict.fromkeys(cls.FIELDS, "")
+        return cls(query).filters()
+
     def filters(self) -> dict[str, str]:
         self.is_valid()
         cleaned = getattr(self, "cleaned_data", {})
-        return {name: cleaned.get(name) or "" for name in ("breed", "sex", "status")}
+        return {name: cleaned.get(name) or "" for name in self.FIELDS}
 
 
 class PhotoField(forms.ImageField):

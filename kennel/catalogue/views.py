@@ -60,7 +60,7 @@ CSRF_PLACEHOLDER = "kennelcsrftokenplaceholder"
 
 @require_safe
 def index(request: HttpRequest) -> HttpResponse:
-    filters = CatalogueFilterForm(request.GET).filters()
+    filters = CatalogueFilterForm.filters_of(request.GET)
     number = _page_number(request)
     # The page is shared from the cache while the catalogue is unchanged (catalogue/cache.py)
     # by every visitor of its filters and page, whatever else the link carries (fbclid,
