@@ -70,6 +70,14 @@ def share_image(photos: list[PuppyPhoto]) -> dict[str, Any] | None:
 def puppy_summary(puppy: Puppy) -> str:
     if puppy.description:
         return Truncator(" ".join(puppy.description.split())).chars(200)
+    return puppy_facts(puppy)
+
+
+@register.filter
+def puppy_facts(puppy: Puppy) -> str:
+    """The puppy in one sentence in the active language ("Rosie: female Golden Retriever
+    puppy, born on 6 October 2026."):
+    the share preview's summary and the puppy page's description (with its status)."""
     return gettext("%(name)s: %(sex)s %(breed)s puppy, born on %(born)s.") % {
         "name": puppy.name,
         "sex": str(puppy.get_sex_display()).lower(),
