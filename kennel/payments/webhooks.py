@@ -76,8 +76,7 @@ def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> W
 def webhook_queue(event: WebhookEvent, *, actor: str) -> None:
     """Queue the event's processing on the outbox (money queue), once: a job already waiting
     is left alone, one that ended (done before, or dead) is started again."""
-    key = f"webhook:{event.pk}"
-    dedup = dedup_key(key=key, kind=REPROCESS, recipient=event.provider)
+    dedup = dedup_key(key=_job_key(event), kind=REPROCESS, recipient=event.provider)
     job = SideEffect.objects.filter(dedup_key=dedup).values_list("pk", "status").first()
     if job is None:
         _queue_new(event)
@@ -87,11 +86,13 @@ def webhook_queue(event: WebhookEvent, *, actor: str) -> None:
 
 def _queue_new(event: WebhookEvent) -> None:
     outbox_enqueue(
-        kinds=[REPROCESS],
-        key=f"webhook:{event.pk}",
-        recipient=event.provider,
-        data={"event": event.pk},
+        kinds=[REPROCESS], key=_job_key(event), recipient=event.provider, data={"event": event.pk}
     )
+
+
+def _job_key(event: WebhookEvent) -> str:
+    """The outbox key of the event's processing job (its dedup key is built from it)."""
+    return f"webhook:{event.pk}"
 
 
 def webhook_events_replay(*, event_ids: Iterable[int], actor: str) -> int:
@@ -243,8 +244,7 @@ def webhooks_sweep(*, now: datetime | None = None) -> int:
         ).order_by("received_at")[:500]
     )
     keys = {
-        e.pk: dedup_key(key=f"webhook:{e.pk}", kind=REPROCESS, recipient=e.provider)
-        for e in unsettled
+        e.pk: dedup_key(key=_job_key(e), kind=REPROCESS, recipient=e.provider) for e in unsettled
     }
     waiting = set(
         SideEffect.objects.filter(
