@@ -5,8 +5,6 @@ Nothing here imports Django: the bench's own process only drives load and reads 
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -21,6 +19,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from sandbox.stripe import signing
 
 ROOT = Path(__file__).resolve().parent.parent
 PG = "postgres://postgres@127.0.0.1:5432"
@@ -216,9 +216,8 @@ class Connection:
 
 
 def stripe_signature(body: bytes, secret: str, at: int | None = None) -> str:
-    at = int(time.time()) if at is None else at
-    mac = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={at},v1={mac}"
+    """Signed as Stripe (and the sandbox, whose signing this is) signs a delivery."""
+    return signing.signature(secret, body, int(time.time()) if at is None else at)
 
 
 def wrk_posts_script(path: Path, requests: Iterable[tuple[str, bytes, dict[str, str]]]) -> Path:

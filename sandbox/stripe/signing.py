@@ -23,14 +23,19 @@ def encode(event: JSON) -> bytes:
     return json.dumps(event, indent=2).encode("utf-8")
 
 
+def signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The ``Stripe-Signature`` header's value for ``body`` signed at ``timestamp``."""
+    key = secret.encode("utf-8")
+    digest = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
 def signed_headers(secret: str, body: bytes, stale: bool) -> dict[str, str]:
     """The headers of one delivery attempt of ``body``."""
     timestamp = int(time.time()) - (STALE_SECONDS if stale else 0)
-    key = secret.encode("utf-8")
-    signature = hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return {
         "Content-Type": "application/json; charset=utf-8",
-        "Stripe-Signature": f"t={timestamp},v1={signature}",
+        "Stripe-Signature": signature(secret, body, timestamp),
         "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         "Accept": "*/*; q=0.5, application/xml",
         "Cache-Control": "no-cache",
