@@ -7,7 +7,7 @@ import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
 
-from kennel.reservations.services import Buyer
+from kennel.reservations.buyers import Buyer
 from sandbox import Sandbox, SandboxConfig
 from tests.factories import PuppyFactory
 from tests.notifications.servers import SmtpSink

@@ -15,6 +15,7 @@ class LitterFactory(factory.django.DjangoModelFactory):
         model = Litter
 
     name = factory.Sequence(lambda n: f"Litter {n}")
+    slug = factory.Sequence(lambda n: f"litter-{n}")
     dam = "Bella"
     sire = "Max"
     born_on = factory.LazyFunction(lambda: date.today() - timedelta(weeks=9))

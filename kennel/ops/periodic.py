@@ -14,6 +14,7 @@ from kennel.monitoring.alerts import health_alerts_sweep
 from kennel.monitoring.reconciliation import reconciliation_sweep
 from kennel.payments.webhooks import webhooks_sweep
 from kennel.reservations.services import reservations_expire_due, reservations_release_stranded
+from kennel.reservations.waitlist import turns_time_out
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ def _sweeps() -> list[tuple[str, Callable[[], int]]]:
     return [
         ("expired holds", lambda: reservations_expire_due()),
         ("stranded holds released", lambda: reservations_release_stranded()),
+        ("pick turns timed out", lambda: turns_time_out()),
         ("webhook events queued for processing", lambda: webhooks_sweep()),
         ("side effects recovered", lambda: side_effects_recover()),
         ("lost tasks marked failed", tasks_mark_lost),

@@ -16,9 +16,9 @@ from django.utils import timezone
 from kennel.catalogue import cache
 from kennel.catalogue.images import photo_delete
 from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import (
-    Buyer,
     lock_for_payment,
     puppy_put_on_sale,
     puppy_take_off_sale,

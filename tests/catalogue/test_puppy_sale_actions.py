@@ -5,7 +5,8 @@ import pytest
 
 from kennel.catalogue.models import Puppy
 from kennel.core.models import AuditLog
-from kennel.reservations.services import Buyer, reservation_hold
+from kennel.reservations.buyers import Buyer
+from kennel.reservations.services import reservation_hold
 from tests.factories import PuppyFactory
 
 pytestmark = pytest.mark.django_db

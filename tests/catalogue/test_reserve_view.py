@@ -15,8 +15,8 @@ from kennel.core.errors import (
     PUPPY_NOT_FOUND_MESSAGE,
 )
 from kennel.core.models import AuditLog
+from kennel.reservations.buyers import EMAIL_MAX, NAME_MAX, PHONE_MAX
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import EMAIL_MAX, NAME_MAX, PHONE_MAX
 from tests.factories import PuppyFactory
 
 pytestmark = pytest.mark.django_db

@@ -36,7 +36,8 @@ def test_a_buyer_who_is_too_late_is_told_plainly(page, sandbox, live_server):
     puppy = PuppyFactory(name="Pepper", slug="pepper")
     page.goto(f"{live_server.url}/puppies/pepper/")
     # Someone else takes the puppy while this buyer fills in the form.
-    from kennel.reservations.services import Buyer, reservation_hold
+    from kennel.reservations.buyers import Buyer
+    from kennel.reservations.services import reservation_hold
 
     reservation_hold(
         puppy_slug=puppy.slug,

@@ -10,8 +10,8 @@ from PIL import Image
 
 from kennel.catalogue.images import photo_process
 from kennel.catalogue.models import Page, PuppyPhoto
+from kennel.reservations.buyers import TERMS_NOT_ACCEPTED_MESSAGE
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import TERMS_NOT_ACCEPTED_MESSAGE
 from tests.factories import PuppyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -30,6 +30,7 @@ def smtp_down(settings):
 def _assert_untouched(reservation: Reservation) -> None:
     reservation.refresh_from_db()
     assert reservation.status == "confirmed"
+    assert reservation.puppy is not None
     assert reservation.puppy.status == "reserved"
 
 

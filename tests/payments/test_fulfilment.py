@@ -11,8 +11,9 @@ from kennel.payments.fulfilment import payment_apply
 from kennel.payments.models import Refund, WebhookEvent
 from kennel.payments.providers import PaymentSnapshot, PaymentState
 from kennel.payments.webhooks import MAX_ATTEMPTS, webhook_process
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import Buyer, reservation_hold
+from kennel.reservations.services import reservation_hold
 from tests.factories import PuppyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -18,8 +18,9 @@ from kennel.payments.providers import CheckoutRequest, PaymentState, VerifiedEve
 from kennel.payments.registry import get_provider
 from kennel.payments.services import checkout_start
 from kennel.payments.stripe.provider import MIN_SESSION_LIFETIME, StripeProvider
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import Buyer, reservation_hold
+from kennel.reservations.services import reservation_hold
 from tests.factories import PuppyFactory
 from tests.payments.paypal_helpers import captures_of, events_of
 from tests.payments.stripe_helpers import reserve as reserve_with_stripe

@@ -52,7 +52,7 @@ def checkout_request(reservation: Reservation) -> CheckoutRequest:
         reservation_id=str(reservation.pk),
         amount=reservation.deposit_amount,
         currency=reservation.currency,
-        description=f"Deposit for {reservation.puppy.name}",
+        description=f"Deposit for {reservation.what}",
         buyer_email=reservation.buyer_email,
         expires_at=reservation.expires_at,
         success_url=f"{SITE}/payments/paypal/return/?reservation={reservation.token}",
@@ -310,6 +310,6 @@ def _verified(event: dict) -> VerifiedEvent:
 
 
 def _buyer():
-    from kennel.reservations.services import Buyer
+    from kennel.reservations.buyers import Buyer
 
     return Buyer(name="Jane Doe", email="jane@example.com", phone="+33 6 12 34 56 78")

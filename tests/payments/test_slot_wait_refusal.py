@@ -11,8 +11,9 @@ from django.db import connection
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import PuppyNotAvailable
 from kennel.payments.services import checkout_start
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import Buyer, reservation_hold
+from kennel.reservations.services import reservation_hold
 from tests.factories import PuppyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

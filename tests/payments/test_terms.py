@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 
 from kennel.catalogue.models import Page, Puppy
+from kennel.reservations.buyers import TERMS_NOT_ACCEPTED_MESSAGE
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import TERMS_NOT_ACCEPTED_MESSAGE
 from tests.factories import PuppyFactory
 
 FORM = {

@@ -9,13 +9,9 @@ from django.utils import timezone
 
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
+from kennel.reservations.buyers import Buyer, buyer_validate
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import (
-    Buyer,
-    buyer_validate,
-    reservation_hold,
-    reservations_expire_due,
-)
+from kennel.reservations.services import reservation_hold, reservations_expire_due
 from tests.factories import PuppyFactory, ReservationFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

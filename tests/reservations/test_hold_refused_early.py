@@ -8,8 +8,9 @@ from django.utils import timezone
 
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import Buyer, hold_refused_early, reservation_hold
+from kennel.reservations.services import hold_refused_early, reservation_hold
 from tests.factories import PuppyFactory, ReservationFactory
 from tests.payments.stripe_helpers import reserve
 

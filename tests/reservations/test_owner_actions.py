@@ -30,7 +30,7 @@ def owner(settings: Any) -> None:
 
 
 def puppy_status(reservation: Reservation) -> tuple[str, bool]:
-    puppy = Puppy.objects.get(pk=reservation.puppy_id)
+    puppy = Puppy.objects.get(reservations=reservation)
     return puppy.status, puppy.is_published
 
 

@@ -12,8 +12,9 @@ from django.utils import timezone
 from kennel.catalogue.models import Puppy, PuppyPhoto
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import Buyer, reservation_hold, reservation_release
+from kennel.reservations.services import reservation_hold, reservation_release
 from tests.factories import PuppyFactory, ReservationFactory
 
 pytestmark = pytest.mark.django_db

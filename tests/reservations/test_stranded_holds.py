@@ -17,10 +17,10 @@ from kennel.catalogue.models import Puppy
 from kennel.core.models import AuditLog, SideEffect
 from kennel.ops.periodic import run_sweeps
 from kennel.payments.models import Refund
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import (
     STRANDED_AFTER,
-    Buyer,
     reservation_hold,
     reservation_set_checkout,
     reservations_release_stranded,

@@ -1,0 +1,161 @@
+"""A waiting list's deposits through the real SDKs and the sandbox: families paying at once
+with both providers get places 1…N in the order their deposits were confirmed; a failed
+payment gets none; leaving the list refunds what the terms say, through the provider, once."""
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from kennel.catalogue.models import Litter
+from kennel.core.models import AuditLog
+from kennel.payments.models import Refund
+from kennel.payments.owner import waitlist_withdraw
+from kennel.payments.services import waitlist_checkout_start
+from kennel.reservations import waitlist
+from kennel.reservations.models import WaitlistEntry
+from kennel.reservations.services import reservations_expire_due
+from tests.conftest import run_worker_once
+from tests.payments import paypal_helpers, stripe_helpers
+from tests.payments.flow import process_webhooks, sandbox_refunds
+from tests.reservations.waitlist_helpers import family, open_litter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _join(litter: Litter, n: int, provider: str, site_url: str) -> tuple[WaitlistEntry, str]:
+    return waitlist_checkout_start(
+        litter_slug=litter.slug,
+        buyer=family(n),
+        provider=provider,
+        preferences=waitlist.Preferences(),
+        site_url=site_url,
+    )
+
+
+def _pay(provider: str, checkout_url: str, outcome: str = "") -> None:
+    """The family pays on the provider's page and its browser comes back to the shop."""
+    if provider == "stripe":
+        back = stripe_helpers.choose(checkout_url, outcome or "pay")
+    else:
+        back = paypal_helpers.approve(checkout_url, outcome or "approve")
+    paypal_helpers.come_back(back)
+
+
+def test_ten_families_paying_at_once_get_places_one_to_ten_in_confirmation_order(
+    sandbox, live_server, threads
+):
+    litter = open_litter()
+    sandbox.switches.deliver_twice = True
+    sandbox.switches.out_of_order = True
+    providers = ["stripe" if n % 2 else "paypal" for n in range(11)]
+    joined = [_join(litter, n, providers[n], live_server.url) for n in range(11)]
+    # Family 10's card fails (an asynchronous payment that is declined a moment later).
+    outcomes = [""] * 10 + ["async_fail" if providers[10] == "stripe" else "approve_declined"]
+
+    results = threads(11, lambda i: _pay(providers[i], joined[i][1], outcomes[i]))
+    assert not [r for r in results if isinstance(r, BaseException)], results
+    process_webhooks(sandbox)
+
+    entries = [WaitlistEntry.objects.select_related("reservation").get(pk=e.pk) for e, _ in joined]
+    paid, failed = entries[:10], entries[10]
+    assert sorted(e.position for e in paid) == list(range(1, 11))  # no gap, no two alike
+    assert all(e.status == "waiting" for e in paid)
+    assert all(e.reservation.status == "confirmed" for e in paid)
+    assert failed.position is None
+    assert failed.status == "unpaid"
+    assert failed.reservation.status == "released"
+    # In the order the deposits were confirmed: each place was given as its deposit was.
+    placed = AuditLog.objects.filter(action="reservations.waitlist.placed").order_by("pk")
+    assert [row.data["position"] for row in placed] == list(range(1, 11))
+    by_confirmation = sorted(paid, key=lambda e: e.reservation.confirmed_at)
+    assert [e.position for e in by_confirmation] == list(range(1, 11))
+    # Duplicated and reordered deliveries changed nothing more: one place per family.
+    assert AuditLog.objects.filter(action="reservations.reservation.confirmed").count() == 10
+    assert {e.reservation.deposit_amount for e in paid} == {Decimal("400.00")}
+    standing = waitlist.entry_standing(token=by_confirmation[-1].token)
+    assert standing.ahead == 9
+
+
+def test_a_closed_list_takes_no_family_and_a_late_deposit_is_refunded(sandbox, live_server):
+    litter = open_litter()
+    entry, url = _join(litter, 1, "stripe", live_server.url)
+    Litter.objects.filter(pk=litter.pk).update(waitlist_open=False)
+
+    with pytest.raises(waitlist.WaitlistRefused) as refused:
+        _join(litter, 2, "stripe", live_server.url)
+    assert refused.value.code == "WAITLIST_CLOSED"
+    assert WaitlistEntry.objects.count() == 1
+
+    # Family 1's hold ran out (the sweep closed it) and the list closed before its money
+    # arrived: the money goes back.
+    assert reservations_expire_due(now=timezone.now() + timedelta(days=1)) == 1
+    _pay("stripe", url)
+    process_webhooks(sandbox)
+    run_worker_once()
+
+    entry.refresh_from_db()
+    assert entry.position is None
+    [refund] = Refund.objects.filter(reservation_id=entry.reservation_id)
+    assert refund.amount == Decimal("400.00")
+    assert refund.status == "succeeded"
+
+
+@pytest.mark.parametrize("provider", ["stripe", "paypal"])
+def test_withdrawing_before_the_cut_off_refunds_in_full_through_the_provider_once(
+    sandbox, live_server, provider
+):
+    litter = open_litter(go_home_on=timezone.localdate() + timedelta(days=30), refund_days=14)
+    entry, url = _join(litter, 1, provider, live_server.url)
+    _pay(provider, url)
+    process_webhooks(sandbox)
+    entry.refresh_from_db()
+    assert entry.status == "waiting"
+
+    refund = waitlist_withdraw(token=entry.token)
+    with pytest.raises(waitlist.WaitlistRefused) as refused:
+        waitlist_withdraw(token=entry.token)  # posted twice: nothing more
+    assert refused.value.code == "NOT_WITHDRAWABLE"
+    run_worker_once()
+    process_webhooks(sandbox)
+
+    assert refund is not None
+    refund.refresh_from_db()
+    assert refund.amount == Decimal("400.00")
+    assert refund.reason == Refund.Reason.WITHDRAWN
+    assert refund.status == "succeeded"
+    assert Refund.objects.filter(reservation_id=entry.reservation_id).count() == 1
+    entry.refresh_from_db()
+    assert entry.status == "withdrawn"
+    assert entry.reservation.status == "refunded"
+    assert sandbox_refunds(sandbox, entry.reservation) in ([40000], [Decimal("400.00")])
+
+
+def test_withdrawing_after_the_cut_off_keeps_the_deposit(sandbox, live_server):
+    litter = open_litter(go_home_on=timezone.localdate() + timedelta(days=3), refund_days=14)
+    entry, url = _join(litter, 1, "stripe", live_server.url)
+    _pay("stripe", url)
+    process_webhooks(sandbox)
+
+    assert waitlist_withdraw(token=entry.token) is None
+    run_worker_once()
+
+    entry.refresh_from_db()
+    assert entry.status == "withdrawn"
+    assert entry.reservation.status == "confirmed"  # the breeder keeps it, per the terms
+    assert not Refund.objects.exists()
+
+
+def test_non_refundable_terms_keep_the_deposit_whenever_the_family_leaves(sandbox, live_server):
+    litter = open_litter(deposit_terms=Litter.DepositTerms.NON_REFUNDABLE)
+    entry, url = _join(litter, 1, "paypal", live_server.url)
+    _pay("paypal", url)
+    process_webhooks(sandbox)
+
+    assert waitlist_withdraw(token=entry.token) is None
+
+    entry.refresh_from_db()
+    assert entry.terms == "non_refundable"
+    assert entry.status == "withdrawn"
+    assert not Refund.objects.exists()

@@ -1,0 +1,156 @@
+"""Picking under real concurrency (threads, each with its own connection): never two open
+turns, never a puppy promised twice, every deposit one reservation or still waiting, and a
+turn that runs out while its family clicks ends exactly one way. Runs on PostgreSQL and on
+SQLite (`-m race`)."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from kennel.catalogue.models import Puppy
+from kennel.core.errors import ApplicationError
+from kennel.reservations import waitlist
+from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
+from tests.factories import PuppyFactory
+from tests.reservations.waitlist_helpers import on_list, open_litter
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
+
+
+def _assert_books(litter_id: int) -> None:
+    """The invariants of a litter's picking, read back from the database."""
+    open_turns = PickTurn.objects.filter(litter_id=litter_id, outcome="open").count()
+    assert open_turns <= 1
+    promised = (
+        Reservation.objects.filter(puppy__litter_id=litter_id, status="confirmed")
+        .values("puppy_id")
+        .annotate(n=Count("pk"))
+    )
+    assert all(row["n"] == 1 for row in promised), "a puppy promised twice"
+    for entry in WaitlistEntry.objects.filter(litter_id=litter_id).select_related("reservation"):
+        reservation = entry.reservation
+        if entry.status == "picked":
+            assert reservation.puppy is not None
+            assert reservation.puppy.status == "reserved"
+        else:
+            assert reservation.puppy_id is None  # still waiting (or passed): no puppy
+        assert reservation.status == "confirmed"
+    reserved = set(
+        Reservation.objects.filter(puppy__litter_id=litter_id).values_list("puppy__slug", flat=True)
+    )
+    assert reserved == set(
+        Puppy.objects.filter(litter_id=litter_id, status="reserved").values_list("slug", flat=True)
+    )
+
+
+def test_twenty_threads_of_two_families_hammering_pick_and_pass_while_the_sweep_runs(threads):
+    litter = open_litter(pick_window_minutes=1)
+    for i in range(4):
+        PuppyFactory(litter=litter, slug=f"pup-{i}", is_published=False)
+    families = [on_list(litter, n) for n in (1, 2)]
+    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    def hammer(i: int) -> list[str]:
+        outcomes: list[str] = []
+        rng = random.Random(i)
+        for _ in range(6):
+            family = families[i % 2]
+            try:
+                if i % 5 == 4:
+                    # The sweep, with a clock that has run past every turn now and then.
+                    later = timezone.now() + timedelta(minutes=rng.choice([0, 2]))
+                    waitlist.turns_time_out(now=later)
+                    outcomes.append("swept")
+                elif rng.random() < 0.7:
+                    waitlist.waitlist_pick(token=family.token, puppy_slug=f"pup-{rng.randrange(4)}")
+                    outcomes.append("picked")
+                else:
+                    waitlist.waitlist_pass(token=family.token)
+                    outcomes.append("passed")
+            except ApplicationError as exc:
+                outcomes.append(exc.code)
+        return outcomes
+
+    results = threads(20, hammer)
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert not errors, errors[:3]
+    codes = {code for r in results for code in r}
+    assert codes <= {
+        "picked",
+        "passed",
+        "swept",
+        "NOT_YOUR_TURN",
+        "PUPPY_NOT_AVAILABLE",
+        "LOCK_TIMEOUT",
+    }
+    assert "picked" in codes or "passed" in codes
+    _assert_books(litter.pk)
+    # Each family ended at most one way, and at most one picked puppy each.
+    for family in families:
+        family.refresh_from_db()
+        assert family.status in ("choosing", "picked", "passed")
+        assert Reservation.objects.filter(pk=family.reservation_id).count() == 1
+
+
+def test_a_turn_running_out_while_its_family_clicks_pick_ends_one_way(threads):
+    for _ in range(5):
+        litter = open_litter()
+        PuppyFactory(litter=litter, is_published=False)
+        first = on_list(litter, 1)
+        on_list(litter, 2)
+        turn = waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+        assert turn is not None
+        ends_at = timezone.now() + timedelta(milliseconds=30)
+        PickTurn.objects.filter(pk=turn.pk).update(ends_at=ends_at)
+
+        slug = litter.puppies.get().slug
+
+        def race(i: int, token: str = first.token, slug: str = slug, ends=ends_at) -> str:
+            try:
+                if i == 0:
+                    return f"swept {waitlist.turns_time_out(now=ends + timedelta(seconds=1))}"
+                waitlist.waitlist_pick(token=token, puppy_slug=slug)
+                return "picked"
+            except ApplicationError as exc:
+                return exc.code
+
+        sweep, pick = threads(2, race)
+
+        turn.refresh_from_db()
+        first.refresh_from_db()
+        # Exactly one outcome: the pick won (the sweep found the turn ended) or the turn
+        # timed out (the pick is refused); never both, never neither.
+        if pick == "picked":
+            assert turn.outcome == "picked"
+            assert first.status == "picked"
+            assert sweep == "swept 0"
+        else:
+            assert pick == "NOT_YOUR_TURN"
+            assert turn.outcome == "timed_out"
+            assert first.status == "passed"
+            assert first.reservation.puppy_id is None
+        _assert_books(litter.pk)
+
+
+def test_ten_threads_opening_picking_at_once_open_one_turn(threads):
+    litter = open_litter()
+    PuppyFactory(litter=litter, is_published=False)
+    on_list(litter, 1)
+    on_list(litter, 2)
+
+    def open_it(i: int) -> str:
+        try:
+            waitlist.picking_open(litter_id=litter.pk, actor=f"admin:{i}")
+            return "opened"
+        except ApplicationError as exc:
+            return exc.code
+
+    results = threads(10, open_it)
+
+    assert results.count("opened") == 1
+    assert set(results) <= {"opened", "PICKING_REFUSED", "LOCK_TIMEOUT"}
+    assert PickTurn.objects.filter(litter=litter).count() == 1
