@@ -172,6 +172,8 @@ BREEDER_PHONE = env.str("BREEDER_PHONE", default="+33 6 12 00 00 00" if _demo el
 DEFAULT_CURRENCY = env.str("DEFAULT_CURRENCY", default="EUR")
 DEPOSIT_SHARE = env.float("DEPOSIT_SHARE", default=0.2)
 HOLD_MINUTES = env.int("HOLD_MINUTES", default=30)
+# How long a family on a waiting list has to choose when its turn opens (a litter may say).
+PICK_WINDOW_MINUTES = env.int("PICK_WINDOW_MINUTES", default=1440)
 # One family, one hold: active holds per buyer email and per client address (behind
 # TRUSTED_PROXIES the forwarded one), holds per client address and period (django-ratelimit:
 # "10/m", "30/h"), and how long a buyer who cancelled a puppy's hold waits before holding it

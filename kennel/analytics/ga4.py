@@ -78,6 +78,8 @@ def ga4_config() -> Ga4Config | None:
 def ga4_purchase_payload(reservation: Reservation) -> dict[str, Any]:
     """The Measurement Protocol body for a confirmed reservation (transaction_id = its id)."""
     puppy = reservation.puppy
+    if puppy is None:  # a list deposit is reported when its family picks, not before
+        raise ValueError(f"reservation {reservation.pk} has no puppy to report")
     value = float(reservation.deposit_amount)
     item = {
         "item_id": puppy.slug[:VALUE_MAX],

@@ -116,10 +116,11 @@ def meta_purchase_event(reservation: Reservation) -> dict[str, Any]:
         user_data["fbp"] = reservation.fbp
     if reservation.fbc:
         user_data["fbc"] = reservation.fbc
+    puppy = reservation.puppy
+    if puppy is None:  # a list deposit is reported when its family picks, not before
+        raise ValueError(f"reservation {reservation.pk} has no puppy to report")
     paid_at = reservation.confirmed_at or reservation.updated_at
-    source_url = reservation.event_source_url or (
-        settings.SITE_URL + reservation.puppy.get_absolute_url()
-    )
+    source_url = reservation.event_source_url or (settings.SITE_URL + puppy.get_absolute_url())
     return {
         "event_name": "Purchase",
         "event_time": int(paid_at.timestamp()),
@@ -130,7 +131,7 @@ def meta_purchase_event(reservation: Reservation) -> dict[str, Any]:
         "custom_data": {
             "value": float(reservation.deposit_amount),
             "currency": reservation.currency.lower(),
-            "content_ids": [reservation.puppy.slug],
+            "content_ids": [puppy.slug],
             "content_type": "product",
             "order_id": str(reservation.pk),
         },

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import BaseModel
@@ -20,6 +21,22 @@ def validate_currency(value: str) -> None:
 
 
 class Litter(BaseModel):
+    class Stage(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        EXPECTED = "expected", _("Expected")
+        BORN = "born", _("Born")
+        READY = "ready", _("Ready to go home")
+
+    class DepositTerms(models.TextChoices):
+        REFUNDABLE = "refundable", _("Refundable in full until a number of days before go-home")
+        NON_REFUNDABLE = "non_refundable", _("Non-refundable")
+        TRANSFERABLE = "transferable", _("Transferable to a later litter")
+
+    class Picking(models.TextChoices):
+        NOT_OPEN = "not_open", "Not open"
+        OPEN = "open", "Families are choosing"
+        CLOSED = "closed", "Closed"
+
     name = models.CharField(max_length=120)
     dam = models.CharField("mother", max_length=120)
     sire = models.CharField("father", max_length=120)
@@ -41,14 +58,97 @@ class Litter(BaseModel):
         related_name="litters_as_sire",
         verbose_name="father on the parents page",
     )
-    born_on = models.DateField()
+    born_on = models.DateField(null=True, blank=True, help_text="Empty until the litter is born.")
     description = models.TextField(blank=True)
+    # --- the waiting list (kennel/reservations/waitlist.py owns its state changes) ---
+    slug = models.SlugField(max_length=80, unique=True, help_text="The litter page's address.")
+    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.BORN)
+    expected_on = models.DateField("expected birth", null=True, blank=True)
+    go_home_on = models.DateField("ready to go home", null=True, blank=True)
+    # The litter's usual price: the list deposit's default share is counted from it.
+    usual_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, default="EUR", validators=[validate_currency])
+    waitlist_open = models.BooleanField("waiting list open", default=False)
+    waitlist_deposit = models.DecimalField(
+        "waiting list deposit",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Leave empty to use the configured share of the usual price.",
+    )
+    waitlist_cap = models.PositiveIntegerField(
+        "most families", null=True, blank=True, help_text="Leave empty for no limit."
+    )
+    deposit_terms = models.CharField(
+        max_length=16, choices=DepositTerms.choices, default=DepositTerms.REFUNDABLE
+    )
+    refund_days = models.PositiveSmallIntegerField(
+        "refundable until days before go-home",
+        default=14,
+        help_text="For refundable terms: a withdrawal refunds in full until this many days "
+        "before the go-home date.",
+    )
+    pick_window_minutes = models.PositiveIntegerField(
+        "minutes per pick turn",
+        null=True,
+        blank=True,
+        help_text="Leave empty for the shop's PICK_WINDOW_MINUTES.",
+    )
+    # Only kennel/reservations/waitlist.py changes this.
+    picking = models.CharField(max_length=8, choices=Picking.choices, default=Picking.NOT_OPEN)
 
     class Meta:
         ordering = ["-born_on", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(waitlist_deposit__isnull=True)
+                | models.Q(waitlist_deposit__gt=0),
+                name="litter_waitlist_deposit_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(picking__in=["not_open", "open", "closed"]),
+                name="litter_picking_known",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self.slug:
+            self.slug = self._free_slug()
+        self.currency = self.currency.strip().upper()
+        if self.waitlist_deposit is not None:
+            self.waitlist_deposit = quantize(Decimal(self.waitlist_deposit), self.currency)
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_absolute_url(self) -> str:
+        return reverse("catalogue:litter", kwargs={"slug": self.slug})
+
+    def _free_slug(self) -> str:
+        """A litter made without a slug (not from the back office, which fills it in) gets
+        one from its name: "spring-litter", then "spring-litter-2"…"""
+        base = slugify(self.name)[:70] or "litter"
+        taken = set(Litter.objects.filter(slug__startswith=base).values_list("slug", flat=True))
+        slug, n = base, 2
+        while slug in taken:
+            slug, n = f"{base}-{n}", n + 1
+        return slug
+
+    @property
+    def list_deposit(self) -> Decimal | None:
+        """What a family pays to join the waiting list; None when the litter sets neither a
+        deposit nor a usual price (its list cannot be joined)."""
+        if self.waitlist_deposit is not None:
+            return self.waitlist_deposit
+        if self.usual_price is None:
+            return None
+        return default_deposit(self.usual_price, self.currency)
+
+    @property
+    def pick_window(self) -> int:
+        return self.pick_window_minutes or settings.PICK_WINDOW_MINUTES
 
 
 class Puppy(BaseModel):
@@ -90,6 +190,10 @@ class Puppy(BaseModel):
         max_length=10, choices=Status.choices, default=Status.AVAILABLE, db_index=True
     )
     is_published = models.BooleanField(default=True)
+    # Kept by the breeder: never offered to the waiting list's families when they pick.
+    kept = models.BooleanField(
+        "kept by the breeder", default=False, help_text="Not offered when families pick."
+    )
 
     class Meta:
         ordering = ["litter__born_on", "name"]

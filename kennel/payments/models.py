@@ -119,6 +119,7 @@ class Refund(BaseModel):
         DUPLICATE_PAYMENT = "duplicate_payment", "A second payment for one reservation"
         OWNER = "owner", "Refunded by the breeder (back office)"
         PROVIDER = "provider", "Refunded at the provider (dashboard)"
+        WITHDRAWN = "withdrawn", "The family left the waiting list (refundable terms)"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

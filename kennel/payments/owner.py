@@ -18,7 +18,8 @@ from kennel.payments.fulfilment import refund_notices, refund_send_enqueue
 from kennel.payments.models import Refund, WebhookEvent
 from kennel.payments.selectors import reservation_money
 from kennel.reservations import services as reservations
-from kennel.reservations.models import Reservation
+from kennel.reservations import waitlist
+from kennel.reservations.models import Reservation, WaitlistEntry
 
 S = Reservation.Status
 
@@ -40,6 +41,7 @@ def reservation_refund(
     actor: str,
     amount_kept: Decimal = Decimal(0),
     puppy_available: bool = True,
+    reason: str = Refund.Reason.OWNER,
 ) -> Refund | None:
     """Cancel a confirmed (or completed) reservation and refund its deposit less `amount_kept`
     (e.g. an admin fee the terms allow) and less what was refunded already.
@@ -52,44 +54,85 @@ def reservation_refund(
     """
     with locked_transaction():
         reservation = reservations.lock_for_payment(reservation_id=reservation_id)
-        if reservation.status == S.REFUNDED:
-            return None
-        if reservation.status not in (S.CONFIRMED, S.COMPLETED) or not (
-            reservation.external_payment_id
-        ):
-            raise RefundRefused("NOT_REFUNDABLE", NOT_REFUNDABLE_MESSAGE, status=409)
-        money = reservation_money(reservation)
-        kept = _amount(amount_kept, reservation.currency)
-        if kept is None or kept < 0 or kept >= money.refundable:
-            raise RefundRefused(
-                "AMOUNT_INVALID",
-                AMOUNT_KEPT_MESSAGE.format(f"{money.refundable} {reservation.currency}"),
-                extra={"field": "amount_kept"},
-                status=422,
-            )
-        refund = Refund.objects.create(
-            reservation=reservation,
-            provider=reservation.provider,
-            external_payment_id=reservation.external_payment_id,
-            amount=money.refundable - kept,
-            currency=reservation.currency,
-            reason=Refund.Reason.OWNER,
-            idempotency_key=f"kennel-refund-owner-{reservation.pk}",
-        )
-        audit(
-            "payments.refund.requested",
+        return _refund_locked(
+            reservation,
             actor=actor,
-            obj=refund,
-            reason=Refund.Reason.OWNER,
-            kept=str(kept),
-            reservation=str(reservation.pk),
+            amount_kept=amount_kept,
+            puppy_available=puppy_available,
+            reason=reason,
         )
-        refund_send_enqueue(refund)
-        refund_notices(reservation, refund, key=f"owner:{refund.pk}")
-        reservations.reservation_owner_refunded(
-            reservation, actor=actor, partial=kept > 0, puppy_available=puppy_available
+
+
+def _refund_locked(
+    reservation: Reservation,
+    *,
+    actor: str,
+    amount_kept: Decimal,
+    puppy_available: bool,
+    reason: str,
+) -> Refund | None:
+    if reservation.status == S.REFUNDED:
+        return None
+    if reservation.status not in (S.CONFIRMED, S.COMPLETED) or not (
+        reservation.external_payment_id
+    ):
+        raise RefundRefused("NOT_REFUNDABLE", NOT_REFUNDABLE_MESSAGE, status=409)
+    money = reservation_money(reservation)
+    kept = _amount(amount_kept, reservation.currency)
+    if kept is None or kept < 0 or kept >= money.refundable:
+        raise RefundRefused(
+            "AMOUNT_INVALID",
+            AMOUNT_KEPT_MESSAGE.format(f"{money.refundable} {reservation.currency}"),
+            extra={"field": "amount_kept"},
+            status=422,
         )
+    refund = Refund.objects.create(
+        reservation=reservation,
+        provider=reservation.provider,
+        external_payment_id=reservation.external_payment_id,
+        amount=money.refundable - kept,
+        currency=reservation.currency,
+        reason=reason,
+        idempotency_key=f"kennel-refund-owner-{reservation.pk}",
+    )
+    audit(
+        "payments.refund.requested",
+        actor=actor,
+        obj=refund,
+        reason=reason,
+        kept=str(kept),
+        reservation=str(reservation.pk),
+    )
+    refund_send_enqueue(refund)
+    refund_notices(reservation, refund, key=f"owner:{refund.pk}")
+    reservations.reservation_owner_refunded(
+        reservation, actor=actor, partial=kept > 0, puppy_available=puppy_available
+    )
     return refund
+
+
+def waitlist_withdraw(*, token: str, actor: str = "buyer") -> Refund | None:
+    """A family leaves a litter's waiting list. Their deposit goes back in full, through the
+    provider and once (the same refund as the breeder's), when the terms they accepted allow
+    it now (waitlist.withdrawal_refundable); otherwise the breeder keeps it. Returns the
+    refund, or None when nothing is refunded. Raises EntryNotFound, WaitlistRefused
+    (NOT_WITHDRAWABLE: not on the list, or choosing now — they pass first)."""
+    entry_id, reservation_id = waitlist.entry_ids(token)
+    with locked_transaction():
+        reservation = reservations.lock_for_payment(reservation_id=reservation_id)
+        entry = WaitlistEntry.objects.select_related("litter").get(pk=entry_id)
+        waitlist.withdrawal_check(entry)
+        if reservation.status != S.CONFIRMED or not waitlist.withdrawal_refundable(entry):
+            waitlist.withdrawn_keeping_deposit(entry, actor=actor)
+            return None
+        # Refunded in full: the reservation's move to "refunded" takes the entry off the list.
+        return _refund_locked(
+            reservation,
+            actor=actor,
+            amount_kept=Decimal(0),
+            puppy_available=True,
+            reason=Refund.Reason.WITHDRAWN,
+        )
 
 
 def reservation_erase_buyer(*, reservation_id: uuid.UUID | str, actor: str) -> bool:

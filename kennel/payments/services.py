@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.urls import reverse
 
-from kennel.catalogue.models import Puppy
+from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import close_broken_connection, is_database_unavailable
 from kennel.core.errors import PaymentProviderFailed, ProviderBusy, ValidationFailed
 from kennel.core.money import paypal_accepts
@@ -30,7 +30,9 @@ from kennel.payments.providers import (
 )
 from kennel.payments.registry import available_providers, get_provider
 from kennel.reservations import services as reservations
-from kennel.reservations.models import Reservation
+from kennel.reservations import waitlist
+from kennel.reservations.buyers import Buyer
+from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.tracking import Tracking
 
 log = logging.getLogger(__name__)
@@ -133,7 +135,7 @@ def provider_slot(*, prepare: bool = False) -> Iterator[ProviderSlot]:
 def checkout_start(
     *,
     puppy_slug: str,
-    buyer: reservations.Buyer,
+    buyer: Buyer,
     provider: str,
     site_url: str,
     tracking: Tracking | None = None,
@@ -173,19 +175,66 @@ def checkout_start(
             puppy_slug=puppy_slug, buyer=buyer, provider=provider, tracking=tracking, client=client
         )
         slot.call_started()
-        try:
-            checkout = _checkout_request(reservation, site_url)
-            start = get_provider(provider).create_checkout(checkout)
-            reservations.reservation_set_checkout(
-                reservation=reservation, reference=start.reference, url=start.redirect_url
+        url = _checkout_open(reservation, site_url)
+    return reservation, url
+
+
+def waitlist_checkout_start(
+    *,
+    litter_slug: str,
+    buyer: Buyer,
+    provider: str,
+    preferences: waitlist.Preferences,
+    site_url: str,
+    tracking: Tracking | None = None,
+    client: str = "",
+) -> tuple[WaitlistEntry, str]:
+    """Put a family on a litter's waiting list and open the provider's checkout for its
+    deposit, exactly as checkout_start does for a puppy (provider slot first, the provider
+    called after the entry committed, the deposit's reservation released if that fails).
+    Returns the entry and the URL to send the family to. Raises what waitlist_join raises,
+    ValidationFailed (provider), ProviderBusy, PaymentProviderFailed."""
+    if provider not in available_providers():
+        raise ValidationFailed({"provider": ["Please choose one of the offered payment methods."]})
+    if provider == Reservation.Provider.PAYPAL and reservations.SLUG_RE.fullmatch(
+        litter_slug or ""
+    ):
+        currency = Litter.objects.filter(slug=litter_slug).values_list("currency", flat=True)
+        found = currency.first()
+        if found is not None and not paypal_accepts(found):
+            raise ValidationFailed(
+                {"provider": [f"PayPal does not take {found.upper()}; please choose card."]}
             )
-        except BaseException as exc:
-            # Whatever went wrong, the hold must not outlive the failed checkout.
-            _release_unstarted(reservation, exc)
-            if isinstance(exc, ProviderError):
-                raise PaymentProviderFailed() from exc
-            raise
-    return reservation, start.redirect_url
+    with provider_slot(prepare=True) as slot:
+        entry = waitlist.waitlist_join(
+            litter_slug=litter_slug,
+            buyer=buyer,
+            provider=provider,
+            preferences=preferences,
+            tracking=tracking,
+            client=client,
+        )
+        slot.call_started()
+        url = _checkout_open(entry.reservation, site_url)
+    return entry, url
+
+
+def _checkout_open(reservation: Reservation, site_url: str) -> str:
+    """Create the provider's checkout for a reservation just held and remember it; returns
+    the URL to send the buyer to. Whatever fails, the hold is released at once."""
+    try:
+        checkout = _checkout_request(reservation, site_url)
+        start = get_provider(reservation.provider).create_checkout(checkout)
+        reservations.reservation_set_checkout(
+            reservation=reservation, reference=start.reference, url=start.redirect_url
+        )
+    except BaseException as exc:
+        # Whatever went wrong, the hold must not outlive the failed checkout.
+        _release_unstarted(reservation, exc)
+        if isinstance(exc, ProviderError):
+            raise PaymentProviderFailed() from exc
+        raise
+    return start.redirect_url
 
 
 def _release_unstarted(reservation: Reservation, exc: BaseException) -> None:
@@ -253,7 +302,7 @@ def _checkout_request(reservation: Reservation, site_url: str) -> CheckoutReques
         reservation_id=str(reservation.pk),
         amount=reservation.deposit_amount,
         currency=reservation.currency,
-        description=f"Deposit for {reservation.puppy.name}",
+        description=f"Deposit for {reservation.what}",
         buyer_email=reservation.buyer_email,
         expires_at=reservation.expires_at,
         success_url=_buyer_url(site_url, "payments:return", reservation),

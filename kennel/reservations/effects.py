@@ -20,9 +20,34 @@ class Effect(models.TextChoices):
     GA4_PURCHASE = "ga4_purchase", "GA4: purchase"
     META_PURCHASE = "meta_purchase", "Meta: Purchase"
     CHECKOUT_CLOSE = "checkout_close", "Provider: close the checkout"
+    # A waiting list's family (kennel/reservations/waitlist.py): each email is about their
+    # deposit's reservation, with the list entry beside it.
+    WAITLIST_JOINED = "waitlist_joined", "Family: on the waiting list, with its position"
+    WAITLIST_MOVED = "waitlist_moved", "Family: position changed"
+    WAITLIST_BORN = "waitlist_born", "Family: the litter is born"
+    WAITLIST_TURN = "waitlist_turn", "Family: your turn to choose"
+    WAITLIST_REMINDER = "waitlist_reminder", "Family: your turn ends soon"
+    WAITLIST_PASSED = "waitlist_passed", "Family: turn passed"
+    OWNER_WAITLIST_JOINED = "owner_waitlist_joined", "Owner: a family joined the waiting list"
 
 
-OWNER_EMAILS = (Effect.OWNER_DEPOSIT, Effect.OWNER_REFUND)
+# What a confirmed deposit of a puppy owes (a puppy's hold paid, or a family's pick):
+# GA4 and Meta only with the buyer's consent and their settings (their handlers say).
+CONFIRMED = (
+    Effect.OWNER_DEPOSIT,
+    Effect.BUYER_CONFIRMATION,
+    Effect.GA4_PURCHASE,
+    Effect.META_PURCHASE,
+)
+OWNER_EMAILS = (Effect.OWNER_DEPOSIT, Effect.OWNER_REFUND, Effect.OWNER_WAITLIST_JOINED)
+WAITLIST_EMAILS = (
+    Effect.WAITLIST_JOINED,
+    Effect.WAITLIST_MOVED,
+    Effect.WAITLIST_BORN,
+    Effect.WAITLIST_TURN,
+    Effect.WAITLIST_REMINDER,
+    Effect.WAITLIST_PASSED,
+)
 BUYER_EMAILS = (
     Effect.BUYER_CONFIRMATION,
     Effect.BUYER_PROCESSING,
@@ -30,6 +55,7 @@ BUYER_EMAILS = (
     Effect.BUYER_EXPIRED,
     Effect.BUYER_RELEASED,
     Effect.BUYER_REFUND,
+    *WAITLIST_EMAILS,
 )
 EMAILS = OWNER_EMAILS + BUYER_EMAILS
 CONVERSIONS = (Effect.GA4_PURCHASE, Effect.META_PURCHASE)

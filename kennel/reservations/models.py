@@ -6,7 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from kennel.catalogue.models import Puppy
+from kennel.catalogue.models import Litter, Puppy
 from kennel.core.models import BaseModel
 
 
@@ -54,7 +54,10 @@ class Reservation(BaseModel):
     ACTIVE = (Status.PENDING, Status.PROCESSING, Status.CONFIRMED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    puppy = models.ForeignKey(Puppy, on_delete=models.PROTECT, related_name="reservations")
+    # Empty for a waiting list's deposit until its family picks a puppy (WaitlistEntry).
+    puppy = models.ForeignKey(
+        Puppy, null=True, blank=True, on_delete=models.PROTECT, related_name="reservations"
+    )
     buyer_name = models.CharField(max_length=120)
     buyer_email = models.EmailField(max_length=254)
     buyer_phone = models.CharField(max_length=32)
@@ -137,9 +140,16 @@ class Reservation(BaseModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.puppy} for {self.buyer_name} ({self.get_status_display()})"
+        return f"{self.what} for {self.buyer_name} ({self.get_status_display()})"
 
     def get_absolute_url(self) -> str:
+        """The buyer's page: the status page, or for a waiting list's deposit whose family
+        has not picked yet, the family's page on the list."""
+        if self.puppy_id is None:
+            entry = WaitlistEntry.objects.filter(reservation=self).values_list("token", flat=True)
+            token = entry.first()
+            if token is not None:
+                return reverse("reservations:waitlist", kwargs={"token": token})
         return reverse("reservations:status", kwargs={"token": self.token})
 
     @property
@@ -148,11 +158,136 @@ class Reservation(BaseModel):
 
     @property
     def price(self) -> Decimal:
-        """The price agreed when the puppy was reserved."""
-        return self.price_amount if self.price_amount is not None else self.puppy.price
+        """The price agreed when the puppy was reserved (for a waiting list's deposit before
+        its pick: the litter's usual price, or the deposit when it has none)."""
+        if self.price_amount is not None:
+            return self.price_amount
+        if self.puppy is not None:
+            return self.puppy.price
+        return self.deposit_amount
+
+    @property
+    def what(self) -> str:
+        """What the deposit is for, in a line: the puppy's name, or the litter's waiting list."""
+        if self.puppy is not None:
+            return self.puppy.name
+        entry = WaitlistEntry.objects.filter(reservation=self).select_related("litter").first()
+        return f"Waiting list: {entry.litter.name}" if entry else "Waiting list"
 
     @property
     def reference(self) -> str:
         """The short reference a buyer reads out on the phone (status page, emails, back
         office): the id's first 8 characters."""
         return self.pk.hex[:8].upper()
+
+
+class WaitlistEntry(BaseModel):
+    """One family on a litter's waiting list. Its deposit is a Reservation without a puppy
+    (paid, confirmed and refunded by the same machinery as a puppy's); its position is given
+    when that deposit is confirmed, by kennel/reservations/waitlist.py alone."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for payment")
+        WAITING = "waiting", _("On the list")
+        CHOOSING = "choosing", _("Choosing now")
+        PICKED = "picked", _("Picked a puppy")
+        PASSED = "passed", _("Passed")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+        UNPAID = "unpaid", _("Payment not completed")
+
+    class Sex(models.TextChoices):
+        ANY = "any", _("Any")
+        FEMALE = "female", _("Female")
+        MALE = "male", _("Male")
+
+    ON_LIST = (Status.WAITING, Status.CHOOSING)
+
+    litter = models.ForeignKey(Litter, on_delete=models.PROTECT, related_name="waitlist")
+    reservation = models.OneToOneField(
+        Reservation, on_delete=models.PROTECT, related_name="waitlist_entry"
+    )
+    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    # 1, 2, 3…: the order the deposits were confirmed in; empty until then.
+    position = models.PositiveIntegerField(null=True, blank=True)
+    sex = models.CharField("sex wanted", max_length=6, choices=Sex.choices, default=Sex.ANY)
+    colour = models.CharField("colour wanted", max_length=60, blank=True)
+    notes = models.TextField("family's notes", blank=True, max_length=1000)
+    # The deposit terms as the family accepted them (the litter's may change later).
+    terms = models.CharField(max_length=16, choices=Litter.DepositTerms.choices)
+    refund_days = models.PositiveSmallIntegerField(default=0)
+    joined_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["litter", "position", "created_at"]
+        verbose_name = "waiting list family"
+        verbose_name_plural = "waiting list families"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["litter", "position"],
+                condition=models.Q(position__isnull=False),
+                name="one_family_per_waitlist_position",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(position__isnull=True) | models.Q(position__gte=1),
+                name="waitlist_position_from_one",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=[
+                        "pending",
+                        "waiting",
+                        "choosing",
+                        "picked",
+                        "passed",
+                        "withdrawn",
+                        "unpaid",
+                    ]
+                ),
+                name="waitlist_status_known",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reservation.buyer_name} on {self.litter} (#{self.position or '-'})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("reservations:waitlist", kwargs={"token": self.token})
+
+
+class PickTurn(BaseModel):
+    """A family's turn to choose a puppy from a litter. At most one is open per litter (the
+    database says so); it ends picked, passed, timed out, skipped or closed."""
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Choosing"
+        PICKED = "picked", "Picked"
+        PASSED = "passed", "Passed"
+        TIMED_OUT = "timed_out", "Timed out (passed automatically)"
+        SKIPPED = "skipped", "Skipped"
+        CLOSED = "closed", "Picking closed"
+
+    litter = models.ForeignKey(Litter, on_delete=models.PROTECT, related_name="pick_turns")
+    entry = models.ForeignKey(WaitlistEntry, on_delete=models.PROTECT, related_name="turns")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OPEN)
+    ends_at = models.DateTimeField(db_index=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["litter"],
+                condition=models.Q(outcome="open"),
+                name="one_open_turn_per_litter",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(outcome="open", closed_at__isnull=True)
+                | (~models.Q(outcome="open") & models.Q(closed_at__isnull=False)),
+                name="turn_closed_when_not_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entry} ({self.get_outcome_display()})"

@@ -10,26 +10,23 @@ Locks are taken in one order everywhere: reservation rows, then the puppy row.
 
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
-from django.utils.translation import gettext_noop
 
-from kennel.catalogue.content import terms_version_current
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
 from kennel.core.metrics import HOLDS
 from kennel.core.models import SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
-from kennel.reservations.effects import Effect
+from kennel.reservations import waitlist
+from kennel.reservations.buyers import Buyer, buyer_columns
+from kennel.reservations.effects import CONFIRMED, Effect
 from kennel.reservations.limits import hold_limits_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.tracking import Tracking
@@ -52,62 +49,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 # A payment that arrives after its hold ended confirms it all the same while the puppy is free.
 LATE_CONFIRMABLE = frozenset({S.EXPIRED, S.CANCELLED, S.RELEASED})
 
-NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
-PHONE_ALLOWED = set("0123456789+-() ./")
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
-# The field messages stay English here (the JSON API speaks English); gettext_noop marks them
-# for kennel/locale, and the reserve form shows them in the buyer's language.
-TERMS_NOT_ACCEPTED_MESSAGE = gettext_noop("Please accept the deposit and refund terms to reserve.")
-
-
-@dataclass(frozen=True)
-class Buyer:
-    name: str
-    email: str
-    phone: str
-    terms_version: str = ""  # the deposit terms accepted, kept with the reservation
-    language: str = ""  # the language they reserved in (settings.LANGUAGES): their emails' one
-
-
-def buyer_validate(
-    *, name: str, email: str, phone: str, accepted_terms: bool, language: str = ""
-) -> Buyer:
-    """Clean the buyer's details or raise ValidationFailed listing every bad field.
-    `accepted_terms`: the buyer ticked the deposit terms; the version in force is recorded.
-    `language`: the one they are reading (kept if the shop speaks it, else the shop's own)."""
-    name, email, phone = (name or "").strip(), (email or "").strip(), (phone or "").strip()
-    errors: dict[str, list[str]] = {}
-    if not name:
-        errors["name"] = [gettext_noop("Please enter your name.")]
-    elif len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
-        errors["name"] = [f"Please enter a name of at most {NAME_MAX} plain characters."]
-    if not email:
-        errors["email"] = [gettext_noop("Please enter your email address.")]
-    else:
-        try:
-            if len(email) > EMAIL_MAX:
-                raise ValidationError("too long")
-            validate_email(email)
-        except ValidationError:
-            errors["email"] = [gettext_noop("Please enter a valid email address.")]
-    digits = sum(c.isdigit() for c in phone)
-    if not phone:
-        errors["phone"] = [gettext_noop("Please enter a phone number.")]
-    elif len(phone) > PHONE_MAX or not set(phone) <= PHONE_ALLOWED or digits < 6:
-        errors["phone"] = [
-            gettext_noop("Please enter a valid phone number (digits, spaces, + - ( ) only).")
-        ]
-    if accepted_terms is not True:
-        errors["accept_terms"] = [TERMS_NOT_ACCEPTED_MESSAGE]
-    if errors:
-        raise ValidationFailed(errors)
-    return Buyer(
-        name=name,
-        email=email.lower(),
-        phone=phone,
-        terms_version=terms_version_current(),
-        language=language if language in dict(settings.LANGUAGES) else "",
-    )
 
 
 def hold_refused_early(*, puppy_slug: str) -> None:
@@ -176,25 +118,13 @@ def reservation_hold(
         puppy = Puppy.objects.get(pk=puppy_id)
         reservation = Reservation.objects.create(
             puppy=puppy,
-            buyer_name=buyer.name,
-            buyer_email=buyer.email,
-            buyer_phone=buyer.phone,
             deposit_amount=puppy.deposit,
             price_amount=puppy.price,
             currency=puppy.currency,
             provider=provider,
             status=S.PENDING,
             expires_at=now + timedelta(minutes=settings.HOLD_MINUTES),
-            analytics_consent=tracking.consent,
-            ga_client_id=tracking.ga_client_id,
-            fbp=tracking.fbp,
-            fbc=tracking.fbc,
-            client_ip=tracking.client_ip,
-            client_user_agent=tracking.user_agent,
-            event_source_url=tracking.source_url,
-            client_key=client,
-            terms_version=buyer.terms_version,
-            language=buyer.language,
+            **buyer_columns(buyer=buyer, tracking=tracking, client=client),
         )
         audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
     HOLDS.labels("won").inc()
@@ -224,6 +154,8 @@ def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     """
     keep = uuid.UUID(str(reservation_id))
     puppy_id = Reservation.objects.values_list("puppy_id", flat=True).get(pk=keep)
+    if puppy_id is None:  # a waiting list's deposit: its litter is locked when it is placed
+        return _lock(keep)
     _expire_overdue_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
     reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
     Puppy.objects.select_for_update().get(pk=puppy_id)
@@ -249,12 +181,14 @@ def _move(reservation: Reservation, to: str, *, actor: str, reason: str = R.NONE
         reservation.closed_at = now
         fields.append("closed_at")
     reservation.save(update_fields=fields)
-    if was_active and to not in Reservation.ACTIVE:
+    if was_active and to not in Reservation.ACTIVE and reservation.puppy_id is not None:
         # Picked up: the puppy is sold. Any other end of an active reservation frees it.
         Puppy.objects.filter(pk=reservation.puppy_id, status__in=[P.HELD, P.RESERVED]).update(
             status=P.SOLD if to == S.COMPLETED else P.AVAILABLE, updated_at=now
         )
     audit(f"reservations.reservation.{to}", actor=actor, obj=reservation, reason=reason)
+    if reservation.puppy_id is None and to not in Reservation.ACTIVE:
+        waitlist.deposit_closed(reservation, actor=actor)
     _enqueue_effects(reservation, was_active=was_active)
     return True
 
@@ -413,6 +347,8 @@ def reservation_confirm(reservation: Reservation, *, payment_id: str, actor: str
     first (the database trigger checks it)."""
     if reservation.status not in TRANSITIONS[S.CONFIRMED]:
         return False
+    if reservation.puppy_id is None:
+        return _confirm_list_deposit(reservation, payment_id=payment_id, actor=actor, late=False)
     return _confirm(reservation, payment_id=payment_id, actor=actor, puppy_from=P.HELD)
 
 
@@ -421,21 +357,28 @@ def reservation_confirm_late(reservation: Reservation, *, payment_id: str, actor
     the puppy is still free. False (nothing changed) when someone else has it now."""
     if reservation.status not in LATE_CONFIRMABLE:
         return False
+    if reservation.puppy_id is None:
+        if not waitlist.deposit_confirmable(reservation):
+            return False  # the list closed or filled meanwhile: refunded by the caller
+        return _confirm_list_deposit(reservation, payment_id=payment_id, actor=actor, late=True)
     return _confirm(reservation, payment_id=payment_id, actor=actor, puppy_from=P.AVAILABLE)
 
 
-def _confirm(reservation: Reservation, *, payment_id: str, actor: str, puppy_from: str) -> bool:
-    now = timezone.now()
-    moved = Puppy.objects.filter(pk=reservation.puppy_id, status=puppy_from).update(
-        status=P.RESERVED, updated_at=now
-    )
-    if not moved:
-        return False
-    late = puppy_from == P.AVAILABLE
+def _confirm_list_deposit(
+    reservation: Reservation, *, payment_id: str, actor: str, late: bool
+) -> bool:
+    """A waiting list's deposit is paid: confirmed without a puppy, and the family placed on
+    the list (waitlist.deposit_confirmed, under the litter's lock)."""
+    _mark_confirmed(reservation, payment_id=payment_id, actor=actor, late=late)
+    waitlist.deposit_confirmed(reservation, actor=actor)
+    return True
+
+
+def _mark_confirmed(reservation: Reservation, *, payment_id: str, actor: str, late: bool) -> None:
     reservation.status = S.CONFIRMED
     reservation.status_reason = R.LATE_PAYMENT_ACCEPTED if late else R.NONE
     reservation.external_payment_id = payment_id
-    reservation.confirmed_at = now
+    reservation.confirmed_at = timezone.now()
     reservation.closed_at = None
     reservation.save(
         update_fields=[
@@ -448,14 +391,20 @@ def _confirm(reservation: Reservation, *, payment_id: str, actor: str, puppy_fro
         ]
     )
     audit("reservations.reservation.confirmed", actor=actor, obj=reservation, late=late)
-    # GA4 and Meta only with the buyer's consent and their settings (their handlers say).
+
+
+def _confirm(reservation: Reservation, *, payment_id: str, actor: str, puppy_from: str) -> bool:
+    now = timezone.now()
+    if reservation.puppy_id is None:
+        return False  # a list deposit: _confirm_list_deposit
+    moved = Puppy.objects.filter(pk=reservation.puppy_id, status=puppy_from).update(
+        status=P.RESERVED, updated_at=now
+    )
+    if not moved:
+        return False
+    _mark_confirmed(reservation, payment_id=payment_id, actor=actor, late=puppy_from == P.AVAILABLE)
     outbox_enqueue(
-        kinds=[
-            Effect.OWNER_DEPOSIT,
-            Effect.BUYER_CONFIRMATION,
-            Effect.GA4_PURCHASE,
-            Effect.META_PURCHASE,
-        ],
+        kinds=CONFIRMED,
         subject=reservation,
         reservation_id=reservation.pk,
     )
@@ -501,6 +450,8 @@ def reservation_mark_picked_up(*, reservation_id: uuid.UUID | str, actor: str) -
     changing nothing, when the reservation is not (or no longer) confirmed."""
     with locked_transaction():
         reservation = _lock(reservation_id)
+        if reservation.puppy_id is None:
+            return False  # a waiting list's deposit: its family has not picked a puppy yet
         Puppy.objects.select_for_update().get(pk=reservation.puppy_id)
         return _move(reservation, S.COMPLETED, actor=actor, reason=R.PICKED_UP)
 
@@ -511,7 +462,8 @@ def reservation_release_hold(*, reservation_id: uuid.UUID | str, actor: str) -> 
     arrives takes the late-payment path (confirmed if the puppy is free, else refunded)."""
     with locked_transaction():
         reservation = _lock(reservation_id)
-        Puppy.objects.select_for_update().get(pk=reservation.puppy_id)
+        if reservation.puppy_id is not None:
+            Puppy.objects.select_for_update().get(pk=reservation.puppy_id)
         return _move(reservation, S.CANCELLED, actor=actor, reason=R.OWNER_RELEASED)
 
 
@@ -523,7 +475,7 @@ def reservation_owner_refunded(
     reason = R.OWNER_REFUNDED_PART if partial else R.OWNER_REFUNDED
     if not _move(reservation, S.REFUNDED, actor=actor, reason=reason):
         return False
-    if not puppy_available:
+    if not puppy_available and reservation.puppy_id is not None:
         _puppy_publish(reservation.puppy_id, published=False, actor=actor)
     return True
 

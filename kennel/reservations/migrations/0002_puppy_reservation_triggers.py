@@ -53,8 +53,11 @@ DROP TRIGGER IF EXISTS puppy_free_only_without_reservation ON catalogue_puppy;
 DROP FUNCTION IF EXISTS kennel_puppy_free_only_without_reservation();
 """
 
+# A waiting list's deposit has no puppy until its family picks (0010): nothing to check then.
+# Later migrations make these triggers again through create_on_sqlite, so this is their
+# current form; 0010 replaced the PostgreSQL function the same way.
 _SQLITE_RESERVATION_CHECK = """
-    WHEN NEW.status IN ('pending', 'processing', 'confirmed')
+    WHEN NEW.status IN ('pending', 'processing', 'confirmed') AND NEW.puppy_id IS NOT NULL
 BEGIN
     SELECT RAISE(ABORT, 'active reservation refused: puppy is not held for it')
     WHERE (SELECT status FROM catalogue_puppy WHERE id = NEW.puppy_id) IS NOT

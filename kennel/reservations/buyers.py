@@ -1,0 +1,89 @@
+"""A buyer's (or a waiting family's) details, cleaned once for the pages and the JSON API."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.translation import gettext_noop
+
+from kennel.catalogue.content import terms_version_current
+from kennel.core.errors import ValidationFailed
+from kennel.reservations.tracking import Tracking
+
+NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
+PHONE_ALLOWED = set("0123456789+-() ./")
+# The field messages stay English here (the JSON API speaks English); gettext_noop marks them
+# for kennel/locale, and the reserve form shows them in the buyer's language.
+TERMS_NOT_ACCEPTED_MESSAGE = gettext_noop("Please accept the deposit and refund terms to reserve.")
+
+
+@dataclass(frozen=True)
+class Buyer:
+    name: str
+    email: str
+    phone: str
+    terms_version: str = ""  # the deposit terms accepted, kept with the reservation
+    language: str = ""  # the language they reserved in (settings.LANGUAGES): their emails' one
+
+
+def buyer_validate(
+    *, name: str, email: str, phone: str, accepted_terms: bool, language: str = ""
+) -> Buyer:
+    """Clean the buyer's details or raise ValidationFailed listing every bad field.
+    `accepted_terms`: the buyer ticked the deposit terms; the version in force is recorded.
+    `language`: the one they are reading (kept if the shop speaks it, else the shop's own)."""
+    name, email, phone = (name or "").strip(), (email or "").strip(), (phone or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = [gettext_noop("Please enter your name.")]
+    elif len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
+        errors["name"] = [f"Please enter a name of at most {NAME_MAX} plain characters."]
+    if not email:
+        errors["email"] = [gettext_noop("Please enter your email address.")]
+    else:
+        try:
+            if len(email) > EMAIL_MAX:
+                raise ValidationError("too long")
+            validate_email(email)
+        except ValidationError:
+            errors["email"] = [gettext_noop("Please enter a valid email address.")]
+    digits = sum(c.isdigit() for c in phone)
+    if not phone:
+        errors["phone"] = [gettext_noop("Please enter a phone number.")]
+    elif len(phone) > PHONE_MAX or not set(phone) <= PHONE_ALLOWED or digits < 6:
+        errors["phone"] = [
+            gettext_noop("Please enter a valid phone number (digits, spaces, + - ( ) only).")
+        ]
+    if accepted_terms is not True:
+        errors["accept_terms"] = [TERMS_NOT_ACCEPTED_MESSAGE]
+    if errors:
+        raise ValidationFailed(errors)
+    return Buyer(
+        name=name,
+        email=email.lower(),
+        phone=phone,
+        terms_version=terms_version_current(),
+        language=language if language in dict(settings.LANGUAGES) else "",
+    )
+
+
+def buyer_columns(*, buyer: Buyer, tracking: Tracking, client: str) -> dict[str, Any]:
+    """A new reservation's columns about who asked for it: the buyer, the terms and language
+    they accepted it in, their analytics context (empty without consent) and client key."""
+    return {
+        "buyer_name": buyer.name,
+        "buyer_email": buyer.email,
+        "buyer_phone": buyer.phone,
+        "analytics_consent": tracking.consent,
+        "ga_client_id": tracking.ga_client_id,
+        "fbp": tracking.fbp,
+        "fbc": tracking.fbc,
+        "client_ip": tracking.client_ip,
+        "client_user_agent": tracking.user_agent,
+        "event_source_url": tracking.source_url,
+        "client_key": client,
+        "terms_version": buyer.terms_version,
+        "language": buyer.language,
+    }
