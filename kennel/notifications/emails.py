@@ -1,5 +1,9 @@
 """Emails to the owner and the buyer: text + HTML from templates that share one base layout.
 
+A waiting list's deposit is a reservation without a puppy until its family picks one: its
+emails name the litter's waiting list where the others name the puppy (notifications/waitlist.py
+gives the list's facts).
+
 Everything a person typed (names, the puppy's name) reaches a header only through
 `header_text`, which flattens it to one line: no CR/LF, so no injected header. In the HTML
 part Django's autoescaping keeps it text, never markup.
@@ -22,14 +26,16 @@ from django.utils.translation import gettext_lazy as _
 from kennel.core.models import SideEffect
 from kennel.core.money import format_money
 from kennel.core.outbox import DeliveryFailed, DeliveryRefused, subject_id
+from kennel.notifications.waitlist import list_entry, waitlist_context
 from kennel.payments.models import Refund
 from kennel.payments.selectors import reservation_money
-from kennel.reservations.effects import OWNER_EMAILS, Effect
-from kennel.reservations.models import Reservation
+from kennel.reservations.effects import OWNER_EMAILS, WAITLIST_EMAILS, Effect
+from kennel.reservations.models import Reservation, WaitlistEntry
 
 K = Effect
 
-# `{puppy}` and `{buyer}` are filled in, then the whole line made header-safe.
+# `{puppy}`, `{buyer}`, `{litter}`, `{position}` and `{ends}` are filled in, then the whole line
+# made header-safe.
 SUBJECTS = {
     K.OWNER_DEPOSIT: _("Deposit received: {puppy}, for {buyer}"),
     K.BUYER_CONFIRMATION: _("Your deposit for {puppy} is confirmed"),
@@ -39,6 +45,24 @@ SUBJECTS = {
     K.BUYER_RELEASED: _("Your hold on {puppy} was released"),
     K.BUYER_REFUND: _("Your payment for {puppy} is being refunded"),
     K.OWNER_REFUND: _("Refund issued: {puppy}, {buyer}"),
+    K.WAITLIST_JOINED: _("You are number {position} on the waiting list for {litter}"),
+    K.WAITLIST_MOVED: _("Your place on the waiting list for {litter} is now number {position}"),
+    K.WAITLIST_BORN: _("{litter} is born"),
+    K.WAITLIST_TURN: _("It is your turn to choose a puppy from {litter}"),
+    K.WAITLIST_REMINDER: _("Your turn to choose from {litter} ends on {ends}"),
+    K.WAITLIST_PASSED: _("Your turn to choose from {litter} has passed"),
+    K.OWNER_WAITLIST_JOINED: _("Waiting list for {litter}: {buyer} joined as number {position}"),
+}
+# The same emails about a waiting list's deposit (before its family picked a puppy).
+LIST_SUBJECTS = {
+    K.OWNER_DEPOSIT: _("Deposit received: waiting list for {litter}, for {buyer}"),
+    K.BUYER_CONFIRMATION: _("Your deposit for the waiting list for {litter} is confirmed"),
+    K.BUYER_PROCESSING: _("Your payment for the waiting list for {litter} is being processed"),
+    K.BUYER_FAILED: _("Your payment for the waiting list for {litter} did not go through"),
+    K.BUYER_EXPIRED: _("Your place on the waiting list for {litter} was not paid in time"),
+    K.BUYER_RELEASED: _("Your place on the waiting list for {litter} was released"),
+    K.BUYER_REFUND: _("Your deposit for the waiting list for {litter} is being refunded"),
+    K.OWNER_REFUND: _("Refund issued: waiting list for {litter}, {buyer}"),
 }
 # Why a refund happened, in the buyer's words (Refund.Reason values).
 REFUND_REASONS = {
@@ -50,6 +74,9 @@ REFUND_REASONS = {
     Refund.Reason.DUPLICATE_PAYMENT: _("we received more than one payment for this reservation"),
     Refund.Reason.OWNER: _("the breeder has cancelled your reservation and refunded your deposit"),
     Refund.Reason.PROVIDER: _("the breeder has refunded (part of) your deposit"),
+    Refund.Reason.WITHDRAWN: _(
+        "you left {puppy} while the terms you accepted refund your deposit in full"
+    ),
 }
 # The same, told to the owner.
 OWNER_REFUND_REASONS = {
@@ -61,8 +88,24 @@ OWNER_REFUND_REASONS = {
     Refund.Reason.DUPLICATE_PAYMENT: _("it was a second payment for the same reservation"),
     Refund.Reason.OWNER: _("you cancelled the reservation and refunded it from the back office"),
     Refund.Reason.PROVIDER: _("it was refunded at the payment provider (its dashboard)"),
+    Refund.Reason.WITHDRAWN: _(
+        "the family left {puppy} while the terms they accepted refund the deposit in full"
+    ),
 }
+# A waiting list's deposit paid late is refunded when the list had closed or filled meanwhile.
+LIST_LATE_REASONS = {
+    K.BUYER_REFUND: _(
+        "your payment arrived after your place on {puppy} was no longer held, and the list "
+        "had closed or filled meanwhile"
+    ),
+    K.OWNER_REFUND: _(
+        "it arrived after the hold had ended, when {puppy} had closed or filled meanwhile"
+    ),
+}
+# What a waiting list's deposit is for, where the other emails name the puppy.
+LIST_NAME = _("the waiting list for {litter}")
 SUBJECT_MAX = 150
+WAITLIST_KINDS = (*WAITLIST_EMAILS, Effect.OWNER_WAITLIST_JOINED)
 
 
 def header_text(value: str, *, limit: int = SUBJECT_MAX) -> str:
@@ -84,8 +127,11 @@ def email_message(*, side_effect: SideEffect) -> EmailMultiAlternatives:
     reader's language (email_language)."""
     reservation = Reservation.objects.select_related("puppy").get(pk=subject_id(side_effect))
     kind = K(side_effect.kind)
+    entry = list_entry(reservation)
+    if entry is None and (reservation.puppy is None or kind in WAITLIST_KINDS):
+        raise DeliveryRefused(f"reservation {reservation.pk} has neither puppy nor list entry")
     with translation.override(email_language(kind, reservation)):
-        return _message(side_effect, reservation, kind)
+        return _message(side_effect, reservation, entry, kind)
 
 
 def email_language(kind: Effect, reservation: Reservation) -> str:
@@ -98,12 +144,10 @@ def email_language(kind: Effect, reservation: Reservation) -> str:
 
 
 def _message(
-    side_effect: SideEffect, reservation: Reservation, kind: Effect
+    side_effect: SideEffect, reservation: Reservation, entry: WaitlistEntry | None, kind: Effect
 ) -> EmailMultiAlternatives:
-    context = _context(side_effect, reservation)
-    subject = header_text(
-        SUBJECTS[kind].format(puppy=reservation.puppy.name, buyer=reservation.buyer_name)
-    )
+    context = _context(side_effect, reservation, entry)
+    subject = header_text(_subject(kind, reservation, entry, context))
     context["subject"] = subject
     is_owner = kind in OWNER_EMAILS
     reply_to = [reservation.buyer_email] if is_owner else _breeder_addresses()
@@ -144,45 +188,76 @@ def message_send(message: EmailMultiAlternatives) -> None:
         raise DeliveryFailed("the mail backend did not take the message")
 
 
-def _context(side_effect: SideEffect, reservation: Reservation) -> dict[str, Any]:
+def _subject(
+    kind: Effect, reservation: Reservation, entry: WaitlistEntry | None, context: dict[str, Any]
+) -> str:
+    listed = reservation.puppy is None and kind in LIST_SUBJECTS
+    line = LIST_SUBJECTS[kind] if listed else SUBJECTS[kind]
+    return str(line).format(
+        puppy=context["name"],
+        buyer=reservation.buyer_name,
+        litter=entry.litter.name if entry is not None else "",
+        position=entry.position if entry is not None else "",
+        ends=context.get("turn_ends", ""),
+    )
+
+
+def _context(
+    side_effect: SideEffect, reservation: Reservation, entry: WaitlistEntry | None
+) -> dict[str, Any]:
     puppy = reservation.puppy
     site = settings.SITE_URL.rstrip("/")
+    money = reservation_money(reservation)
     context: dict[str, Any] = {
         "reservation": reservation,
         "puppy": puppy,
+        # Who the deposit is for in a sentence: the puppy, or the litter's waiting list.
+        "name": puppy.name if puppy is not None else _name_of_list(entry),
         "amount": format_money(reservation.deposit_amount, reservation.currency),
         "price": format_money(reservation.price, reservation.currency),
+        "balance": format_money(money.balance_due, reservation.currency),
         "provider": reservation.get_provider_display(),
         "late": reservation.status_reason == Reservation.Reason.LATE_PAYMENT_ACCEPTED,
         "status_url": site + reservation.get_absolute_url(),
-        "puppy_url": site + puppy.get_absolute_url(),
+        "puppy_url": site + puppy.get_absolute_url() if puppy is not None else "",
         "admin_url": site + reverse("admin:reservations_reservation_change", args=[reservation.pk]),
         "shop_name": settings.SHOP_NAME,
         "breeder_name": settings.BREEDER_NAME,
         "breeder_email": settings.BREEDER_EMAIL,
         "breeder_phone": settings.BREEDER_PHONE,
     }
+    if entry is not None:
+        context.update(entry=entry, litter=entry.litter)
+        if puppy is None or side_effect.kind in WAITLIST_KINDS:
+            context.update(waitlist_context(entry, site=site))
+        if puppy is None:  # where a puppy's emails link the puppy's page
+            context["litter_url"] = site + entry.litter.get_absolute_url()
     if side_effect.kind in (K.BUYER_REFUND, K.OWNER_REFUND):
         data = side_effect.data
         reason = data.get("reason", Refund.Reason.OWNER)
         reasons = OWNER_REFUND_REASONS if side_effect.kind == K.OWNER_REFUND else REFUND_REASONS
+        reason_text = reasons.get(reason, reasons[Refund.Reason.OWNER])
+        if puppy is None and reason == Refund.Reason.LATE_PAYMENT:
+            reason_text = LIST_LATE_REASONS[K(side_effect.kind)]
         refunded = _decimal(data.get("amount"))
         # Less than the deposit (a fee kept, a partial refund at the dashboard) is never told
         # as "in full"; what the breeder keeps is said when the breeder refunded from here.
         partial = reason in (Refund.Reason.OWNER, Refund.Reason.PROVIDER)
         partial = partial and refunded < reservation.deposit_amount
-        kept = reservation_money(reservation).held if reason == Refund.Reason.OWNER else 0
+        kept = money.held if reason == Refund.Reason.OWNER else 0
         context["refund"] = {
             "amount": format_money(refunded, data.get("currency", "")),
             "partial": partial,
             "kept": format_money(Decimal(kept), reservation.currency) if kept > 0 else "",
             "reason": reason,
-            "reason_text": reasons.get(reason, reasons[Refund.Reason.OWNER]).format(
-                puppy=puppy.name
-            ),
+            "reason_text": reason_text.format(puppy=context["name"]),
             "payment_id": data.get("payment_id", ""),
         }
     return context
+
+
+def _name_of_list(entry: WaitlistEntry | None) -> str:
+    return str(LIST_NAME).format(litter=entry.litter.name) if entry is not None else ""
 
 
 def _tidy(text: str) -> str:
