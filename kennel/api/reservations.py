@@ -4,24 +4,33 @@ from django.utils import translation
 from ninja import Router, Status
 
 from kennel.api.guards import refuse_cross_site_write
-from kennel.api.schemas import ErrorOut, ReservationCreatedOut, ReservationIn, ReservationOut
+from kennel.api.schemas import (
+    CHECKOUT_ERRORS,
+    ErrorOut,
+    ReservationCreatedOut,
+    ReservationIn,
+    ReservationOut,
+)
 from kennel.payments.services import checkout_start
+from kennel.reservations.buyers import buyer_validate
 from kennel.reservations.limits import client_key, hold_rate_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
-from kennel.reservations.services import buyer_validate, hold_refused_early
+from kennel.reservations.services import hold_refused_early
 from kennel.reservations.tracking import tracking_from_request
 
 router = Router(tags=["reservations"])
 
 
-def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
+def reservation_out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
+    """A reservation as GET /api/reservations/<token>/ shows it (the pick route's answer too)."""
     return {
         "id": reservation.pk,
         "token": reservation.token,
         "status": reservation.status,
         "expires_at": reservation.expires_at,
-        "puppy": reservation.puppy.slug,
+        # A waiting list's deposit has no puppy until its family picks one.
+        "puppy": reservation.puppy.slug if reservation.puppy is not None else None,
         "deposit_amount": reservation.deposit_amount,
         "currency": reservation.currency,
         "provider": reservation.provider,
@@ -38,18 +47,7 @@ def _out(request: HttpRequest, reservation: Reservation) -> dict[str, object]:
 
 @router.post(
     "",
-    response={
-        201: ReservationCreatedOut,
-        400: ErrorOut,
-        403: ErrorOut,
-        404: ErrorOut,
-        409: ErrorOut,
-        415: ErrorOut,
-        422: ErrorOut,
-        429: ErrorOut,
-        502: ErrorOut,
-        503: ErrorOut,
-    },
+    response={201: ReservationCreatedOut, **CHECKOUT_ERRORS},
     summary="Hold a puppy and open the deposit checkout",
     operation_id="create_reservation",
     openapi_extra={
@@ -105,7 +103,7 @@ def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
         tracking=tracking,
         client=client,
     )
-    return Status(201, {**_out(request, reservation), "checkout_url": checkout_url})
+    return Status(201, {**reservation_out(request, reservation), "checkout_url": checkout_url})
 
 
 @router.get(
@@ -122,4 +120,4 @@ def get_reservation(request: HttpRequest, token: str) -> dict[str, object]:
     reservation = reservation_by_token(token)
     if reservation is None:
         raise Http404
-    return _out(request, reservation)
+    return reservation_out(request, reservation)

@@ -5,8 +5,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from kennel.api.litters import router as litters_router
 from kennel.api.puppies import router as puppies_router
 from kennel.api.reservations import router as reservations_router
+from kennel.api.waitlist import router as waitlist_router
 from kennel.core.db import is_database_unavailable
 from kennel.core.errors import ApplicationError
 from kennel.core.middleware import database_unavailable_response
@@ -16,11 +18,16 @@ PATTERN_MESSAGE = "This is not in the expected format (see the API's schema)."
 api = NinjaAPI(
     title="Kennel API",
     version="1",
-    description="Puppies and deposit reservations. Errors: {'error': {'code', 'message'}}.",
+    description=(
+        "Puppies, deposit reservations and litters' waiting lists. "
+        "Errors: {'error': {'code', 'message'}}."
+    ),
     urls_namespace="api",
 )
 api.add_router("/puppies/", puppies_router)
 api.add_router("/reservations/", reservations_router)
+api.add_router("/litters/", litters_router)
+api.add_router("/waitlist/", waitlist_router)
 
 
 @api.exception_handler(ApplicationError)

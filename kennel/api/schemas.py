@@ -1,12 +1,13 @@
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from kennel.reservations.services import EMAIL_MAX, NAME_MAX, PHONE_MAX
+from kennel.reservations.buyers import EMAIL_MAX, NAME_MAX, PHONE_MAX
+from kennel.reservations.waitlist import COLOUR_MAX, NOTES_MAX
 
 PHONE_DIGITS_MIN = 6
 
@@ -19,6 +20,13 @@ class ErrorBody(Schema):
 
 class ErrorOut(Schema):
     error: ErrorBody
+
+
+# What a write may answer besides its success: bad input, cross-site or not JSON, not found,
+# refused, a lock or the database away; one that opens a checkout adds the limits and the
+# provider's failures.
+WRITE_ERRORS: dict[int, type[Schema]] = dict.fromkeys((400, 403, 404, 409, 415, 422, 503), ErrorOut)
+CHECKOUT_ERRORS: dict[int, type[Schema]] = {**WRITE_ERRORS, 429: ErrorOut, 502: ErrorOut}
 
 
 class PuppyOut(Schema):
@@ -53,6 +61,27 @@ EMAIL_PATTERN = (
 # Digits, spaces and + - ( ) . /, with at least PHONE_DIGITS_MIN digits.
 PHONE_PATTERN = f"^[-+() ./]*([0-9][-+() ./]*){{{PHONE_DIGITS_MIN},}}$"
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+# JSON Schema's `email` format allows at most 64 characters before the @ (RFC 5321); the
+# pattern cannot say so without a look-ahead, which pydantic's engine does not read.
+EMAIL_LOCAL_MAX = 64
+
+
+def _email_local_part_short(value: str) -> str:
+    if len(value.partition("@")[0]) > EMAIL_LOCAL_MAX:
+        raise ValueError(f"At most {EMAIL_LOCAL_MAX} characters before the @.")
+    return value
+
+
+Email = Annotated[
+    str,
+    Field(
+        min_length=6,
+        max_length=EMAIL_MAX,
+        pattern=EMAIL_PATTERN,
+        json_schema_extra={"format": "email"},
+    ),
+    AfterValidator(_email_local_part_short),
+]
 
 
 def _terms_required(schema: dict[str, Any]) -> None:
@@ -64,19 +93,11 @@ def _terms_required(schema: dict[str, Any]) -> None:
     schema["properties"]["accept_terms"].pop("default", None)
 
 
-class ReservationIn(Schema):
-    model_config = ConfigDict(json_schema_extra=_terms_required)
+class BuyerIn(Schema):
+    """Who reserves a puppy or joins a waiting list, and how they pay."""
 
-    puppy: str = Field(
-        min_length=1, max_length=80, pattern=SLUG_PATTERN, description="The puppy's slug"
-    )
     name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)
-    email: str = Field(
-        min_length=6,
-        max_length=EMAIL_MAX,
-        pattern=EMAIL_PATTERN,
-        json_schema_extra={"format": "email"},
-    )
+    email: Email
     phone: str = Field(
         min_length=PHONE_DIGITS_MIN,
         max_length=PHONE_MAX,
@@ -86,10 +107,20 @@ class ReservationIn(Schema):
     provider: Literal["stripe", "paypal"]
     analytics_consent: bool = Field(
         default=False,
+        strict=True,
         description="The buyer agrees that the deposit is reported to Google Analytics and Meta",
+    )
+
+
+class ReservationIn(BuyerIn):
+    model_config = ConfigDict(json_schema_extra=_terms_required)
+
+    puppy: str = Field(
+        min_length=1, max_length=80, pattern=SLUG_PATTERN, description="The puppy's slug"
     )
     accept_terms: bool = Field(
         default=False,
+        strict=True,  # JSON's true, not 1 or "yes" (the schema says boolean)
         json_schema_extra={"const": True},
         description=(
             "The buyer accepts the deposit and refund terms (/terms/); required and true: "
@@ -103,7 +134,7 @@ class ReservationOut(Schema):
     token: str
     status: str
     expires_at: datetime
-    puppy: str
+    puppy: str | None = Field(description="The puppy's slug; null for a waiting list's deposit")
     deposit_amount: Decimal
     currency: str
     provider: str
@@ -114,3 +145,108 @@ class ReservationOut(Schema):
 
 class ReservationCreatedOut(ReservationOut):
     checkout_url: str
+
+
+# --- waiting lists ---
+
+
+class LitterOut(Schema):
+    slug: str
+    name: str
+    stage: Literal["planned", "expected", "born", "ready"]
+    born_on: date | None
+    expected_on: date | None
+    go_home_on: date | None
+    waitlist_open: bool
+    waitlist_deposit: Decimal | None = Field(
+        description="What a family pays to join the list; null when it cannot be joined"
+    )
+    currency: str
+    families_waiting: int = Field(description="Families on the list (waiting or choosing)")
+    deposit_terms: Literal["refundable", "non_refundable", "transferable"]
+    refund_days: int = Field(
+        description="Refundable terms: a withdrawal refunds in full until this many days "
+        "before go_home_on"
+    )
+    picking: Literal["not_open", "open", "closed"]
+
+
+class WaitlistIn(BuyerIn):
+    model_config = ConfigDict(json_schema_extra=_terms_required)
+
+    sex: Literal["any", "female", "male"] = Field(
+        default="any", description="The puppy the family hopes for"
+    )
+    colour: str = Field(
+        default="",
+        max_length=COLOUR_MAX,
+        pattern=f"^[^{_CONTROL}]*$",
+        description="The colour the family hopes for (plain text, one line)",
+    )
+    notes: str = Field(
+        default="",
+        max_length=NOTES_MAX,
+        pattern="^[^\x00]*$",
+        description="Anything the family wants the breeder to know",
+    )
+    accept_terms: bool = Field(
+        default=False,
+        strict=True,  # JSON's true, not 1 or "yes" (the schema says boolean)
+        json_schema_extra={"const": True},
+        description=(
+            "The family accepts the litter's deposit terms (`deposit_terms`, `refund_days`) "
+            "and the shop's (/terms/); required and true: otherwise 422 VALIDATION_ERROR "
+            "naming `accept_terms`. The terms accepted are kept with the deposit."
+        ),
+    )
+
+
+class WaitlistCreatedOut(Schema):
+    token: str = Field(description="The family's place on the list: GET /api/waitlist/<token>/")
+    status: Literal["pending"]
+    checkout_url: str
+
+
+class WaitlistOut(Schema):
+    status: Literal["pending", "waiting", "choosing", "picked", "passed", "withdrawn", "unpaid"]
+    position: int | None = Field(description="1, 2, 3… in the order deposits were confirmed")
+    ahead: int = Field(description="Families still on the list before this one")
+    turn_ends_at: datetime | None = Field(description="While choosing: when the turn passes")
+    choices: list[str] = Field(description="While choosing: the slugs of the puppies offered")
+    litter: str
+    deposit: Decimal
+    currency: str
+    terms: Literal["refundable", "non_refundable", "transferable"]
+    refund_days: int
+    reservation: str | None = Field(
+        description="Once picked: the reservation's token (GET /api/reservations/<token>/)"
+    )
+
+
+class PickIn(Schema):
+    puppy: str = Field(
+        min_length=1, max_length=80, pattern=SLUG_PATTERN, description="The puppy's slug"
+    )
+
+
+class NothingIn(BaseModel):
+    """Send `{}`: a write that needs no data still sends a JSON object, which a browser on
+    another site cannot send without asking first (kennel/api/guards.py)."""
+
+    # Pydantic's own model: ninja's Schema would read any JSON value as an empty object.
+
+
+class PassedOut(Schema):
+    status: Literal["passed"]
+
+
+class RefundOut(Schema):
+    amount: Decimal
+    currency: str
+
+
+class WithdrawnOut(Schema):
+    status: Literal["withdrawn"]
+    refund: RefundOut | None = Field(
+        description="The deposit going back (the terms allow it now), or null: the breeder keeps it"
+    )
