@@ -1,5 +1,5 @@
-"""What search engines may index: the catalogue, every published puppy's page and the
-breeder's own pages (about, parents, FAQ, terms, privacy, imprint)."""
+"""What search engines may index: the catalogue, every published puppy's page, the litters
+and the breeder's own pages (about, parents, FAQ, terms, privacy, imprint)."""
 
 from datetime import datetime
 
@@ -7,7 +7,7 @@ from django.contrib.sitemaps import Sitemap
 from django.db.models import QuerySet
 from django.urls import reverse
 
-from kennel.catalogue.models import Dog, Page, Puppy
+from kennel.catalogue.models import Dog, Litter, Page, Puppy
 
 
 class CatalogueSitemap(Sitemap):
@@ -32,6 +32,17 @@ class PuppySitemap(Sitemap):
         return item.updated_at
 
 
+class LitterSitemap(Sitemap):
+    changefreq = "weekly"
+    priority = 0.6
+
+    def items(self) -> list[str | Litter]:
+        return ["catalogue:litters", *Litter.objects.order_by("pk")]
+
+    def location(self, item: str | Litter) -> str:
+        return reverse(item) if isinstance(item, str) else item.get_absolute_url()
+
+
 class PageSitemap(Sitemap):
     changefreq = "monthly"
     priority = 0.5
@@ -47,4 +58,9 @@ class PageSitemap(Sitemap):
         return item.updated_at if item.pk else None
 
 
-SITEMAPS = {"catalogue": CatalogueSitemap, "puppies": PuppySitemap, "pages": PageSitemap}
+SITEMAPS = {
+    "catalogue": CatalogueSitemap,
+    "puppies": PuppySitemap,
+    "litters": LitterSitemap,
+    "pages": PageSitemap,
+}

@@ -209,7 +209,15 @@ def not_found(request: HttpRequest, error: ApplicationError) -> HttpResponse:
 
 
 # The shop's own pages are public; the rest is for buyers' sessions, the breeder and machines.
-ROBOTS_DISALLOW = ("/admin/", "/api/", "/payments/", "/reservations/", "/webhooks/", "/health/")
+ROBOTS_DISALLOW = (
+    "/admin/",
+    "/api/",
+    "/payments/",
+    "/reservations/",
+    "/waitlist/",
+    "/webhooks/",
+    "/health/",
+)
 
 
 @require_safe

@@ -1,5 +1,6 @@
-"""The reserve form. The buyer's details are checked by the reservation service's own rules
-(`buyer_validate`), so the page and the JSON API accept and refuse the same input."""
+"""The reserve form and the waiting list's join form. The buyer's details are checked by the
+reservation service's own rules (`buyer_validate`), so the page and the JSON API accept and
+refuse the same input."""
 
 from typing import Any
 
@@ -8,8 +9,9 @@ from django.utils import translation
 from django.utils.translation import gettext, gettext_lazy
 
 from kennel.core.errors import ValidationFailed
-from kennel.reservations.models import Reservation
-from kennel.reservations.services import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
+from kennel.reservations.buyers import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
+from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.waitlist import NOTES_MAX, Preferences, preferences_validate
 
 PROVIDER_MESSAGE = gettext_lazy("Please choose Stripe or PayPal.")
 ANALYTICS_CONSENT_LABEL = gettext_lazy(
@@ -70,3 +72,38 @@ class ReserveForm(forms.Form):
                 continue  # the field's own check already explained it
             for message in messages:
                 self.add_error(target, gettext(message))
+
+
+class WaitlistJoinForm(ReserveForm):
+    """The form to join a litter's waiting list: the reserve form's details, terms and
+    payment method, and the family's wishes, checked by the waiting list's own rules
+    (`preferences_validate`), so the page and the JSON API accept and refuse the same input."""
+
+    sex = forms.ChoiceField(
+        label=gettext_lazy("Sex wanted"),
+        choices=WaitlistEntry.Sex.choices,
+        initial=WaitlistEntry.Sex.ANY,
+        required=False,
+        error_messages={"invalid_choice": gettext_lazy("Please choose any, female or male.")},
+    )
+    colour = forms.CharField(label=gettext_lazy("Colour wanted"), max_length=60, required=False)
+    notes = forms.CharField(
+        label=gettext_lazy("Notes for the breeder"),
+        max_length=NOTES_MAX,
+        required=False,
+        widget=forms.Textarea,
+    )
+
+    preferences: Preferences | None = None
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        try:
+            self.preferences = preferences_validate(
+                sex=cleaned.get("sex") or "",
+                colour=cleaned.get("colour") or "",
+                notes=cleaned.get("notes") or "",
+            )
+        except ValidationFailed as exc:
+            self.add_service_errors(exc)
+        return cleaned

@@ -172,7 +172,8 @@ def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
 
 @require_safe
 def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
-    """The buyer left the provider's page without paying: release the hold at once."""
+    """The buyer left the provider's page without paying: release the hold at once. A family
+    that was paying a waiting list's deposit goes back (303) to its page on the list."""
     reservation = _reservation_from_query(request, provider)
     try:
         reservations.reservation_release(
@@ -186,6 +187,11 @@ def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
         return render(request, "payments/cancelled.html", context, status=503)
     reservation.refresh_from_db()
     puppy = reservation.puppy
+    if puppy is None:
+        # A waiting list's deposit: the family's own page says where they stand now.
+        response: HttpResponse = HttpResponseSeeOther(reservation.get_absolute_url())
+        resume_forget(request, response, reservation.token)
+        return response
     puppy.refresh_from_db()
     context = {
         "reservation": reservation,

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import get_script_prefix
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -59,6 +59,7 @@ TIMELINE_TEXT = {
     "held": _("{puppy} held for you"),
     S.PROCESSING: _("Payment started; your bank is processing it"),
     S.CONFIRMED: _("Deposit paid: reservation confirmed"),
+    "picked": _("You chose {puppy} in your turn on the waiting list"),
     S.COMPLETED: _("{puppy} went home with you"),
     S.REFUNDED: _("Deposit refunded"),
     S.EXPIRED: _("The time to pay ran out"),
@@ -67,6 +68,9 @@ TIMELINE_TEXT = {
 }
 AUDIT_PREFIX = "reservations.reservation."
 ORDER = list(TIMELINE_TEXT)
+# A waiting list's deposit, turned into this reservation when the family picked: its first
+# line is their joining, not a hold of the puppy.
+JOINED_TEXT = _("You joined the waiting list")
 
 
 # --- the browser that started a hold -------------------------------------------------------
@@ -188,8 +192,12 @@ def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
         seen.setdefault(S.CONFIRMED, reservation.confirmed_at)
     if reservation.closed_at and reservation.status not in Reservation.ACTIVE:
         seen.setdefault(reservation.status, reservation.closed_at)
+    from_list = "picked" in seen
     steps = [
-        Step(TIMELINE_TEXT[key].format(puppy=name), at)
+        Step(
+            (JOINED_TEXT if key == "held" and from_list else TIMELINE_TEXT[key]).format(puppy=name),
+            at,
+        )
         # By time; at the same instant, in the order the states follow one another.
         for key, at in sorted(seen.items(), key=lambda item: (item[1], ORDER.index(item[0])))
     ]
@@ -215,6 +223,7 @@ def _cooldown_until(reservation: Reservation) -> datetime | None:
     if (
         reservation.status != S.CANCELLED
         or reservation.status_reason != Reservation.Reason.BUYER_CANCELLED
+        or reservation.puppy_id is None
     ):
         return None
     return hold_cooldown_until(
@@ -253,10 +262,9 @@ def _money(reservation: Reservation) -> Money:
 
 
 def _status_page(
-    request: HttpRequest, reservation: Reservation, *, error: Busy | None = None
+    request: HttpRequest, reservation: Reservation, puppy: Puppy, *, error: Busy | None = None
 ) -> HttpResponse:
     state = S(reservation.status)
-    puppy = reservation.puppy
     context: dict[str, Any] = {
         "reservation": reservation,
         "puppy": puppy,
@@ -293,10 +301,22 @@ def _reservation_or_404(token: str) -> Reservation:
     return reservation
 
 
+def _elsewhere(reservation: Reservation) -> HttpResponse:
+    """A waiting list's deposit before its family picked (no puppy yet): its page is the
+    family's page on the list."""
+    url = reservation.get_absolute_url()
+    if url == reverse("reservations:status", kwargs={"token": reservation.token}):
+        raise Http404(gettext("There is no reservation at this address."))
+    return HttpResponseRedirect(url)
+
+
 @never_cache
 @require_safe
 def status(request: HttpRequest, token: str) -> HttpResponse:
-    return _status_page(request, _reservation_or_404(token))
+    reservation = _reservation_or_404(token)
+    if reservation.puppy is None:
+        return _elsewhere(reservation)
+    return _status_page(request, reservation, reservation.puppy)
 
 
 @never_cache
@@ -315,7 +335,10 @@ def cancel(request: HttpRequest, token: str) -> HttpResponse:
             reason=Reservation.Reason.BUYER_CANCELLED,
         )
     except Busy as exc:
-        return _status_page(request, reservation, error=exc)
+        if reservation.puppy is None:
+            context = {"code": exc.code, "message": exc.message}
+            return render(request, "503.html", context, status=exc.status)
+        return _status_page(request, reservation, reservation.puppy, error=exc)
     response = HttpResponseRedirect(reservation.get_absolute_url(), status=303)
     resume_forget(request, response, reservation.token)
     return response

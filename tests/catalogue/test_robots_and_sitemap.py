@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.factories import PuppyFactory
+from tests.factories import LitterFactory, PuppyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -19,15 +19,16 @@ def test_robots_keeps_crawlers_to_the_shop_and_names_the_sitemap(client):
     assert answer["Content-Type"].startswith("text/plain")
     lines = answer.content.decode().splitlines()
     assert "User-agent: *" in lines
-    for private in ("/admin/", "/api/", "/reservations/", "/payments/", "/webhooks/"):
+    for private in ("/admin/", "/api/", "/reservations/", "/waitlist/", "/payments/", "/webhooks/"):
         assert f"Disallow: {private}" in lines
     assert "Sitemap: http://testserver/sitemap.xml" in lines
 
 
-def test_the_sitemap_lists_the_catalogue_and_published_puppies_only(client):
-    PuppyFactory(slug="biscuit")
-    PuppyFactory(slug="pepper")
-    PuppyFactory(slug="hidden", is_published=False)
+def test_the_sitemap_lists_the_catalogue_published_puppies_and_the_litters(client):
+    litter = LitterFactory(slug="spring")
+    PuppyFactory(slug="biscuit", litter=litter)
+    PuppyFactory(slug="pepper", litter=litter)
+    PuppyFactory(slug="hidden", is_published=False, litter=litter)
 
     answer = client.get("/sitemap.xml")
 
@@ -38,6 +39,8 @@ def test_the_sitemap_lists_the_catalogue_and_published_puppies_only(client):
     ]
     assert sorted(urls) == [
         "http://testserver/",
+        "http://testserver/litters/",
+        "http://testserver/litters/spring/",
         "http://testserver/puppies/biscuit/",
         "http://testserver/puppies/pepper/",
     ]

@@ -141,7 +141,7 @@ def test_every_public_page_names_its_canonical_address_without_the_query(client)
 
 
 def test_the_sitemap_lists_the_breeders_pages(client):
-    PuppyFactory(slug="honey")
+    PuppyFactory(slug="honey", litter__slug="spring")
     for kind in ("about", "faq", "terms", "privacy", "imprint"):
         Page.objects.create(kind=kind, title=kind, body="x")
     Dog.objects.create(slug="maple", name="Maple", sex="female", breed="Golden Retriever")
@@ -157,6 +157,8 @@ def test_the_sitemap_lists_the_breeders_pages(client):
         "/about/",
         "/faq/",
         "/imprint/",
+        "/litters/",
+        "/litters/spring/",
         "/parents/",
         "/privacy/",
         "/puppies/honey/",

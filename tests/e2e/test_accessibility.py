@@ -2,13 +2,24 @@
 phone's width (390 px) and a laptop's (1280 px), in Chromium under the shop's CSP. Each check
 saves its screenshots to var/screenshots/a11y-<page>-<width>.png (not in git)."""
 
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from kennel.catalogue.models import Puppy
+from kennel.catalogue.models import Litter, Puppy
+from kennel.core.db import locked_transaction
 from kennel.ops.demo.loader import demo_load
-from kennel.reservations.models import Reservation
+from kennel.reservations.buyers import Buyer
+from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.services import (
+    lock_for_payment,
+    reservation_confirm,
+    reservation_set_checkout,
+)
+from kennel.reservations.waitlist import Preferences, picking_open, waitlist_join
+from tests.factories import LitterFactory, PuppyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -111,6 +122,82 @@ def test_the_hold_status_race_and_cancel_pages_pass_axe(
     page.wait_for_url(f"{live_server.url}/payments/**")
     assert Puppy.objects.get(slug="daisy").status == Puppy.Status.AVAILABLE
     found += axe_check(page, "payment-cancelled")
+
+    assert found == [], report(found)
+    assert csp_violations == []
+
+
+def on_waitlist(litter: Litter, n: int, *, pay: bool = True) -> WaitlistEntry:
+    """A family on `litter`'s list (its deposit paid unless `pay` is False)."""
+    entry = waitlist_join(
+        litter_slug=litter.slug,
+        buyer=Buyer(name=f"Family {n}", email=f"family{n}@example.com", phone="+33 600000000"),
+        provider="stripe",
+        preferences=Preferences(),
+    )
+    with locked_transaction():
+        reservation = lock_for_payment(reservation_id=entry.reservation_id)
+        if pay:
+            reservation_confirm(reservation, payment_id=f"pi_family_{n}", actor="test")
+        else:
+            reservation_set_checkout(
+                reservation=reservation, reference=f"cs_{n}", url="https://pay.example/"
+            )
+    entry.refresh_from_db()
+    return entry
+
+
+def test_the_litter_and_waiting_list_pages_pass_axe(page, live_server, axe_check, csp_violations):
+    born = date.today() - timedelta(weeks=8)
+    litter = LitterFactory(
+        name="Autumn litter",
+        slug="autumn",
+        stage=Litter.Stage.READY,
+        born_on=born,
+        go_home_on=born + timedelta(weeks=9),
+        waitlist_open=True,
+        waitlist_deposit=Decimal("300.00"),
+    )
+    PuppyFactory(litter=litter, name="Amber", slug="amber")
+    PuppyFactory(litter=litter, name="Bruno", slug="bruno", sex="male", is_published=False)
+    LitterFactory(name="Spring litter", slug="spring", stage="planned", born_on=None)
+    found: list[dict[str, Any]] = []
+
+    page.goto(f"{live_server.url}/litters/")
+    found += axe_check(page, "litters")
+    page.goto(f"{live_server.url}/litters/autumn/")
+    found += axe_check(page, "litter-open")
+    page.get_by_role("button", name="Join and pay the deposit").click()
+    page.wait_for_load_state()
+    assert page.locator("#error-summary").is_visible()
+    found += axe_check(page, "litter-join-errors")
+    page.goto(f"{live_server.url}/litters/spring/")
+    assert "The waiting list is not open." in page.locator("main").inner_text()
+    found += axe_check(page, "litter-closed")
+    response = page.goto(f"{live_server.url}/litters/no-such-litter/")
+    assert response.status == 404
+    found += axe_check(page, "litter-404")
+
+    paying = on_waitlist(litter, 1, pay=False)
+    first, second = on_waitlist(litter, 2), on_waitlist(litter, 3)
+    page.goto(f"{live_server.url}{paying.get_absolute_url()}")
+    assert page.get_by_role("link", name="Continue to payment").is_visible()
+    found += axe_check(page, "waitlist-pending")
+    page.goto(f"{live_server.url}{second.get_absolute_url()}")
+    assert "1 family ahead of you." in page.locator("main").inner_text()
+    found += axe_check(page, "waitlist-waiting")
+
+    picking_open(litter_id=litter.pk, actor="test")
+    page.goto(f"{live_server.url}{first.get_absolute_url()}")
+    assert page.get_by_role("button", name="Choose Amber").is_visible()
+    found += axe_check(page, "waitlist-choosing")
+    page.get_by_role("button", name="Pass").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", level=1).inner_text() == "You passed your turn"
+    found += axe_check(page, "waitlist-passed")
+    response = page.goto(f"{live_server.url}/waitlist/no-such-token/")
+    assert response.status == 404
+    found += axe_check(page, "waitlist-404")
 
     assert found == [], report(found)
     assert csp_violations == []

@@ -1,0 +1,171 @@
+"""A family's page on a litter's waiting list (its token is the key, as the status page's):
+where they stand, their deposit and its terms, and during their turn the puppies they may
+choose. Its buttons (*Choose*, *Pass*, *Withdraw*) are CSRF-protected forms that call one
+service each and answer 303; a refusal shows the page again saying why (409)."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST, require_safe
+
+from kennel.catalogue.litter_views import refund_until
+from kennel.catalogue.models import Puppy
+from kennel.catalogue.views import not_found
+from kennel.core.errors import ApplicationError
+from kennel.payments.owner import waitlist_withdraw
+from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.views import continue_url
+from kennel.reservations.waitlist import (
+    EntryNotFound,
+    Standing,
+    entry_standing,
+    waitlist_pass,
+    waitlist_pick,
+    withdrawal_refundable,
+)
+
+E = WaitlistEntry.Status
+S = Reservation.Status
+
+STATUS_HEADLINE = {
+    E.PENDING: _("Almost on the list"),
+    E.WAITING: _("You are on the list"),
+    E.CHOOSING: _("It is your turn to choose!"),
+    E.PICKED: _("You chose your puppy"),
+    E.PASSED: _("You passed your turn"),
+    E.WITHDRAWN: _("You left the list"),
+    E.UNPAID: _("Payment not completed"),
+}
+STATUS_TEXT = {
+    E.PENDING: _("Waiting for your deposit… once it is paid, your place on the list is fixed."),
+    E.WAITING: _("Your deposit is paid and your place is kept."),
+    E.CHOOSING: _("Choose your puppy below, or pass your turn to the next family."),
+    E.PICKED: _("Your puppy is reserved for you."),
+    E.PASSED: _("The next family may choose now. Your deposit is kept as your terms say."),
+    E.WITHDRAWN: _("You are no longer on this litter's waiting list."),
+    E.UNPAID: _("The deposit was not paid, so you have no place on the list; nothing was charged."),
+}
+# While nothing needs the family, the page looks again by itself (their turn may come).
+REFRESH_SECONDS = 30
+REFRESHING = (E.PENDING, E.WAITING)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A puppy the family may choose now, with the money as they would owe it."""
+
+    puppy: Puppy
+    balance_due: Decimal  # at pickup: the price less the deposit already paid
+
+
+def _page(
+    request: HttpRequest, standing: Standing, *, error: ApplicationError | None = None
+) -> HttpResponse:
+    entry, reservation, litter = standing.entry, standing.entry.reservation, standing.entry.litter
+    deposit = reservation.deposit_amount
+    status = E(entry.status)
+    context: dict[str, Any] = {
+        "entry": entry,
+        "litter": litter,
+        "reservation": reservation,
+        "headline": STATUS_HEADLINE[status],
+        "status_text": STATUS_TEXT[status],
+        "ahead": standing.ahead,
+        "turn": standing.turn,
+        "choices": [
+            Choice(puppy, max(puppy.price - deposit, Decimal(0))) for puppy in standing.choices
+        ],
+        "paying": reservation.status in (S.PENDING, S.PROCESSING),
+        "continue_url": continue_url(reservation),
+        "refunded": reservation.status == S.REFUNDED,
+        "can_withdraw": status in (E.WAITING, E.PASSED),
+        "refundable": withdrawal_refundable(entry),
+        "refund_until": refund_until(entry.terms, entry.refund_days, litter.go_home_on),
+        "refresh_seconds": REFRESH_SECONDS if status in REFRESHING and not error else 0,
+        "error": error,
+    }
+    response = render(
+        request, "reservations/waitlist.html", context, status=error.status if error else 200
+    )
+    # The token is the family's key to this page: keep it out of search engines.
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _see_other(url: str) -> HttpResponse:
+    return HttpResponseRedirect(url, status=303)
+
+
+@never_cache
+@require_safe
+def waitlist(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        standing = entry_standing(token=token)
+    except EntryNotFound as exc:
+        return not_found(request, exc)
+    reservation = standing.entry.reservation
+    if standing.entry.status == E.PICKED and reservation.puppy_id is not None:
+        # Their deposit is now their puppy's reservation: its status page tells the rest.
+        return HttpResponseRedirect(reservation.get_absolute_url())
+    return _page(request, standing)
+
+
+def _refused(request: HttpRequest, token: str, exc: ApplicationError) -> HttpResponse:
+    """The page as it is now, saying why the family's action was refused."""
+    try:
+        standing = entry_standing(token=token)
+    except EntryNotFound as missing:
+        return not_found(request, missing)
+    reservation = standing.entry.reservation
+    if standing.entry.status == E.PICKED and reservation.puppy_id is not None:
+        # *Choose* pressed twice: the first one took; the reservation is what they want to see.
+        return _see_other(reservation.get_absolute_url())
+    page = _page(request, standing, error=exc)
+    if exc.retry_after is not None:
+        page["Retry-After"] = str(exc.retry_after)
+    return page
+
+
+@never_cache
+@require_POST
+def pick(request: HttpRequest, token: str) -> HttpResponse:
+    """*Choose* on a puppy: their deposit becomes that puppy's reservation (303 to its page)."""
+    try:
+        reservation = waitlist_pick(token=token, puppy_slug=request.POST.get("puppy", ""))
+    except EntryNotFound as exc:
+        return not_found(request, exc)
+    except ApplicationError as exc:
+        return _refused(request, token, exc)
+    return _see_other(reservation.get_absolute_url())
+
+
+@never_cache
+@require_POST
+def pass_turn(request: HttpRequest, token: str) -> HttpResponse:
+    """*Pass*: the next family's turn opens at once; the page says what became of them."""
+    try:
+        entry = waitlist_pass(token=token)
+    except EntryNotFound as exc:
+        return not_found(request, exc)
+    except ApplicationError as exc:
+        return _refused(request, token, exc)
+    return _see_other(entry.get_absolute_url())
+
+
+@never_cache
+@require_POST
+def withdraw(request: HttpRequest, token: str) -> HttpResponse:
+    """*Withdraw*: leave the list, the deposit refunded if the accepted terms allow it now."""
+    try:
+        waitlist_withdraw(token=token)
+    except EntryNotFound as exc:
+        return not_found(request, exc)
+    except ApplicationError as exc:
+        return _refused(request, token, exc)
+    return _see_other(reverse("reservations:waitlist", kwargs={"token": token}))
