@@ -1,12 +1,16 @@
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.timesince import timeuntil
 
 from kennel.catalogue import content
 from kennel.catalogue.forms import PhotoField, PuppyPhotoForm, PuppyPhotoFormSet
@@ -24,12 +28,15 @@ from kennel.core.admin import (
 from kennel.core.errors import ApplicationError
 from kennel.core.money import format_money
 from kennel.reservations import services as reservations
+from kennel.reservations import waitlist
+from kennel.reservations.admin.waitlist import WaitlistInline
+from kennel.reservations.models import PickTurn, WaitlistEntry
 
 
 class PuppyInline(admin.TabularInline):
     model = Puppy
-    fields = ("name", "breed", "sex", "price", "status")
-    readonly_fields = ("name", "breed", "sex", "price", "status")
+    fields = ("name", "breed", "sex", "price", "status", "kept", "is_published")
+    readonly_fields = fields
     extra = 0
     show_change_link = True
     can_delete = False
@@ -38,19 +45,269 @@ class PuppyInline(admin.TabularInline):
         return False
 
 
+class LitterForm(forms.ModelForm):
+    class Meta:
+        model = Litter
+        # The admin gives the form its fieldsets' fields; these are the ones clean() reads.
+        fields = ("stage", "born_on")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        born = data.get("stage") in (Litter.Stage.BORN, Litter.Stage.READY)
+        if born and not data.get("born_on"):
+            self.add_error("born_on", "When was the litter born? Its puppies' ages count from it.")
+        return data
+
+
 @admin.register(Litter)
 class LitterAdmin(admin.ModelAdmin):
-    list_display = ("name", "dam", "sire", "born_on", "puppy_count")
-    search_fields = ("name", "dam", "sire")
+    """A litter, its waiting list and its pick order. The list's state (who is where, whose
+    turn it is, whether picking is open) changes only through kennel/reservations/waitlist.py:
+    the actions below and a change of stage call it; the form edits the rest."""
+
+    form = LitterForm
+    list_display = (
+        "name",
+        "stage",
+        "born_on",
+        "go_home_on",
+        "waitlist_open",
+        "families_waiting",
+        "picking",
+        "puppy_count",
+    )
+    list_filter = ("stage", "waitlist_open", "picking")
+    search_fields = ("name", "slug", "dam", "sire")
     date_hierarchy = "born_on"
-    inlines = (PuppyInline,)
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("picking", "now_choosing")
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "dam", "sire", "dam_dog", "sire_dog", "description")}),
+        (
+            "Stage & dates",
+            {
+                "fields": ("stage", "expected_on", "born_on", "go_home_on"),
+                "description": "When the stage becomes “born”, every family on the waiting "
+                "list is told by email.",
+            },
+        ),
+        (
+            "Waiting list",
+            {
+                "fields": (
+                    "waitlist_open",
+                    "waitlist_deposit",
+                    "usual_price",
+                    "currency",
+                    "waitlist_cap",
+                    "deposit_terms",
+                    "refund_days",
+                    "pick_window_minutes",
+                )
+            },
+        ),
+        (
+            "Picking",
+            {
+                "fields": ("picking", "now_choosing"),
+                "description": "Opened, skipped and closed with the actions of the litters' "
+                "list; families choose on their own page, in position order.",
+            },
+        ),
+    )
+    inlines = (WaitlistInline, PuppyInline)
+    actions = ["open_picking", "skip_turn", "close_picking"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Litter]:
-        return super().get_queryset(request).prefetch_related("puppies")
+        on_list = Q(waitlist__status__in=WaitlistEntry.ON_LIST)
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related("puppies")
+            .annotate(waiting=Count("waitlist", filter=on_list, distinct=True))
+        )
 
     @admin.display(description="puppies")
     def puppy_count(self, litter: Litter) -> int:
         return len(litter.puppies.all())
+
+    @admin.display(description="families on the list", ordering="waiting")
+    def families_waiting(self, litter: Litter) -> int:
+        return getattr(litter, "waiting", 0)
+
+    @admin.display(description="choosing now")
+    def now_choosing(self, litter: Litter) -> str:
+        turn = _open_turn(litter) if litter.pk else None
+        if turn is None:
+            return "—"
+        return _turn_words(turn)
+
+    def save_model(self, request: HttpRequest, obj: Litter, form: Any, change: bool) -> None:
+        """A new litter is saved as it is (nobody waits for it yet). An existing one saves
+        the fields the form changed, but not its stage: a new stage goes through
+        waitlist.litter_stage_set, which tells the families when the litter is born; and
+        never `picking`, which only waitlist.py writes."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        stage, born_on = obj.stage, obj.born_on
+        fields = [f for f in form.changed_data if f not in ("stage", "picking")]
+        if fields:
+            obj.save(update_fields=[*fields, "updated_at"])
+        if "stage" in form.changed_data:
+            waitlist.litter_stage_set(
+                litter_id=obj.pk, stage=stage, born_on=born_on, actor=staff_actor(request)
+            )
+            obj.refresh_from_db()
+
+    # --- picking: each action calls its service; a refusal is a warning, never a 500 ---
+
+    @admin.action(description="Open picking (family 1 chooses first)", permissions=["picking"])
+    def open_picking(
+        self, request: HttpRequest, queryset: QuerySet[Litter]
+    ) -> TemplateResponse | None:
+        return self._picking_action(request, queryset, OPEN_PICKING)
+
+    @admin.action(description="Skip the family choosing now", permissions=["picking"])
+    def skip_turn(
+        self, request: HttpRequest, queryset: QuerySet[Litter]
+    ) -> TemplateResponse | None:
+        return self._picking_action(request, queryset, SKIP_TURN)
+
+    @admin.action(description="Close picking", permissions=["picking"])
+    def close_picking(
+        self, request: HttpRequest, queryset: QuerySet[Litter]
+    ) -> TemplateResponse | None:
+        return self._picking_action(request, queryset, CLOSE_PICKING)
+
+    def has_picking_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("catalogue.change_litter")
+
+    def _picking_action(
+        self, request: HttpRequest, queryset: QuerySet[Litter], action: "PickingAction"
+    ) -> TemplateResponse | None:
+        litters, more = selected_rows(queryset.order_by("name", "pk"))
+        if not confirmed(request):
+            rows = [
+                ConfirmRow(label=litter.name, url=admin_change_url(litter), details=_now(litter))
+                for litter in litters
+            ]
+            page = Confirmation(
+                title=action.title,
+                consequences=action.consequences,
+                rows=rows,
+                confirm_label=action.confirm,
+                cancel_url=changelist_url(self, request),
+                action=action.name,
+                selected=[litter.pk for litter in litters],
+                more=more,
+            )
+            return confirm_page(request, self, page)
+        actor = staff_actor(request)
+        for litter in litters:
+            try:
+                level, text = action.do(litter, actor)
+            except ApplicationError as exc:
+                level, text = messages.WARNING, exc.message
+            self.message_user(request, f"{litter.name}: {text}", level)
+        return None
+
+
+@dataclass(frozen=True)
+class PickingAction:
+    name: str
+    title: str
+    consequences: list[str]
+    confirm: str
+    do: Callable[[Litter, str], tuple[int, str]]
+
+
+PICKING_NOT_OPEN = "picking is not open: nothing changed."
+NOBODY_TO_CHOOSE = "nobody could be offered a puppy (no family waiting, or nothing left that "
+NOBODY_TO_CHOOSE += "matches their wishes): picking is closed."
+
+
+def _open_turn(litter: Litter) -> PickTurn | None:
+    return (
+        PickTurn.objects.filter(litter=litter, outcome=PickTurn.Outcome.OPEN)
+        .select_related("entry__reservation")
+        .first()
+    )
+
+
+def _turn_words(turn: PickTurn) -> str:
+    entry = turn.entry
+    ends = timezone.localtime(turn.ends_at).strftime("%d %b %Y, %H:%M")
+    return (
+        f"{entry.reservation.buyer_name} (#{entry.position}) until {ends} "
+        f"(in {timeuntil(turn.ends_at)})"
+    )
+
+
+def _now(litter: Litter) -> tuple[str, ...]:
+    turn = _open_turn(litter)
+    waiting = litter.waitlist.filter(status__in=WaitlistEntry.ON_LIST).count()
+    lines = [f"Picking: {litter.get_picking_display().lower()}; {waiting} family(ies) on the list."]
+    if turn is not None:
+        lines.append(f"Choosing now: {_turn_words(turn)}.")
+    return tuple(lines)
+
+
+def _open(litter: Litter, actor: str) -> tuple[int, str]:
+    turn = waitlist.picking_open(litter_id=litter.pk, actor=actor)
+    if turn is None:
+        return messages.WARNING, NOBODY_TO_CHOOSE
+    return messages.SUCCESS, f"picking open — {_turn_words(turn)}."
+
+
+def _skip(litter: Litter, actor: str) -> tuple[int, str]:
+    if not waitlist.waitlist_skip(litter_id=litter.pk, actor=actor):
+        return messages.WARNING, "nobody is choosing now: nothing changed."
+    turn = _open_turn(litter)
+    if turn is None:
+        return messages.SUCCESS, "family skipped; nobody else could be offered a puppy."
+    return messages.SUCCESS, f"family skipped — now {_turn_words(turn)}."
+
+
+def _close(litter: Litter, actor: str) -> tuple[int, str]:
+    if not waitlist.picking_close(litter_id=litter.pk, actor=actor):
+        return messages.WARNING, PICKING_NOT_OPEN
+    return messages.SUCCESS, "picking closed; the family choosing keeps its place on the list."
+
+
+OPEN_PICKING = PickingAction(
+    name="open_picking",
+    title="Open picking",
+    consequences=[
+        "The waiting list closes to new families.",
+        "The first family in position order whose wishes a puppy matches gets its turn at "
+        "once and is told by email; the next family's turn opens when it picks or passes, or "
+        "when its time runs out.",
+        "Puppies marked “kept by the breeder” and puppies not available are not offered.",
+    ],
+    confirm="Yes, open picking",
+    do=_open,
+)
+SKIP_TURN = PickingAction(
+    name="skip_turn",
+    title="Skip the family choosing now",
+    consequences=[
+        "The family choosing now loses its turn (it keeps its deposit, per its terms) and is "
+        "told by email; the next family's turn opens at once.",
+    ],
+    confirm="Yes, skip them",
+    do=_skip,
+)
+CLOSE_PICKING = PickingAction(
+    name="close_picking",
+    title="Close picking",
+    consequences=[
+        "The turn open now ends; that family goes back to waiting, its deposit kept.",
+        "No other family is offered a turn.",
+    ],
+    confirm="Yes, close picking",
+    do=_close,
+)
 
 
 class PuppyPhotoInline(admin.TabularInline):
@@ -103,8 +360,9 @@ class PuppyAdmin(admin.ModelAdmin):
         "deposit_shown",
         "status",
         "is_published",
+        "kept",
     )
-    list_filter = ("breed", "sex", "status", "litter", "is_published")
+    list_filter = ("breed", "sex", "status", "litter", "is_published", "kept")
     list_select_related = ("litter",)
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
@@ -112,7 +370,7 @@ class PuppyAdmin(admin.ModelAdmin):
     readonly_fields = ("status", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "slug", "litter", "breed", "sex", "colour", "born_on")}),
-        ("Sale", {"fields": ("price", "deposit", "currency", "status", "is_published")}),
+        ("Sale", {"fields": ("price", "deposit", "currency", "status", "is_published", "kept")}),
         ("About", {"fields": ("description",)}),
         ("History", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )

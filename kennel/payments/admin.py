@@ -41,7 +41,7 @@ def _reservation_link(reservation: Reservation | None) -> str:
     return format_html(
         '<a href="{}">{} for {}</a>',
         admin_change_url(reservation),
-        reservation.puppy.name,
+        reservation.what,
         reservation.buyer_name,
     )
 
@@ -237,7 +237,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
                 f"received {e.received_at:%Y-%m-%d %H:%M}"
             ]
             if reservation is not None:
-                details.append(f"About {reservation.puppy.name} for {reservation.buyer_name}.")
+                details.append(f"About {reservation.what} for {reservation.buyer_name}.")
             if e.last_error:
                 details.append(f"Last error: {e.last_error[:200]}")
             rows.append(

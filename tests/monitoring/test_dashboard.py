@@ -241,7 +241,7 @@ def rows_at(client: Client, url: str) -> list[Model]:
 
 
 def test_the_figures_match_the_database(shop, django_assert_max_num_queries):
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         figures = dashboard_figures()
 
     assert [h.puppy for h in figures.holds] == ["Biscuit", "Clover", "Dora"]

@@ -136,6 +136,20 @@ PARENTS: list[dict[str, Any]] = [
         "- PRA (prcd, GR-PRA1, GR-PRA2): clear by DNA",
     },
     {
+        "slug": "willowbrook-juniper",
+        "call_name": "Juniper",
+        "name": "Willowbrook Juniper",
+        "sex": "female",
+        "breed": "Golden Retriever",
+        "born_years_ago": 3,
+        "background": "#f6dcc9",
+        "colour": "Cream",
+        "description": "Juniper is Maple's daughter: a swimmer, a ball-finder and a patient "
+        "first-time mother.",
+        "health_tests": "- Hips: BVA 3/3\n- Elbows: 0/0\n- Eyes: clear (2025)\n"
+        "- PRA (prcd, GR-PRA1, GR-PRA2): clear by DNA\n- Ichthyosis: clear by DNA",
+    },
+    {
         "slug": "goldcrest-hunter-of-ashby",
         "call_name": "Hunter",
         "name": "Goldcrest Hunter of Ashby",

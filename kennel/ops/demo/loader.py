@@ -1,4 +1,5 @@
-"""Demo puppies, pages and parents for a fresh shop (`python -m kennel load_demo`).
+"""Demo puppies, pages and parents for a fresh shop (`python -m kennel load_demo`): three
+litters on sale puppy by puppy, and a young one whose families join its waiting list.
 
 Idempotent: puppies and parents are keyed by slug, pages by kind, and an existing one is left
 exactly as it is (the breeder may have edited it), so running it twice (or after a buyer
@@ -66,7 +67,12 @@ def demo_load(*, today: date | None = None) -> DemoSummary:
                 summary.puppies_existing += 1
                 continue
             with transaction.atomic():
-                puppy = _puppy(puppy_data, litter=litter, breed=litter_data["breed"])
+                puppy = _puppy(
+                    puppy_data,
+                    litter=litter,
+                    breed=litter_data["breed"],
+                    born_on=litter.born_on or _born_on(litter_data, today),
+                )
                 summary.photos += _photos(puppy, puppy_data)
                 if buyer is not None:
                     _reservation(puppy, buyer)
@@ -76,21 +82,38 @@ def demo_load(*, today: date | None = None) -> DemoSummary:
 
 
 def _litter(data: dict[str, Any], today: date) -> Litter:
-    litter, _created = Litter.objects.get_or_create(
-        name=data["name"],
-        defaults={
-            "dam": data["dam"],
-            "sire": data["sire"],
-            "born_on": today - timedelta(days=data["born_days_ago"]),
-            "description": data["description"],
-        },
-    )
+    """The litter by name, as the breeder may have edited it; a new one with its waiting list
+    (open, refundable deposit) when the data gives one."""
+    defaults: dict[str, Any] = {
+        "slug": data["slug"],
+        "dam": data["dam"],
+        "sire": data["sire"],
+        "born_on": _born_on(data, today),
+        "stage": Litter.Stage.BORN,
+        "description": data["description"],
+    }
+    wait = data.get("waiting_list")
+    if wait is not None:
+        defaults |= {
+            "go_home_on": today + timedelta(days=wait["go_home_in_days"]),
+            "usual_price": Decimal(wait["usual_price"]),
+            "waitlist_open": True,
+            "deposit_terms": wait["deposit_terms"],
+            "refund_days": wait["refund_days"],
+        }
+    litter, _created = Litter.objects.get_or_create(name=data["name"], defaults=defaults)
     return litter
 
 
-def _puppy(data: dict[str, Any], *, litter: Litter, breed: str) -> Puppy:
+def _born_on(data: dict[str, Any], today: date) -> date:
+    return today - timedelta(days=data["born_days_ago"])
+
+
+def _puppy(data: dict[str, Any], *, litter: Litter, breed: str, born_on: date) -> Puppy:
     # Insert with its final status: the triggers only guard *changes* of a puppy's status, and
-    # a reservation below is created after its puppy, as the triggers require.
+    # a reservation below is created after its puppy, as the triggers require. A puppy of a
+    # litter with a waiting list is not offered on its own ("published": false): its families
+    # choose when picking opens.
     return Puppy.objects.create(
         slug=data["slug"],
         name=data["name"],
@@ -98,10 +121,11 @@ def _puppy(data: dict[str, Any], *, litter: Litter, breed: str) -> Puppy:
         breed=breed,
         sex=data["sex"],
         colour=data["colour"],
-        born_on=litter.born_on,
+        born_on=born_on,
         description=data["description"],
         price=Decimal(data["price"]),
         status=data.get("state", Puppy.Status.AVAILABLE),
+        is_published=data.get("published", True),
     )
 
 

@@ -130,7 +130,7 @@ def offered(action: OwnerAction, reservation: Reservation, held: Decimal) -> boo
 
 
 def _puppy_and_buyer(reservation: Reservation) -> str:
-    return f"{reservation.puppy.name} for {reservation.buyer_name}"
+    return f"{reservation.what} for {reservation.buyer_name}"
 
 
 def _owner_told() -> str:
@@ -155,6 +155,9 @@ def _changed(shown: str | None, keep: Decimal) -> bool:
 class RefundForm(forms.Form):
     """The refund confirmation's choices. The amount kept is checked against every selected
     deposit, in its currency (kennel/core/money.py)."""
+
+    # The confirmation page offers to show the amounts again for these choices.
+    recalculable = True
 
     amount_to_keep = forms.CharField(
         label="Amount to keep",
@@ -223,7 +226,7 @@ def _describe(
     """The confirmation page's line for one reservation: what happens to it, in amounts."""
     cur = reservation.currency
     email = reservation.buyer_email
-    puppy = reservation.puppy.name
+    puppy = reservation.what
     status = f"Now: {reservation.get_status_display()}."
     details: list[str]
     warn = reservation.status not in action.statuses
@@ -233,7 +236,9 @@ def _describe(
         elif warn or held <= 0:
             details, warn = [status, "No deposit to refund: nothing happens."], True
         else:
-            if reservation.status == S.COMPLETED:
+            if reservation.puppy_id is None:
+                puppy_line = "The family leaves the waiting list."
+            elif reservation.status == S.COMPLETED:
                 # Gone home: the refund does not bring the puppy back (put it on sale from its
                 # page if the sale fell through).
                 puppy_line = (
@@ -357,7 +362,7 @@ def _perform(
             )
         if action is PICKED_UP:
             if reservation_mark_picked_up(reservation_id=pk, actor=actor):
-                return messages.SUCCESS, f"{who}: picked up — {reservation.puppy.name} is sold."
+                return messages.SUCCESS, f"{who}: picked up — {reservation.what} is sold."
             return (
                 messages.WARNING,
                 f"{who}: no confirmed deposit to hand over — nothing was changed.",
@@ -366,7 +371,7 @@ def _perform(
             if reservation_release_hold(reservation_id=pk, actor=actor):
                 return messages.SUCCESS, (
                     f"{who}: hold released — the checkout is being closed and "
-                    f"{reservation.puppy.name} is available again."
+                    f"{reservation.what} is available again."
                 )
             return messages.WARNING, f"{who}: the hold was not open any more — nothing changed."
         if action is RESEND:

@@ -17,7 +17,7 @@ from kennel.payments.admin import payment_link, reservation_events
 from kennel.payments.selectors import ReservationMoney, reservation_money
 from kennel.reservations.admin.actions import OWNER_ACTIONS, offered
 from kennel.reservations.effects import EMAILS, Effect
-from kennel.reservations.models import Reservation
+from kennel.reservations.models import Reservation, WaitlistEntry
 
 S = Reservation.Status
 TIMELINE_SHOWN = 200
@@ -198,9 +198,22 @@ def reservation_detail(
             for e in events
         ],
         "payment_link": payment_link(reservation, events),
-        "puppy_admin_url": admin_change_url(puppy),
-        "puppy_public_url": puppy.get_absolute_url(),
+        "puppy_admin_url": admin_change_url(puppy) if puppy is not None else "",
+        "puppy_public_url": puppy.get_absolute_url() if puppy is not None else "",
+        "waitlist": _waitlist_entry(reservation) if puppy is None else None,
         "notes_form": NotesForm(initial={"notes": reservation.notes}),
         "notes_url": reverse("admin:reservations_reservation_notes", args=[reservation.pk]),
         "can_edit_notes": can_act,
+    }
+
+
+def _waitlist_entry(reservation: Reservation) -> dict[str, Any] | None:
+    """A list deposit's family on its litter's list: where the puppy would be."""
+    entry = WaitlistEntry.objects.filter(reservation=reservation).select_related("litter").first()
+    if entry is None:
+        return None
+    return {
+        "entry": entry,
+        "litter_admin_url": admin_change_url(entry.litter),
+        "entry_admin_url": admin_change_url(entry),
     }

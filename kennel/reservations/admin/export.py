@@ -42,7 +42,7 @@ def reservations_csv(queryset: QuerySet[Reservation]) -> HttpResponse:
             [
                 r.created_at.isoformat(),
                 r.status,
-                _formula_safe(r.puppy.name),
+                _formula_safe(r.what),
                 _formula_safe(r.buyer_name),
                 _formula_safe(r.buyer_email),
                 _formula_safe(r.buyer_phone),

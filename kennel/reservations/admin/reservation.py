@@ -45,7 +45,7 @@ class ReservationAdmin(ReadOnlyAdmin):
     internal notes are written here (through their service too)."""
 
     list_display = (
-        "puppy",
+        "what",
         "buyer_name",
         "buyer_email",
         "buyer_phone",
@@ -55,7 +55,7 @@ class ReservationAdmin(ReadOnlyAdmin):
         "created_at",
     )
     list_filter = ("status", "provider", "created_at", "currency")
-    list_select_related = ("puppy",)
+    list_select_related = ("puppy", "waitlist_entry__litter")
     search_fields = (
         "id",  # the short reference a buyer reads out (its first 8 characters)
         "buyer_name",
@@ -63,6 +63,7 @@ class ReservationAdmin(ReadOnlyAdmin):
         "buyer_phone",
         "puppy__name",
         "puppy__slug",
+        "waitlist_entry__litter__name",
         "provider_reference",
         "external_payment_id",
         "token",
@@ -74,7 +75,16 @@ class ReservationAdmin(ReadOnlyAdmin):
     actions = [a.name for a in OWNER_ACTIONS] + ["export_csv"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
-        return super().get_queryset(request).select_related("puppy")
+        return super().get_queryset(request).select_related("puppy", "waitlist_entry__litter")
+
+    @admin.display(description="puppy", ordering="puppy__name")
+    def what(self, reservation: Reservation) -> str:
+        """The puppy, or for a list deposit its litter's waiting list (as Reservation.what
+        says it, from the rows already read)."""
+        if reservation.puppy is not None:
+            return reservation.puppy.name
+        entry = getattr(reservation, "waitlist_entry", None)
+        return f"Waiting list: {entry.litter.name}" if entry is not None else "Waiting list"
 
     @admin.display(description="deposit", ordering="deposit_amount")
     def deposit(self, reservation: Reservation) -> str:
@@ -154,7 +164,7 @@ class ReservationAdmin(ReadOnlyAdmin):
                 viewer=request.user.get_username(),
             )
             # The page is named after the puppy and the buyer (its status shows below it).
-            title = f"{reservation.puppy.name} for {reservation.buyer_name}"
+            title = f"{reservation.what} for {reservation.buyer_name}"
             extra_context = {
                 **(extra_context or {}),
                 "kennel": kennel,
