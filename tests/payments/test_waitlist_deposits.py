@@ -43,14 +43,17 @@ def _pay(provider: str, checkout_url: str, outcome: str = "") -> None:
     paypal_helpers.come_back(back)
 
 
-def test_ten_families_paying_at_once_get_places_one_to_ten_in_confirmation_order(
-    sandbox, live_server, threads
+def test_ten_families_joining_and_paying_at_once_get_places_one_to_ten_in_confirmation_order(
+    sandbox, live_server, threads, settings
 ):
+    # Eleven families in one process at once: a provider slot each (no PROVIDER_BUSY).
+    settings.PROVIDER_CONCURRENCY = 11
     litter = open_litter()
     sandbox.switches.deliver_twice = True
     sandbox.switches.out_of_order = True
     providers = ["stripe" if n % 2 else "paypal" for n in range(11)]
-    joined = [_join(litter, n, providers[n], live_server.url) for n in range(11)]
+    joined = threads(11, lambda n: _join(litter, n, providers[n], live_server.url))
+    assert not [j for j in joined if isinstance(j, BaseException)], joined
     # Family 10's card fails (an asynchronous payment that is declined a moment later).
     outcomes = [""] * 10 + ["async_fail" if providers[10] == "stripe" else "approve_declined"]
 
