@@ -369,6 +369,8 @@ def _confirm_list_deposit(
 ) -> bool:
     """A waiting list's deposit is paid: confirmed without a puppy, and the family placed on
     the list (waitlist.deposit_confirmed, under the litter's lock)."""
+    # The litter first: the places are given, and confirmed_at stamped, in one order.
+    waitlist.litter_lock_of(reservation)
     _mark_confirmed(reservation, payment_id=payment_id, actor=actor, late=late)
     waitlist.deposit_confirmed(reservation, actor=actor)
     return True

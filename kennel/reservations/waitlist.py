@@ -183,6 +183,14 @@ def deposit_confirmable(reservation: Reservation) -> bool:
     return litter.waitlist_cap is None or on_list.count() < litter.waitlist_cap
 
 
+def litter_lock_of(reservation: Reservation) -> Litter:
+    """Lock the litter whose list the deposit is for (the caller holds the reservation's)."""
+    litter_id = WaitlistEntry.objects.values_list("litter_id", flat=True).get(
+        reservation=reservation
+    )
+    return Litter.objects.select_for_update().get(pk=litter_id)
+
+
 def deposit_confirmed(reservation: Reservation, *, actor: str) -> WaitlistEntry:
     """The list deposit is paid: give the family the next place, under the litter's lock (the
     caller holds the reservation's), and tell family and breeder."""
