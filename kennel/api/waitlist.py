@@ -15,8 +15,9 @@ from kennel.api.schemas import (
 )
 from kennel.payments.owner import waitlist_withdraw
 from kennel.reservations.models import WaitlistEntry
+from kennel.reservations.picking import waitlist_pass, waitlist_pick
 from kennel.reservations.selectors import TOKEN_RE
-from kennel.reservations.waitlist import EntryNotFound, entry_standing, waitlist_pass, waitlist_pick
+from kennel.reservations.waitlist import EntryNotFound, entry_standing
 
 router = Router(tags=["waiting lists"])
 

@@ -27,8 +27,8 @@ from kennel.core.admin import (
 )
 from kennel.core.errors import ApplicationError
 from kennel.core.money import format_money
+from kennel.reservations import picking, waitlist
 from kennel.reservations import services as reservations
-from kennel.reservations import waitlist
 from kennel.reservations.admin.waitlist import WaitlistInline
 from kennel.reservations.models import PickTurn, WaitlistEntry
 
@@ -254,14 +254,14 @@ def _now(litter: Litter) -> tuple[str, ...]:
 
 
 def _open(litter: Litter, actor: str) -> tuple[int, str]:
-    turn = waitlist.picking_open(litter_id=litter.pk, actor=actor)
+    turn = picking.picking_open(litter_id=litter.pk, actor=actor)
     if turn is None:
         return messages.WARNING, NOBODY_TO_CHOOSE
     return messages.SUCCESS, f"picking open — {_turn_words(turn)}."
 
 
 def _skip(litter: Litter, actor: str) -> tuple[int, str]:
-    if not waitlist.waitlist_skip(litter_id=litter.pk, actor=actor):
+    if not picking.waitlist_skip(litter_id=litter.pk, actor=actor):
         return messages.WARNING, "nobody is choosing now: nothing changed."
     turn = _open_turn(litter)
     if turn is None:
@@ -270,7 +270,7 @@ def _skip(litter: Litter, actor: str) -> tuple[int, str]:
 
 
 def _close(litter: Litter, actor: str) -> tuple[int, str]:
-    if not waitlist.picking_close(litter_id=litter.pk, actor=actor):
+    if not picking.picking_close(litter_id=litter.pk, actor=actor):
         return messages.WARNING, PICKING_NOT_OPEN
     return messages.SUCCESS, "picking closed; the family choosing keeps its place on the list."
 

@@ -13,8 +13,8 @@ from kennel.core.outbox import side_effects_recover
 from kennel.monitoring.alerts import health_alerts_sweep
 from kennel.monitoring.reconciliation import reconciliation_sweep
 from kennel.payments.webhooks import webhooks_sweep
+from kennel.reservations.picking import turns_time_out
 from kennel.reservations.services import reservations_expire_due, reservations_release_stranded
-from kennel.reservations.waitlist import turns_time_out
 
 log = logging.getLogger(__name__)
 

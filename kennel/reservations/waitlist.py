@@ -1,27 +1,20 @@
-"""Waiting lists and the live pick order: every change of a list entry, a pick turn or a
-litter's picking state is here.
+"""Waiting lists: every change of a family's entry on a litter's list.
 
 A family's list deposit is a Reservation without a puppy, paid, confirmed, expired and
 refunded by the same machinery as a puppy's deposit (payments/fulfilment.py and
 reservations/services.py, which call `deposit_confirmed` / `deposit_closed` below). Its place
 on the list is given when that deposit is confirmed, under the litter's row lock: 1, 2, 3…
 in the order of confirmation, so no two families share one and an unpaid entry takes none.
+Here too: what a family sees, leaving the list, and the breeder's moves, carry-overs and
+stages. The pick order (turns) is kennel/reservations/picking.py.
 
-Picking: at most one turn per litter is open (the partial unique index
-`one_open_turn_per_litter`). A pick, a pass, the sweep's timeout and the breeder's actions
-all take the same locks in one order — the entry's reservation, then the litter, then the
-puppy — and look at the turn again under them, so a turn ends exactly one way. A pick turns
-the deposit's reservation into that puppy's confirmed reservation with the shop's own
-conditional UPDATE (`available` → `reserved`) and its one-active-reservation index: a puppy
-is never promised twice, and a deposit becomes at most one reservation.
-
-This module imports nothing above the models it changes; reservations/services.py calls it.
+Locks, everywhere: the entry's reservation, then the litter, then a puppy. This module
+imports nothing above the models it changes; reservations/services.py calls it.
 """
 
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Max, Q
@@ -30,11 +23,11 @@ from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
-from kennel.core.errors import ApplicationError, PuppyNotAvailable, ValidationFailed
+from kennel.core.errors import ApplicationError, ValidationFailed
 from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations.buyers import Buyer, buyer_columns
-from kennel.reservations.effects import CONFIRMED, Effect
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from kennel.reservations.selectors import TOKEN_RE
 from kennel.reservations.tracking import Tracking
@@ -46,16 +39,12 @@ P = Puppy.Status
 Terms = Litter.DepositTerms
 
 NOTES_MAX, COLOUR_MAX = 1000, 60
-# A family is reminded once when this share of its turn is left.
-REMIND_AT_SHARE = Decimal("0.25")
 
 LITTER_NOT_FOUND_MESSAGE = gettext_noop("There is no litter at this address.")
 WAITLIST_CLOSED_MESSAGE = gettext_noop("This litter's waiting list is not open.")
 WAITLIST_FULL_MESSAGE = gettext_noop("This litter's waiting list is full.")
 ENTRY_NOT_FOUND_MESSAGE = gettext_noop("There is no place on a waiting list at this address.")
-NOT_YOUR_TURN_MESSAGE = gettext_noop("It is not your turn to choose a puppy.")
 NOT_WITHDRAWABLE_MESSAGE = gettext_noop("This place on the list can no longer be withdrawn.")
-PICKING_REFUSED_MESSAGE = gettext_noop("Picking cannot be opened for this litter now.")
 
 
 class LitterNotFound(ApplicationError):
@@ -217,15 +206,42 @@ def deposit_closed(reservation: Reservation, *, actor: str) -> None:
     if entry is None:
         return
     if entry.status == E.PENDING:
-        _entry_set(entry, E.UNPAID, actor=actor)
+        entry_set(entry, E.UNPAID, actor=actor)
     elif entry.status in (E.WAITING, E.PASSED) and reservation.status == S.REFUNDED:
-        _entry_set(entry, E.WITHDRAWN, actor=actor)
+        entry_set(entry, E.WITHDRAWN, actor=actor)
 
 
-def _entry_set(entry: WaitlistEntry, status: str, *, actor: str, **data: object) -> None:
+def entry_set(entry: WaitlistEntry, status: str, *, actor: str, **data: object) -> None:
     entry.status = status
     entry.save(update_fields=["status", "updated_at"])
     audit(f"reservations.waitlist.{status}", actor=actor, obj=entry, **data)
+
+
+def family_told(entry: WaitlistEntry, kind: str, *, key: str) -> None:
+    outbox_enqueue(
+        kinds=[kind],
+        subject=entry.reservation,
+        reservation_id=entry.reservation_id,
+        discriminator=key,
+    )
+
+
+def _token(token: str) -> str:
+    """`token` when it may be one (else what matches nothing): a NUL byte or a megabyte of
+    text never reaches the database."""
+    return token if TOKEN_RE.fullmatch(token or "") else "-"
+
+
+def entry_ids(token: str) -> tuple[int, uuid.UUID]:
+    """The entry at `token` and its deposit's reservation, as ids; raises EntryNotFound."""
+    row = (
+        WaitlistEntry.objects.filter(token=_token(token))
+        .values_list("pk", "reservation_id")
+        .first()
+    )
+    if row is None:
+        raise EntryNotFound()
+    return row
 
 
 # --- what a family sees ---
@@ -270,293 +286,7 @@ def choices_for(entry: WaitlistEntry) -> list[Puppy]:
     return list(offered.prefetch_related("photos").order_by("name"))
 
 
-# --- picking ---
-
-
-def picking_open(*, litter_id: int, actor: str) -> PickTurn | None:
-    """The breeder opens picking: the first family in position order whose wishes something
-    matches gets the turn at once. Returns that turn (None when nobody could be offered a
-    puppy: picking is then closed). Raises WaitlistRefused (PICKING_REFUSED) when picking was
-    opened before."""
-    now = timezone.now()
-    with locked_transaction():
-        litter = Litter.objects.select_for_update().get(pk=litter_id)
-        if litter.picking != Litter.Picking.NOT_OPEN:
-            raise WaitlistRefused("PICKING_REFUSED", PICKING_REFUSED_MESSAGE)
-        litter.picking = Litter.Picking.OPEN
-        litter.waitlist_open = False
-        litter.save(update_fields=["picking", "waitlist_open", "updated_at"])
-        audit("catalogue.litter.picking_opened", actor=actor, obj=litter)
-        return _next_turn(litter, now=now, actor=actor)
-
-
-def _next_turn(litter: Litter, *, now: datetime, actor: str) -> PickTurn | None:
-    """Open the next family's turn (caller holds the litter's lock, no turn is open). A family
-    whose wishes nothing left matches is skipped, keeping its deposit for a later litter per
-    its terms. With no family or no puppy left, picking closes."""
-    had_turn = PickTurn.objects.filter(litter=litter).values("entry_id")
-    waiting = (
-        WaitlistEntry.objects.filter(litter=litter, status=E.WAITING)
-        .exclude(pk__in=had_turn)
-        .order_by("position")
-    )
-    for entry in waiting:
-        if not choices_for(entry):
-            _turn_record(litter, entry, T.SKIPPED, now=now)
-            _entry_set(entry, E.PASSED, actor=actor, why="nothing left matches their wishes")
-            _family_told(entry, Effect.WAITLIST_PASSED, key=f"skipped:{litter.pk}")
-            continue
-        turn = PickTurn.objects.create(
-            litter=litter, entry=entry, ends_at=now + timedelta(minutes=litter.pick_window)
-        )
-        _entry_set(entry, E.CHOOSING, actor=actor, turn=turn.pk, ends_at=turn.ends_at.isoformat())
-        _family_told(entry, Effect.WAITLIST_TURN, key=f"turn:{turn.pk}")
-        return turn
-    litter.picking = Litter.Picking.CLOSED
-    litter.save(update_fields=["picking", "updated_at"])
-    audit("catalogue.litter.picking_closed", actor=actor, obj=litter, why="nobody left to choose")
-    return None
-
-
-def _turn_record(litter: Litter, entry: WaitlistEntry, outcome: str, *, now: datetime) -> None:
-    PickTurn.objects.create(litter=litter, entry=entry, outcome=outcome, ends_at=now, closed_at=now)
-
-
-def _turn_end(turn: PickTurn, outcome: str, *, now: datetime) -> None:
-    turn.outcome = outcome
-    turn.closed_at = now
-    turn.save(update_fields=["outcome", "closed_at", "updated_at"])
-
-
-def _family_told(entry: WaitlistEntry, kind: str, *, key: str) -> None:
-    outbox_enqueue(
-        kinds=[kind],
-        subject=entry.reservation,
-        reservation_id=entry.reservation_id,
-        discriminator=key,
-    )
-
-
-def _token(token: str) -> str:
-    """`token` when it may be one (else what matches nothing): a NUL byte or a megabyte of
-    text never reaches the database."""
-    return token if TOKEN_RE.fullmatch(token or "") else "-"
-
-
-def entry_ids(token: str) -> tuple[int, uuid.UUID]:
-    """The entry at `token` and its deposit's reservation, as ids; raises EntryNotFound."""
-    row = (
-        WaitlistEntry.objects.filter(token=_token(token))
-        .values_list("pk", "reservation_id")
-        .first()
-    )
-    if row is None:
-        raise EntryNotFound()
-    return row
-
-
-def _entry_locked(token: str) -> tuple[WaitlistEntry, Litter]:
-    """The entry at `token` with its reservation and litter locked, in the one order."""
-    row = entry_ids(token)
-    entry_id, reservation_id = row
-    Reservation.objects.select_for_update().get(pk=reservation_id)
-    entry = WaitlistEntry.objects.select_related("reservation").get(pk=entry_id)
-    litter = Litter.objects.select_for_update().get(pk=entry.litter_id)
-    return entry, litter
-
-
-def _open_turn_of(entry: WaitlistEntry, now: datetime) -> PickTurn:
-    """The entry's open turn, still in its time; else NOT_YOUR_TURN (a turn past its time
-    ends here as the sweep would end it: passed automatically, the next family's opens)."""
-    turn = PickTurn.objects.filter(entry=entry, outcome=T.OPEN).first()
-    if turn is None:
-        raise WaitlistRefused("NOT_YOUR_TURN", NOT_YOUR_TURN_MESSAGE)
-    if turn.ends_at <= now:
-        raise _TurnOver(turn)
-    return turn
-
-
-class _TurnOver(Exception):
-    def __init__(self, turn: PickTurn) -> None:
-        self.turn = turn
-
-
-def waitlist_pick(*, token: str, puppy_slug: str, actor: str = "buyer") -> Reservation:
-    """The family whose turn is open chooses a puppy: their deposit's reservation becomes
-    that puppy's confirmed reservation (no second payment; the balance is due at pickup) and
-    the next family's turn opens at once. Raises EntryNotFound, WaitlistRefused
-    (NOT_YOUR_TURN: not their turn, or it ran out), PuppyNotAvailable (not offered to them,
-    or taken)."""
-    now = timezone.now()
-    timed_out = False
-    with locked_transaction():
-        entry, litter = _entry_locked(token)
-        try:
-            turn = _open_turn_of(entry, now)
-        except _TurnOver as over:
-            _time_out(over.turn, entry, litter, now=now)
-            timed_out = True
-        else:
-            return _pick(entry, litter, turn, puppy_slug=puppy_slug, now=now, actor=actor)
-    if timed_out:
-        raise WaitlistRefused("NOT_YOUR_TURN", NOT_YOUR_TURN_MESSAGE)
-    raise AssertionError("unreachable")
-
-
-def _pick(
-    entry: WaitlistEntry,
-    litter: Litter,
-    turn: PickTurn,
-    *,
-    puppy_slug: str,
-    now: datetime,
-    actor: str,
-) -> Reservation:
-    offered = Puppy.objects.filter(
-        slug=puppy_slug or "-", litter=litter, status=P.AVAILABLE, kept=False
-    )
-    if entry.sex != WaitlistEntry.Sex.ANY:
-        offered = offered.filter(sex=entry.sex)
-    puppy_id = offered.values_list("pk", flat=True).first()
-    # The shop's own conditional UPDATE: whoever else wants this puppy (a buyer in the shop)
-    # loses to whichever commits first; one-active-reservation-per-puppy stands behind it.
-    if puppy_id is None or not Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
-        status=P.RESERVED, updated_at=now
-    ):
-        raise PuppyNotAvailable()
-    puppy = Puppy.objects.get(pk=puppy_id)
-    reservation = entry.reservation
-    if reservation.status != S.CONFIRMED or reservation.puppy_id is not None:
-        raise WaitlistRefused("NOT_YOUR_TURN", NOT_YOUR_TURN_MESSAGE)
-    reservation.puppy = puppy
-    reservation.price_amount = puppy.price
-    reservation.save(update_fields=["puppy", "price_amount", "updated_at"])
-    _turn_end(turn, T.PICKED, now=now)
-    _entry_set(entry, E.PICKED, actor=actor, puppy=puppy.slug)
-    audit(
-        "reservations.reservation.picked",
-        actor=actor,
-        obj=reservation,
-        puppy=puppy.slug,
-        litter=litter.slug,
-    )
-    # The usual confirmation (now of the puppy) and conversions; keyed apart from the joining.
-    outbox_enqueue(
-        kinds=CONFIRMED,
-        subject=reservation,
-        reservation_id=reservation.pk,
-        discriminator=f"picked:{puppy.pk}",
-    )
-    _next_turn(litter, now=now, actor="system:pick-order")
-    return reservation
-
-
-def waitlist_pass(*, token: str, actor: str = "buyer") -> WaitlistEntry:
-    """The family whose turn is open passes: their deposit stays with the list per its terms
-    (they may withdraw separately), and the next family's turn opens at once. Raises
-    EntryNotFound, WaitlistRefused (NOT_YOUR_TURN)."""
-    now = timezone.now()
-    with locked_transaction():
-        entry, litter = _entry_locked(token)
-        try:
-            turn = _open_turn_of(entry, now)
-        except _TurnOver as over:
-            turn = over.turn  # passing a turn that just ran out: the same end, said once
-        _turn_end(turn, T.PASSED if turn.ends_at > now else T.TIMED_OUT, now=now)
-        _entry_set(entry, E.PASSED, actor=actor)
-        _family_told(entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}")
-        _next_turn(litter, now=now, actor="system:pick-order")
-    return entry
-
-
-def _time_out(turn: PickTurn, entry: WaitlistEntry, litter: Litter, *, now: datetime) -> None:
-    _turn_end(turn, T.TIMED_OUT, now=now)
-    _entry_set(entry, E.PASSED, actor="system:pick-window", why="turn timed out")
-    _family_told(entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}")
-    _next_turn(litter, now=now, actor="system:pick-order")
-
-
-def turns_time_out(*, now: datetime | None = None) -> int:
-    """The periodic sweep: end every open turn past its time as an automatic pass, opening
-    the next family's; remind once the families whose time is running short. Returns how
-    many turns it ended."""
-    now = now or timezone.now()
-    done = 0
-    for turn_id, token in PickTurn.objects.filter(outcome=T.OPEN, ends_at__lte=now).values_list(
-        "pk", "entry__token"
-    )[:200]:
-        with locked_transaction():
-            entry, litter = _entry_locked(token)
-            turn = PickTurn.objects.get(pk=turn_id)
-            if turn.outcome == T.OPEN and turn.ends_at <= now:
-                _time_out(turn, entry, litter, now=now)
-                done += 1
-    for turn in PickTurn.objects.filter(outcome=T.OPEN, reminded_at__isnull=True, ends_at__gt=now):
-        window = turn.ends_at - turn.created_at
-        if turn.ends_at - now <= window * float(REMIND_AT_SHARE):
-            with locked_transaction():
-                still_open = PickTurn.objects.filter(
-                    pk=turn.pk, outcome=T.OPEN, ends_at__gt=now, reminded_at__isnull=True
-                )
-                if still_open.update(reminded_at=now):
-                    entry = WaitlistEntry.objects.select_related("reservation").get(
-                        pk=turn.entry_id
-                    )
-                    _family_told(entry, Effect.WAITLIST_REMINDER, key=f"turn:{turn.pk}")
-    return done
-
-
-# --- the breeder's actions (admin, open_picking): each locked and audited ---
-
-
-def waitlist_skip(*, litter_id: int, actor: str) -> bool:
-    """End the open turn as skipped (the family keeps its deposit, per its terms) and open the
-    next. False when no turn is open."""
-    now = timezone.now()
-    turn_row = PickTurn.objects.filter(litter_id=litter_id, outcome=T.OPEN).values_list(
-        "entry__token", flat=True
-    )
-    token = turn_row.first()
-    if token is None:
-        return False
-    with locked_transaction():
-        entry, litter = _entry_locked(token)
-        turn = PickTurn.objects.filter(entry=entry, outcome=T.OPEN).first()
-        if turn is None:
-            return False
-        _turn_end(turn, T.SKIPPED, now=now)
-        _entry_set(entry, E.PASSED, actor=actor, why="skipped by the breeder")
-        _family_told(entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}")
-        _next_turn(litter, now=now, actor=actor)
-    return True
-
-
-def picking_close(*, litter_id: int, actor: str) -> bool:
-    """Close picking: the open turn ends (its family back to waiting, deposit kept), nobody
-    else is offered a turn. False when picking was not open."""
-    now = timezone.now()
-    token = (
-        PickTurn.objects.filter(litter_id=litter_id, outcome=T.OPEN)
-        .values_list("entry__token", flat=True)
-        .first()
-    )
-    with locked_transaction():
-        if token is not None:
-            entry, litter = _entry_locked(token)
-        else:
-            entry, litter = None, Litter.objects.select_for_update().get(pk=litter_id)
-        if litter.picking != Litter.Picking.OPEN:
-            return False
-        turn = PickTurn.objects.filter(litter=litter, outcome=T.OPEN).first()
-        if turn is not None and entry is not None and turn.entry_id == entry.pk:
-            _turn_end(turn, T.CLOSED, now=now)
-            _entry_set(entry, E.WAITING, actor=actor, why="picking closed")
-        elif turn is not None:
-            return picking_close(litter_id=litter_id, actor=actor)  # the turn moved on: again
-        litter.picking = Litter.Picking.CLOSED
-        litter.save(update_fields=["picking", "updated_at"])
-        audit("catalogue.litter.picking_closed", actor=actor, obj=litter)
-    return True
+# --- the breeder's actions on the list (admin): each locked and audited ---
 
 
 def waitlist_move(*, entry_id: int, position: int, actor: str) -> bool:
@@ -595,7 +325,7 @@ def waitlist_move(*, entry_id: int, position: int, actor: str) -> bool:
             )
             if moved.status in WaitlistEntry.ON_LIST:
                 key = f"moved:{old}:{new}:{timezone.now().timestamp()}"
-                _family_told(moved, Effect.WAITLIST_MOVED, key=key)
+                family_told(moved, Effect.WAITLIST_MOVED, key=key)
     return True
 
 
@@ -635,7 +365,7 @@ def waitlist_transfer(*, entry_id: int, litter_id: int, actor: str) -> bool:
             litter=litter_id,
             position=entry.position,
         )
-        _family_told(entry, Effect.WAITLIST_MOVED, key=f"transfer:{litter_id}")
+        family_told(entry, Effect.WAITLIST_MOVED, key=f"transfer:{litter_id}")
     return True
 
 
@@ -658,7 +388,7 @@ def litter_stage_set(*, litter_id: int, stage: str, born_on: date | None, actor:
             for entry in WaitlistEntry.objects.filter(
                 litter=litter, status__in=WaitlistEntry.ON_LIST
             ).select_related("reservation"):
-                _family_told(entry, Effect.WAITLIST_BORN, key=f"born:{litter.pk}")
+                family_told(entry, Effect.WAITLIST_BORN, key=f"born:{litter.pk}")
     return True
 
 
@@ -684,4 +414,4 @@ def withdrawal_check(entry: WaitlistEntry) -> None:
 def withdrawn_keeping_deposit(entry: WaitlistEntry, *, actor: str) -> None:
     """The family leaves the list and the terms keep their deposit (caller holds the locks):
     the deposit's reservation stays confirmed, with no puppy, as the breeder's."""
-    _entry_set(entry, E.WITHDRAWN, actor=actor, refunded=False)
+    entry_set(entry, E.WITHDRAWN, actor=actor, refunded=False)

@@ -20,13 +20,12 @@ from kennel.catalogue.views import not_found
 from kennel.core.errors import ApplicationError
 from kennel.payments.owner import waitlist_withdraw
 from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.picking import waitlist_pass, waitlist_pick
 from kennel.reservations.views import continue_url
 from kennel.reservations.waitlist import (
     EntryNotFound,
     Standing,
     entry_standing,
-    waitlist_pass,
-    waitlist_pick,
     withdrawal_refundable,
 )
 

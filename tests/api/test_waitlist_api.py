@@ -16,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
-from kennel.reservations import waitlist
+from kennel.reservations import picking, waitlist
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.wsgi import application
@@ -289,7 +289,7 @@ def test_only_the_family_whose_turn_it_is_may_pick_and_the_next_turn_opens_at_on
         PuppyFactory(litter=litter, slug=slug, name=slug.title())
     PuppyFactory(litter=litter, slug="kept-by-breeder", kept=True)
     first, second = (on_the_list(sandbox, base, litter, n) for n in (1, 2))
-    waitlist.picking_open(litter_id=litter.pk, actor="test")
+    picking.picking_open(litter_id=litter.pk, actor="test")
 
     too_soon = post(base, f"/api/waitlist/{second}/pick/", {"puppy": "amber"})
     picked = post(base, f"/api/waitlist/{first}/pick/", {"puppy": "biscuit"})
@@ -297,7 +297,7 @@ def test_only_the_family_whose_turn_it_is_may_pick_and_the_next_turn_opens_at_on
     assert too_soon.status_code == 409
     assert too_soon.json()["error"] == {
         "code": "NOT_YOUR_TURN",
-        "message": waitlist.NOT_YOUR_TURN_MESSAGE,
+        "message": picking.NOT_YOUR_TURN_MESSAGE,
     }
     assert picked.status_code == 201, picked.text
     reservation = picked.json()
@@ -322,7 +322,7 @@ def test_a_pass_opens_the_next_familys_turn(sandbox, live_server):
     litter = litter_open()
     PuppyFactory(litter=litter, slug="amber")
     first, second = (on_the_list(sandbox, base, litter, n) for n in (1, 2))
-    waitlist.picking_open(litter_id=litter.pk, actor="test")
+    picking.picking_open(litter_id=litter.pk, actor="test")
 
     not_theirs = post(base, f"/api/waitlist/{second}/pass/", {})
     choosing = post(base, f"/api/waitlist/{first}/withdraw/", {})
@@ -470,7 +470,7 @@ places = schemathesis.openapi.from_wsgi("/api/openapi.json", application).includ
 
 
 @pytest.fixture
-def picking(sandbox: Any, live_server: Any) -> None:
+def families_picking(sandbox: Any, live_server: Any) -> None:
     """Four paid families (any, male, female, any) and three puppies; family 1 is choosing."""
     litter = litter_open()
     for i, sex in enumerate(["female", "male", "male"]):
@@ -479,13 +479,15 @@ def picking(sandbox: Any, live_server: Any) -> None:
         on_the_list(sandbox, live_server.url, litter, n, sex=sex)
         for n, sex in enumerate(["any", "male", "female", "any"], start=1)
     ]
-    waitlist.picking_open(litter_id=litter.pk, actor="test")
+    picking.picking_open(litter_id=litter.pk, actor="test")
 
 
 @pytest.mark.django_db(transaction=True)
 @places.parametrize()
 @hypothesis_settings(FUZZ)
-def test_a_familys_routes_keep_their_schema_while_families_pick(case: Any, picking: None) -> None:
+def test_a_familys_routes_keep_their_schema_while_families_pick(
+    case: Any, families_picking: None
+) -> None:
     # Most tokens and puppy slugs name the list's families and the litter's puppies.
     token = case.path_parameters.get("token", "")
     if len(token) % 5:

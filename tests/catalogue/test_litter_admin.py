@@ -11,7 +11,7 @@ from kennel.catalogue.models import Litter, Puppy
 from kennel.core.models import AuditLog, SideEffect
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, WaitlistEntry
-from kennel.reservations.waitlist import PICKING_REFUSED_MESSAGE
+from kennel.reservations.picking import PICKING_REFUSED_MESSAGE
 from tests.factories import PuppyFactory
 from tests.reservations.waitlist_helpers import joined, on_list, open_litter
 

@@ -13,12 +13,13 @@ from kennel.core.db import locked_transaction
 from kennel.ops.demo.loader import demo_load
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.picking import picking_open
 from kennel.reservations.services import (
     lock_for_payment,
     reservation_confirm,
     reservation_set_checkout,
 )
-from kennel.reservations.waitlist import Preferences, picking_open, waitlist_join
+from kennel.reservations.waitlist import Preferences, waitlist_join
 from tests.factories import LitterFactory, PuppyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,7 @@ from django.core import mail
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.reservations.models import Reservation, WaitlistEntry
-from kennel.reservations.waitlist import picking_open
+from kennel.reservations.picking import picking_open
 from tests.conftest import run_worker_once
 from tests.factories import LitterFactory, PuppyFactory
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 from kennel.catalogue.models import Litter
 from kennel.payments.owner import waitlist_withdraw
 from kennel.payments.services import waitlist_checkout_start
-from kennel.reservations import services, waitlist
+from kennel.reservations import picking, services, waitlist
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from tests.factories import LitterFactory, PuppyFactory
@@ -157,7 +157,7 @@ def _picking(litter: Litter, *families: str) -> list[WaitlistEntry]:
     entries = [_join(litter, name) for name in families]
     PuppyFactory(litter=litter, name="Bella", price=Decimal("2500.00"))
     PuppyFactory(litter=litter, name="Daisy", price=Decimal("2500.00"))
-    waitlist.picking_open(litter_id=litter.pk, actor="test")
+    picking.picking_open(litter_id=litter.pk, actor="test")
     return entries
 
 
@@ -184,8 +184,8 @@ def test_a_family_whose_time_runs_short_is_reminded_once_when_its_turn_ends():
     [first] = _picking(litter, "Jane Doe")
     turn = PickTurn.objects.get(entry=first, outcome=PickTurn.Outcome.OPEN)
 
-    waitlist.turns_time_out(now=turn.ends_at - timedelta(minutes=5))
-    waitlist.turns_time_out(now=turn.ends_at - timedelta(minutes=4))
+    picking.turns_time_out(now=turn.ends_at - timedelta(minutes=5))
+    picking.turns_time_out(now=turn.ends_at - timedelta(minutes=4))
 
     subject, text, html = _one("jane.doe@example.com", "Your turn to choose")
     assert subject == f"Your turn to choose from Spring litter ends on {_paris(turn.ends_at)}"
@@ -200,7 +200,7 @@ def test_a_family_that_passes_reads_what_happens_to_its_deposit_and_the_next_fam
     litter = _litter()
     [first, second] = _picking(litter, "Jane Doe", "Tom Late")
 
-    waitlist.waitlist_pass(token=first.token)
+    picking.waitlist_pass(token=first.token)
 
     subject, text, html = _one("jane.doe@example.com", "Your turn to choose")
     assert subject == "Your turn to choose from Spring litter has passed"
@@ -223,7 +223,7 @@ def test_a_turn_that_times_out_tells_a_transferable_deposit_stays_for_a_later_li
     [first] = _picking(litter, "Jane Doe")
     turn = PickTurn.objects.get(entry=first, outcome=PickTurn.Outcome.OPEN)
 
-    waitlist.turns_time_out(now=turn.ends_at + timedelta(seconds=1))
+    picking.turns_time_out(now=turn.ends_at + timedelta(seconds=1))
 
     _subject, text, _html = _one(
         "jane.doe@example.com", "Your turn to choose from Spring litter has"
@@ -271,7 +271,7 @@ def test_the_pick_confirmation_shows_the_carried_deposit_and_the_balance_due_at_
     [first] = _picking(litter, "Jane Doe")
     bella = litter.puppies.get(name="Bella")
 
-    reservation = waitlist.waitlist_pick(token=first.token, puppy_slug=bella.slug)
+    reservation = picking.waitlist_pick(token=first.token, puppy_slug=bella.slug)
 
     subject, text, html = _one("jane.doe@example.com", "Your deposit")
     assert subject == "Your deposit for Bella is confirmed"

@@ -17,6 +17,7 @@ from kennel.core.db import locked_transaction
 from kennel.payments.models import Refund
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.picking import NOT_YOUR_TURN_MESSAGE, picking_open
 from kennel.reservations.services import (
     lock_for_payment,
     reservation_confirm,
@@ -25,9 +26,7 @@ from kennel.reservations.services import (
 from kennel.reservations.waitlist import (
     ENTRY_NOT_FOUND_MESSAGE,
     NOT_WITHDRAWABLE_MESSAGE,
-    NOT_YOUR_TURN_MESSAGE,
     Preferences,
-    picking_open,
     waitlist_join,
 )
 from tests.factories import LitterFactory, PuppyFactory

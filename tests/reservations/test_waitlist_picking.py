@@ -10,7 +10,7 @@ from django.utils import timezone
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.errors import PuppyNotAvailable
 from kennel.core.models import AuditLog, SideEffect
-from kennel.reservations import waitlist
+from kennel.reservations import picking, waitlist
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from tests.factories import PuppyFactory
@@ -35,13 +35,13 @@ def _turn(litter: Litter) -> PickTurn | None:
 def test_only_the_first_family_may_pick_when_picking_opens():
     litter, (first, second, third) = _litter_with_families()
 
-    turn = waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
 
     assert turn is not None
     assert turn.entry == first
     for other in (second, third):
         with pytest.raises(waitlist.WaitlistRefused) as refused:
-            waitlist.waitlist_pick(token=other.token, puppy_slug="pup-0")
+            picking.waitlist_pick(token=other.token, puppy_slug="pup-0")
         assert refused.value.code == "NOT_YOUR_TURN"
     assert Puppy.objects.filter(litter=litter, status="available").count() == 3
     assert waitlist.entry_standing(token=second.token).ahead == 1
@@ -49,10 +49,10 @@ def test_only_the_first_family_may_pick_when_picking_opens():
 
 def test_a_pick_confirms_the_deposit_as_the_puppys_reservation_and_opens_the_next_turn():
     litter, (first, second, _) = _litter_with_families()
-    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
     deposit = first.reservation.deposit_amount
 
-    reservation = waitlist.waitlist_pick(token=first.token, puppy_slug="pup-1")
+    reservation = picking.waitlist_pick(token=first.token, puppy_slug="pup-1")
 
     assert reservation.pk == first.reservation_id  # the same deposit, no second payment
     assert reservation.status == Reservation.Status.CONFIRMED
@@ -83,11 +83,11 @@ def test_picking_a_puppy_not_offered_changes_nothing():
     litter, (first, _, _) = _litter_with_families()
     kept = PuppyFactory(litter=litter, slug="kept", kept=True)
     other_litter = PuppyFactory(slug="elsewhere")
-    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
 
     for slug in (kept.slug, other_litter.slug, "no-such-puppy"):
         with pytest.raises(PuppyNotAvailable):
-            waitlist.waitlist_pick(token=first.token, puppy_slug=slug)
+            picking.waitlist_pick(token=first.token, puppy_slug=slug)
 
     first.refresh_from_db()
     assert first.status == "choosing"
@@ -97,27 +97,27 @@ def test_picking_a_puppy_not_offered_changes_nothing():
 
 def test_a_pass_opens_the_next_turn_and_keeps_the_deposit():
     litter, (first, second, _) = _litter_with_families()
-    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
 
-    waitlist.waitlist_pass(token=first.token)
+    picking.waitlist_pass(token=first.token)
 
     first.refresh_from_db()
     assert first.status == "passed"
     assert first.reservation.status == "confirmed"  # the deposit stays, per its terms
     assert _turn(litter).entry == second
     with pytest.raises(waitlist.WaitlistRefused):
-        waitlist.waitlist_pass(token=first.token)  # passing twice: not their turn any more
+        picking.waitlist_pass(token=first.token)  # passing twice: not their turn any more
 
 
 def test_a_turn_that_runs_out_passes_by_itself_at_the_sweep():
     litter, (first, second, _) = _litter_with_families()
-    turn = waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
     assert turn is not None
     window = turn.ends_at - turn.created_at
     assert abs(window - timedelta(minutes=litter.pick_window)) < timedelta(seconds=5)
 
-    assert waitlist.turns_time_out(now=turn.ends_at - timedelta(seconds=1)) == 0
-    assert waitlist.turns_time_out(now=turn.ends_at + timedelta(seconds=1)) == 1
+    assert picking.turns_time_out(now=turn.ends_at - timedelta(seconds=1)) == 0
+    assert picking.turns_time_out(now=turn.ends_at + timedelta(seconds=1)) == 1
 
     turn.refresh_from_db()
     assert turn.outcome == "timed_out"
@@ -130,19 +130,19 @@ def test_a_late_pick_after_the_turn_ran_out_is_refused_and_passes_it():
     litter, (first, second, _) = _litter_with_families()
     litter.pick_window_minutes = 1
     litter.save()
-    turn = waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
     assert turn is not None
     PickTurn.objects.filter(pk=turn.pk).update(ends_at=timezone.now() - timedelta(seconds=1))
 
     with pytest.raises(waitlist.WaitlistRefused) as refused:
-        waitlist.waitlist_pick(token=first.token, puppy_slug="pup-0")
+        picking.waitlist_pick(token=first.token, puppy_slug="pup-0")
 
     assert refused.value.code == "NOT_YOUR_TURN"
     turn.refresh_from_db()
     assert turn.outcome == "timed_out"
     assert Puppy.objects.get(slug="pup-0").status == "available"
     assert _turn(litter).entry == second
-    assert waitlist.turns_time_out() == 0  # ended once: the sweep finds nothing left
+    assert picking.turns_time_out() == 0  # ended once: the sweep finds nothing left
 
 
 def test_a_family_whose_wishes_nothing_left_matches_is_skipped():
@@ -152,16 +152,16 @@ def test_a_family_whose_wishes_nothing_left_matches_is_skipped():
     first = on_list(litter, 1, sex="male")
     second = on_list(litter, 2, sex="male")
     third = on_list(litter, 3, sex="female")
-    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
 
-    waitlist.waitlist_pick(token=first.token, puppy_slug="boy")
+    picking.waitlist_pick(token=first.token, puppy_slug="boy")
 
     second.refresh_from_db()
     assert second.status == "passed"  # no male left: skipped, keeping its deposit
     assert second.reservation.status == "confirmed"
     assert PickTurn.objects.get(entry=second).outcome == "skipped"
     assert _turn(litter).entry == third
-    waitlist.waitlist_pick(token=third.token, puppy_slug="girl")
+    picking.waitlist_pick(token=third.token, puppy_slug="girl")
     litter.refresh_from_db()
     assert litter.picking == Litter.Picking.CLOSED  # nobody and nothing left
     assert _turn(litter) is None
@@ -169,11 +169,11 @@ def test_a_family_whose_wishes_nothing_left_matches_is_skipped():
 
 def test_the_breeder_skips_and_closes_with_an_audit_line_each():
     litter, (_first, second, third) = _litter_with_families()
-    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
 
-    assert waitlist.waitlist_skip(litter_id=litter.pk, actor="admin:breeder")
+    assert picking.waitlist_skip(litter_id=litter.pk, actor="admin:breeder")
     assert _turn(litter).entry == second
-    assert waitlist.picking_close(litter_id=litter.pk, actor="admin:breeder")
+    assert picking.picking_close(litter_id=litter.pk, actor="admin:breeder")
 
     second.refresh_from_db()
     assert second.status == "waiting"  # back on the list, nobody choosing
@@ -181,7 +181,7 @@ def test_the_breeder_skips_and_closes_with_an_audit_line_each():
     litter.refresh_from_db()
     assert litter.picking == Litter.Picking.CLOSED
     with pytest.raises(waitlist.WaitlistRefused):
-        waitlist.waitlist_pick(token=second.token, puppy_slug="pup-0")
+        picking.waitlist_pick(token=second.token, puppy_slug="pup-0")
     actions = set(AuditLog.objects.values_list("action", flat=True))
     assert {"catalogue.litter.picking_opened", "catalogue.litter.picking_closed"} <= actions
     assert AuditLog.objects.filter(
@@ -215,8 +215,8 @@ def test_a_family_that_passed_is_carried_over_to_a_later_litter_with_its_deposit
     litter, (first, _, _) = _litter_with_families()
     later = open_litter()
     already = on_list(later, 9)
-    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
-    waitlist.waitlist_pass(token=first.token)
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.waitlist_pass(token=first.token)
 
     assert waitlist.waitlist_transfer(entry_id=first.pk, litter_id=later.pk, actor="admin:b")
 

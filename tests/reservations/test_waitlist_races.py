@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError
-from kennel.reservations import waitlist
+from kennel.reservations import picking
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from tests.factories import PuppyFactory
 from tests.reservations.waitlist_helpers import on_list, open_litter
@@ -51,7 +51,7 @@ def test_twenty_threads_of_two_families_hammering_pick_and_pass_while_the_sweep_
     for i in range(4):
         PuppyFactory(litter=litter, slug=f"pup-{i}", is_published=False)
     families = [on_list(litter, n) for n in (1, 2)]
-    waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
 
     def hammer(i: int) -> list[str]:
         outcomes: list[str] = []
@@ -62,13 +62,13 @@ def test_twenty_threads_of_two_families_hammering_pick_and_pass_while_the_sweep_
                 if i % 5 == 4:
                     # The sweep, with a clock that has run past every turn now and then.
                     later = timezone.now() + timedelta(minutes=rng.choice([0, 2]))
-                    waitlist.turns_time_out(now=later)
+                    picking.turns_time_out(now=later)
                     outcomes.append("swept")
                 elif rng.random() < 0.7:
-                    waitlist.waitlist_pick(token=family.token, puppy_slug=f"pup-{rng.randrange(4)}")
+                    picking.waitlist_pick(token=family.token, puppy_slug=f"pup-{rng.randrange(4)}")
                     outcomes.append("picked")
                 else:
-                    waitlist.waitlist_pass(token=family.token)
+                    picking.waitlist_pass(token=family.token)
                     outcomes.append("passed")
             except ApplicationError as exc:
                 outcomes.append(exc.code)
@@ -102,7 +102,7 @@ def test_a_turn_running_out_while_its_family_clicks_pick_ends_one_way(threads):
         PuppyFactory(litter=litter, is_published=False)
         first = on_list(litter, 1)
         on_list(litter, 2)
-        turn = waitlist.picking_open(litter_id=litter.pk, actor="admin:breeder")
+        turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
         assert turn is not None
         ends_at = timezone.now() + timedelta(milliseconds=30)
         PickTurn.objects.filter(pk=turn.pk).update(ends_at=ends_at)
@@ -112,8 +112,8 @@ def test_a_turn_running_out_while_its_family_clicks_pick_ends_one_way(threads):
         def race(i: int, token: str = first.token, slug: str = slug, ends=ends_at) -> str:
             try:
                 if i == 0:
-                    return f"swept {waitlist.turns_time_out(now=ends + timedelta(seconds=1))}"
-                waitlist.waitlist_pick(token=token, puppy_slug=slug)
+                    return f"swept {picking.turns_time_out(now=ends + timedelta(seconds=1))}"
+                picking.waitlist_pick(token=token, puppy_slug=slug)
                 return "picked"
             except ApplicationError as exc:
                 return exc.code
@@ -144,7 +144,7 @@ def test_ten_threads_opening_picking_at_once_open_one_turn(threads):
 
     def open_it(i: int) -> str:
         try:
-            waitlist.picking_open(litter_id=litter.pk, actor=f"admin:{i}")
+            picking.picking_open(litter_id=litter.pk, actor=f"admin:{i}")
             return "opened"
         except ApplicationError as exc:
             return exc.code

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from kennel.catalogue.models import Litter
-from kennel.reservations import waitlist
+from kennel.reservations import picking, waitlist
 
 ACTOR = "system:open_picking"
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         if found is None:
             raise CommandError(f"no litter with the slug {litter!r}")
         try:
-            turn = waitlist.picking_open(litter_id=found.pk, actor=ACTOR)
+            turn = picking.picking_open(litter_id=found.pk, actor=ACTOR)
         except waitlist.WaitlistRefused as exc:
             state = found.get_picking_display().lower()
             raise CommandError(f"{found.name}: {exc.message} (picking: {state})") from exc
