@@ -61,10 +61,10 @@ def seed_catalogue(db: str, *, puppies: int = 24) -> str:
     psql(
         f"""
         INSERT INTO catalogue_puppy (created_at, updated_at, slug, name, breed, sex, colour,
-          born_on, description, price, deposit, currency, status, is_published, litter_id)
+          born_on, description, price, deposit, currency, status, is_published, kept, litter_id)
         SELECT now(), now(), 'bench-cat-' || i, 'Bench pup ' || i, 'Beagle',
           CASE WHEN i % 2 = 0 THEN 'male' ELSE 'female' END, 'tricolour', '2026-09-01',
-          'A cheerful bench puppy.', 1500, 300, 'EUR', 'available', true,
+          'A cheerful bench puppy.', 1500, 300, 'EUR', 'available', true, false,
           (SELECT id FROM catalogue_litter ORDER BY id LIMIT 1)
         FROM generate_series(1, greatest(0, {puppies}
           - (SELECT count(*) FROM catalogue_puppy WHERE is_published))) i;
@@ -83,9 +83,9 @@ def seed_pool(db: str, prefix: str, count: int) -> list[str]:
     psql(
         f"""
         INSERT INTO catalogue_puppy (created_at, updated_at, slug, name, breed, sex, colour,
-          born_on, description, price, deposit, currency, status, is_published)
+          born_on, description, price, deposit, currency, status, is_published, kept)
         SELECT now(), now(), '{prefix}-' || i, 'Pup ' || i, 'Labrador', 'female', '',
-          '2026-10-01', '', 1000, 200, 'EUR', 'available', true
+          '2026-10-01', '', 1000, 200, 'EUR', 'available', true, false
         FROM generate_series(1, {count}) i;
         """,
         db=db,
