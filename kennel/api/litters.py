@@ -13,6 +13,7 @@ from kennel.api.schemas import (
     LitterOut,
     WaitlistCreatedOut,
     WaitlistIn,
+    created_links_to,
 )
 from kennel.catalogue.models import Litter
 from kennel.payments.services import waitlist_checkout_start
@@ -61,19 +62,11 @@ def list_litters(request: HttpRequest) -> list[dict[str, object]]:
     response={201: WaitlistCreatedOut, **CHECKOUT_ERRORS},
     summary="Join a litter's waiting list and open the list deposit's checkout",
     operation_id="join_waitlist",
-    openapi_extra={
-        "responses": {
-            201: {
-                "links": {
-                    "GetWaitlistEntry": {
-                        "operationId": "get_waitlist_entry",
-                        "parameters": {"token": "$response.body#/token"},
-                        "description": "The family's place on the list just joined",
-                    }
-                }
-            }
-        }
-    },
+    openapi_extra=created_links_to(
+        "get_waitlist_entry",
+        name="GetWaitlistEntry",
+        description="The family's place on the list just joined",
+    ),
     description=(
         "The family's place is given when its deposit is confirmed (GET "
         "/api/waitlist/<token>/ then shows its position). 404 `LITTER_NOT_FOUND`. 409 "

@@ -10,6 +10,7 @@ from kennel.api.schemas import (
     ReservationCreatedOut,
     ReservationIn,
     ReservationOut,
+    created_links_to,
 )
 from kennel.payments.services import checkout_start
 from kennel.reservations.buyers import buyer_validate
@@ -50,19 +51,11 @@ def reservation_out(request: HttpRequest, reservation: Reservation) -> dict[str,
     response={201: ReservationCreatedOut, **CHECKOUT_ERRORS},
     summary="Hold a puppy and open the deposit checkout",
     operation_id="create_reservation",
-    openapi_extra={
-        "responses": {
-            201: {
-                "links": {
-                    "GetReservation": {
-                        "operationId": "get_reservation",
-                        "parameters": {"token": "$response.body#/token"},
-                        "description": "The status of the reservation just made",
-                    }
-                }
-            }
-        }
-    },
+    openapi_extra=created_links_to(
+        "get_reservation",
+        name="GetReservation",
+        description="The status of the reservation just made",
+    ),
     description=(
         "503 `PROVIDER_BUSY` (with `Retry-After`): the payment provider is slow and this "
         "server's calls to it are all taken; nothing was held. 503 `LOCK_TIMEOUT` / "

@@ -29,6 +29,17 @@ WRITE_ERRORS: dict[int, type[Schema]] = dict.fromkeys((400, 403, 404, 409, 415, 
 CHECKOUT_ERRORS: dict[int, type[Schema]] = {**WRITE_ERRORS, 429: ErrorOut, 502: ErrorOut}
 
 
+def created_links_to(operation_id: str, *, name: str, description: str) -> dict[str, Any]:
+    """A 201's OpenAPI link to the operation that reads what it created (by its `token`), so
+    clients and schemathesis's stateful phase can follow it."""
+    link = {
+        "operationId": operation_id,
+        "parameters": {"token": "$response.body#/token"},
+        "description": description,
+    }
+    return {"responses": {201: {"links": {name: link}}}}
+
+
 class PuppyOut(Schema):
     slug: str
     name: str
