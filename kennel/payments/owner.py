@@ -120,6 +120,8 @@ def waitlist_withdraw(*, token: str, actor: str = "buyer") -> Refund | None:
     entry_id, reservation_id = waitlist.entry_ids(token)
     with locked_transaction():
         reservation = reservations.lock_for_payment(reservation_id=reservation_id)
+        # Its litter too (the one order): a turn being opened never goes to a family leaving.
+        waitlist.litter_lock_of(reservation)
         entry = WaitlistEntry.objects.select_related("litter").get(pk=entry_id)
         waitlist.withdrawal_check(entry)
         if reservation.status != S.CONFIRMED or not waitlist.withdrawal_refundable(entry):

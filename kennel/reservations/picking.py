@@ -25,10 +25,10 @@ from kennel.reservations.effects import CONFIRMED, Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from kennel.reservations.waitlist import (
     WaitlistRefused,
-    choices_for,
     entry_ids,
     entry_set,
     family_told,
+    offered_to,
 )
 
 E = WaitlistEntry.Status
@@ -71,7 +71,7 @@ def _next_turn(litter: Litter, *, now: datetime, actor: str) -> PickTurn | None:
         .order_by("position")
     )
     for entry in waiting:
-        if not choices_for(entry):
+        if not offered_to(entry).exists():
             _turn_record(litter, entry, T.SKIPPED, now=now)
             entry_set(entry, E.PASSED, actor=actor, why="nothing left matches their wishes")
             family_told(entry, Effect.WAITLIST_PASSED, key=f"skipped:{litter.pk}")
@@ -155,11 +155,7 @@ def _pick(
     now: datetime,
     actor: str,
 ) -> Reservation:
-    offered = Puppy.objects.filter(
-        slug=puppy_slug or "-", litter=litter, status=P.AVAILABLE, kept=False
-    )
-    if entry.sex != WaitlistEntry.Sex.ANY:
-        offered = offered.filter(sex=entry.sex)
+    offered = offered_to(entry).filter(slug=puppy_slug or "-")
     puppy_id = offered.values_list("pk", flat=True).first()
     # The shop's own conditional UPDATE: whoever else wants this puppy (a buyer in the shop)
     # loses to whichever commits first; one-active-reservation-per-puppy stands behind it.
@@ -277,12 +273,22 @@ def waitlist_skip(*, litter_id: int, actor: str) -> bool:
 def picking_close(*, litter_id: int, actor: str) -> bool:
     """Close picking: the open turn ends (its family back to waiting, deposit kept), nobody
     else is offered a turn. False when picking was not open."""
+    # The choosing family's reservation is locked before the litter (the one order); should
+    # the turn move on meanwhile, the transaction ends and it starts again with the new one.
+    while True:
+        token = (
+            PickTurn.objects.filter(litter_id=litter_id, outcome=T.OPEN)
+            .values_list("entry__token", flat=True)
+            .first()
+        )
+        closed = _picking_close_once(litter_id=litter_id, token=token, actor=actor)
+        if closed is not None:
+            return closed
+
+
+def _picking_close_once(*, litter_id: int, token: str | None, actor: str) -> bool | None:
+    """One try of picking_close with the turn of `token` open; None when it moved on."""
     now = timezone.now()
-    token = (
-        PickTurn.objects.filter(litter_id=litter_id, outcome=T.OPEN)
-        .values_list("entry__token", flat=True)
-        .first()
-    )
     with locked_transaction():
         if token is not None:
             entry, litter = _entry_locked(token)
@@ -291,11 +297,11 @@ def picking_close(*, litter_id: int, actor: str) -> bool:
         if litter.picking != Litter.Picking.OPEN:
             return False
         turn = PickTurn.objects.filter(litter=litter, outcome=T.OPEN).first()
-        if turn is not None and entry is not None and turn.entry_id == entry.pk:
+        if turn is not None and (entry is None or turn.entry_id != entry.pk):
+            return None
+        if turn is not None and entry is not None:
             _turn_end(turn, T.CLOSED, now=now)
             entry_set(entry, E.WAITING, actor=actor, why="picking closed")
-        elif turn is not None:
-            return picking_close(litter_id=litter_id, actor=actor)  # the turn moved on: again
         litter.picking = Litter.Picking.CLOSED
         litter.save(update_fields=["picking", "updated_at"])
         audit("catalogue.litter.picking_closed", actor=actor, obj=litter)

@@ -368,6 +368,8 @@ def reservation_confirm_late(reservation: Reservation, *, payment_id: str, actor
     if reservation.status not in LATE_CONFIRMABLE:
         return False
     if reservation.puppy_id is None:
+        # The litter locked first, so two late deposits cannot both take the last place.
+        waitlist.litter_lock_of(reservation)
         if not waitlist.deposit_confirmable(reservation):
             return False  # the list closed or filled meanwhile: refunded by the caller
         return _confirm_list_deposit(reservation, payment_id=payment_id, actor=actor, late=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -205,6 +205,10 @@ def deposit_closed(reservation: Reservation, *, actor: str) -> None:
     entry = WaitlistEntry.objects.filter(reservation=reservation).first()
     if entry is None:
         return
+    # The litter too (after the reservation, the one order): a turn being opened for this
+    # family at the same moment sees it gone, never hands it a turn after it left.
+    Litter.objects.select_for_update().get(pk=entry.litter_id)
+    entry.refresh_from_db()
     if entry.status == E.PENDING:
         entry_set(entry, E.UNPAID, actor=actor)
     elif entry.status in (E.WAITING, E.PASSED) and reservation.status == S.REFUNDED:
@@ -277,13 +281,18 @@ def entry_standing(*, token: str) -> Standing:
     return Standing(entry=entry, ahead=ahead, turn=turn, choices=choices)
 
 
-def choices_for(entry: WaitlistEntry) -> list[Puppy]:
+def offered_to(entry: WaitlistEntry) -> QuerySet[Puppy]:
     """The litter's puppies offered to this family now: available, not kept by the breeder,
     of the sex they asked for."""
     offered = Puppy.objects.filter(litter_id=entry.litter_id, status=P.AVAILABLE, kept=False)
     if entry.sex != WaitlistEntry.Sex.ANY:
         offered = offered.filter(sex=entry.sex)
-    return list(offered.prefetch_related("photos").order_by("name"))
+    return offered
+
+
+def choices_for(entry: WaitlistEntry) -> list[Puppy]:
+    """What the family sees to choose from (offered_to), with their photos."""
+    return list(offered_to(entry).prefetch_related("photos").order_by("name"))
 
 
 # --- the breeder's actions on the list (admin): each locked and audited ---
@@ -298,7 +307,9 @@ def waitlist_move(*, entry_id: int, position: int, actor: str) -> bool:
         entry = WaitlistEntry.objects.get(pk=entry_id)
         Litter.objects.select_for_update().get(pk=entry.litter_id)
         placed = list(
-            WaitlistEntry.objects.filter(litter_id=entry.litter_id, position__isnull=False)
+            WaitlistEntry.objects.filter(
+                litter_id=entry.litter_id, status__in=WaitlistEntry.ON_LIST
+            )
             .select_related("reservation")
             .order_by("position")
         )

@@ -36,8 +36,10 @@ def _assert_books(litter_id: int) -> None:
             assert reservation.puppy is not None
             assert reservation.puppy.status == "reserved"
         else:
-            assert reservation.puppy_id is None  # still waiting (or passed): no puppy
-        assert reservation.status == "confirmed"
+            assert reservation.puppy_id is None  # still waiting (or passed, or left): no puppy
+        # A family that left has its deposit back (refundable terms) or the breeder keeps it.
+        left = entry.status == "withdrawn"
+        assert reservation.status in (("refunded", "confirmed") if left else ("confirmed",))
     reserved = set(
         Reservation.objects.filter(puppy__litter_id=litter_id).values_list("puppy__slug", flat=True)
     )
@@ -154,3 +156,37 @@ def test_ten_threads_opening_picking_at_once_open_one_turn(threads):
     assert results.count("opened") == 1
     assert set(results) <= {"opened", "PICKING_REFUSED", "LOCK_TIMEOUT"}
     assert PickTurn.objects.filter(litter=litter).count() == 1
+
+
+def test_a_family_leaving_while_the_turn_before_it_ends_is_never_handed_a_turn(threads):
+    from kennel.payments.owner import waitlist_withdraw
+
+    for _ in range(5):
+        litter = open_litter()
+        PuppyFactory(litter=litter, is_published=False)
+        first, second, third = (on_list(litter, n) for n in (1, 2, 3))
+        picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+        def race(i: int, first=first, second=second) -> str:
+            try:
+                if i == 0:
+                    picking.waitlist_pass(token=first.token)
+                    return "passed"
+                waitlist_withdraw(token=second.token)
+                return "withdrawn"
+            except ApplicationError as exc:
+                return exc.code
+
+        passed, left = threads(2, race)
+
+        assert passed == "passed"
+        second.refresh_from_db()
+        turn = PickTurn.objects.get(litter=litter, outcome="open")
+        if left == "withdrawn":  # it left first: the turn skips it
+            assert second.status == "withdrawn"
+            assert turn.entry_id == third.pk
+        else:  # its turn opened first: a family choosing passes before it leaves
+            assert left == "NOT_WITHDRAWABLE"
+            assert second.status == "choosing"
+            assert turn.entry_id == second.pk
+        _assert_books(litter.pk)
