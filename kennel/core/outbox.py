@@ -5,7 +5,8 @@ to send, a checkout to close, a webhook event to process again — is a `SideEff
 
 - `outbox_enqueue` runs inside the state change's transaction: the row and its django-tasks-db
   task commit (or vanish) with the change itself, so a crash after COMMIT loses nothing. The
-  unique dedup key turns a replayed change into "already there".
+  unique dedup key turns a replayed change into "already there". `outbox_insert_enqueue` does
+  the same for a change that is one INSERT, in one statement (PostgreSQL: webhook ingest).
 - `side_effect_run` (the task) claims the row with one conditional UPDATE, so two workers
   never run it together; success marks it done, a failure schedules a retry with exponential
   backoff and jitter, and after SIDE_EFFECT_MAX_ATTEMPTS (or a refusal) the row is `dead`.
@@ -27,17 +28,18 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tasks import task
-from django_tasks_db.models import DBTaskResult
+from django_tasks.base import TaskResultStatus
+from django_tasks_db.models import DBTaskResult, get_date_max
 
 from kennel.core.db import close_broken_connection, is_database_unavailable
 from kennel.core.metrics import SIDE_EFFECT_RUNS
@@ -146,8 +148,8 @@ def outbox_enqueue(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("side effects must be enqueued in the state change's transaction")
-    created: list[SideEffect] = []
     now = timezone.now()
+    wanted: list[SideEffect] = []
     for kind in kinds:
         handler = handler_for(kind)
         to = recipient
@@ -161,25 +163,96 @@ def outbox_enqueue(
             recipient=to,
             discriminator=discriminator,
         )
-        if SideEffect.objects.filter(dedup_key=dedup).exists():
-            continue
-        try:
-            with transaction.atomic():  # a savepoint: a lost race leaves the outer work intact
-                effect = SideEffect.objects.create(
-                    kind=kind,
-                    reservation_id=reservation_id,
-                    recipient=to,
-                    dedup_key=dedup,
-                    data=data or {},
-                    queue=handler.queue,
-                    next_attempt_at=now,
-                )
-                effect.task_id = _schedule(effect)
-                effect.save(update_fields=["task_id"])
-        except IntegrityError:
-            continue  # a concurrent transaction wrote the same key first
-        created.append(effect)
+        wanted.append(
+            SideEffect(
+                kind=kind,
+                reservation_id=reservation_id,
+                recipient=to,
+                dedup_key=dedup,
+                data=data or {},
+                queue=handler.queue,
+                next_attempt_at=now,
+                task_id=str(uuid.uuid4()),  # the task written below, if the row is new
+            )
+        )
+    if not wanted:
+        return []
+    # One INSERT for every kind. A key already there (a replayed change, or a concurrent
+    # transaction that wrote it first: the database waits for it) is skipped by the database,
+    # so a lost race never aborts the caller's transaction and needs no savepoint. The rows
+    # this call wrote are those carrying its own task ids.
+    SideEffect.objects.bulk_create(wanted, ignore_conflicts=True)
+    created = list(
+        SideEffect.objects.filter(
+            dedup_key__in=[w.dedup_key for w in wanted], task_id__in=[w.task_id for w in wanted]
+        ).order_by("pk")
+    )
+    _tasks_write([(effect, effect.task_id) for effect in created])
     return created
+
+
+def outbox_insert_enqueue(
+    insert_sql: str,
+    params: Sequence[Any],
+    *,
+    kind: str,
+    key_prefix: str,
+    data_name: str,
+    recipient: str,
+) -> int | None:
+    """PostgreSQL: run `insert_sql` — an `INSERT … ON CONFLICT DO NOTHING RETURNING id` — and,
+    in the same statement, write the side effect `kind` for the row it wrote, exactly as
+    `outbox_enqueue(kinds=[kind], key=f"{key_prefix}{id}", recipient=recipient,
+    data={data_name: id})` would, with its task and the wake-up. Returns the new row's id, or
+    None when the INSERT wrote nothing (then nothing else was written either).
+
+    One round trip where the ORM makes ten: on two cores, under granian's threads, each round
+    trip is a GIL hand-off, and webhook ingest is bound by those (bench/, README
+    "Performance"). Autocommit or not, the statement is all or nothing."""
+    if connection.vendor != "postgresql":
+        raise RuntimeError("outbox_insert_enqueue needs PostgreSQL")
+    handler = handler_for(kind)
+    now = timezone.now()
+    task_id = uuid.uuid4()
+    task = side_effect_deliver
+    effects, tasks = SideEffect._meta.db_table, DBTaskResult._meta.db_table
+    sql = f"""
+        WITH new_row AS ({insert_sql}),
+        effect AS (
+            INSERT INTO {effects} (
+                created_at, updated_at, kind, reservation_id, recipient, dedup_key, data,
+                queue, status, attempts, next_attempt_at, claimed_at, task_id, last_error,
+                sent_at
+            )
+            SELECT %s, %s, %s, NULL, %s, %s || new_row.id || %s, jsonb_build_object(%s, new_row.id),
+                %s, %s, 0, %s, NULL, %s, '', NULL
+            FROM new_row
+            RETURNING id
+        ),
+        task AS (
+            INSERT INTO {tasks} (
+                id, status, args_kwargs, priority, task_path, queue_name, backend_name,
+                run_after, enqueued_at, started_at, finished_at, return_value,
+                exception_class_path, traceback, worker_ids
+            )
+            SELECT %s, %s, jsonb_build_object('args', jsonb_build_array(effect.id), 'kwargs',
+                '{{}}'::jsonb), %s, %s, %s, %s, %s, %s, NULL, NULL, NULL, '', '', '[]'::jsonb
+            FROM effect
+        )
+        SELECT new_row.id, pg_notify(%s, %s) FROM new_row
+    """  # noqa: S608 (table names from the models; every value is a parameter)
+    suffix = dedup_key(key="", kind=kind, recipient=recipient)  # ":<kind>:<recipient>"
+    ours: list[Any] = [
+        *(now, now, kind, recipient, key_prefix, suffix, data_name),
+        *(handler.queue, St.PENDING, now, str(task_id)),
+        *(task_id, TaskResultStatus.READY, task.priority, task.module_path, handler.queue),
+        *(task.backend, get_date_max(), now),
+        *(WAKE_CHANNEL, handler.queue),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *ours])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def subject_id(effect: SideEffect) -> uuid.UUID:
@@ -201,19 +274,39 @@ def side_effect_deliver(side_effect_id: int) -> str:
 
 
 def _schedule(effect: SideEffect, *, run_after: datetime | None = None) -> str:
-    """Enqueue the task on the handler's queue (in the caller's transaction); its id.
+    """Write a new task running `effect` (in the caller's transaction); its id."""
+    task_id = str(uuid.uuid4())
+    _tasks_write([(effect, task_id)], run_after=run_after)
+    return task_id
 
-    On PostgreSQL a NOTIFY on WAKE_CHANNEL goes with it: delivered at COMMIT (never for a
-    rolled-back change), it wakes the queue's idle worker threads at once (listen_for_work)
-    instead of at their next poll."""
-    options: dict[str, Any] = {"queue_name": effect.queue}
-    if run_after is not None:
-        options["run_after"] = run_after
-    task_id = str(side_effect_deliver.using(**options).enqueue(effect.pk).id)
+
+def _tasks_write(tasks: list[tuple[SideEffect, str]], *, run_after: datetime | None = None) -> None:
+    """The django-tasks-db tasks running these side effects, under these task ids, written
+    in one INSERT: the rows django-tasks-db's own enqueue would write (run_after "never"
+    stands for "now", as its pre_save handler sets it), without a query per task.
+
+    On PostgreSQL a NOTIFY on WAKE_CHANNEL goes with them, one per queue: delivered at COMMIT
+    (never for a rolled-back change), it wakes the queue's idle worker threads at once
+    (listen_for_work) instead of at their next poll."""
+    if not tasks:
+        return
+    task = side_effect_deliver
+    DBTaskResult.objects.bulk_create(
+        DBTaskResult(
+            id=uuid.UUID(task_id),
+            args_kwargs={"args": [effect.pk], "kwargs": {}},
+            priority=task.priority,
+            task_path=task.module_path,
+            queue_name=effect.queue,
+            backend_name=task.backend,
+            run_after=run_after or get_date_max(),
+        )
+        for effect, task_id in tasks
+    )
     if run_after is None and connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, effect.queue])
-    return task_id
+            for queue in sorted({effect.queue for effect, _ in tasks}):
+                cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, queue])
 
 
 class Wakeup:

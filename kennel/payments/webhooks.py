@@ -13,15 +13,21 @@ import logging
 import traceback
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from kennel.core.errors import Busy
 from kennel.core.metrics import WEBHOOK_DELIVERIES
 from kennel.core.models import SideEffect, audit
-from kennel.core.outbox import dedup_key, outbox_enqueue, side_effects_retry
+from kennel.core.outbox import (
+    dedup_key,
+    outbox_enqueue,
+    outbox_insert_enqueue,
+    side_effects_retry,
+)
 from kennel.payments.models import (
     PaymentWork,
     WebhookEvent,
@@ -58,13 +64,17 @@ def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> W
     headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
     try:
         event = get_provider(provider).verify_webhook(body, headers)
-        with transaction.atomic():
-            stored, created = _store(event)  # refuses a replayed transmission id, too
-            if created:  # a new event has no job yet: no need to look for one
-                _queue_new(stored)
-            elif stored.status in (E.PENDING, E.FAILED):
-                # A redelivery of an event whose processing failed is a reason to try again now.
-                webhook_queue(stored, actor=f"{stored.provider}:delivery")
+        stored_now = _store_new_in_one_statement(event)
+        if stored_now is not None:
+            stored, created = stored_now, True
+        else:
+            with transaction.atomic():
+                stored, created = _store(event)  # refuses a replayed transmission id, too
+                if created:  # a new event has no job yet: no need to look for one
+                    _queue_new(stored)
+                elif stored.status in (E.PENDING, E.FAILED):
+                    # A redelivery of an event whose processing failed: try again now.
+                    webhook_queue(stored, actor=f"{stored.provider}:delivery")
     except WebhookRejected as exc:
         WEBHOOK_DELIVERIES.labels(provider, "unknown", f"rejected:{exc.reason}").inc()
         _count_rejection(provider, exc.reason)
@@ -90,9 +100,12 @@ def _queue_new(event: WebhookEvent) -> None:
     )
 
 
+JOB_KEY_PREFIX = "webhook:"
+
+
 def _job_key(event: WebhookEvent) -> str:
     """The outbox key of the event's processing job (its dedup key is built from it)."""
-    return f"webhook:{event.pk}"
+    return f"{JOB_KEY_PREFIX}{event.pk}"
 
 
 def webhook_events_replay(*, event_ids: Iterable[int], actor: str) -> int:
@@ -110,6 +123,51 @@ def webhook_events_replay(*, event_ids: Iterable[int], actor: str) -> int:
             audit("payments.webhook_event.replayed", actor=actor, obj=event)
             done += 1
     return done
+
+
+def _store_new_in_one_statement(event: VerifiedEvent) -> WebhookEvent | None:
+    """The hot path on PostgreSQL: a new event stored and its job queued in one statement
+    (outbox_insert_enqueue), as `_store` + `_queue_new` would. None when that path does not
+    apply — another engine, inside a transaction, a provider whose transmissions are recorded
+    (`_record_transmission`), or an event already stored: the caller takes the ORM path."""
+    if (
+        connection.vendor != "postgresql"
+        or connection.in_atomic_block
+        or event.provider in _TRANSMISSION_HEADERS
+    ):
+        return None
+    now = timezone.now()
+    insert = f"""
+        INSERT INTO {WebhookEvent._meta.db_table} (
+            provider, event_id, type, body, headers, signature_valid, status, attempts,
+            last_error, received_at, claimed_at, processed_at
+        )
+        VALUES (%s, %s, %s, %s, %s::jsonb, true, %s, 0, '', %s, NULL, NULL)
+        ON CONFLICT (provider, event_id) DO NOTHING
+        RETURNING id
+    """  # noqa: S608 (the table name from the model; every value is a parameter)
+    params: list[Any] = [event.provider, event.event_id, event.type, event.body]
+    params += [json.dumps(event.headers), E.PENDING, now]
+    pk = outbox_insert_enqueue(
+        insert,
+        params,
+        kind=REPROCESS,
+        key_prefix=JOB_KEY_PREFIX,
+        data_name="event",
+        recipient=event.provider,
+    )
+    if pk is None:
+        return None
+    return WebhookEvent(
+        pk=pk,
+        provider=event.provider,
+        event_id=event.event_id,
+        type=event.type,
+        body=event.body,
+        headers=event.headers,
+        status=E.PENDING,
+        received_at=now,
+    )
 
 
 def _store(event: VerifiedEvent) -> tuple[WebhookEvent, bool]:
