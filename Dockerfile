@@ -25,5 +25,6 @@ EXPOSE 8000
 # The same server options as `python -m kennel serve` (kennel/ops/management/commands/serve.py).
 CMD ["granian", "--interface", "wsgi", "--host", "0.0.0.0", "--port", "8000", \
      "--workers", "2", "--blocking-threads", "12", "--backpressure", "32", \
-     "--http1-header-read-timeout", "5000", "--respawn-failed-workers", "--no-ws", \
+     "--http1-header-read-timeout", "5000", "--workers-kill-timeout", "10", \
+     "--respawn-failed-workers", "--no-ws", \
      "kennel.wsgi:application"]

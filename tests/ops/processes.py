@@ -46,6 +46,19 @@ def alive(pid: int) -> bool:
     return stat is not None and stat[0] not in ("Z", "X")
 
 
+def survivors(pids: list[int]) -> list[str]:
+    """Which of `pids` are still alive, with their command lines (for a failure's message)."""
+    found = []
+    for pid in pids:
+        if alive(pid):
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                command = b"?"
+            found.append(f"{pid}: {command.decode(errors='replace').strip()}")
+    return found
+
+
 def process_group(pid: int) -> int | None:
     stat = _stat(pid)
     return int(stat[2]) if stat else None

@@ -22,6 +22,7 @@ from tests.ops.processes import (
     free_port,
     in_process_group,
     listening,
+    survivors,
     wait_for,
     wait_until,
 )
@@ -133,7 +134,8 @@ def test_when_serve_itself_is_killed_its_children_go_too(tmp_path):
         shop.process.kill()  # no chance to stop anything itself
         shop.process.wait(timeout=10)
 
-        assert wait_until(lambda: not any(alive(pid) for pid in everything), timeout=15)
+        gone = wait_until(lambda: not any(alive(pid) for pid in everything), timeout=15)
+        assert gone, f"still running: {survivors(everything)}\n{shop.log_text()[-3000:]}"
         assert not listening(shop.port)
         assert not listening(shop.sandbox_port)
     finally:

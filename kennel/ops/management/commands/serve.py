@@ -65,6 +65,10 @@ def granian_command(granian: str, *, host: str, port: int, workers: int) -> list
         *("--interface", "wsgi", "--host", host, "--port", str(port)),
         *("--workers", str(workers), "--blocking-threads", "12", "--backpressure", "32"),
         *("--http1-header-read-timeout", "5000"),
+        # On SIGTERM granian waits for its workers to finish what they are serving; without
+        # this it waits for ever. With it, a stuck worker is killed after the same grace that
+        # serve gives its children, also when serve itself was killed (PDEATHSIG).
+        *("--workers-kill-timeout", str(int(STOP_GRACE))),
         "--respawn-failed-workers",
         "--no-ws",
         "kennel.wsgi:application",
