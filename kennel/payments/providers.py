@@ -160,6 +160,11 @@ class PaymentProvider(Protocol):
         besides (cached) certificate fetches."""
         ...
 
+    def acts_on(self, event: VerifiedEvent) -> bool:
+        """Whether `read_event` may find a payment in this event (by its type). An event the
+        shop never acts on is stored as ignored at once, and no job is queued for it."""
+        ...
+
     def read_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
         """Re-read from the API the payment an event is about; None for events we ignore.
 

@@ -1,7 +1,9 @@
 """Webhooks: verify, store, process, mark — the same for every provider.
 
 A delivery is verified, then stored raw and its processing queued on the outbox in one
-transaction, and answered at once: a provider whose API hangs never holds a web thread.
+transaction (one statement on PostgreSQL), and answered at once: a provider whose API hangs
+never holds a web thread. An event of a type the shop never acts on (the provider's
+`acts_on`) is stored as ignored and queues nothing.
 Duplicates are found by the unique (provider, event id). The worker's processing re-reads the
 payment from the provider's API and settles it (payments/services.py), so arrival order and
 repetition do not matter; it is retried with the outbox's backoff, then dead and visible.
@@ -63,14 +65,19 @@ def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> W
     Raises WebhookRejected (counted, nothing stored)."""
     headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
     try:
-        event = get_provider(provider).verify_webhook(body, headers)
-        stored_now = _store_new_in_one_statement(event)
+        payments = get_provider(provider)
+        event = payments.verify_webhook(body, headers)
+        # An event the shop never acts on (most of what a provider sends) is stored as
+        # ignored, for the record, and costs the worker nothing.
+        acted_on = payments.acts_on(event)
+        stored_now = _store_new_in_one_statement(event) if acted_on else None
         if stored_now is not None:
             stored, created = stored_now, True
         else:
             with transaction.atomic():
-                stored, created = _store(event)  # refuses a replayed transmission id, too
-                if created:  # a new event has no job yet: no need to look for one
+                # Refuses a replayed transmission id, too.
+                stored, created = _store(event, ignored=not acted_on)
+                if created and acted_on:  # a new event has no job yet: no need to look
                     _queue_new(stored)
                 elif stored.status in (E.PENDING, E.FAILED):
                     # A redelivery of an event whose processing failed: try again now.
@@ -170,8 +177,9 @@ def _store_new_in_one_statement(event: VerifiedEvent) -> WebhookEvent | None:
     )
 
 
-def _store(event: VerifiedEvent) -> tuple[WebhookEvent, bool]:
-    """The stored event, and whether this delivery stored it (False: a duplicate)."""
+def _store(event: VerifiedEvent, *, ignored: bool = False) -> tuple[WebhookEvent, bool]:
+    """The stored event, and whether this delivery stored it (False: a duplicate).
+    `ignored`: stored as processed and ignored (a type the shop never acts on)."""
     _record_transmission(event)
     try:
         with transaction.atomic():
@@ -181,6 +189,8 @@ def _store(event: VerifiedEvent) -> tuple[WebhookEvent, bool]:
                 type=event.type,
                 body=event.body,
                 headers=event.headers,
+                status=E.IGNORED if ignored else E.PENDING,
+                processed_at=timezone.now() if ignored else None,
             )
     except IntegrityError:
         return WebhookEvent.objects.get(provider=event.provider, event_id=event.event_id), False

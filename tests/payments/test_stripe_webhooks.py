@@ -7,7 +7,9 @@ import time
 
 import pytest
 
+from kennel.core.models import SideEffect
 from kennel.payments.models import WebhookEvent, WebhookRejection
+from kennel.payments.webhooks import webhook_events_replay
 from tests.payments.flow import run_webhook_jobs
 
 SECRET = "whsec_test_webhooks"
@@ -125,3 +127,19 @@ def test_only_post_is_accepted(client):
         client.post("/webhooks/nobody/", data=b"{}", content_type="application/json").status_code
         == 404
     )
+
+
+@pytest.mark.django_db
+def test_an_event_the_shop_never_acts_on_is_ignored_at_once_and_queues_no_work(client):
+    body = event("payment_intent.created", event_id="evt_not_ours")
+    answer = post(client, body, sign(body))
+    assert answer.json() == {"received": True, "status": "ignored"}
+    stored = WebhookEvent.objects.get()
+    assert stored.processed_at is not None
+    assert not SideEffect.objects.exists()  # nothing for the worker
+    # The back office can still replay it: it is queued and ignored again by the worker.
+    assert webhook_events_replay(event_ids=[stored.pk], actor="staff:test") == 1
+    run_webhook_jobs()
+    stored.refresh_from_db()
+    assert stored.status == "ignored"
+    assert SideEffect.objects.get().status == "sent"

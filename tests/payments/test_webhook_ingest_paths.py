@@ -33,9 +33,9 @@ def deliver(client: Client, event_id: str) -> dict[str, Any]:
         {
             "id": event_id,
             "object": "event",
-            "type": "customer.created",
+            "type": "charge.refunded",  # acted on: its processing is queued
             "created": int(time.time()),
-            "data": {"object": {"id": "cus_1", "object": "customer"}},
+            "data": {"object": {"id": "ch_1", "object": "charge"}},
         }
     ).encode()
     answer = client.post(

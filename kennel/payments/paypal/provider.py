@@ -52,6 +52,7 @@ CAPTURE_EVENTS = frozenset(
     }
 )
 CAPTURE_REFUNDED = "PAYMENT.CAPTURE.REFUNDED"
+READ_EVENTS = CAPTURE_EVENTS | {ORDER_APPROVED, APPROVAL_REVERSED, CAPTURE_REFUNDED}
 INSTRUMENT_DECLINED = "INSTRUMENT_DECLINED"
 KENNEL_REFUND_PREFIX = "kennel-refund-"  # every idempotency key of Kennel's refunds
 AWAITING_BUYER = frozenset({"CREATED", "PAYER_ACTION_REQUIRED"})
@@ -127,6 +128,9 @@ class PayPalProvider:
             body=body.decode("utf-8"),
             headers=headers,
         )
+
+    def acts_on(self, event: VerifiedEvent) -> bool:
+        return event.type in READ_EVENTS
 
     def read_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
         resource = event.payload.get("resource")

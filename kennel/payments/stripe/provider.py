@@ -107,6 +107,9 @@ class StripeProvider:
             headers=headers,
         )
 
+    def acts_on(self, event: VerifiedEvent) -> bool:
+        return event.type in SESSION_EVENTS or event.type in REFUND_EVENTS
+
     def read_event(self, event: VerifiedEvent) -> PaymentSnapshot | None:
         obj = (event.payload.get("data") or {}).get("object") or {}
         if event.type in SESSION_EVENTS and obj.get("id"):
