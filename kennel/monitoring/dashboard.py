@@ -191,9 +191,7 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
     """Everything the back office's home shows, read in nine queries."""
     now = now or timezone.now()
     holds = [
-        RunningHold(
-            reservation_id=r.pk, puppy=_held_what(r), buyer=r.buyer_name, ends_at=r.expires_at
-        )
+        RunningHold(reservation_id=r.pk, puppy=r.what, buyer=r.buyer_name, ends_at=r.expires_at)
         for r in Reservation.objects.filter(status=S.PENDING, expires_at__gt=now)
         .select_related("puppy", "waitlist_entry__litter")
         .order_by("expires_at", "pk")
@@ -215,15 +213,6 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
         suspicious=_suspicious(now),
         turns=_open_turns(),
     )
-
-
-def _held_what(reservation: Reservation) -> str:
-    """What a hold is for, from the rows already joined: the puppy, or for a list deposit its
-    litter's waiting list (as Reservation.what says it)."""
-    if reservation.puppy is not None:
-        return reservation.puppy.name
-    entry = getattr(reservation, "waitlist_entry", None)
-    return f"Waiting list: {entry.litter.name}" if entry is not None else "Waiting list"
 
 
 def _open_turns() -> list[OpenTurn]:

@@ -52,7 +52,7 @@ class RefundAdmin(ReadOnlyAdmin):
 
     list_display = ("created_at", "reservation_link", "amount_display", "reason", "status")
     list_filter = ("status", "reason", "provider", "currency")
-    list_select_related = ("reservation__puppy",)
+    list_select_related = ("reservation__puppy", "reservation__waitlist_entry__litter")
     search_fields = (
         "external_payment_id",
         "provider_refund_id",
@@ -132,7 +132,7 @@ def reservations_of_events(events: list[WebhookEvent]) -> dict[int, Reservation]
     if not every:
         return {}
     uuids = [v for v in every if len(v) == 36 and v.count("-") == 4]
-    candidates = Reservation.objects.select_related("puppy").filter(
+    candidates = Reservation.objects.select_related("puppy", "waitlist_entry__litter").filter(
         Q(provider_reference__in=every) | Q(external_payment_id__in=every) | Q(pk__in=_uuids(uuids))
     )
     by_value: dict[tuple[str, str], Reservation] = {}

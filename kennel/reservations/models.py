@@ -168,11 +168,15 @@ class Reservation(BaseModel):
 
     @property
     def what(self) -> str:
-        """What the deposit is for, in a line: the puppy's name, or the litter's waiting list."""
+        """What the deposit is for, in a line: the puppy's name, or the litter's waiting list.
+        Lists select_related("puppy", "waitlist_entry__litter") to read it without a query."""
         if self.puppy is not None:
             return self.puppy.name
-        entry = WaitlistEntry.objects.filter(reservation=self).select_related("litter").first()
-        return f"Waiting list: {entry.litter.name}" if entry else "Waiting list"
+        try:
+            entry = self.waitlist_entry
+        except WaitlistEntry.DoesNotExist:
+            return "Waiting list"
+        return f"Waiting list: {entry.litter.name}"
 
     @property
     def reference(self) -> str:

@@ -7,17 +7,22 @@ import io
 import re
 from decimal import Decimal
 from html import unescape
+from typing import cast
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
+from kennel.catalogue.models import Litter
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund, WebhookEvent
 from kennel.reservations.admin.detail import actor_words
-from kennel.reservations.models import Reservation
+from kennel.reservations.models import Reservation, WaitlistEntry
 from tests.core.test_security_headers import INLINE
-from tests.factories import ReservationFactory
+from tests.factories import LitterFactory, ReservationFactory
 from tests.reservations.test_admin_actions import action, confirm, drain, paid
 
 CHANGELIST = "admin:reservations_reservation_changelist"
@@ -357,3 +362,54 @@ def test_a_harmless_action_is_confirmed_with_the_plain_primary_button(admin_clie
 
     assert confirm_button(html).split() == ["button", "default", "kennel-confirm__yes"]
     assert "The buyer&#x27;s deposit confirmation email is sent again, once." in html
+
+
+def _list_deposits_refunded(count: int) -> None:
+    """`count` waiting-list deposits (reservations without a puppy), each refunded."""
+    litter = cast(Litter, LitterFactory(name="Juniper and Hunter"))
+    first = Reservation.objects.count()
+    for n in range(first, first + count):
+        deposit = Reservation.objects.create(
+            puppy=None,
+            buyer_name=f"Family {n}",
+            buyer_email=f"family{n}@example.com",
+            buyer_phone="+33 6 12 34 56 78",
+            deposit_amount=Decimal("300.00"),
+            currency="EUR",
+            provider=Reservation.Provider.STRIPE,
+            status=Reservation.Status.REFUNDED,
+            external_payment_id=f"pi_list_{n}",
+            expires_at=timezone.now(),
+        )
+        WaitlistEntry.objects.create(litter=litter, reservation=deposit, terms="refundable")
+        Refund.objects.create(
+            reservation=deposit,
+            provider="stripe",
+            external_payment_id=f"pi_list_{n}",
+            amount=Decimal("300.00"),
+            currency="EUR",
+            reason=Refund.Reason.WITHDRAWN,
+            status=Refund.Status.SUCCEEDED,
+            idempotency_key=f"kennel-refund-list-{n}",
+        )
+
+
+@pytest.mark.django_db
+def test_lists_of_waiting_list_deposits_read_their_litter_without_a_query_a_row(admin_client):
+    """The refund list and the reservation list name a list deposit's litter from rows they
+    joined: six rows cost no more queries than two."""
+    pages = [reverse("admin:payments_refund_changelist"), reverse(CHANGELIST)]
+
+    def queries() -> list[int]:
+        counts = []
+        for url in pages:
+            with CaptureQueriesContext(connection) as seen:
+                html = admin_client.get(url).content.decode()
+            assert "Waiting list: Juniper and Hunter" in unescape(html)
+            counts.append(len(seen.captured_queries))
+        return counts
+
+    _list_deposits_refunded(2)
+    two = queries()
+    _list_deposits_refunded(4)
+    assert queries() == two

@@ -37,7 +37,8 @@ def reservations_csv(queryset: QuerySet[Reservation]) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="reservations-{stamp}.csv"'
     writer = csv.writer(response)
     writer.writerow(CSV_HEADER)
-    for r in queryset.select_related("puppy").order_by("created_at", "pk").iterator():
+    rows = queryset.select_related("puppy", "waitlist_entry__litter").order_by("created_at", "pk")
+    for r in rows.iterator():
         writer.writerow(
             [
                 r.created_at.isoformat(),

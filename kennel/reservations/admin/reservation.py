@@ -79,12 +79,9 @@ class ReservationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="puppy", ordering="puppy__name")
     def what(self, reservation: Reservation) -> str:
-        """The puppy, or for a list deposit its litter's waiting list (as Reservation.what
-        says it, from the rows already read)."""
-        if reservation.puppy is not None:
-            return reservation.puppy.name
-        entry = getattr(reservation, "waitlist_entry", None)
-        return f"Waiting list: {entry.litter.name}" if entry is not None else "Waiting list"
+        """The puppy, or for a list deposit its litter's waiting list (from the rows that
+        get_queryset joins)."""
+        return reservation.what
 
     @admin.display(description="deposit", ordering="deposit_amount")
     def deposit(self, reservation: Reservation) -> str:
