@@ -289,7 +289,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # axes says "BEGIN" at every process start; its lockouts are warnings and still show.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    # Django logs every 4xx answer as a warning: a flash sale's 409s or a scanner's 404s are
+    # thousands of lines that bury the real ones. /metrics counts them by route and status;
+    # 5xx are still logged, with their tracebacks.
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+        "django.request": {"level": "ERROR"},
+    },
 }
 
 # --- security: headers on every response, TLS behind a reverse proxy, the admin door ---

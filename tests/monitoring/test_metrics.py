@@ -9,12 +9,14 @@ from django.db import transaction
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from kennel.catalogue.models import Puppy
 from kennel.core import outbox
 from kennel.core.errors import PuppyNotAvailable
 from kennel.core.models import SideEffect
 from kennel.core.outbox import DeliveryFailed, DeliveryRefused, outbox_enqueue, side_effect_run
 from kennel.reservations.services import reservation_hold
 from tests.conftest import unreachable_database
+from tests.factories import PuppyFactory
 
 KENNEL_FAMILIES = {
     "kennel_database_up",
@@ -180,3 +182,24 @@ def test_background_work_by_state_is_read_from_the_database_at_scrape_time(clien
     assert work[("kennel_side_effects", (("kind", "metrics_ok"), ("state", "sent")))] == 1
     assert work[("kennel_side_effects", (("kind", "metrics_refused"), ("state", "dead")))] == 1
     assert work[("kennel_side_effects", (("kind", "metrics_ok"), ("state", "pending")))] == 0
+
+
+@pytest.mark.django_db
+def test_a_4xx_answer_is_counted_not_logged(client, caplog):
+    """A flash sale's hundreds of 409s (or a scanner's 404s) must not bury the log."""
+    taken = PuppyFactory(status=Puppy.Status.RESERVED)
+    labels = {"route": "api:create_reservation", "method": "POST", "status": "409"}
+    before = _value("kennel_http_request_duration_seconds_count", **labels)
+    buyer = {
+        "puppy": taken.slug,
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "provider": "stripe",
+        "accept_terms": True,
+    }
+    with caplog.at_level("INFO"):
+        assert client.post("/api/reservations/", buyer, "application/json").status_code == 409
+        assert client.get("/no-such-page/").status_code == 404
+    assert not [r for r in caplog.records if r.name == "django.request"], caplog.text
+    assert _value("kennel_http_request_duration_seconds_count", **labels) == before + 1
