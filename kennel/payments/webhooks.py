@@ -70,13 +70,14 @@ def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> W
         # An event the shop never acts on (most of what a provider sends) is stored as
         # ignored, for the record, and costs the worker nothing.
         acted_on = payments.acts_on(event)
-        stored_now = _store_new_in_one_statement(event) if acted_on else None
-        if stored_now is not None:
-            stored, created = stored_now, True
+        stored_now = _store_in_one_statement(event) if acted_on else None
+        if stored_now is not None and stored_now[1]:
+            stored, created = stored_now  # stored with its job
         else:
             with transaction.atomic():
-                # Refuses a replayed transmission id, too.
-                stored, created = _store(event, ignored=not acted_on)
+                # A duplicate that statement found; else the ORM path, which refuses a
+                # replayed transmission id, too.
+                stored, created = stored_now or _store(event, ignored=not acted_on)
                 if created and acted_on:  # a new event has no job yet: no need to look
                     _queue_new(stored)
                 elif stored.status in (E.PENDING, E.FAILED):
@@ -132,11 +133,13 @@ def webhook_events_replay(*, event_ids: Iterable[int], actor: str) -> int:
     return done
 
 
-def _store_new_in_one_statement(event: VerifiedEvent) -> WebhookEvent | None:
+def _store_in_one_statement(event: VerifiedEvent) -> tuple[WebhookEvent, bool] | None:
     """The hot path on PostgreSQL: a new event stored and its job queued in one statement
-    (outbox_insert_enqueue), as `_store` + `_queue_new` would. None when that path does not
-    apply — another engine, inside a transaction, a provider whose transmissions are recorded
-    (`_record_transmission`), or an event already stored: the caller takes the ORM path."""
+    (outbox_insert_enqueue), as `_store` + `_queue_new` would; like `_store`, the event and
+    whether this delivery stored it (False: a duplicate, found without a second INSERT).
+    None when that path does not apply — another engine, inside a transaction, a provider
+    whose transmissions are recorded (`_record_transmission`): the caller takes the ORM
+    path."""
     if (
         connection.vendor != "postgresql"
         or connection.in_atomic_block
@@ -163,9 +166,9 @@ def _store_new_in_one_statement(event: VerifiedEvent) -> WebhookEvent | None:
         data_name="event",
         recipient=event.provider,
     )
-    if pk is None:
-        return None
-    return WebhookEvent(
+    if pk is None:  # ON CONFLICT: stored already (a concurrent insert was waited for)
+        return WebhookEvent.objects.get(provider=event.provider, event_id=event.event_id), False
+    stored = WebhookEvent(
         pk=pk,
         provider=event.provider,
         event_id=event.event_id,
@@ -175,6 +178,7 @@ def _store_new_in_one_statement(event: VerifiedEvent) -> WebhookEvent | None:
         status=E.PENDING,
         received_at=now,
     )
+    return stored, True
 
 
 def _store(event: VerifiedEvent, *, ignored: bool = False) -> tuple[WebhookEvent, bool]:

@@ -88,3 +88,13 @@ def test_a_duplicate_of_an_event_stored_in_one_statement_adds_nothing(client):
     assert WebhookEvent.objects.count() == 1
     assert SideEffect.objects.count() == 1
     assert DBTaskResult.objects.count() == 1
+
+
+def test_a_redelivery_of_a_failed_event_stored_in_one_statement_queues_it_again(client):
+    deliver(client, "evt_failed")
+    WebhookEvent.objects.update(status="failed")
+    SideEffect.objects.update(status="dead")  # its job gave up
+    assert deliver(client, "evt_failed") == {"received": True, "status": "failed"}
+    job = SideEffect.objects.get()
+    assert (job.status, job.attempts) == ("pending", 0)
+    assert DBTaskResult.objects.filter(id=job.task_id).exists()
