@@ -273,6 +273,9 @@ SIDE_EFFECT_LEASE_SECONDS = env.float("SIDE_EFFECT_LEASE_SECONDS", default=300.0
 # The worker's threads for the money queue (webhooks, refunds, checkout closes), each with its
 # own database connection: the work waits on providers and PostgreSQL, so they overlap.
 WORKER_MONEY_THREADS = env.int("WORKER_MONEY_THREADS", default=6)
+# The worker's CPU priority (nice, 0-19): background work yields the CPU to the web server, so
+# buyers' pages and the providers' acknowledgements stay fast while a burst is processed.
+WORKER_NICE = env.int("WORKER_NICE", default=10)
 # /health/webhooks/ and the owner's alerts (kennel/monitoring/checks.py): a webhook event
 # unprocessed for this long; no event from a provider for this long while one of its holds has
 # waited as long (0: off); the worker's reconciliation runs this often (0: off, e.g. cron).

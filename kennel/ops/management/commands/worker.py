@@ -1,6 +1,7 @@
 """`python -m kennel worker`: runs queued tasks (the outbox) and the minute sweeps."""
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -60,6 +61,7 @@ class Command(BaseCommand):
             _worker(MONEY_QUEUE, interval=interval, batch=True).run()
             _worker(DEFAULT_QUEUE, interval=interval, batch=True).run()
             return
+        niceness = _lower_priority(settings.WORKER_NICE)
         # Money (refunds, checkout closes, webhooks) has its own threads: a mail server taking
         # 30 s a message must never hold up a refund. Its work waits on providers and on
         # PostgreSQL, not on the CPU, so several threads (each with its own connection; a task
@@ -83,7 +85,7 @@ class Command(BaseCommand):
             thread.start()
         self.stdout.write(
             f"worker running ({money_threads} money thread(s); tasks every {interval}s or at "
-            f"once when enqueued, sweeps every {sweep_every}s)"
+            f"once when enqueued, sweeps every {sweep_every}s; nice {niceness})"
         )
         default.configure_signals()
         try:
@@ -97,6 +99,24 @@ class Command(BaseCommand):
             deadline = time.monotonic() + 30
             for thread in helpers:
                 thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
+def _lower_priority(niceness: int) -> int:
+    """Run at `niceness` (WORKER_NICE), before any thread starts (Linux sets it per thread;
+    new threads inherit it); never raised back. Processing a burst of webhooks takes a core
+    for a while: at a lower priority it takes what the web server leaves, so buyers' pages
+    and the acknowledgements the providers wait for come first, and the worker catches up
+    after the burst (README, "Performance"). Returns the niceness it runs at."""
+    current = os.getpriority(os.PRIO_PROCESS, 0)
+    wanted = min(max(niceness, 0), 19)
+    if wanted > current:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, wanted)
+        except OSError as exc:  # a sandbox that forbids it: run as we are
+            log.warning("could not lower the worker's priority to nice %d: %s", wanted, exc)
+            return current
+        return wanted
+    return current
 
 
 class WakingWorker(Worker):
