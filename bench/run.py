@@ -5,9 +5,11 @@ Order: pgbench's SQL shapes (the database alone); the reference Django project (
 plain ORM catalogue); then `python -m kennel serve` (granian, worker, sandbox): the read paths
 at 1/16/64 connections, holds on distinct puppies, paying them at the sandbox, their
 deliveries at a steady 500/s until every one is confirmed, the flash sale, the dj-stripe peer
-receiving the same deliveries, and last the ingest burst (its events keep the worker busy for
-a while after). The sandbox sends its own webhooks to a sink of this process (SITE_URL), so the
-deliveries measured are the bench's alone. Memory is sampled from /proc throughout.
+receiving the same deliveries, and the ingest burst (its events keep the worker busy for a
+while after); last, with Kennel stopped, the floors (bench/floors.py) take the same ingest
+deliveries and the same flash sale. The sandbox sends its own webhooks to a sink of this
+process (SITE_URL), so the deliveries measured are the bench's alone. Memory is sampled from
+/proc throughout.
 """
 
 import contextlib
@@ -21,7 +23,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bench import loads, peer_djstripe, pgbench_shapes
+from bench import floors, loads, peer_djstripe, pgbench_shapes
 from bench.common import (
     Figure,
     Sink,
@@ -44,7 +46,12 @@ CONNECTIONS = (1, 16, 64)
 RATE_CONNECTIONS = 32  # ingest, the bare view and the peer
 
 
+MEMORY: list[Memory] = []  # the running sampler, told each phase by log()
+
+
 def log(message: str) -> None:
+    for memory in MEMORY:
+        memory.phase = message
     print(f"[{time.strftime('%H:%M:%S', time.gmtime())}] {message}", file=sys.stderr, flush=True)
 
 
@@ -185,6 +192,7 @@ def main() -> int:
         log("Kennel: python -m kennel serve (granian, worker, sandbox)")
         kennel.start()
         memory = stack.enter_context(Memory(kennel))
+        MEMORY.append(memory)
         reads = {
             "catalogue": "/",
             "puppy": f"/puppies/{puppy_slug}/",
@@ -367,10 +375,40 @@ def main() -> int:
             figures["confirm_vs_djstripe"] = ratio(confirm_rps, djstripe.rps)
 
         memory.__exit__(None, None, None)
+        MEMORY.clear()
         figures["web_worker_rss_mb"] = round(memory.worker_peak, 1)
+        figures["web_worker_rss_peak_during"] = memory.worker_peak_phase
         figures["stack_rss_mb"] = round(memory.stack_peak, 1)
         figures["web_workers"] = len(kennel.web_workers())
         kennel.stop()
+
+        # --- the floors: the same ingest deliveries and flash sale, the least Django does ---
+        log("floors: the same deliveries and flash sale on one-statement views (Kennel stopped)")
+        floor_ingest, floor_flash = floors.measure(
+            processes,
+            tmp,
+            db=DB,
+            env=env,
+            ingest_script=script,
+            duration=duration,
+            connections=RATE_CONNECTIONS,
+        )
+        rows += [
+            ("floor: ingest (verify + one INSERT, no worker)", "32 conn", floor_ingest, ""),
+            (
+                "floor: flash sale (one UPDATE, no provider)",
+                "500 conn",
+                floor_flash.figure,
+                f"{floor_flash.holds} holds, {floor_flash.sold_out} x 409",
+            ),
+        ]
+        figures |= {
+            "floor_ingest_rps": floor_ingest.rps,
+            "floor_flash_sale_p99_ms": round(floor_flash.figure.p99_ms, 1),
+            "ingest_vs_floor": ratio(ingest.rps, floor_ingest.rps),
+            "floor_ingest_vs_bare": ratio(floor_ingest.rps, bare.rps),
+            "flash_sale_p99_vs_floor": ratio(flash.figure.p99_ms, floor_flash.figure.p99_ms),
+        }
 
     figures["bench_wall_seconds"] = round(time.monotonic() - started, 1)
     print_table(rows, figures)
@@ -403,7 +441,8 @@ def print_table(rows: list[tuple[str, str, Figure | None, str]], figures: dict[s
     )
     print(
         f"memory (peak RSS): web worker {figures['web_worker_rss_mb']} MB "
-        f"({figures['web_workers']} workers), whole stack {figures['stack_rss_mb']} MB"
+        f"({figures['web_workers']} workers; peak during: "
+        f"{figures['web_worker_rss_peak_during']}), whole stack {figures['stack_rss_mb']} MB"
     )
     print(f"wall time: {figures['bench_wall_seconds']} s")
     if figures["pg_free_connections_at_start"] < 70:

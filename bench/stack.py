@@ -168,6 +168,8 @@ class Memory:
         self.every = every
         self.worker_peak = 0.0
         self.stack_peak = 0.0
+        self.phase = ""  # what the bench is measuring now (set by bench/run.py's log)
+        self.worker_peak_phase = ""
         self.samples: list[tuple[float, float, float]] = []  # (time, max worker, stack)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -188,7 +190,8 @@ class Memory:
             except Exception:
                 continue
             worker = max(workers, default=0.0)
-            self.worker_peak = max(self.worker_peak, worker)
+            if worker > self.worker_peak:
+                self.worker_peak, self.worker_peak_phase = worker, self.phase
             self.stack_peak = max(self.stack_peak, stack)
             self.samples.append((time.monotonic(), worker, stack))
 
