@@ -112,6 +112,9 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with a health check that needs no round trip (kennel/core/postgresql).
+    DATABASES["default"]["ENGINE"] = "kennel.core.postgresql"
 # What a request that meets an unreachable database tells the client to wait (503).
 DATABASE_RETRY_AFTER_SECONDS = env.int("DATABASE_RETRY_AFTER_SECONDS", default=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
