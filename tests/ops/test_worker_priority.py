@@ -3,14 +3,12 @@ webhooks being processed takes what the web server leaves, so pages and acknowle
 fast. An operator sees it in `top` (NI 10) on every one of the worker's threads."""
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.resilience.servers import PROJECT_DIR, own_process_database_url
+from tests.resilience.servers import own_process_database_url, worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,24 +32,13 @@ def _worker_niceness(tmp_path: Path, **env: str) -> tuple[dict[int, int], str]:
         "WORKER_MONEY_THREADS": "3",
         **env,
     }
-    with log.open("ab") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "kennel", "worker", "--interval", "0.05"],
-            cwd=PROJECT_DIR,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    with worker(environment, log) as process:
         deadline = time.monotonic() + 30
         while "worker running" not in log.read_text():
-            assert worker.poll() is None, log.read_text()
+            assert process.poll() is None, log.read_text()
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.05)
-        return _thread_niceness(worker.pid), log.read_text()
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+        return _thread_niceness(process.pid), log.read_text()
 
 
 def test_the_worker_and_all_its_threads_run_at_nice_10(tmp_path):
