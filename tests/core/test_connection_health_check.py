@@ -2,6 +2,8 @@
 alive (Django's `SELECT 1`, one round trip a request); a connection the server closed is
 still found before the request uses it, and replaced (kennel/core/postgresql)."""
 
+import os
+import resource
 import time
 
 import psycopg
@@ -56,6 +58,31 @@ def test_a_reused_connection_is_not_asked_select_1():
 
     assert connection.connection.info.backend_pid == pid  # the same connection, reused
     assert _last_statement_of(pid) == "SELECT 'the request before'"
+
+
+def test_a_connection_past_file_descriptor_1024_is_reused_as_well():
+    """A busy web worker has many sockets open: select() could not even look at them."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"this machine allows {hard} open files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1100), hard))
+    held = [os.open(os.devnull, os.O_RDONLY) for _ in range(1030)]
+    try:
+        connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 'the request before'")
+        assert connection.connection.fileno() > 1024
+        pid = connection.connection.info.backend_pid
+
+        _as_a_new_request_begins()
+
+        assert connection.connection.info.backend_pid == pid
+        assert _last_statement_of(pid) == "SELECT 'the request before'"
+    finally:
+        connection.close()
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_connection_the_server_closed_is_replaced_before_the_request_uses_it():

@@ -14,6 +14,7 @@ be a moment after a `SELECT 1` too: the request answers 503 and the next one rec
 
 import select
 
+import psycopg
 from django.db.backends.postgresql import base
 
 
@@ -22,9 +23,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.connection is None or self.connection.closed:
             return False
         try:
-            readable, _, _ = select.select([self.connection.fileno()], [], [], 0)
-        except (OSError, ValueError):
+            socket = self.connection.fileno()
+        except psycopg.Error:
             return False
-        if not readable:
+        poller = select.poll()  # not select.select: a busy process's sockets pass fd 1024
+        poller.register(socket, select.POLLIN | select.POLLPRI)
+        if not poller.poll(0):
             return True  # idle and silent: as the server left it
         return bool(super().is_usable())  # a message or end of file: ask
