@@ -393,8 +393,9 @@ def main() -> int:
             duration=duration,
             connections=RATE_CONNECTIONS,
         )
+        floor_note = f"ERRORS {floor_ingest.detail.get('statuses')}" if floor_ingest.errors else ""
         rows += [
-            ("floor: ingest (verify + one INSERT, no worker)", "32 conn", floor_ingest, ""),
+            ("floor: ingest (verify + one INSERT, no worker)", "32 conn", floor_ingest, floor_note),
             (
                 "floor: flash sale (one UPDATE, no provider)",
                 "500 conn",
@@ -402,6 +403,7 @@ def main() -> int:
                 f"{floor_flash.holds} holds, {floor_flash.sold_out} x 409",
             ),
         ]
+        figures["floor_ingest"] = floor_ingest.as_json()
         figures |= {
             "floor_ingest_rps": floor_ingest.rps,
             "floor_flash_sale_p99_ms": round(floor_flash.figure.p99_ms, 1),
