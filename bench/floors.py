@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import loads
 from bench.common import Figure, psql, wrk
+from bench.cpu import CpuUse
 from bench.stack import Processes, reference_server, wait_until_answering
 
 SETUP = """
@@ -45,15 +46,16 @@ def measure(
     ingest_script: Path,
     duration: float,
     connections: int,
-) -> tuple[Figure, loads.FlashSale]:
+) -> tuple[Figure, loads.FlashSale, dict[str, dict[str, float]]]:
     """The floor's ingest (wrk over `ingest_script`, Kennel's deliveries) and its flash sale
-    (500 buyers, 10 puppies)."""
+    (500 buyers, 10 puppies), and the CPU each cost per request (bench/cpu.py)."""
     psql(SETUP, db=db)
     url, server = reference_server(
         processes, tmp, app="bench.reference.wsgi:application", env=env, log_name="floor.log"
     )
     try:
         wait_until_answering(f"{url}/bare/", server)
+        cpu = CpuUse.start()
         ingest = wrk(
             f"{url}/webhooks/stripe/",
             duration=duration,
@@ -61,9 +63,12 @@ def measure(
             script=ingest_script,
             allow_non_2xx=True,
         )
+        used = {"floor: ingest delivery": cpu.per(ingest.requests)}
         slugs = [f"floor-{i}" for i in range(1, 11)]
+        cpu = CpuUse.start()
         flash = loads.flash_sale(url, slugs, buyers=500)
+        used["floor: flash sale request"] = cpu.per(500)
     finally:
         processes.stop(server)
         psql(TEARDOWN, db=db)
-    return ingest, flash
+    return ingest, flash, used

@@ -35,6 +35,7 @@ from bench.common import (
     wrk,
     wrk_posts_script,
 )
+from bench.cpu import ROLES, CpuUse
 from bench.stack import Kennel, Memory, Processes, reference_server, wait_until_answering
 
 DB = os.environ.get("BENCH_DATABASE", "kennel_bench")
@@ -117,6 +118,23 @@ def confirmations(db: str, sessions: list[str]) -> dict[str, float]:
     return out
 
 
+def worker_idle(db: str, *, timeout: float = 180.0) -> float:
+    """Wait until Kennel's worker has nothing queued or running (the previous phase's emails
+    sent), so that a phase measures its own work only; returns the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        busy = psql(
+            "SELECT count(*) FROM django_tasks_database_dbtaskresult "
+            "WHERE status = 'RUNNING' OR status = 'READY' AND (run_after <= now() "
+            "OR run_after > now() + interval '100 years')",  # django-tasks' 'no delay'
+            db=db,
+        )
+        if int(busy or 0) == 0:
+            break
+        time.sleep(0.5)
+    return round(time.monotonic() - started, 1)
+
+
 def compact(body: bytes, **changes: Any) -> bytes:
     event = json.loads(body)
     event.update(changes)
@@ -133,6 +151,7 @@ def main() -> int:
     started = time.monotonic()
     figures: dict[str, Any] = {"bench_seconds": duration}
     rows: list[tuple[str, str, Figure | None, str]] = []  # (what, where, figure, note)
+    cpu_use: dict[str, dict[str, float]] = {}  # phase -> CPU ms per request by part (bench/cpu.py)
     with tempfile.TemporaryDirectory(prefix="kennel-bench-") as t, ExitStack() as stack:
         tmp = Path(t)
         processes = Processes()
@@ -246,6 +265,8 @@ def main() -> int:
             f"confirm: {len(deliveries)} deliveries ({len(events)} payments) "
             f"at {CONFIRM_RATE:.0f}/s"
         )
+        figures["confirm_waited_for_idle_worker_s"] = worker_idle(DB)
+        cpu = CpuUse.start()
         steady = loads.deliver_steady(
             kennel.url, deliveries, rate=CONFIRM_RATE, secret=STRIPE_WEBHOOK_SECRET
         )
@@ -257,6 +278,7 @@ def main() -> int:
             if len(confirmed) == len(ids):
                 break
             time.sleep(0.5)
+        cpu_use["confirmation"] = cpu.per(len(confirmed))
         lags = [(confirmed[s] - steady.sent_at[s]) * 1000 for s in confirmed]
         first_sent = min(steady.sent_at.values())
         last_sent = max(steady.sent_at.values())
@@ -287,7 +309,11 @@ def main() -> int:
 
         # --- flash sale --------------------------------------------------------------------
         log("flash sale: 500 buyers, 10 puppies")
-        flash = loads.flash_sale(kennel.url, seed_pool(DB, "bench-flash", 10), buyers=500)
+        flash_slugs = seed_pool(DB, "bench-flash", 10)
+        figures["flash_sale_waited_for_idle_worker_s"] = worker_idle(DB)
+        cpu = CpuUse.start()
+        flash = loads.flash_sale(kennel.url, flash_slugs, buyers=500)
+        cpu_use["flash sale request"] = cpu.per(500)
         rows.append(
             (
                 "Kennel flash sale (500 buyers, 10 puppies)",
@@ -349,6 +375,8 @@ def main() -> int:
                 for body in loads.deliveries_with_duplicates(fresh)
             ),
         )
+        figures["ingest_waited_for_idle_worker_s"] = worker_idle(DB)
+        cpu = CpuUse.start()
         ingest = wrk(
             f"{kennel.url}/webhooks/stripe/",
             duration=duration,
@@ -356,6 +384,7 @@ def main() -> int:
             script=script,
             allow_non_2xx=True,
         )
+        cpu_use["ingest delivery"] = cpu.per(ingest.requests)
         note = "verify, store, ack"
         if ingest.errors:
             note += f"; ERRORS {ingest.detail.get('statuses')}"
@@ -384,7 +413,7 @@ def main() -> int:
 
         # --- the floors: the same ingest deliveries and flash sale, the least Django does ---
         log("floors: the same deliveries and flash sale on one-statement views (Kennel stopped)")
-        floor_ingest, floor_flash = floors.measure(
+        floor_ingest, floor_flash, floor_cpu = floors.measure(
             processes,
             tmp,
             db=DB,
@@ -403,6 +432,8 @@ def main() -> int:
                 f"{floor_flash.holds} holds, {floor_flash.sold_out} x 409",
             ),
         ]
+        cpu_use |= floor_cpu
+        figures["cpu_ms_per"] = cpu_use
         figures["floor_ingest"] = floor_ingest.as_json()
         figures |= {
             "floor_ingest_rps": floor_ingest.rps,
@@ -446,6 +477,14 @@ def print_table(rows: list[tuple[str, str, Figure | None, str]], figures: dict[s
         f"({figures['web_workers']} workers; peak during: "
         f"{figures['web_worker_rss_peak_during']}), whole stack {figures['stack_rss_mb']} MB"
     )
+    cores = os.cpu_count() or 1
+    print(f"CPU ms per request by part of the machine ({cores} cores: {cores * 1000} ms a second)")
+    header = "".join(f"{role:>10}" for role in (*ROLES, "total"))
+    print(f"  {'phase':<28}{header}   ceiling/s")
+    for phase, use in figures.get("cpu_ms_per", {}).items():
+        ceiling = cores * 1000 / use["total"] if use["total"] else 0.0
+        cells = "".join(f"{use[role]:>10.2f}" for role in (*ROLES, "total"))
+        print(f"  {phase:<28}{cells}   {ceiling:>9.0f}")
     print(f"wall time: {figures['bench_wall_seconds']} s")
     if figures["pg_free_connections_at_start"] < 70:
         print(
