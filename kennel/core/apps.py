@@ -9,3 +9,6 @@ class CoreConfig(AppConfig):
     def ready(self) -> None:
         # Registers the go-live guard with Django's system checks.
         from kennel.core import checks  # noqa: F401
+        from kennel.core.csrf import csrf_strings_in_one_call
+
+        csrf_strings_in_one_call()
