@@ -13,6 +13,8 @@ import resource
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.common import cmdline
+
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 ROLES = ("web", "worker", "sandbox", "postgres", "load", "other")
 
@@ -20,9 +22,9 @@ ROLES = ("web", "worker", "sandbox", "postgres", "load", "other")
 def _role(pid: int) -> str | None:
     try:
         comm = Path(f"/proc/{pid}/comm").read_text().strip()
-        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return None
+    command = cmdline(pid)
     if comm == "postgres":
         return "postgres"
     if "granian" in command:
