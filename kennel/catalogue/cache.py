@@ -8,8 +8,9 @@ its rendering up in this process's memory under (version, language, day, what wa
 asked). A committed change has moved the version on before anyone can read the change, so
 the next request misses and renders afresh; something rendered from data newer than its
 version is harmless (the version only ever grows). What is cached is shared by every
-visitor: nothing per buyer may go into it (the catalogue puts its CSRF token back per
-request; the puppy page caches the puppy, not the page).
+visitor: nothing per buyer may go into it (catalogue/views.py's shared_page puts each
+request's CSRF token back; a browser with a hold of its own, or a session, is rendered for
+alone).
 """
 
 import hashlib

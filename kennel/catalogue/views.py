@@ -1,6 +1,7 @@
 """The public catalogue: the list and the puppy page (its reserve form posts to payments)."""
 
 import copy
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,12 @@ from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError, PuppyNotFound
 from kennel.payments.forms import ANALYTICS_CONSENT_LABEL, ReserveForm
 from kennel.payments.registry import available_providers
-from kennel.reservations.views import browser_hold, continue_url, resumable_reservation
+from kennel.reservations.views import (
+    browser_hold,
+    continue_url,
+    resumable_reservation,
+    resume_tokens,
+)
 
 # What a buyer reads instead of the form when a puppy cannot be reserved.
 UNAVAILABLE_TEXT = {
@@ -62,20 +68,43 @@ CSRF_PLACEHOLDER = "kennelcsrftokenplaceholder"
 def index(request: HttpRequest) -> HttpResponse:
     filters = CatalogueFilterForm.filters_of(request.GET)
     number = _page_number(request)
-    # The page is shared from the cache while the catalogue is unchanged (catalogue/cache.py)
-    # by every visitor of its filters and page, whatever else the link carries (fbclid,
-    # utm_…); its CSRF token (the language form) is put in per request. Not for a session
-    # (the breeder signed in): rendered for them alone.
-    shared = settings.SESSION_COOKIE_NAME not in request.COOKIES
-    key = fragment_key("index", filters, number) if shared else None
+    # Shared by every visitor of its filters and page, whatever else the link carries
+    # (fbclid, utm_…): see shared_page.
+    key = fragment_key("index", filters, number) if _shared_visitor(request) else None
+    return shared_page(
+        request,
+        key,
+        "catalogue/index.html",
+        lambda: _index_context(filters, number) | {"page_number": number},
+        query=_query(filters, number),
+    )
+
+
+def _shared_visitor(request: HttpRequest) -> bool:
+    """A visitor shown what every visitor is shown: not a session (the breeder signed in)."""
+    return settings.SESSION_COOKIE_NAME not in request.COOKIES
+
+
+def shared_page(
+    request: HttpRequest,
+    key: str | None,
+    template: str,
+    context: Callable[[], dict[str, Any]],
+    *,
+    query: str = "",
+) -> HttpResponse:
+    """`template` rendered once per catalogue version and shared from the cache
+    (catalogue/cache.py) by every request under `key`, as if asked at its own address (its
+    path and `query`, never one visitor's query); only the CSRF token (the forms) is put in
+    per request. With no key, rendered for this request alone."""
     html = fragment_get(key)
     if html is None:
-        context = _index_context(filters, number) | {"page_number": number}
+        values = context()
         rendered_for = request
         if key:
-            context["csrf_token"] = CSRF_PLACEHOLDER
-            rendered_for = _as_page_address(request, filters, number)
-        html = render_to_string("catalogue/index.html", context, rendered_for)
+            values["csrf_token"] = CSRF_PLACEHOLDER
+            rendered_for = _as_address(request, query)
+        html = render_to_string(template, values, rendered_for)
         fragment_set(key, html)
     if key and CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, get_token(request))
@@ -124,11 +153,12 @@ def _page_url(filters: dict[str, str], number: int) -> str:
     return reverse("catalogue:index") + (f"?{query}" if query else "")
 
 
-def _as_page_address(request: HttpRequest, filters: dict[str, str], number: int) -> HttpRequest:
-    """The request as its page's own address (filters and page only): all a page shared by
-    every visitor may show of it (the language form's `next`), never one visitor's query."""
+def _as_address(request: HttpRequest, query: str) -> HttpRequest:
+    """The request as asked at its path with `query`: all a page shared by every visitor may
+    show of it (the language form's `next`, the canonical link)."""
     shared = copy.copy(request)
-    shared.META = {**request.META, "QUERY_STRING": _query(filters, number)}
+    shared.META = {**request.META, "QUERY_STRING": query}
+    shared.__dict__.pop("GET", None)  # Django caches the parsed query on the request
     return shared
 
 
@@ -137,21 +167,36 @@ def _as_page_address(request: HttpRequest, filters: dict[str, str], number: int)
 @never_cache
 @require_safe
 def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    taken = bool(request.GET.get(TAKEN_PARAM))
+    # A visitor with nothing of their own on the page (no hold in this browser, not back from
+    # a lost race) is shown the page every such visitor is shown: see shared_page.
+    if not taken and _shared_visitor(request) and not resume_tokens(request):
+        key = fragment_key("puppy_page", slug)
+        return shared_page(
+            request, key, "catalogue/puppy.html", lambda: _puppy_context(request, _puppy(slug))
+        )
+    puppy = _puppy(slug)
+    if taken and not puppy.is_available and resumable_reservation(request, puppy) is None:
+        return taken_page(request, puppy)
+    return puppy_page(request, puppy, _blank_reserve_form())
+
+
+def _puppy(slug: str) -> Puppy:
     puppy = _published_puppy(slug)
     if puppy is None:
         raise Http404(PuppyNotFound().message)
-    taken = request.GET.get(TAKEN_PARAM) and not puppy.is_available
-    if taken and resumable_reservation(request, puppy) is None:
-        return taken_page(request, puppy)
+    return puppy
+
+
+def _blank_reserve_form() -> ReserveForm:
     providers = available_providers()
-    form = ReserveForm(initial={"provider": providers[0]}, providers=providers)
-    return puppy_page(request, puppy, form)
+    return ReserveForm(initial={"provider": providers[0]}, providers=providers)
 
 
 def _published_puppy(slug: str) -> Puppy | None:
     """`selectors.puppy_by_slug`, kept in the cache while the catalogue is unchanged: the
-    puppy with its litter, parents and photos as the page shows them. The page itself is
-    rendered per request (its CSRF form and this browser's own hold)."""
+    puppy with its litter, parents and photos as the page shows them, for the pages rendered
+    for one browser (its own hold, a lost race, a form with errors)."""
     key = fragment_key("puppy", slug)
     puppy: Puppy | None = fragment_get(key)
     if puppy is None:
@@ -168,12 +213,24 @@ def puppy_page(
     *,
     error: ApplicationError | None = None,
 ) -> HttpResponse:
+    context = _puppy_context(request, puppy, form, error=error)
+    return render(request, "catalogue/puppy.html", context, status=error.status if error else 200)
+
+
+def _puppy_context(
+    request: HttpRequest,
+    puppy: Puppy,
+    form: ReserveForm | None = None,
+    *,
+    error: ApplicationError | None = None,
+) -> dict[str, Any]:
+    form = form or _blank_reserve_form()
     unavailable = UNAVAILABLE_TEXT.get(Puppy.Status(puppy.status), "")
     # This browser's own hold on the puppy: continue to its payment or cancel it.
     resume = resumable_reservation(request, puppy) if puppy.status == Puppy.Status.HELD else None
     # Refused for holding a puppy already: point this browser to its own hold.
     own_hold = browser_hold(request) if error and error.code == "HOLD_LIMIT_REACHED" else None
-    context: dict[str, Any] = {
+    return {
         "own_hold": own_hold,
         "resume": resume,
         "resume_continue_url": continue_url(resume) if resume else "",
@@ -186,8 +243,6 @@ def puppy_page(
         "hold_minutes": settings.HOLD_MINUTES,
         "analytics_consent_label": ANALYTICS_CONSENT_LABEL,
     }
-    status = error.status if error else 200
-    return render(request, "catalogue/puppy.html", context, status=status)
 
 
 def taken_page(request: HttpRequest, puppy: Puppy) -> HttpResponse:

@@ -360,3 +360,84 @@ def _bounded_by_version() -> None:
     for n in range(cache.MAX_ENTRIES * 2):
         cache.fragment_set(f"catalogue:index:900002:en:x:{n}", "page")
     assert len(cache._entries) <= cache.MAX_ENTRIES
+
+
+# --- the puppy page: shared by every visitor with nothing of their own on it ----------------
+
+RESERVE_FORM = {
+    "name": "Jane Doe",
+    "email": "jane@example.com",
+    "phone": "+33 6 12 34 56 78",
+    "provider": "stripe",
+    "accept_terms": "on",
+}
+
+
+def reserve_token(html: str) -> str:
+    """The CSRF token of the page's reserve form."""
+    form = html[html.index('<form class="reserve-form"') :]
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert token
+    return token.group(1)
+
+
+def tokenless(html: str) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+
+
+def test_the_second_visit_of_a_puppy_page_is_served_from_the_cache_with_one_query(
+    client, honey, django_assert_num_queries
+):
+    url = honey.get_absolute_url()
+    first = client.get(url, {"fbclid": "visitor-one-secret"})
+
+    with django_assert_num_queries(1):  # the catalogue's version
+        second = Client().get(url)
+
+    assert [t.name for t in first.templates][0] == "catalogue/puppy.html"
+    assert second.templates == []  # not rendered again: the page as the first visit made it
+    first_html, second_html = first.content.decode(), second.content.decode()
+    assert tokenless(main(second_html)) == tokenless(main(first_html))
+    assert "Reserve Honey" in second_html
+    assert "visitor-one-secret" not in first_html + second_html  # never one visitor's query
+    assert reserve_token(first_html) != reserve_token(second_html)  # each visitor's own token
+
+
+def test_a_hold_and_its_payment_show_on_the_cached_puppy_page_on_the_next_request(
+    client, honey, buyer
+):
+    url = honey.get_absolute_url()
+    assert "Reserve Honey" in client.get(url).content.decode()
+
+    reservation = hold(honey, buyer)
+    page = client.get(url).content.decode()
+    assert "Honey is on hold" in page
+    assert "Reserve Honey" not in page
+
+    pay(reservation)
+    page = client.get(url).content.decode()
+    assert "Honey is reserved: a family has paid the deposit." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_visitor_of_the_cached_puppy_page_reserves_with_its_own_form(honey, sandbox):
+    url = honey.get_absolute_url()
+    Client().get(url)  # another visitor's request fills the cache
+    visitor = Client(enforce_csrf_checks=True)
+    token = reserve_token(visitor.get(url).content.decode())
+
+    started = visitor.post(
+        reverse("payments:reserve", kwargs={"slug": honey.slug}),
+        RESERVE_FORM | {"csrfmiddlewaretoken": token},
+    )
+
+    assert started.status_code == 303, started.content.decode()[:2000]
+    assert started["Location"] == Reservation.objects.get(puppy=honey).checkout_url
+    # The browser that holds Honey sees its own hold, never the page everyone else is shown.
+    own = visitor.get(url).content.decode()
+    assert "You started reserving Honey" in own
+    assert f'href="{started["Location"]}"' in own
+    shared = Client().get(url).content.decode()
+    assert "Honey is on hold" in shared
+    assert started["Location"] not in shared
+    assert "/cancel/" not in shared
