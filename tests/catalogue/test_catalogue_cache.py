@@ -394,7 +394,7 @@ def test_the_second_visit_of_a_puppy_page_is_served_from_the_cache_with_one_quer
     with django_assert_num_queries(1):  # the catalogue's version
         second = Client().get(url)
 
-    assert [t.name for t in first.templates][0] == "catalogue/puppy.html"
+    assert first.templates[0].name == "catalogue/puppy.html"
     assert second.templates == []  # not rendered again: the page as the first visit made it
     first_html, second_html = first.content.decode(), second.content.decode()
     assert tokenless(main(second_html)) == tokenless(main(first_html))
