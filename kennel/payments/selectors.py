@@ -1,6 +1,8 @@
 """Reads about money that several places need: the back office, the dashboard, the books."""
 
+import uuid
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -40,28 +42,40 @@ class ReservationMoney:
 
 
 def reservation_money(reservation: Reservation) -> ReservationMoney:
-    paid = reservation.deposit_amount if reservation.external_payment_id else Decimal(0)
-    sums: dict[str, Decimal] = defaultdict(Decimal)
+    return reservations_money([reservation])[reservation.pk]
+
+
+def reservations_money(reservations: Iterable[Reservation]) -> dict[uuid.UUID, ReservationMoney]:
+    """Each reservation's money (by its id), with one query for all of them: the refunds of
+    the payment that confirmed it, by status."""
+    reservations = list(reservations)
     rows = (
-        Refund.objects.filter(
-            reservation=reservation,
-            external_payment_id=reservation.external_payment_id or "",
-            provider=reservation.provider,
-        )
-        .values("status")
+        Refund.objects.filter(reservation__in=[r.pk for r in reservations])
+        .values("reservation_id", "provider", "external_payment_id", "status")
         .annotate(total=Sum("amount"))
     )
+    sums: dict[tuple[uuid.UUID, str, str], dict[str, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
     for row in rows:
-        sums[row["status"]] += row["total"] or Decimal(0)
+        payment = (row["reservation_id"], row["provider"], row["external_payment_id"])
+        sums[payment][row["status"]] += row["total"] or Decimal(0)
+    return {
+        r.pk: _money(r, sums[(r.pk, r.provider, r.external_payment_id or "")]) for r in reservations
+    }
+
+
+def _money(reservation: Reservation, sums: dict[str, Decimal]) -> ReservationMoney:
+    paid = reservation.deposit_amount if reservation.external_payment_id else Decimal(0)
     if reservation.status == S.REFUNDED and not any(sums.values()):
         # Refunded in full at the provider before refunds were kept one by one. (A refund the
         # provider refused is a row too: then nothing went back, and the deposit is held.)
-        sums[Refund.Status.SUCCEEDED] = paid
+        sums = {Refund.Status.SUCCEEDED: paid}
     return ReservationMoney(
         currency=reservation.currency,
         status=reservation.status,
         deposit_paid=paid,
-        refunded=sums[Refund.Status.SUCCEEDED],
-        refunding=sums[Refund.Status.PENDING],
+        refunded=sums.get(Refund.Status.SUCCEEDED, Decimal(0)),
+        refunding=sums.get(Refund.Status.PENDING, Decimal(0)),
         price=reservation.price,
     )

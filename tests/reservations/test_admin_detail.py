@@ -232,6 +232,58 @@ def test_csv_export_has_the_rows_and_no_secrets(admin_client):
     assert first.token not in answer.content.decode()
 
 
+def _export(admin_client, reservations: list[Reservation]) -> tuple[dict[str, list[str]], int]:
+    """The CSV's rows by buyer email, and the queries the export took."""
+    with CaptureQueriesContext(connection) as queries:
+        answer = admin_client.post(
+            reverse(CHANGELIST),
+            {"action": "export_csv", "_selected_action": [str(r.pk) for r in reservations]},
+        )
+    assert answer.status_code == 200
+    rows = list(csv.reader(io.StringIO(answer.content.decode())))[1:]
+    return {row[4]: row for row in rows}, len(queries)
+
+
+def _refund(reservation: Reservation, amount: str, status: str, *, payment: str = "") -> None:
+    Refund.objects.create(
+        reservation=reservation,
+        provider="stripe",
+        external_payment_id=payment or reservation.external_payment_id,
+        amount=Decimal(amount),
+        currency="EUR",
+        reason=Refund.Reason.WITHDRAWN,
+        status=status,
+        idempotency_key=f"kennel-refund-export-{reservation.pk}-{amount}-{status}",
+    )
+
+
+@pytest.mark.django_db
+def test_csv_export_sums_each_reservations_refunds_with_the_same_queries_for_any_count(
+    admin_client,
+):
+    S = Reservation.Status
+    partly = ReservationFactory(
+        status=S.CONFIRMED, external_payment_id="pi_partly", buyer_email="partly@example.com"
+    )
+    _refund(partly, "100.00", Refund.Status.SUCCEEDED)
+    _refund(partly, "50.00", Refund.Status.SUCCEEDED)
+    _refund(partly, "25.00", Refund.Status.PENDING)  # sent, not yet confirmed: not refunded
+    _refund(partly, "400.00", Refund.Status.SUCCEEDED, payment="pi_other")  # another payment
+    legacy = ReservationFactory(
+        status=S.REFUNDED, external_payment_id="pi_legacy", buyer_email="legacy@example.com"
+    )  # refunded at the provider before refunds were kept one by one
+    few = [partly, legacy, ReservationFactory(buyer_email="none@example.com")]
+    many = few + [ReservationFactory(buyer_email=f"b{n}@example.com") for n in range(40)]
+
+    rows, queries_for_few = _export(admin_client, few)
+    _, queries_for_many = _export(admin_client, many)
+
+    assert rows["partly@example.com"][9] == "150.00"
+    assert rows["legacy@example.com"][9] == "400.00"
+    assert rows["none@example.com"][9] == "0"
+    assert queries_for_many == queries_for_few
+
+
 @pytest.mark.django_db
 def test_live_mode_links_the_payment_in_the_providers_dashboard(admin_client, settings):
     settings.PAYMENTS_MODE = "live"

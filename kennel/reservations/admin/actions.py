@@ -30,7 +30,7 @@ from kennel.core.errors import ApplicationError
 from kennel.core.money import decimals
 from kennel.core.money import format_money as money
 from kennel.payments.owner import reservation_erase_buyer, reservation_refund
-from kennel.payments.selectors import reservation_money
+from kennel.payments.selectors import reservations_money
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import (
     reservation_mark_picked_up,
@@ -405,7 +405,8 @@ def confirm_or_do(
     """Show the action's confirmation page, or — once it is confirmed (and, for a refund,
     its choices are valid and the amounts shown were those of the choices) — do it for
     each reservation and leave the outcomes as messages (None: the caller redirects)."""
-    held = [(r, reservation_money(r).held) for r in reservations]
+    money = reservations_money(reservations)
+    held = [(r, money[r.pk].held) for r in reservations]
     form, choice, ready = None, RefundChoice(), confirmed(request)
     hidden: dict[str, str] = {}
     if action is REFUND:
