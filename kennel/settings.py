@@ -297,9 +297,11 @@ LOGGING = {
     # axes says "BEGIN" at every process start; its lockouts are warnings and still show.
     # Django logs every 4xx answer as a warning: a flash sale's 409s or a scanner's 404s are
     # thousands of lines that bury the real ones. /metrics counts them by route and status;
-    # 5xx are still logged, with their tracebacks.
+    # 5xx are still logged, with their tracebacks. The stripe SDK says two INFO lines about
+    # every API call it makes; its errors reach Kennel's own log as exceptions.
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "stripe": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
     },

@@ -17,6 +17,7 @@ from kennel.core.outbox import DeliveryFailed, DeliveryRefused, outbox_enqueue, 
 from kennel.reservations.services import reservation_hold
 from tests.conftest import unreachable_database
 from tests.factories import PuppyFactory
+from tests.payments.stripe_helpers import reserve
 
 KENNEL_FAMILIES = {
     "kennel_database_up",
@@ -203,3 +204,17 @@ def test_a_4xx_answer_is_counted_not_logged(client, caplog):
         assert client.get("/no-such-page/").status_code == 404
     assert not [r for r in caplog.records if r.name == "django.request"], caplog.text
     assert _value("kennel_http_request_duration_seconds_count", **labels) == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stripe_checkout_adds_no_line_of_the_sdks_own_to_the_log(live_server, sandbox, caplog):
+    """The stripe SDK says "Request to Stripe api" and "Stripe API response" at INFO for every
+    call: two lines per hold, refund and webhook, burying the shop's own."""
+    puppy = PuppyFactory()
+
+    with caplog.at_level("INFO"):
+        answer = reserve(live_server.url, puppy.slug)
+
+    assert answer.status_code == 201, answer.text
+    assert len(sandbox.stripe.state.sessions) == 1  # the SDK did call Stripe (the sandbox)
+    assert not [r for r in caplog.records if r.name.startswith("stripe")], caplog.text
