@@ -12,8 +12,9 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST, require_safe
 
+from kennel.catalogue.cache import fragment_key
 from kennel.catalogue.models import Litter, Puppy
-from kennel.catalogue.views import not_found
+from kennel.catalogue.views import not_found, shared_page, shared_visitor
 from kennel.core.errors import ApplicationError, ValidationFailed
 from kennel.payments.forms import ANALYTICS_CONSENT_LABEL, WaitlistJoinForm
 from kennel.payments.registry import available_providers
@@ -54,9 +55,13 @@ def _list_state(litter: Litter) -> tuple[bool, bool]:
 
 @require_safe
 def litter_list(request: HttpRequest) -> HttpResponse:
+    key = fragment_key("litters") if shared_visitor(request) else None
+    return shared_page(request, key, "catalogue/litters.html", _litter_list_context)
+
+
+def _litter_list_context() -> dict[str, Any]:
     litters = _litters().order_by("-waitlist_open", "-born_on", "-expected_on", "name")
-    shown = [(litter, *_list_state(litter)) for litter in litters]
-    return render(request, "catalogue/litters.html", {"litters": shown})
+    return {"litters": [(litter, *_list_state(litter)) for litter in litters]}
 
 
 def _litter(slug: str) -> Litter | None:
@@ -75,12 +80,19 @@ def _litter(slug: str) -> Litter | None:
 @never_cache
 @require_safe
 def litter_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    key = fragment_key("litter", slug) if shared_visitor(request) else None
+    return shared_page(
+        request, key, "catalogue/litter.html", lambda: _litter_detail_context(request, slug)
+    )
+
+
+def _litter_detail_context(request: HttpRequest, slug: str) -> dict[str, Any] | HttpResponse:
     litter = _litter(slug)
     if litter is None:
         return not_found(request, LitterNotFound())
     providers = available_providers()
     form = WaitlistJoinForm(initial={"provider": providers[0]}, providers=providers)
-    return litter_page(request, litter, form)
+    return _litter_context(litter, form)
 
 
 def litter_page(
@@ -90,8 +102,15 @@ def litter_page(
     *,
     error: ApplicationError | None = None,
 ) -> HttpResponse:
+    context = _litter_context(litter, form, error=error)
+    return render(request, "catalogue/litter.html", context, status=error.status if error else 200)
+
+
+def _litter_context(
+    litter: Litter, form: WaitlistJoinForm, *, error: ApplicationError | None = None
+) -> dict[str, Any]:
     joinable, full = _list_state(litter)
-    context: dict[str, Any] = {
+    return {
         "litter": litter,
         "puppies": getattr(litter, "published_puppies", []),
         "families_waiting": getattr(litter, "families_waiting", 0),
@@ -105,7 +124,6 @@ def litter_page(
         "sexes": WaitlistEntry.Sex.choices,
         "analytics_consent_label": ANALYTICS_CONSENT_LABEL,
     }
-    return render(request, "catalogue/litter.html", context, status=error.status if error else 200)
 
 
 @require_POST

@@ -1,28 +1,40 @@
 """The breeder's pages: about, the parents, FAQ, deposit terms, privacy notice, imprint."""
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from kennel.catalogue import content
+from kennel.catalogue.cache import fragment_key
 from kennel.catalogue.models import Page
+from kennel.catalogue.views import shared_page, shared_visitor
 
 NOT_WRITTEN = "The breeder has not written this page yet."
 
 
 @require_safe
 def page(request: HttpRequest, kind: str) -> HttpResponse:
+    key = fragment_key("page", kind) if shared_visitor(request) else None
+    return shared_page(request, key, "pages/page.html", lambda: _page_context(kind))
+
+
+def _page_context(kind: str) -> dict[str, Any]:
     found = content.page_get(kind)
     if found is None:
         raise Http404(NOT_WRITTEN)
-    context = {"page": found, "body": content.markdown_render(found.body)}
-    return render(request, "pages/page.html", context)
+    return {"page": found, "body": content.markdown_render(found.body)}
 
 
 @require_safe
 def parents(request: HttpRequest) -> HttpResponse:
+    key = fragment_key("parents") if shared_visitor(request) else None
+    return shared_page(request, key, "pages/parents.html", _parents_context)
+
+
+def _parents_context() -> dict[str, Any]:
     intro = content.page_get(Page.Kind.PARENTS)
-    context = {
+    return {
         "page": intro,
         "body": content.markdown_render(intro.body) if intro else "",
         "parents": [
@@ -36,4 +48,3 @@ def parents(request: HttpRequest) -> HttpResponse:
             for p in content.parent_list()
         ],
     }
-    return render(request, "pages/parents.html", context)

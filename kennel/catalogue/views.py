@@ -70,7 +70,7 @@ def index(request: HttpRequest) -> HttpResponse:
     number = _page_number(request)
     # Shared by every visitor of its filters and page, whatever else the link carries
     # (fbclid, utm_…): see shared_page.
-    key = fragment_key("index", filters, number) if _shared_visitor(request) else None
+    key = fragment_key("index", filters, number) if shared_visitor(request) else None
     return shared_page(
         request,
         key,
@@ -80,7 +80,7 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _shared_visitor(request: HttpRequest) -> bool:
+def shared_visitor(request: HttpRequest) -> bool:
     """A visitor shown what every visitor is shown: not a session (the breeder signed in)."""
     return settings.SESSION_COOKIE_NAME not in request.COOKIES
 
@@ -89,17 +89,20 @@ def shared_page(
     request: HttpRequest,
     key: str | None,
     template: str,
-    context: Callable[[], dict[str, Any]],
+    context: Callable[[], dict[str, Any] | HttpResponse],
     *,
     query: str = "",
 ) -> HttpResponse:
     """`template` rendered once per catalogue version and shared from the cache
     (catalogue/cache.py) by every request under `key`, as if asked at its own address (its
     path and `query`, never one visitor's query); only the CSRF token (the forms) is put in
-    per request. With no key, rendered for this request alone."""
+    per request. With no key, rendered for this request alone. `context` gives the
+    template's context, or the answer to give instead (not found), which is never shared."""
     html = fragment_get(key)
     if html is None:
         values = context()
+        if isinstance(values, HttpResponse):
+            return values
         rendered_for = request
         if key:
             values["csrf_token"] = CSRF_PLACEHOLDER
@@ -170,7 +173,7 @@ def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
     taken = bool(request.GET.get(TAKEN_PARAM))
     # A visitor with nothing of their own on the page (no hold in this browser, not back from
     # a lost race) is shown the page every such visitor is shown: see shared_page.
-    if not taken and _shared_visitor(request) and not resume_tokens(request):
+    if not taken and shared_visitor(request) and not resume_tokens(request):
         key = fragment_key("puppy_page", slug)
         return shared_page(
             request, key, "catalogue/puppy.html", lambda: _puppy_context(request, _puppy(slug))

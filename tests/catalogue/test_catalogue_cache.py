@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from kennel.catalogue import cache
 from kennel.catalogue.images import photo_delete
-from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.catalogue.models import Page, Puppy, PuppyPhoto
 from kennel.reservations.buyers import Buyer
-from kennel.reservations.models import Reservation
+from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.services import (
     lock_for_payment,
     puppy_put_on_sale,
@@ -29,6 +29,7 @@ from kennel.reservations.services import (
     reservation_release,
     reservations_expire_due,
 )
+from tests.catalogue.test_litter_pages import family_on_list, open_litter
 from tests.factories import PuppyFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -382,6 +383,7 @@ def reserve_token(html: str) -> str:
 
 
 def tokenless(html: str) -> str:
+    """The page without its CSRF tokens (each visitor's own)."""
     return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
 
 
@@ -441,3 +443,82 @@ def test_every_visitor_of_the_cached_puppy_page_reserves_with_its_own_form(honey
     assert "Honey is on hold" in shared
     assert started["Location"] not in shared
     assert "/cancel/" not in shared
+
+
+# --- the litters, the parents and the breeder's pages ----------------------------------------
+
+
+def families_waiting(client, litter) -> str:
+    page = client.get(litter.get_absolute_url()).content.decode()
+    found = re.search(r"data-families-waiting>(\d+)<", page)
+    assert found
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        reverse("catalogue:litters"),
+        reverse("catalogue:parents"),
+        reverse("catalogue:about"),
+        "litter",
+    ],
+)
+def test_the_litters_the_parents_and_the_breeders_pages_are_served_from_the_cache(
+    client, url, django_assert_num_queries
+):
+    litter = open_litter()
+    Page.objects.create(kind=Page.Kind.ABOUT, title="About us", body="We breed *goldens*.")
+    url = litter.get_absolute_url() if url == "litter" else url
+    first = client.get(url)
+
+    with django_assert_num_queries(1):  # the catalogue's version
+        second = Client().get(url)
+
+    assert first.status_code == second.status_code == 200
+    assert first.templates
+    assert second.templates == []
+    assert tokenless(main(second.content)) == tokenless(main(first.content))
+
+
+def test_a_family_on_the_list_and_a_full_list_show_on_the_litter_pages_on_the_next_request(
+    client,
+):
+    litter = open_litter(waitlist_cap=2)
+    listed = reverse("catalogue:litters")
+    assert families_waiting(client, litter) == "0"
+    assert "Join the waiting list" in client.get(listed).content.decode()
+
+    family_on_list(litter, 1)
+    assert families_waiting(client, litter) == "1"
+
+    family_on_list(litter, 2)
+    assert families_waiting(client, litter) == "2"
+    assert "The waiting list is full" in client.get(litter.get_absolute_url()).content.decode()
+    assert "Join the waiting list" not in client.get(listed).content.decode()
+
+    WaitlistEntry.objects.filter(litter=litter, position=2).update(
+        status=WaitlistEntry.Status.WITHDRAWN
+    )
+    assert families_waiting(client, litter) == "1"
+
+
+def test_the_breeders_edit_of_a_page_shows_on_the_next_request(client):
+    about = Page.objects.create(kind=Page.Kind.ABOUT, title="About us", body="Goldens since 1990.")
+    url = reverse("catalogue:about")
+    assert "Goldens since 1990." in client.get(url).content.decode()
+
+    about.body = "Goldens and beagles since 1990."
+    about.save()
+
+    assert "Goldens and beagles since 1990." in client.get(url).content.decode()
+
+
+def test_an_unknown_litter_is_never_cached_as_a_page(client):
+    url = reverse("catalogue:litter", kwargs={"slug": "autumn"})
+    assert client.get(url).status_code == 404
+    assert client.get(url).status_code == 404
+
+    open_litter(name="Autumn litter", slug="autumn")
+
+    assert client.get(url).status_code == 200
