@@ -212,14 +212,16 @@ def main() -> int:
         kennel.start()
         memory = stack.enter_context(Memory(kennel))
         MEMORY.append(memory)
-        reads = {
-            "catalogue": "/",
-            "puppy": f"/puppies/{puppy_slug}/",
-            "api_puppies": "/api/puppies/",
+        litter_slug = psql("SELECT slug FROM catalogue_litter ORDER BY id LIMIT 1", db=DB)
+        reads = {  # what is read, at how many connections
+            "catalogue": ("/", CONNECTIONS),
+            "puppy": (f"/puppies/{puppy_slug}/", CONNECTIONS),
+            "api_puppies": ("/api/puppies/", CONNECTIONS),
+            "litter": (f"/litters/{litter_slug}/", (16,)),  # a litter announced
         }
-        for name, path in reads.items():
+        for name, (path, connections_list) in reads.items():
             wrk(f"{kennel.url}{path}", duration=1, connections=4)  # warm up
-            for connections in CONNECTIONS:
+            for connections in connections_list:
                 log(f"{name} {path} at {connections} connections")
                 figure = wrk(f"{kennel.url}{path}", duration=duration, connections=connections)
                 rows.append((f"Kennel {name} {path}", f"{connections} conn", figure, ""))
