@@ -171,9 +171,19 @@ def _as_address(request: HttpRequest, query: str) -> HttpRequest:
 @require_safe
 def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
     taken = bool(request.GET.get(TAKEN_PARAM))
-    # A visitor with nothing of their own on the page (no hold in this browser, not back from
-    # a lost race) is shown the page every such visitor is shown: see shared_page.
-    if not taken and shared_visitor(request) and not resume_tokens(request):
+    # A visitor with nothing of their own on the page (no hold in this browser) is shown the
+    # page every such visitor is shown (see shared_page): the puppy, or after a lost race
+    # (POST -> 303 -> ?taken=1, a flash sale's many losers) what happened and the others.
+    if shared_visitor(request) and not resume_tokens(request):
+        if taken:
+            key = fragment_key("taken", slug)
+            return shared_page(
+                request,
+                key,
+                "catalogue/taken.html",
+                lambda: _taken_context(request, _puppy(slug)),
+                query=f"{TAKEN_PARAM}=1",
+            )
         key = fragment_key("puppy_page", slug)
         return shared_page(
             request, key, "catalogue/puppy.html", lambda: _puppy_context(request, _puppy(slug))
@@ -250,16 +260,24 @@ def _puppy_context(
 
 def taken_page(request: HttpRequest, puppy: Puppy) -> HttpResponse:
     """Someone else reserved the puppy first: say so plainly, and show the others."""
+    context = _taken_context(request, puppy)
+    if isinstance(context, HttpResponse):
+        return context
+    return render(request, "catalogue/taken.html", context)
+
+
+def _taken_context(request: HttpRequest, puppy: Puppy) -> dict[str, Any] | HttpResponse:
+    if puppy.is_available:  # offered again since: its page, to reserve it (never shared)
+        return puppy_page(request, puppy, _blank_reserve_form())
     available = selectors.puppy_list(status=selectors.AVAILABLE_ONLY).exclude(pk=puppy.pk)
     others = list(available[: OTHER_PUPPIES_SHOWN + 1])
-    context = {
+    return {
         "puppy": puppy,
         "headline": TAKEN_HEADLINE.format(name=puppy.name),
         "taken_text": TAKEN_TEXT.get(Puppy.Status(puppy.status), "").format(name=puppy.name),
         "puppies": others[:OTHER_PUPPIES_SHOWN],
         "more_puppies": len(others) > OTHER_PUPPIES_SHOWN,
     }
-    return render(request, "catalogue/taken.html", context)
 
 
 def not_found(request: HttpRequest, error: ApplicationError) -> HttpResponse:

@@ -445,6 +445,36 @@ def test_every_visitor_of_the_cached_puppy_page_reserves_with_its_own_form(honey
     assert "/cancel/" not in shared
 
 
+def test_the_lost_race_page_is_shared_and_offers_the_puppy_again_once_it_is_free(
+    client, honey, buyer, django_assert_num_queries
+):
+    """A flash sale's many losers land on ?taken=1 (POST -> 303): one rendering serves them."""
+    reservation = hold(honey, buyer)
+    taken = f"{honey.get_absolute_url()}?taken=1"
+    first = client.get(taken)
+
+    with django_assert_num_queries(1):  # the catalogue's version
+        second = Client().get(taken)
+
+    assert second.templates == []
+    html = second.content.decode()
+    assert "Honey has just been reserved by another family" in html
+    assert ">Biscuit</a>" in html  # the others to choose from
+    assert tokenless(main(html)) == tokenless(main(first.content))
+    assert 'name="next" value="/puppies/honey/?taken=1"' in html
+
+    reservation_release(
+        reservation_id=reservation.pk,
+        status=S.CANCELLED,
+        actor="buyer",
+        reason=Reservation.Reason.BUYER_CANCELLED,
+    )
+
+    html = client.get(taken).content.decode()
+    assert "has just been reserved" not in html
+    assert "Reserve Honey" in html
+
+
 # --- the litters, the parents and the breeder's pages ----------------------------------------
 
 
