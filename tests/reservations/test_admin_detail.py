@@ -248,7 +248,7 @@ def _refund(reservation: Reservation, amount: str, status: str, *, payment: str 
     Refund.objects.create(
         reservation=reservation,
         provider="stripe",
-        external_payment_id=payment or reservation.external_payment_id,
+        external_payment_id=payment or reservation.external_payment_id or "",
         amount=Decimal(amount),
         currency="EUR",
         reason=Refund.Reason.WITHDRAWN,
