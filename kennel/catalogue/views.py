@@ -237,7 +237,8 @@ def _puppy_context(
     *,
     error: ApplicationError | None = None,
 ) -> dict[str, Any]:
-    form = form or _blank_reserve_form()
+    if form is None:
+        form = _blank_reserve_form()
     unavailable = UNAVAILABLE_TEXT.get(Puppy.Status(puppy.status), "")
     # This browser's own hold on the puppy: continue to its payment or cancel it.
     resume = resumable_reservation(request, puppy) if puppy.status == Puppy.Status.HELD else None
