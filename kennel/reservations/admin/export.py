@@ -10,6 +10,8 @@ from django.utils import timezone
 from kennel.payments.selectors import reservations_money
 from kennel.reservations.models import Reservation
 
+BATCH = 500  # reservations read, and their refunds summed, at a time
+
 # The export's columns: no token, no analytics ids, nothing a buyer did not type but amounts.
 CSV_HEADER = [
     "created",
@@ -47,9 +49,6 @@ def reservations_csv(queryset: QuerySet[Reservation]) -> HttpResponse:
             batch = []
     _write(writer, batch)
     return response
-
-
-BATCH = 500  # reservations read, and their refunds summed, at a time
 
 
 def _write(writer: Any, reservations: list[Reservation]) -> None:
