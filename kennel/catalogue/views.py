@@ -189,7 +189,7 @@ def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
             request, key, "catalogue/puppy.html", lambda: _puppy_context(request, _puppy(slug))
         )
     puppy = _puppy(slug)
-    if taken and not puppy.is_available and resumable_reservation(request, puppy) is None:
+    if taken and resumable_reservation(request, puppy) is None:
         return taken_page(request, puppy)
     return puppy_page(request, puppy, _blank_reserve_form())
 
@@ -260,7 +260,8 @@ def _puppy_context(
 
 
 def taken_page(request: HttpRequest, puppy: Puppy) -> HttpResponse:
-    """Someone else reserved the puppy first: say so plainly, and show the others."""
+    """Someone else reserved the puppy first: say so plainly, and show the others (or the
+    puppy's own page, once it is offered again)."""
     context = _taken_context(request, puppy)
     if isinstance(context, HttpResponse):
         return context
