@@ -15,17 +15,19 @@ alone).
 
 import hashlib
 import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone, translation
 
 # Only the current version's renderings are kept (what an older version rendered can never be
-# asked for again): the first one stored under a new version empties the rest, and so does
-# reaching MAX_ENTRIES (pages x filters x languages of one version rarely come near it). A
+# asked for again): the first one stored under a new version empties the rest. Within a
+# version at most MAX_ENTRIES are kept, the least recently asked for going first: a crawler
+# walking hundreds of puppy pages never pushes out the catalogue everyone is reading. A
 # worker's cache so stays a few MB however long it runs and however often puppies change.
 MAX_ENTRIES = 200
-_entries: dict[str, Any] = {}
+_entries: OrderedDict[str, Any] = OrderedDict()
 _entries_version = -1
 _lock = threading.Lock()
 
@@ -60,7 +62,10 @@ def fragment_get(key: str | None) -> Any:
     if not key:
         return None
     with _lock:
-        return _entries.get(key)
+        value = _entries.get(key)
+        if value is not None:
+            _entries.move_to_end(key)  # asked for just now: the last to go
+        return value
 
 
 def fragment_set(key: str | None, value: Any) -> None:
@@ -71,7 +76,10 @@ def fragment_set(key: str | None, value: Any) -> None:
     with _lock:
         if version < _entries_version:
             return  # rendered under a version already superseded here: never asked again
-        if version > _entries_version or len(_entries) >= MAX_ENTRIES:
+        if version > _entries_version:
             _entries.clear()
             _entries_version = version
         _entries[key] = value
+        _entries.move_to_end(key)
+        while len(_entries) > MAX_ENTRIES:
+            _entries.popitem(last=False)  # the least recently asked for

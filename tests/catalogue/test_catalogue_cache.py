@@ -363,6 +363,26 @@ def _bounded_by_version() -> None:
     assert len(cache._entries) <= cache.MAX_ENTRIES
 
 
+def test_a_crawler_walking_more_pages_than_a_worker_keeps_never_pushes_out_the_catalogue():
+    """Hundreds of puppy pages asked once each (a search engine) while buyers keep reading
+    the catalogue: the pages asked least recently go, the catalogue stays rendered."""
+    try:
+        cache.fragment_set("catalogue:index:900003:en:x:home", "the catalogue")
+        for n in range(cache.MAX_ENTRIES * 3):
+            cache.fragment_set(f"catalogue:puppy_page:900003:en:x:{n}", f"puppy {n}")
+            if n % 50 == 0:  # a buyer reads the catalogue now and then
+                assert cache.fragment_get("catalogue:index:900003:en:x:home") == "the catalogue"
+
+        assert cache.fragment_get("catalogue:index:900003:en:x:home") == "the catalogue"
+        assert len(cache._entries) == cache.MAX_ENTRIES
+        last = cache.MAX_ENTRIES * 3 - 1
+        assert cache.fragment_get(f"catalogue:puppy_page:900003:en:x:{last}") == f"puppy {last}"
+        assert cache.fragment_get("catalogue:puppy_page:900003:en:x:0") is None
+    finally:
+        cache._entries.clear()
+        cache._entries_version = -1
+
+
 # --- the puppy page: shared by every visitor with nothing of their own on it ----------------
 
 RESERVE_FORM = {
