@@ -195,7 +195,7 @@ def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _puppy(slug: str) -> Puppy:
-    puppy = _published_puppy(slug)
+    puppy = published_puppy(slug)
     if puppy is None:
         raise Http404(PuppyNotFound().message)
     return puppy
@@ -206,10 +206,10 @@ def _blank_reserve_form() -> ReserveForm:
     return ReserveForm(initial={"provider": providers[0]}, providers=providers)
 
 
-def _published_puppy(slug: str) -> Puppy | None:
+def published_puppy(slug: str) -> Puppy | None:
     """`selectors.puppy_by_slug`, kept in the cache while the catalogue is unchanged: the
     puppy with its litter, parents and photos as the page shows them, for the pages rendered
-    for one browser (its own hold, a lost race, a form with errors)."""
+    for one browser (its own hold, a form with errors) and the reserve form's POST."""
     key = fragment_key("puppy", slug)
     puppy: Puppy | None = fragment_get(key)
     if puppy is None:

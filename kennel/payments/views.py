@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from kennel.catalogue import selectors
-from kennel.catalogue.views import TAKEN_PARAM, not_found, puppy_page
+from kennel.catalogue.views import TAKEN_PARAM, not_found, published_puppy, puppy_page
 from kennel.core.errors import (
     ApplicationError,
     Busy,
@@ -63,9 +63,18 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
 
     A buyer who lost the puppy to another family is sent (303) to the puppy's page saying so,
     with the other puppies: nothing to re-post, no form for a puppy they cannot have."""
-    puppy = selectors.puppy_by_slug(slug)
+    puppy = published_puppy(slug)
     if puppy is None:
         return not_found(request, PuppyNotFound())
+    # A puppy someone else holds is refused before the form is even read (a flash sale's
+    # many losers): the buyer learns at once what matters most, and nothing is counted
+    # against their hold rate. One indexed read; checkout_start decides for the rest.
+    try:
+        reservations.hold_refused_early(puppy_slug=slug)
+    except PuppyNotFound as exc:
+        return not_found(request, exc)
+    except PuppyNotAvailable:
+        return HttpResponseSeeOther(f"{puppy.get_absolute_url()}?{TAKEN_PARAM}=1")
     form = ReserveForm(request.POST, providers=available_providers())
     if not form.is_valid() or form.buyer is None:
         fields = {name: [str(e) for e in errors] for name, errors in form.errors.items()}

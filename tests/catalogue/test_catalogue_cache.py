@@ -495,6 +495,22 @@ def test_the_lost_race_page_is_shared_and_offers_the_puppy_again_once_it_is_free
     assert "Reserve Honey" in html
 
 
+def test_a_flash_sales_loser_posting_the_reserve_form_costs_two_reads(
+    client, honey, buyer, django_assert_num_queries
+):
+    """The catalogue's version (the puppy comes from the cache) and the one early read: no
+    form work, no hold-rate counting, no lock, for each of a flash sale's many losers."""
+    hold(honey, buyer)
+    client.get(honey.get_absolute_url())  # the puppy in the cache, as in a sale
+    url = reverse("payments:reserve", kwargs={"slug": honey.slug})
+
+    with django_assert_num_queries(2):
+        response = client.post(url, RESERVE_FORM)
+
+    assert response.status_code == 303
+    assert response["Location"] == f"{honey.get_absolute_url()}?taken=1"
+
+
 # --- the litters, the parents and the breeder's pages ----------------------------------------
 
 

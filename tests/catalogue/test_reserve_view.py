@@ -124,6 +124,19 @@ def test_reserving_an_unpublished_puppy_is_a_404(client):
     assert Reservation.objects.count() == 0
 
 
+def test_a_buyer_who_lost_the_puppy_is_told_so_first_whatever_they_typed(client):
+    """What matters most comes first: the puppy is gone. Correcting the phone number for a
+    puppy they cannot have would only send them round again."""
+    puppy = PuppyFactory(name="Biscuit", status=Puppy.Status.RESERVED)
+
+    response = _post(client, puppy.slug, email="not-an-email", phone="")
+
+    assert response.status_code == 303
+    assert response["Location"] == f"/puppies/{puppy.slug}/?taken=1"
+    assert Reservation.objects.count() == 0
+    assert AuditLog.objects.count() == 0
+
+
 @pytest.mark.parametrize("status", [Puppy.Status.HELD, Puppy.Status.RESERVED, Puppy.Status.SOLD])
 def test_reserving_a_puppy_someone_else_has_is_a_303_to_a_page_saying_so(client, status):
     # Was a 409 with the form's page left at the POST URL; now POST -> 303 -> GET, and the
