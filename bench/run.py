@@ -2,8 +2,8 @@
 run on this machine (the README's performance section explains what limits each figure).
 
 Order: pgbench's SQL shapes (the database alone); the reference Django project (bare view,
-plain ORM catalogue); then `python -m kennel serve` (granian, worker, sandbox): the read paths
-at 1/16/64 connections, holds on distinct puppies, paying them at the sandbox, their
+plain ORM catalogue); then `python -m kennel serve` (granian, the worker, sandbox): the read
+paths at 1/16/64 connections, holds on distinct puppies, paying them at the sandbox, their
 deliveries at a steady 500/s until every one is confirmed, the flash sale, the dj-stripe peer
 receiving the same deliveries, and the ingest burst (its events keep the worker busy for a
 while after); last, with Kennel stopped, the floors (bench/floors.py) take the same ingest
@@ -43,6 +43,10 @@ STRIPE_WEBHOOK_SECRET = "whsec_kennel_bench"
 # Any sk_test_ key is the sandbox's; dj-stripe wants Stripe's key format (24+ characters).
 STRIPE_SECRET_KEY = "sk_test_kennelbench00000000000000000000"
 CONFIRM_RATE = 500.0  # deliveries/s
+# serve's worker processes: make run's 1 unless WORKER_PROCESSES says otherwise. One works under
+# one GIL, on one core at most; a second takes a burst's confirmations through on the other
+# core, and competes with the web server for it meanwhile (README, "Performance").
+WORKER_PROCESSES = int(os.environ.get("WORKER_PROCESSES", "1"))
 CONNECTIONS = (1, 16, 64)
 RATE_CONNECTIONS = 32  # ingest, the bare view and the peer
 
@@ -180,7 +184,9 @@ def main() -> int:
             HOLDS_PER_EMAIL="0",
             HOLDS_PER_CLIENT="0",
             HOLD_RATE="0",
+            WORKER_PROCESSES=str(WORKER_PROCESSES),
         )
+        figures["worker_processes"] = WORKER_PROCESSES
         kennel.manage("migrate", "--noinput", "-v0")
         kennel.manage("load_demo")
         puppy_slug = seed_catalogue(DB)
@@ -208,7 +214,7 @@ def main() -> int:
         figures |= {"bare_rps": bare.rps, "plain_orm_rps": plain.rps}
 
         # --- Kennel ---------------------------------------------------------------------
-        log("Kennel: python -m kennel serve (granian, worker, sandbox)")
+        log(f"Kennel: python -m kennel serve (granian, workers: {WORKER_PROCESSES}, sandbox)")
         kennel.start()
         memory = stack.enter_context(Memory(kennel))
         MEMORY.append(memory)
@@ -297,8 +303,8 @@ def main() -> int:
         rows.append(
             ("Kennel webhook answers at a steady rate", f"{CONFIRM_RATE:.0f}/s", steady.figure, "")
         )
-        note = "= offered rate: the worker kept up" if bounded else "the worker's own pace"
-        rows.append(("Kennel confirmations (delivery -> confirmed)", "worker", confirm, note))
+        note = "= offered rate: the workers kept up" if bounded else "the workers' own pace"
+        rows.append(("Kennel confirmations (delivery -> confirmed)", "workers", confirm, note))
         figures["confirm"] = confirm.as_json() | {
             "deliveries": len(deliveries),
             "delivery_statuses": dict(steady.statuses),

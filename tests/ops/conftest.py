@@ -83,15 +83,24 @@ class Shop:
         return self.log.read_text(errors="replace")
 
 
-def start_serve(data: Path, *, sandbox_port: int | None = None, web_workers: int = 2) -> Shop:
+def start_serve(
+    data: Path,
+    *,
+    sandbox_port: int | None = None,
+    web_workers: int = 2,
+    worker_processes: int | None = None,
+    settings: dict[str, str] | None = None,
+) -> Shop:
     port, sandbox_port = free_port(), sandbox_port or free_port()
     log = data / f"serve-{port}.log"
     command = [sys.executable, "-m", "kennel", "serve", "--port", str(port)]
+    if worker_processes is not None:
+        command += ["--worker-processes", str(worker_processes)]
     with log.open("ab") as out:
         process = subprocess.Popen(
             [*command, "--web-workers", str(web_workers)],
             cwd=ROOT,
-            env=shop_env(data, port=port, sandbox_port=sandbox_port),
+            env=shop_env(data, port=port, sandbox_port=sandbox_port) | (settings or {}),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # like a terminal's job: nothing here signals it by accident

@@ -3,6 +3,7 @@ started again, one that keeps dying stops the group and says which, and Ctrl-C l
 behind — no process, no listening port."""
 
 import os
+import re
 import select
 import signal
 import socket
@@ -18,6 +19,7 @@ from tests.ops.conftest import ROOT, Shop, prepare_database, shop_env, start_ser
 from tests.ops.processes import (
     alive,
     children_of,
+    command_line,
     descendants_of,
     free_port,
     in_process_group,
@@ -45,6 +47,46 @@ def test_serve_starts_shop_worker_and_sandbox_and_ctrl_c_stops_them_all(tmp_path
         assert shop.process.returncode == 0
         assert not listening(shop.port)
         assert not listening(shop.sandbox_port)
+    finally:
+        stop_serve(shop)
+
+
+@pytest.mark.parametrize("asked_by", ["--worker-processes", "WORKER_PROCESSES"])
+def test_serve_runs_the_worker_processes_asked_for_and_restarts_the_one_that_dies(
+    tmp_path, asked_by
+):
+    prepare_database(tmp_path, demo=False)
+    if asked_by == "WORKER_PROCESSES":
+        shop = start_serve(tmp_path, web_workers=1, settings={"WORKER_PROCESSES": "2"})
+    else:
+        shop = start_serve(tmp_path, web_workers=1, worker_processes=2)
+
+    def workers() -> list[int]:
+        return [p for p in children_of(shop.process.pid) if " kennel worker" in command_line(p)]
+
+    try:
+        assert wait_for(shop.url("/health/"), status=200)
+        assert wait_until(lambda: len(workers()) == 2, timeout=30), shop.log_text()
+        started = dict(re.findall(r"started the (worker \d) \(pid (\d+)\)", shop.log_text()))
+        assert sorted(started) == ["worker 1", "worker 2"], shop.log_text()
+        killed, kept = int(started["worker 2"]), int(started["worker 1"])
+        assert sorted(workers()) == sorted([killed, kept])
+
+        os.kill(killed, signal.SIGKILL)
+
+        assert wait_until(lambda: len(workers()) == 2 and killed not in workers(), timeout=30)
+        assert kept in workers()  # the other went on working meanwhile
+        log = shop.log_text()
+        assert "the worker 2 exited (killed by SIGKILL)" in log
+        [replacement] = [pid for pid in workers() if pid != kept]
+        assert f"restarted the worker 2 (pid {replacement})" in log
+        everything = shop.processes()
+
+        shop.process.send_signal(signal.SIGINT)
+        shop.process.wait(timeout=20)
+
+        assert shop.process.returncode == 0
+        assert wait_until(lambda: not any(alive(pid) for pid in everything), timeout=2)
     finally:
         stop_serve(shop)
 
