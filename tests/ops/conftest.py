@@ -88,14 +88,11 @@ def start_serve(
     *,
     sandbox_port: int | None = None,
     web_workers: int = 2,
-    worker_processes: int | None = None,
     settings: dict[str, str] | None = None,
 ) -> Shop:
     port, sandbox_port = free_port(), sandbox_port or free_port()
     log = data / f"serve-{port}.log"
     command = [sys.executable, "-m", "kennel", "serve", "--port", str(port)]
-    if worker_processes is not None:
-        command += ["--worker-processes", str(worker_processes)]
     with log.open("ab") as out:
         process = subprocess.Popen(
             [*command, "--web-workers", str(web_workers)],

@@ -51,15 +51,9 @@ def test_serve_starts_shop_worker_and_sandbox_and_ctrl_c_stops_them_all(tmp_path
         stop_serve(shop)
 
 
-@pytest.mark.parametrize("asked_by", ["--worker-processes", "WORKER_PROCESSES"])
-def test_serve_runs_the_worker_processes_asked_for_and_restarts_the_one_that_dies(
-    tmp_path, asked_by
-):
+def test_serve_runs_the_worker_processes_asked_for_and_restarts_the_one_that_dies(tmp_path):
     prepare_database(tmp_path, demo=False)
-    if asked_by == "WORKER_PROCESSES":
-        shop = start_serve(tmp_path, web_workers=1, settings={"WORKER_PROCESSES": "2"})
-    else:
-        shop = start_serve(tmp_path, web_workers=1, worker_processes=2)
+    shop = start_serve(tmp_path, web_workers=1, settings={"WORKER_PROCESSES": "2"})
 
     def workers() -> list[int]:
         return [p for p in children_of(shop.process.pid) if " kennel worker" in command_line(p)]

@@ -267,27 +267,13 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument(
-            "--worker-processes",
-            type=int,
-            default=None,
-            help="Worker processes (default: the WORKER_PROCESSES setting).",
-        )
 
-    def handle(
-        self,
-        *args: Any,
-        port: int,
-        host: str,
-        web_workers: int,
-        worker_processes: int | None,
-        **kw: Any,
-    ) -> None:
+    def handle(self, *args: Any, port: int, host: str, web_workers: int, **kw: Any) -> None:
         python = sys.executable
         granian = str(Path(python).with_name("granian"))
         web = granian_command(granian, host=host, port=port, workers=web_workers)
         children = [Child("web server", web)]
-        workers = max(1, worker_processes or settings.WORKER_PROCESSES)
+        workers = max(1, settings.WORKER_PROCESSES)
         for number in range(1, workers + 1):
             # Several take their tasks from the same queues (SELECT … FOR UPDATE SKIP LOCKED).
             name = "worker" if workers == 1 else f"worker {number}"
