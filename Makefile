@@ -8,6 +8,9 @@ SANDBOX_PORT ?= 8111
 WEB_WORKERS ?= 2
 PAYMENTS_MODE ?= sandbox
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/kennel
+# pytest-xdist processes for the suite on PostgreSQL, each with a test database of its own
+# (test_kennel_gw0, _gw1, …): much of the suite waits on servers, subprocesses and the browser.
+TEST_PROCESSES ?= 2
 export PORT SANDBOX_PORT PAYMENTS_MODE
 
 .PHONY: install run test test-fast lint format bench soak chromium clean deps messages
@@ -57,14 +60,14 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The whole suite on PostgreSQL, then the race tests again on SQLite.
+# The whole suite on PostgreSQL (TEST_PROCESSES at a time), then the race tests again on SQLite.
 test: install chromium lint
 	@mkdir -p var
-	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -n $(TEST_PROCESSES)
 	DATABASE_URL=sqlite:///var/race.sqlite3 $(VENV)/bin/pytest -q -m race
 
 test-fast: install
-	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -x -m "not e2e"
+	DATABASE_URL=$(TEST_DATABASE_URL) $(VENV)/bin/pytest -q -x -n $(TEST_PROCESSES) -m "not e2e"
 
 bench: install
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
