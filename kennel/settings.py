@@ -277,8 +277,8 @@ SIDE_EFFECT_LEASE_SECONDS = env.float("SIDE_EFFECT_LEASE_SECONDS", default=300.0
 # own database connection: the work waits on providers and PostgreSQL, so they overlap.
 WORKER_MONEY_THREADS = env.int("WORKER_MONEY_THREADS", default=6)
 # How many worker processes `serve` runs side by side. One process works under one GIL, so it
-# uses at most one core: a second takes a burst of webhooks through on the next (README,
-# "Performance"). SQLite takes one writer at a time: one is enough there.
+# uses one core at most; a second confirms a burst of payments on another, while the web
+# server acknowledges it more slowly (README, "Performance"). SQLite: one writer at a time, 1.
 WORKER_PROCESSES = env.int("WORKER_PROCESSES", default=1)
 # The worker's CPU priority (nice, 0-19): background work yields the CPU to the web server, so
 # buyers' pages and the providers' acknowledgements stay fast while a burst is processed.

@@ -74,10 +74,10 @@ def test_serve_runs_the_worker_processes_asked_for_and_restarts_the_one_that_die
 
         assert wait_until(replaced, timeout=30), shop.log_text()
         assert kept in workers()  # the other went on working meanwhile
-        log = shop.log_text()
-        assert "the worker 2 exited (killed by SIGKILL)" in log
         [replacement] = [pid for pid in workers() if pid != kept]
-        assert f"restarted the worker 2 (pid {replacement})" in log
+        said = f"restarted the worker 2 (pid {replacement})"  # logged just after it starts
+        assert wait_until(lambda: said in shop.log_text(), timeout=5), shop.log_text()
+        assert "the worker 2 exited (killed by SIGKILL)" in shop.log_text()
         everything = shop.processes()
 
         shop.process.send_signal(signal.SIGINT)
