@@ -15,7 +15,15 @@ import time
 import httpx
 import pytest
 
-from tests.ops.conftest import ROOT, Shop, prepare_database, shop_env, start_serve, stop_serve
+from tests.ops.conftest import (
+    ROLES,
+    ROOT,
+    Shop,
+    prepare_database,
+    shop_env,
+    start_serve,
+    stop_serve,
+)
 from tests.ops.processes import (
     alive,
     children_of,
@@ -56,7 +64,7 @@ def test_serve_runs_the_worker_processes_asked_for_and_restarts_the_one_that_die
     shop = start_serve(tmp_path, web_workers=1, settings={"WORKER_PROCESSES": "2"})
 
     def workers() -> list[int]:
-        return [p for p in children_of(shop.process.pid) if " kennel worker" in command_line(p)]
+        return [p for p in children_of(shop.process.pid) if ROLES["worker"] in command_line(p)]
 
     try:
         assert wait_for(shop.url("/health/"), status=200)

@@ -202,7 +202,7 @@ def test_a_webhook_is_answered_at_once_while_the_providers_api_hangs(sandbox, li
     elapsed = time.monotonic() - started
 
     assert answer.status_code == 200
-    assert elapsed < 5  # acknowledged without waiting for the 30 s the API would take
+    assert elapsed < 0.5
     assert Reservation.objects.get(pk=body["id"]).status == "pending"  # not yet re-read
 
     sandbox.switches.api_delay = 0.0  # the API answers again; the worker re-reads and confirms
