@@ -54,6 +54,19 @@ def test_a_puppy_whose_hold_ran_out_is_not_refused_and_goes_to_the_next_buyer():
     assert abandoned.status == Reservation.Status.EXPIRED
 
 
+def test_the_hold_itself_refuses_a_taken_puppy_before_counting_the_buyers_holds(settings):
+    # A buyer who passed the early read while another's hold was being written, then waited
+    # for a provider slot, is told the puppy is taken: not that they hold too many.
+    settings.HOLDS_PER_EMAIL = 1
+    buyer = Buyer(name="Ann", email="ann@example.com", phone="+33 600000000")
+    reservation_hold(puppy_slug=PuppyFactory().slug, buyer=buyer, provider="stripe")
+    taken = ReservationFactory().puppy
+
+    with pytest.raises(PuppyNotAvailable):
+        reservation_hold(puppy_slug=taken.slug, buyer=buyer, provider="stripe")
+    assert Reservation.objects.filter(buyer_email="ann@example.com").count() == 1
+
+
 @pytest.mark.race
 def test_fifteen_buyers_racing_through_the_api_for_three_puppies_get_three_holds(
     sandbox, live_server, threads
