@@ -125,7 +125,10 @@ def message_id(side_effect: SideEffect) -> str:
 def email_message(*, side_effect: SideEffect) -> EmailMultiAlternatives:
     """The email a side effect stands for: plain text with an HTML alternative, in its
     reader's language (email_language)."""
-    reservation = Reservation.objects.select_related("puppy").get(pk=subject_id(side_effect))
+    # Its list entry in the same statement: every email asks for it (list_entry).
+    reservation = Reservation.objects.select_related("puppy", "waitlist_entry__litter").get(
+        pk=subject_id(side_effect)
+    )
     kind = K(side_effect.kind)
     entry = list_entry(reservation)
     if entry is None and (reservation.puppy is None or kind in WAITLIST_KINDS):

@@ -16,8 +16,12 @@ Terms = waitlist.Terms
 
 def list_entry(reservation: Reservation) -> WaitlistEntry | None:
     """The waiting list entry a reservation is the deposit of (also after its family picked a
-    puppy); None for a puppy's own reservation."""
-    return WaitlistEntry.objects.select_related("litter").filter(reservation=reservation).first()
+    puppy); None for a puppy's own reservation. No query when the reservation was read with
+    `select_related("waitlist_entry__litter")`, as the emails read it."""
+    try:
+        return reservation.waitlist_entry
+    except WaitlistEntry.DoesNotExist:
+        return None
 
 
 def when(value: datetime) -> str:
