@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.models import AuditLog
@@ -39,7 +40,8 @@ def test_open_picking_gives_family_1_its_turn_and_says_until_when():
     turn = PickTurn.objects.get(outcome=PickTurn.Outcome.OPEN)
     assert turn.entry.reservation.buyer_name == "Family 1"
     assert said.startswith("Maple and Hunter: picking open. Family 1 (#1) chooses now, until ")
-    assert turn.ends_at.strftime("%Y-%m-%d") in said
+    # In the shop's time zone, as the command says it (in UTC it is another day for an hour).
+    assert timezone.localtime(turn.ends_at).strftime("%Y-%m-%d %H:%M") in said
     assert AuditLog.objects.get(action="catalogue.litter.picking_opened").actor.startswith(
         "system:"
     )
