@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -16,8 +17,8 @@ from django_tasks_db.models import DBTaskResult
 
 from kennel.core.db import is_postgres
 from kennel.core.models import SideEffect
-from kennel.core.outbox import MONEY_QUEUE, Wakeup, listen_for_work
-from kennel.ops.management.commands.worker import _run_surviving, _worker
+from kennel.core.outbox import DEFAULT_QUEUE, MONEY_QUEUE, Wakeup, listen_for_work
+from kennel.ops.management.commands.worker import MoneyFirst, _run_surviving, _worker
 from kennel.payments.models import PaymentWork, WebhookEvent
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
@@ -34,14 +35,27 @@ def _postgres_only() -> None:
 
 
 @contextmanager
-def money_threads(count: int, *, interval: float, listen: bool = False) -> Iterator[list[str]]:
+def money_threads(
+    count: int,
+    *,
+    interval: float,
+    listen: bool = False,
+    emails: bool = False,
+    gate: MoneyFirst | None = None,
+) -> Iterator[list[str]]:
     """`count` money-queue worker threads (as `python -m kennel worker --threads N` runs
-    them) for the block; yields their worker ids."""
-    wakeups = {MONEY_QUEUE: Wakeup()}
+    them) for the block, and with `emails` the loop of the default queue beside them, both
+    sharing `gate` as the worker does; yields the money threads' worker ids."""
+    wakeups = {MONEY_QUEUE: Wakeup(), DEFAULT_QUEUE: Wakeup()}
     workers = [
-        _worker(MONEY_QUEUE, interval=interval, wakeup=wakeups[MONEY_QUEUE], number=n)
+        _worker(MONEY_QUEUE, interval=interval, wakeup=wakeups[MONEY_QUEUE], number=n, gate=gate)
         for n in range(1, count + 1)
     ]
+    money_ids = [w.worker_id for w in workers]
+    if emails:
+        workers.append(
+            _worker(DEFAULT_QUEUE, interval=interval, wakeup=wakeups[DEFAULT_QUEUE], gate=gate)
+        )
     stop = threading.Event()
 
     def run(target: Callable[[], None]) -> None:
@@ -56,12 +70,13 @@ def money_threads(count: int, *, interval: float, listen: bool = False) -> Itera
     for thread in threads:
         thread.start()
     try:
-        yield [w.worker_id for w in workers]
+        yield money_ids
     finally:
         stop.set()
         for worker in workers:
             worker.running = False
-        wakeups[MONEY_QUEUE].ring()
+        for wakeup in wakeups.values():
+            wakeup.ring()
         for thread in threads:
             thread.join(timeout=30)
         assert not any(t.is_alive() for t in threads), "a worker thread did not stop"
@@ -115,6 +130,65 @@ def test_four_money_threads_confirm_a_burst_of_paid_checkouts_each_exactly_once(
     claimed_by = [tuple(ids) for ids in ran.values_list("worker_ids", flat=True)]
     assert all(len(ids) == 1 for ids in claimed_by)  # every task claimed once
     assert len({ids[0] for ids in claimed_by} & set(worker_ids)) >= 2  # side by side
+
+
+def pay_checkouts(live_server: Any, sandbox: Any, count: int) -> list[str]:
+    """`count` holds paid at the sandbox, their webhooks received (not yet processed)."""
+    reservations = []
+    for n, puppy in enumerate(PuppyFactory.create_batch(count)):
+        body = reserve(live_server.url, puppy.slug, n=n).json()
+        choose(body["checkout_url"], "pay")
+        reservations.append(body["id"])
+    assert sandbox.wait_for_deliveries(timeout=30)
+    assert WebhookEvent.objects.filter(type="checkout.session.completed").count() == count
+    return reservations
+
+
+def sent_at(queue: str) -> list[Any]:
+    """When each side effect of `queue` was done, in order (the money queue's are webhook
+    jobs here; the default queue's the confirmations' emails)."""
+    return sorted(SideEffect.objects.filter(queue=queue).values_list("sent_at", flat=True))
+
+
+def emails_left() -> int:
+    return SideEffect.objects.filter(queue=DEFAULT_QUEUE).exclude(status="sent").count()
+
+
+def test_during_a_burst_of_payments_every_one_is_confirmed_before_the_emails_go(
+    sandbox, live_server, mailoutbox
+):
+    """The emails and conversions share the worker's process (one GIL) with the money
+    threads: while payments are waiting to be confirmed, their emails wait instead."""
+    reservations = pay_checkouts(live_server, sandbox, 10)
+    sandbox.switches.api_delay = 0.1  # each read of the provider takes a moment
+
+    with money_threads(1, interval=0.2, emails=True, gate=MoneyFirst()):
+        wait_until(lambda: webhook_jobs_left() == 0 and emails_left() == 0, timeout=60)
+
+    for reservation_id in reservations:
+        assert Reservation.objects.get(pk=reservation_id).status == "confirmed"
+    confirmed, emails = sent_at(MONEY_QUEUE), sent_at(DEFAULT_QUEUE)
+    assert len(confirmed) == 10
+    assert len(emails) >= 10  # the buyer's (and the owner's)
+    assert len(mailoutbox) == len(emails)
+    # The first confirmation queued its emails about a second before the last payment was
+    # confirmed; none of them went before it.
+    assert emails[0] > confirmed[-1]
+
+
+def test_emails_are_slowed_by_a_busy_money_queue_never_stopped(sandbox, live_server, mailoutbox):
+    """A provider answering slowly keeps the money threads working: the emails queued
+    meanwhile still go, one each `patience`, not only once every payment is through."""
+    reservations = pay_checkouts(live_server, sandbox, 4)
+    sandbox.switches.api_delay = 2.0  # four payments: 8 s on the money thread
+
+    with money_threads(1, interval=0.2, emails=True, gate=MoneyFirst(patience=0.5)):
+        wait_until(lambda: len(mailoutbox) >= 1, timeout=30)
+        payments_left = webhook_jobs_left()
+        wait_until(lambda: webhook_jobs_left() == 0 and emails_left() == 0, timeout=60)
+
+    assert payments_left >= 2, "the first email waited until the payments were through"
+    assert all(Reservation.objects.get(pk=r).status == "confirmed" for r in reservations)
 
 
 def test_a_new_webhook_job_wakes_an_idle_worker_at_once_not_at_its_next_poll(client, settings):

@@ -69,9 +69,18 @@ class Command(BaseCommand):
         # a burst of webhooks side by side.
         money_threads = max(1, threads if threads is not None else settings.WORKER_MONEY_THREADS)
         wakeups = {MONEY_QUEUE: Wakeup(), DEFAULT_QUEUE: Wakeup()}
-        default = _worker(DEFAULT_QUEUE, interval=interval, wakeup=wakeups[DEFAULT_QUEUE])
+        money_first = MoneyFirst()
+        default = _worker(
+            DEFAULT_QUEUE, interval=interval, wakeup=wakeups[DEFAULT_QUEUE], gate=money_first
+        )
         money = [
-            _worker(MONEY_QUEUE, interval=interval, wakeup=wakeups[MONEY_QUEUE], number=n)
+            _worker(
+                MONEY_QUEUE,
+                interval=interval,
+                wakeup=wakeups[MONEY_QUEUE],
+                number=n,
+                gate=money_first,
+            )
             for n in range(1, money_threads + 1)
         ]
         stop = threading.Event()
@@ -119,18 +128,63 @@ def _lower_priority(niceness: int) -> int:
     return current
 
 
+class MoneyFirst:
+    """Money before emails, within one worker process. While a money thread is working
+    through its queue (from the task it claims until it finds the queue empty), the emails
+    and conversions loop waits before it claims its next task — at most PATIENCE seconds at
+    a time, then it runs one anyway, so a money queue that never empties (or a provider that
+    takes its time) slows emails down but never stops them.
+
+    The process's threads share one GIL: during a burst of payments every email sent is CPU
+    taken from the confirmations. Buyers and the owner see a payment confirmed (the status
+    page, the back office) at once, and its emails follow the burst (README, "Performance")."""
+
+    PATIENCE = 5.0  # seconds
+
+    def __init__(self, *, patience: float = PATIENCE) -> None:
+        self.patience = patience
+        self._changed = threading.Condition()
+        self._working: set[str] = set()
+
+    def working(self, worker_id: str, busy: bool) -> None:
+        with self._changed:
+            if busy:
+                self._working.add(worker_id)
+            else:
+                self._working.discard(worker_id)
+                self._changed.notify_all()
+
+    def wait(self) -> bool:
+        """Until no money thread is working, at most `patience` seconds; whether money is idle."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._working, self.patience)
+
+
 class WakingWorker(Worker):
     """django-tasks-db's worker loop, which between polls waits on a Wakeup (rung when work
     is enqueued) instead of sleeping the whole interval. Claiming and running a task are
-    django-tasks-db's own."""
+    django-tasks-db's own. With a `gate` (MoneyFirst), a money loop says when it is working
+    and the other loop gives way to it."""
 
-    def __init__(self, *, wakeup: Wakeup, **kwargs: Any) -> None:
+    def __init__(self, *, wakeup: Wakeup, gate: MoneyFirst | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.wakeup = wakeup
+        self.gate = gate
+        self.money = MONEY_QUEUE in self.queue_names
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            if self.gate is not None and self.money:
+                self.gate.working(self.worker_id, False)
+
+    def _run(self) -> None:
         log.debug("starting worker %s on %s", self.worker_id, ",".join(self.queue_names))
+        gate = self.gate
         while self.running:
+            if gate is not None and not self.money:
+                gate.wait()
             close_old_connections()
             seen = self.wakeup.seen()
             tasks = DBTaskResult.objects.ready().filter(  # ready(): due by now, each time
@@ -145,6 +199,8 @@ class WakingWorker(Worker):
                 except OperationalError as exc:
                     if not is_locked_database_exception(exc):
                         raise
+            if gate is not None and self.money:
+                gate.working(self.worker_id, task_result is not None)
             if task_result is not None:
                 self.run_task(task_result)
                 continue
@@ -160,6 +216,7 @@ def _worker(
     batch: bool = False,
     wakeup: Wakeup | None = None,
     number: int = 0,
+    gate: MoneyFirst | None = None,
 ) -> Worker:
     options: dict[str, Any] = {
         "queue_names": [queue],
@@ -174,7 +231,7 @@ def _worker(
     }
     if wakeup is None:
         return Worker(**options)
-    return WakingWorker(wakeup=wakeup, **options)
+    return WakingWorker(wakeup=wakeup, gate=gate, **options)
 
 
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0
