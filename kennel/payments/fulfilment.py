@@ -32,14 +32,13 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
     reservation of ours (an orphan payment is refunded when it was captured).
     """
     reservation_id = reservation_id_or_none(snapshot.reservation_id)
-    if reservation_id is None or not Reservation.objects.filter(pk=reservation_id).exists():
-        with locked_transaction():
+    with locked_transaction():
+        reservation = _lock_named(reservation_id)
+        if reservation is None:
             refunds_record(None, snapshot, actor=actor)
             if snapshot.state == PaymentState.PAID:
                 _refund(None, snapshot, Refund.Reason.DUPLICATE_PAYMENT, actor=actor)
-        return None
-    with locked_transaction():
-        reservation = reservations.lock_for_payment(reservation_id=reservation_id)
+            return None
         reservations.reservation_adopt_checkout(reservation, reference=snapshot.reference)
         refunds_record(reservation, snapshot, actor=actor)
         foreign = bool(snapshot.reference) and snapshot.reference != reservation.provider_reference
@@ -58,6 +57,17 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
         elif snapshot.state == PaymentState.REFUNDED:
             _apply_refunded(reservation, snapshot, actor=actor)
     return reservation
+
+
+def _lock_named(reservation_id: str | None) -> Reservation | None:
+    """The reservation a payment names, locked with its puppy (lock_for_payment); None when
+    it names none of ours. One read fewer than asking first whether it exists."""
+    if reservation_id is None:
+        return None
+    try:
+        return reservations.lock_for_payment(reservation_id=reservation_id)
+    except Reservation.DoesNotExist:
+        return None
 
 
 def _apply_paid(

@@ -141,23 +141,27 @@ def reservation_hold(
     return reservation
 
 
-def _expire_overdue_holds(*, puppy_id: int, now: datetime, keep: uuid.UUID | None = None) -> int:
-    """Expire the puppy's pending holds past their time (all but `keep`, which is locked too),
-    in primary-key order: the order every path locks a puppy's reservations in."""
+def _expire_overdue_holds(
+    *, puppy_id: int, now: datetime, keep: uuid.UUID | None = None
+) -> Reservation | None:
+    """Expire the puppy's pending holds past their time (all but `keep`, which is locked too,
+    by the same statement), in primary-key order: the order every path locks a puppy's
+    reservations in. Returns `keep`'s reservation, locked (None without `keep`)."""
     due = Q(puppy_id=puppy_id, status=S.PENDING, expires_at__lte=now)
     locked = list(
         Reservation.objects.select_for_update()
         .filter(due | Q(pk=keep) if keep else due)
         .order_by("pk")
     )
-    expired = [r for r in locked if r.pk != keep]
-    for reservation in expired:
-        _move(reservation, S.EXPIRED, actor="system:hold-expiry", reason=R.HOLD_EXPIRED)
-    return len(expired)
+    for reservation in locked:
+        if reservation.pk != keep:
+            _move(reservation, S.EXPIRED, actor="system:hold-expiry", reason=R.HOLD_EXPIRED)
+    return next((r for r in locked if r.pk == keep), None)
 
 
 def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     """Lock a reservation a payment names, then its puppy, inside the caller's transaction.
+    Raises Reservation.DoesNotExist when there is no such reservation.
 
     Other holds on the puppy that are past their time are released first, under the same
     locks, so a late payment is never refused for a hold the sweep has not reached yet.
@@ -166,8 +170,9 @@ def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     puppy_id = Reservation.objects.values_list("puppy_id", flat=True).get(pk=keep)
     if puppy_id is None:  # a waiting list's deposit: its litter is locked when it is placed
         return _lock(keep)
-    _expire_overdue_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
-    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    reservation = _expire_overdue_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
+    if reservation is None:  # deleted since the read above (the admin): as if never there
+        raise Reservation.DoesNotExist(f"reservation {keep} is gone")
     Puppy.objects.select_for_update().get(pk=puppy_id)
     return reservation
 
