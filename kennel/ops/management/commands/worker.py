@@ -136,8 +136,9 @@ class MoneyFirst:
     takes its time) slows emails down but never stops them.
 
     The process's threads share one GIL: during a burst of payments every email sent is CPU
-    taken from the confirmations. Buyers and the owner see a payment confirmed (the status
-    page, the back office) at once, and its emails follow the burst (README, "Performance")."""
+    taken from the confirmations. So buyers and the owner see each payment confirmed (the
+    status page, the back office) sooner, and the emails follow the burst (README,
+    "Performance")."""
 
     PATIENCE = 5.0  # seconds
 
