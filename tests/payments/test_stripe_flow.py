@@ -1,5 +1,6 @@
 """Reserve and pay a deposit with Stripe, end to end: the real SDK, the sandbox, signed webhooks."""
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -257,3 +258,45 @@ def test_a_payment_of_the_wrong_amount_is_not_confirmed_and_is_refunded(sandbox,
     refund = Refund.objects.get()
     assert (refund.reason, refund.status) == ("amount_mismatch", "succeeded")
     assert str(refund.amount) == "1.00"
+
+
+def test_a_payment_naming_a_reservation_that_is_not_there_is_refunded(sandbox, live_server):
+    import stripe
+
+    client = stripe.StripeClient("sk_test_kennel", base_addresses={"api": sandbox.public_url})
+    nobody = str(uuid.uuid4())  # a reservation id of the right shape that no reservation has
+    stray = client.v1.checkout.sessions.create(
+        params={
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": "eur",
+                        "unit_amount": 30000,
+                        "product_data": {"name": "Deposit"},
+                    },
+                }
+            ],
+            "success_url": f"{live_server.url}/",
+            "cancel_url": f"{live_server.url}/",
+            "expires_at": int((timezone.now() + timedelta(hours=1)).timestamp()),
+            "metadata": {"reservation_id": nobody},
+            "payment_intent_data": {"metadata": {"reservation_id": nobody}},
+        }
+    )
+
+    choose(stray.url, "pay")
+    assert sandbox.wait_for_deliveries(timeout=30)
+    run_worker_once()
+
+    refund = Refund.objects.get()
+    assert refund.reservation_id is None
+    assert (refund.reason, refund.status, str(refund.amount)) == (
+        "duplicate_payment",
+        "succeeded",
+        "300.00",
+    )
+    assert not Reservation.objects.exists()
+    processed = WebhookEvent.objects.filter(type="checkout.session.completed").get()
+    assert processed.status == "processed"
