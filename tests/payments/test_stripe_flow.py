@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -220,14 +221,13 @@ def test_a_late_payment_for_a_puppy_still_free_confirms_it(sandbox, live_server)
     assert not Refund.objects.exists()
 
 
-def test_a_payment_of_the_wrong_amount_is_not_confirmed_and_is_refunded(sandbox, live_server):
+def checkout_naming(sandbox: Any, live_server: Any, reservation_id: str, cents: int) -> Any:
+    """A checkout made at the provider by someone else than the shop, charging `cents` (EUR)
+    and naming `reservation_id` in its metadata, as the shop's own do."""
     import stripe
 
-    puppy = PuppyFactory()
-    body = reserve(live_server.url, puppy.slug).json()
     client = stripe.StripeClient("sk_test_kennel", base_addresses={"api": sandbox.public_url})
-    # A checkout naming our reservation but charging 1.00 EUR instead of the deposit.
-    forged = client.v1.checkout.sessions.create(
+    return client.v1.checkout.sessions.create(
         params={
             "mode": "payment",
             "line_items": [
@@ -235,7 +235,7 @@ def test_a_payment_of_the_wrong_amount_is_not_confirmed_and_is_refunded(sandbox,
                     "quantity": 1,
                     "price_data": {
                         "currency": "eur",
-                        "unit_amount": 100,
+                        "unit_amount": cents,
                         "product_data": {"name": "Deposit"},
                     },
                 }
@@ -243,10 +243,17 @@ def test_a_payment_of_the_wrong_amount_is_not_confirmed_and_is_refunded(sandbox,
             "success_url": f"{live_server.url}/",
             "cancel_url": f"{live_server.url}/",
             "expires_at": int((timezone.now() + timedelta(hours=1)).timestamp()),
-            "metadata": {"reservation_id": body["id"]},
-            "payment_intent_data": {"metadata": {"reservation_id": body["id"]}},
+            "metadata": {"reservation_id": reservation_id},
+            "payment_intent_data": {"metadata": {"reservation_id": reservation_id}},
         }
     )
+
+
+def test_a_payment_of_the_wrong_amount_is_not_confirmed_and_is_refunded(sandbox, live_server):
+    puppy = PuppyFactory()
+    body = reserve(live_server.url, puppy.slug).json()
+    # A checkout naming our reservation but charging 1.00 EUR instead of the deposit.
+    forged = checkout_naming(sandbox, live_server, body["id"], 100)
     Reservation.objects.filter(pk=body["id"]).update(provider_reference=forged.id)
 
     choose(forged.url, "pay")
@@ -261,30 +268,8 @@ def test_a_payment_of_the_wrong_amount_is_not_confirmed_and_is_refunded(sandbox,
 
 
 def test_a_payment_naming_a_reservation_that_is_not_there_is_refunded(sandbox, live_server):
-    import stripe
-
-    client = stripe.StripeClient("sk_test_kennel", base_addresses={"api": sandbox.public_url})
     nobody = str(uuid.uuid4())  # a reservation id of the right shape that no reservation has
-    stray = client.v1.checkout.sessions.create(
-        params={
-            "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": "eur",
-                        "unit_amount": 30000,
-                        "product_data": {"name": "Deposit"},
-                    },
-                }
-            ],
-            "success_url": f"{live_server.url}/",
-            "cancel_url": f"{live_server.url}/",
-            "expires_at": int((timezone.now() + timedelta(hours=1)).timestamp()),
-            "metadata": {"reservation_id": nobody},
-            "payment_intent_data": {"metadata": {"reservation_id": nobody}},
-        }
-    )
+    stray = checkout_naming(sandbox, live_server, nobody, 30000)
 
     choose(stray.url, "pay")
     assert sandbox.wait_for_deliveries(timeout=30)
