@@ -2,7 +2,7 @@
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 # No task of ours runs for long (every outside call has a timeout); one still "running" after
 # this was claimed by a worker that died (SIGKILL, OOM, power) and will never finish.
 LOST_TASK_AFTER = timedelta(hours=1)
+# A task row is the worker's bookkeeping; what the work was and how it ended stays on its
+# SideEffect (status, attempts, last error). Finished rows older than this are deleted, at most
+# PRUNE_BATCH a sweep, so a busy shop's task table stays the size of its last two weeks.
+FINISHED_TASKS_KEPT = timedelta(days=14)
+PRUNE_BATCH = 5000
 
 
 def _sweeps() -> list[tuple[str, Callable[[], int]]]:
@@ -31,6 +36,7 @@ def _sweeps() -> list[tuple[str, Callable[[], int]]]:
         ("webhook events queued for processing", lambda: webhooks_sweep()),
         ("side effects recovered", lambda: side_effects_recover()),
         ("lost tasks marked failed", tasks_mark_lost),
+        ("finished tasks pruned", tasks_prune),
         ("reconciliations run", lambda: reconciliation_sweep()),
         ("health incidents opened or closed", lambda: health_alerts_sweep()),
     ]
@@ -70,3 +76,17 @@ def tasks_mark_lost() -> int:
         exception_class_path="kennel.ops.periodic.WorkerLost",
         traceback="The worker running this task stopped before it finished (killed?).",
     )
+
+
+def tasks_prune(*, now: datetime | None = None) -> int:
+    """Delete the task rows that finished (successful or failed) more than
+    FINISHED_TASKS_KEPT ago, the oldest first, at most PRUNE_BATCH; how many."""
+    cutoff = (now or timezone.now()) - FINISHED_TASKS_KEPT
+    oldest = (
+        DBTaskResult.objects.finished()
+        .filter(finished_at__lt=cutoff)
+        .order_by("finished_at")
+        .values_list("pk", flat=True)[:PRUNE_BATCH]
+    )
+    deleted, _ = DBTaskResult.objects.filter(pk__in=list(oldest)).delete()
+    return deleted

@@ -9,7 +9,7 @@ from django_tasks_db.models import DBTaskResult
 
 from kennel.core.models import SideEffect
 from kennel.core.outbox import side_effects_recover
-from kennel.ops.periodic import LOST_TASK_AFTER, tasks_mark_lost
+from kennel.ops.periodic import FINISHED_TASKS_KEPT, LOST_TASK_AFTER, run_sweeps, tasks_mark_lost
 from kennel.reservations.effects import Effect
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
@@ -120,3 +120,37 @@ def test_tasks_left_running_by_a_dead_worker_are_marked_failed_after_an_hour(buy
     assert lost.exception_class_path.endswith("WorkerLost")
     recent.refresh_from_db()
     assert recent.status == "RUNNING"
+
+
+def test_task_rows_finished_two_weeks_ago_are_pruned_and_the_email_stays_sent(buyer_email):
+    run_worker_once()
+    buyer_email.refresh_from_db()
+    assert buyer_email.status == "sent"
+    finished = DBTaskResult.objects.get(id=buyer_email.task_id)
+    assert finished.status == "SUCCESSFUL"
+    old = timezone.now() - FINISHED_TASKS_KEPT - timedelta(hours=1)
+    DBTaskResult.objects.filter(pk=finished.pk).update(finished_at=old)
+    recent = DBTaskResult.objects.create(
+        args_kwargs={"args": [0], "kwargs": {}},
+        task_path="kennel.core.outbox.side_effect_deliver",
+        backend_name="default",
+        status="FAILED",
+        finished_at=timezone.now() - FINISHED_TASKS_KEPT + timedelta(hours=1),
+        run_after=timezone.now(),
+    )
+    waiting = DBTaskResult.objects.create(
+        args_kwargs={"args": [0], "kwargs": {}},
+        task_path="kennel.core.outbox.side_effect_deliver",
+        backend_name="default",
+        status="READY",
+        run_after=old,
+    )
+
+    assert run_sweeps()["finished tasks pruned"] == 1
+
+    assert set(DBTaskResult.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk}
+    buyer_email.refresh_from_db()
+    assert (buyer_email.status, buyer_email.attempts) == ("sent", 1)
+    run_sweeps()
+    run_worker_once()
+    assert len(mail.outbox) == 1  # sent once, its task row gone or not
