@@ -1,16 +1,38 @@
-"""Database helpers shared by the services: vendor checks and lock timeouts."""
+"""Database helpers shared by the services: vendor checks, lock timeouts, UPDATE … RETURNING."""
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
+from django.db.models.sql import UpdateQuery
 
 from kennel.core.errors import Busy
+
+M = TypeVar("M", bound=models.Model)
 
 
 def is_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+def update_returning(queryset: "models.QuerySet[M]", **values: Any) -> list[M]:
+    """`queryset.update(**values)` that also gives back the rows it changed, as they are
+    after it, in the same statement (`UPDATE … RETURNING`; PostgreSQL, SQLite ≥ 3.35).
+
+    A claim is a conditional UPDATE (of many callers only one changes the row); with this the
+    claimer reads what it claimed without a second round trip. Every job the worker runs
+    claims one or two rows this way (README, "Performance")."""
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    sql, params = compiler.as_sql()
+    # list(): read to the end, so that SQLite finishes the statement (and its write) here.
+    return list(
+        queryset.model._default_manager.db_manager(queryset.db).raw(f"{sql} RETURNING *", params)
+    )
 
 
 @contextmanager

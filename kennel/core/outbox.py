@@ -41,7 +41,7 @@ from django_tasks import task
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult, get_date_max
 
-from kennel.core.db import close_broken_connection, is_database_unavailable
+from kennel.core.db import close_broken_connection, is_database_unavailable, update_returning
 from kennel.core.metrics import SIDE_EFFECT_RUNS
 from kennel.core.models import SideEffect, audit
 
@@ -371,13 +371,17 @@ def side_effect_run(*, side_effect_id: int) -> str:
     Whatever the handler's outside party does, the state change that wrote the row stands.
     """
     now = timezone.now()
-    claimed = SideEffect.objects.filter(
-        pk=side_effect_id, status=St.PENDING, next_attempt_at__lte=now
-    ).update(status=St.SENDING, attempts=F("attempts") + 1, claimed_at=now, updated_at=now)
+    claimed = update_returning(
+        SideEffect.objects.filter(pk=side_effect_id, status=St.PENDING, next_attempt_at__lte=now),
+        status=St.SENDING,
+        attempts=F("attempts") + 1,
+        claimed_at=now,
+        updated_at=now,
+    )
     if not claimed:
         current = SideEffect.objects.filter(pk=side_effect_id).values_list("status", flat=True)
         return current.first() or "missing"
-    effect = SideEffect.objects.get(pk=side_effect_id)
+    effect = claimed[0]
     try:
         handler_for(effect.kind).run(effect)
     except Exception as exc:

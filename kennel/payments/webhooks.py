@@ -21,6 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from kennel.core.db import update_returning
 from kennel.core.errors import Busy
 from kennel.core.metrics import WEBHOOK_DELIVERIES
 from kennel.core.models import SideEffect, audit
@@ -261,12 +262,15 @@ def webhook_process(
     )
     if not delivered:
         retryable &= Q(attempts__lt=MAX_ATTEMPTS)
-    claimed = WebhookEvent.objects.filter(retryable, pk=event_pk).update(
-        status=E.PROCESSING, attempts=F("attempts") + 1, claimed_at=now
+    claimed = update_returning(
+        WebhookEvent.objects.filter(retryable, pk=event_pk),
+        status=E.PROCESSING,
+        attempts=F("attempts") + 1,
+        claimed_at=now,
     )
     if not claimed:
         return str(WebhookEvent.objects.values_list("status", flat=True).get(pk=event_pk))
-    stored = WebhookEvent.objects.get(pk=event_pk)
+    stored = claimed[0]
     try:
         event = VerifiedEvent(
             provider=stored.provider,

@@ -1,5 +1,6 @@
 """`python -m kennel worker`: runs queued tasks (the outbox) and the minute sweeps."""
 
+import json
 import logging
 import os
 import threading
@@ -9,8 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, OperationalError, close_old_connections, connection
+from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
-from django_tasks_db.models import DBTaskResult
+from django_tasks_db.models import DBTaskResult, get_date_max
 from django_tasks_db.utils import exclusive_transaction, is_locked_database_exception
 
 from kennel.core.db import close_broken_connection, is_database_unavailable
@@ -163,9 +165,10 @@ class MoneyFirst:
 
 class WakingWorker(Worker):
     """django-tasks-db's worker loop, which between polls waits on a Wakeup (rung when work
-    is enqueued) instead of sleeping the whole interval. Claiming and running a task are
-    django-tasks-db's own. With a `gate` (MoneyFirst), a money loop says when it is working
-    and the other loop gives way to it."""
+    is enqueued) instead of sleeping the whole interval, and on PostgreSQL claims a task in
+    one statement (`claim`). Running a task is django-tasks-db's own. With a `gate`
+    (MoneyFirst), a money loop says when it is working and the other loop gives way to it.
+    With `batch`, it stops at the first poll that finds nothing (`worker --batch`)."""
 
     def __init__(self, *, wakeup: Wakeup, gate: MoneyFirst | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -188,26 +191,69 @@ class WakingWorker(Worker):
                 gate.wait()
             close_old_connections()
             seen = self.wakeup.seen()
-            tasks = DBTaskResult.objects.ready().filter(  # ready(): due by now, each time
-                backend_name=self.backend_name, queue_name__in=self.queue_names
-            )
-            task_result = None
-            with exclusive_transaction(tasks.db):
-                try:
-                    task_result = tasks.get_locked()
-                    if task_result is not None:
-                        task_result.claim(self.worker_id)
-                except OperationalError as exc:
-                    if not is_locked_database_exception(exc):
-                        raise
+            task_result, looked = self.claim()
             if gate is not None and self.money:
                 gate.working(self.worker_id, task_result is not None)
             if task_result is not None:
                 self.run_task(task_result)
                 continue
+            if self.batch and looked:
+                return  # --batch: everything queued has run
             close_old_connections()
             if self.running:
                 self.wakeup.wait(seen, self.interval)
+
+    def claim(self) -> tuple[DBTaskResult | None, bool]:
+        """The next task due on this loop's queues, marked RUNNING by this worker; and whether
+        the queue could be looked at (SQLite: not while another writer holds the database).
+
+        What django-tasks-db's loop does (the oldest of the highest priority, locked with
+        SKIP LOCKED so two threads never take one task), on PostgreSQL in one autocommitted
+        statement instead of a transaction of four, and one instead of three for a poll that
+        finds nothing: every task and every poll pays it (README, "Performance")."""
+        if connection.vendor == "postgresql":
+            now = timezone.now()
+            claimed = DBTaskResult.objects.raw(
+                CLAIM_SQL,
+                [
+                    now,
+                    json.dumps([self.worker_id]),
+                    get_date_max(),
+                    now,
+                    self.backend_name,
+                    self.queue_names,
+                ],
+            )
+            return next(iter(claimed), None), True
+        tasks = DBTaskResult.objects.ready().filter(
+            backend_name=self.backend_name, queue_name__in=self.queue_names
+        )
+        with exclusive_transaction(tasks.db):
+            try:
+                task_result = tasks.get_locked()
+                if task_result is not None:
+                    task_result.claim(self.worker_id)
+            except OperationalError as exc:
+                if not is_locked_database_exception(exc):
+                    raise
+                return None, False
+        return task_result, True
+
+
+_TASKS = DBTaskResult._meta.db_table
+# DBTaskResult.objects.ready() ordered as DBTaskResult.Meta.ordering, then claim(): the
+# status literal lets PostgreSQL use django-tasks-db's partial index of READY tasks.
+CLAIM_SQL = f"""
+    UPDATE {_TASKS} SET status = 'RUNNING', started_at = %s, worker_ids = worker_ids || %s::jsonb
+    WHERE id = (
+        SELECT id FROM {_TASKS}
+        WHERE status = 'READY' AND (run_after = %s OR run_after <= %s)
+            AND backend_name = %s AND queue_name = ANY(%s)
+        ORDER BY priority DESC, run_after ASC, enqueued_at ASC
+        LIMIT 1 FOR UPDATE SKIP LOCKED
+    )
+    RETURNING *
+"""  # noqa: S608 (the table name is the model's; every value is a parameter)
 
 
 def _worker(
@@ -218,7 +264,7 @@ def _worker(
     wakeup: Wakeup | None = None,
     number: int = 0,
     gate: MoneyFirst | None = None,
-) -> Worker:
+) -> "WakingWorker":
     options: dict[str, Any] = {
         "queue_names": [queue],
         "interval": interval,
@@ -230,9 +276,7 @@ def _worker(
         "worker_id": f"kennel-{queue}{number or ''}-{threading.get_native_id()}",
         "excluded_queue_names": [],
     }
-    if wakeup is None:
-        return Worker(**options)
-    return WakingWorker(wakeup=wakeup, gate=gate, **options)
+    return WakingWorker(wakeup=wakeup or Wakeup(), gate=gate, **options)
 
 
 RETRY_FIRST, RETRY_MAX = 1.0, 30.0
