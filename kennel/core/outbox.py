@@ -25,7 +25,6 @@ Message-ID, providers get the same idempotency key, GA4/Meta deduplicate on thei
 
 import logging
 import random
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -44,6 +43,7 @@ from django_tasks_db.models import DBTaskResult, get_date_max
 from kennel.core.db import close_broken_connection, is_database_unavailable, update_returning
 from kennel.core.metrics import SIDE_EFFECT_RUNS
 from kennel.core.models import SideEffect, audit
+from kennel.core.wakeup import WAKE_CHANNEL
 
 log = logging.getLogger(__name__)
 St = SideEffect.Status
@@ -52,8 +52,6 @@ MARK_DONE_TRIES = 8  # about 8 s in all
 DEFAULT_QUEUE = "default"
 MONEY_QUEUE = "money"
 QUEUES = (DEFAULT_QUEUE, MONEY_QUEUE)
-# PostgreSQL NOTIFY channel: its payload names the queue that has new work.
-WAKE_CHANNEL = "kennel_outbox"
 
 
 class DeliveryFailed(Exception):
@@ -177,6 +175,8 @@ def outbox_enqueue(
         )
     if not wanted:
         return []
+    if connection.vendor == "postgresql":
+        return _enqueue_in_one_statement(wanted)
     # One INSERT for every kind. A key already there (a replayed change, or a concurrent
     # transaction that wrote it first: the database waits for it) is skipped by the database,
     # so a lost race never aborts the caller's transaction and needs no savepoint. The rows
@@ -214,8 +214,7 @@ def outbox_insert_enqueue(
     handler = handler_for(kind)
     now = timezone.now()
     task_id = uuid.uuid4()
-    task = side_effect_deliver
-    effects, tasks = SideEffect._meta.db_table, DBTaskResult._meta.db_table
+    effects = SideEffect._meta.db_table
     sql = f"""
         WITH new_row AS ({insert_sql}),
         effect AS (
@@ -227,32 +226,73 @@ def outbox_insert_enqueue(
             SELECT %s, %s, %s, NULL, %s, %s || new_row.id || %s, jsonb_build_object(%s, new_row.id),
                 %s, %s, 0, %s, NULL, %s, '', NULL
             FROM new_row
-            RETURNING id
+            RETURNING id, task_id, queue
         ),
-        task AS (
-            INSERT INTO {tasks} (
-                id, status, args_kwargs, priority, task_path, queue_name, backend_name,
-                run_after, enqueued_at, started_at, finished_at, return_value,
-                exception_class_path, traceback, worker_ids
-            )
-            SELECT %s, %s, jsonb_build_object('args', jsonb_build_array(effect.id), 'kwargs',
-                '{{}}'::jsonb), %s, %s, %s, %s, %s, %s, NULL, NULL, NULL, '', '', '[]'::jsonb
-            FROM effect
-        )
+        task AS ({_TASKS_OF_EFFECT})
         SELECT new_row.id, pg_notify(%s, %s) FROM new_row
     """  # noqa: S608 (table names from the models; every value is a parameter)
     suffix = dedup_key(key="", kind=kind, recipient=recipient)  # ":<kind>:<recipient>"
     ours: list[Any] = [
         *(now, now, kind, recipient, key_prefix, suffix, data_name),
         *(handler.queue, St.PENDING, now, str(task_id)),
-        *(task_id, TaskResultStatus.READY, task.priority, task.module_path, handler.queue),
-        *(task.backend, get_date_max(), now),
+        *_tasks_of_effect_params(now),
         *(WAKE_CHANNEL, handler.queue),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *ours])
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def _enqueue_in_one_statement(wanted: list[SideEffect]) -> list[SideEffect]:
+    """PostgreSQL: what outbox_enqueue writes — the rows whose dedup key is new, each with its
+    task, and the wake-up of their queues — in one statement instead of four built by the
+    ORM (the rows, reading back which were written, their tasks, the NOTIFY): the worker
+    enqueues the emails of every payment it confirms (README, "Performance"). Returns the
+    rows written. A NOTIFY repeated within a transaction is delivered once."""
+    fields = [f for f in SideEffect._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
+    row = f"({', '.join(['%s'] * len(fields))})"
+    values: list[Any] = [
+        f.get_db_prep_save(f.pre_save(effect, add=True), connection)
+        for effect in wanted
+        for f in fields
+    ]
+    sql = f"""
+        WITH effect AS (
+            INSERT INTO {SideEffect._meta.db_table} ({columns})
+            VALUES {", ".join([row] * len(wanted))}
+            ON CONFLICT DO NOTHING
+            RETURNING *
+        ),
+        task AS ({_TASKS_OF_EFFECT})
+        SELECT effect.*, pg_notify(%s, effect.queue) AS woken FROM effect ORDER BY effect.id
+    """  # noqa: S608 (table and column names from the model; every value is a parameter)
+    params = [*values, *_tasks_of_effect_params(timezone.now()), WAKE_CHANNEL]
+    return list(SideEffect.objects.raw(sql, params))
+
+
+# The task of each row of a CTE `effect` (id, task_id, queue): the row django-tasks-db's own
+# enqueue would write, run_after "never" standing for "now" as its pre_save handler sets it.
+_TASKS_OF_EFFECT = f"""
+    INSERT INTO {DBTaskResult._meta.db_table} (
+        id, status, args_kwargs, priority, task_path, queue_name, backend_name,
+        run_after, enqueued_at, started_at, finished_at, return_value,
+        exception_class_path, traceback, worker_ids
+    )
+    SELECT effect.task_id::uuid, %s,
+        jsonb_build_object('args', jsonb_build_array(effect.id), 'kwargs', '{{}}'::jsonb),
+        %s, %s, effect.queue, %s, %s, %s, NULL, NULL, NULL, '', '', '[]'::jsonb
+    FROM effect
+"""  # noqa: S608 (the table name is the model's; every value is a parameter)
+
+
+def _tasks_of_effect_params(now: datetime) -> list[Any]:
+    task = side_effect_deliver
+    return [
+        TaskResultStatus.READY,
+        *(task.priority, task.module_path, task.backend, get_date_max(), now),
+    ]
 
 
 def subject_id(effect: SideEffect) -> uuid.UUID:
@@ -307,62 +347,6 @@ def _tasks_write(tasks: list[tuple[SideEffect, str]], *, run_after: datetime | N
         with connection.cursor() as cursor:
             for queue in sorted({effect.queue for effect, _ in tasks}):
                 cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, queue])
-
-
-class Wakeup:
-    """Rung when work is enqueued on one queue; its worker threads wait on it between polls.
-
-    A generation counter, not a flag: a thread notes the generation before it looks for work
-    (`seen`) and `wait` returns at once if a ring came since, so a ring between "nothing to
-    do" and the wait is never lost, and one ring wakes every idle thread."""
-
-    def __init__(self) -> None:
-        self._rang = threading.Condition()
-        self._generation = 0
-
-    def seen(self) -> int:
-        return self._generation
-
-    def ring(self) -> None:
-        with self._rang:
-            self._generation += 1
-            self._rang.notify_all()
-
-    def wait(self, seen: int, timeout: float) -> bool:
-        """Until a ring after `seen`, at most `timeout` seconds; whether one came."""
-        with self._rang:
-            return self._rang.wait_for(lambda: self._generation != seen, timeout)
-
-
-def listen_for_work(wakeups: dict[str, Wakeup], stop: threading.Event) -> None:
-    """Ring `wakeups[queue]` for each NOTIFY on WAKE_CHANNEL until `stop` (a worker's thread;
-    PostgreSQL only). It holds a connection of its own; when that is lost it tries again
-    every few seconds, and meanwhile ring every queue then and again: the threads' polling
-    goes on regardless, so a lost notification only costs one poll interval."""
-    import psycopg  # PostgreSQL only, and only in the worker
-
-    retry = 1.0
-    while not stop.is_set():
-        try:
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            with psycopg.connect(**params, autocommit=True) as listener:
-                listener.execute(f"LISTEN {WAKE_CHANNEL}")
-                retry = 1.0
-                for wakeup in wakeups.values():
-                    wakeup.ring()  # work enqueued before LISTEN took effect
-                while not stop.is_set():
-                    for note in listener.notifies(timeout=1.0):
-                        woken = wakeups.get(note.payload)
-                        if woken is not None:
-                            woken.ring()
-                        if stop.is_set():
-                            break
-        except Exception as exc:  # never let the listener die: polling alone is slower
-            log.warning("the outbox listener lost its connection (%s); again in %.0f s", exc, retry)
-            stop.wait(retry)
-            retry = min(retry * 2, 30.0)
 
 
 def side_effect_run(*, side_effect_id: int) -> str:

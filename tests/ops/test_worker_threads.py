@@ -17,7 +17,8 @@ from django_tasks_db.models import DBTaskResult
 
 from kennel.core.db import is_postgres
 from kennel.core.models import SideEffect
-from kennel.core.outbox import DEFAULT_QUEUE, MONEY_QUEUE, Wakeup, listen_for_work
+from kennel.core.outbox import DEFAULT_QUEUE, MONEY_QUEUE
+from kennel.core.wakeup import Wakeup, listen_for_work
 from kennel.ops.management.commands.worker import MoneyFirst, _run_surviving, _worker
 from kennel.payments.models import PaymentWork, WebhookEvent
 from kennel.reservations.models import Reservation

@@ -19,10 +19,9 @@ from kennel.core.db import close_broken_connection, is_database_unavailable
 from kennel.core.outbox import (
     DEFAULT_QUEUE,
     MONEY_QUEUE,
-    Wakeup,
-    listen_for_work,
     side_effects_take_back,
 )
+from kennel.core.wakeup import Wakeup, listen_for_work
 from kennel.monitoring.integrations import integrations_log
 from kennel.ops.periodic import run_sweeps
 
