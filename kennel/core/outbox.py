@@ -5,8 +5,9 @@ to send, a checkout to close, a webhook event to process again — is a `SideEff
 
 - `outbox_enqueue` runs inside the state change's transaction: the row and its django-tasks-db
   task commit (or vanish) with the change itself, so a crash after COMMIT loses nothing. The
-  unique dedup key turns a replayed change into "already there". `outbox_insert_enqueue` does
-  the same for a change that is one INSERT, in one statement (PostgreSQL: webhook ingest).
+  unique dedup key turns a replayed change into "already there". On PostgreSQL the rows, their
+  tasks and the wake-up are one statement; `outbox_insert_enqueue` writes them in the very
+  statement of a change that is one INSERT (webhook ingest).
 - `side_effect_run` (the task) claims the row with one conditional UPDATE, so two workers
   never run it together; success marks it done, a failure schedules a retry with exponential
   backoff and jitter, and after SIDE_EFFECT_MAX_ATTEMPTS (or a refusal) the row is `dead`.
