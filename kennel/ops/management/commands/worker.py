@@ -156,10 +156,10 @@ class MoneyFirst:
                 self._working.discard(worker_id)
                 self._changed.notify_all()
 
-    def wait(self) -> bool:
-        """Until no money thread is working, at most `patience` seconds; whether money is idle."""
+    def wait(self) -> None:
+        """Until no money thread is working, at most `patience` seconds."""
         with self._changed:
-            return self._changed.wait_for(lambda: not self._working, self.patience)
+            self._changed.wait_for(lambda: not self._working, self.patience)
 
 
 class WakingWorker(Worker):
