@@ -37,6 +37,7 @@ from bench.common import (
 )
 from bench.cpu import ROLES, CpuUse
 from bench.stack import Kennel, Memory, Processes, reference_server, wait_until_answering
+from bench.targets import verdicts
 
 DB = os.environ.get("BENCH_DATABASE", "kennel_bench")
 STRIPE_WEBHOOK_SECRET = "whsec_kennel_bench"
@@ -456,6 +457,7 @@ def main() -> int:
         }
 
     figures["bench_wall_seconds"] = round(time.monotonic() - started, 1)
+    figures["targets"] = {v.target.key: v.as_json() for v in verdicts(figures)}
     print_table(rows, figures)
     print(json.dumps(figures, sort_keys=True, default=str))
     return 0
@@ -497,6 +499,9 @@ def print_table(rows: list[tuple[str, str, Figure | None, str]], figures: dict[s
         ceiling = cores * 1000 / use["total"] if use["total"] else 0.0
         cells = "".join(f"{use[role]:>10.2f}" for role in (*ROLES, "total"))
         print(f"  {phase:<28}{cells}   {ceiling:>9.0f}")
+    print("targets (issue 12; a floor is the least Django does on that path, on this machine):")
+    for verdict in verdicts(figures):
+        print(f"  {verdict.line()}")
     print(f"wall time: {figures['bench_wall_seconds']} s")
     if figures["pg_free_connections_at_start"] < 70:
         print(
