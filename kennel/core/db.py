@@ -23,7 +23,7 @@ def update_returning(queryset: "models.QuerySet[M]", **values: Any) -> list[M]:
 
     A claim is a conditional UPDATE (of many callers only one changes the row); with this the
     claimer reads what it claimed without a second round trip. Every job the worker runs
-    claims one or two rows this way (README, "Performance")."""
+    claims one or two rows this way (bench/HISTORY.md)."""
     query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
     query.add_update_values(values)
     compiler = query.get_compiler(queryset.db)

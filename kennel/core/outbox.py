@@ -249,7 +249,7 @@ def _enqueue_in_one_statement(wanted: list[SideEffect]) -> list[SideEffect]:
     """PostgreSQL: what outbox_enqueue writes — the rows whose dedup key is new, each with its
     task, and the wake-up of their queues — in one statement instead of four built by the
     ORM (the rows, reading back which were written, their tasks, the NOTIFY): the worker
-    enqueues the emails of every payment it confirms (README, "Performance"). Returns the
+    enqueues the emails of every payment it confirms (bench/HISTORY.md). Returns the
     rows written. A NOTIFY repeated within a transaction is delivered once."""
     fields = [f for f in SideEffect._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)

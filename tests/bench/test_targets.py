@@ -2,7 +2,7 @@
 
 from bench.targets import TARGETS, verdicts
 
-# Runs M / N's figures (README, "Performance"), with run M's values.
+# Runs M / N's figures (bench/HISTORY.md), with run M's values.
 RUN_M = {
     "catalogue_vs_plain_orm": 3.76,
     "ingest_vs_bare": 0.05,

@@ -1,5 +1,5 @@
 """What one confirmation costs the database: the worker's statements for a paid checkout,
-from claiming its webhook job to closing it (README, "Performance": the ORM building SQL is
+from claiming its webhook job to closing it (bench/HISTORY.md: the ORM building SQL is
 most of the worker's CPU, so each statement saved is a confirmation sooner in a burst)."""
 
 import pytest

@@ -76,7 +76,7 @@ def create_checkout_session(params: dict[str, Any], *, idempotency_key: str) -> 
 def retrieve_checkout_session(session_id: str) -> dict[str, Any]:
     """The session with its payment intent, as the API's JSON. Every paid checkout's webhook
     job reads one: read raw, it skips building the SDK's objects only to turn them back into
-    a dict, a third of the read's CPU in the worker (README, "Performance"). Errors are the
+    a dict, a third of the read's CPU in the worker (bench/HISTORY.md). Errors are the
     SDK's own, as for every other call."""
     response = call(
         get_client().raw_request,

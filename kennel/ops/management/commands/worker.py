@@ -116,7 +116,7 @@ def _lower_priority(niceness: int) -> int:
     new threads inherit it); never raised back. Processing a burst of webhooks takes a core
     for a while: at a lower priority it takes what the web server leaves, so buyers' pages
     and the acknowledgements the providers wait for come first, and the worker catches up
-    after the burst (README, "Performance"). Returns the niceness it runs at."""
+    after the burst (bench/HISTORY.md). Returns the niceness it runs at."""
     current = os.getpriority(os.PRIO_PROCESS, 0)
     wanted = min(max(niceness, 0), 19)
     if wanted > current:
@@ -209,7 +209,7 @@ class WakingWorker(Worker):
         What django-tasks-db's loop does (the oldest of the highest priority, locked with
         SKIP LOCKED so two threads never take one task), on PostgreSQL in one autocommitted
         statement instead of a transaction of four, and one instead of three for a poll that
-        finds nothing: every task and every poll pays it (README, "Performance")."""
+        finds nothing: every task and every poll pays it (bench/HISTORY.md)."""
         if connection.vendor == "postgresql":
             now = timezone.now()
             claimed = DBTaskResult.objects.raw(
