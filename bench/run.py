@@ -179,7 +179,7 @@ class Confirmed:
 
 def confirm_at(url: str, events: list[bytes], *, rate: float, duration: float) -> Confirmed:
     """Deliver each payment's event (and 20 % duplicates) at `rate` a second, then wait until
-    every payment is confirmed (or a deadline)."""
+    every payment is confirmed (or a deadline). `events` holds at least one."""
     deliveries = loads.deliveries_with_duplicates(events)
     steady = loads.deliver_steady(url, deliveries, rate=rate, secret=STRIPE_WEBHOOK_SECRET)
     ids = list(steady.sent_at)
@@ -324,20 +324,23 @@ def main() -> int:
         events = [compact(b) for b in captured]
 
         # --- confirmations: a breeder's burst at a pace the worker keeps, then 500/s --------
-        paced, rest = events[:PACED_PAYMENTS], events[PACED_PAYMENTS:]
-        log(f"confirm: {len(paced)} payments delivered at a steady {PACED_RATE:.0f}/s")
-        figures["confirm_paced_waited_for_idle_worker_s"] = worker_idle(DB)
-        kept = confirm_at(kennel.url, paced, rate=PACED_RATE, duration=duration)
-        figures["confirm_paced"] = kept.as_json()
-        figures["confirm_paced_p99_ms"] = round(kept.figure.p99_ms, 1)
-        rows.append(
-            (
-                "Kennel confirmations (delivery -> confirmed)",
-                f"{PACED_RATE:.0f}/s",
-                kept.figure,
-                kept.note,
+        # At most half of the payments (a short run on a slow machine makes few holds).
+        split = min(PACED_PAYMENTS, len(events) // 2)
+        paced, rest = events[:split], events[split:]
+        if paced:
+            log(f"confirm: {len(paced)} payments delivered at a steady {PACED_RATE:.0f}/s")
+            figures["confirm_paced_waited_for_idle_worker_s"] = worker_idle(DB)
+            kept = confirm_at(kennel.url, paced, rate=PACED_RATE, duration=duration)
+            figures["confirm_paced"] = kept.as_json()
+            figures["confirm_paced_p99_ms"] = round(kept.figure.p99_ms, 1)
+            rows.append(
+                (
+                    "Kennel confirmations (delivery -> confirmed)",
+                    f"{PACED_RATE:.0f}/s",
+                    kept.figure,
+                    kept.note,
+                )
             )
-        )
         log(f"confirm: {len(rest)} payments delivered at {CONFIRM_RATE:.0f}/s")
         figures["confirm_waited_for_idle_worker_s"] = worker_idle(DB)
         cpu = CpuUse.start()
