@@ -1,5 +1,7 @@
 """make bench's verdicts on issue 12's targets (bench/targets.py), from a run's figures."""
 
+from pathlib import Path
+
 from bench.targets import TARGETS, verdicts
 
 # Runs M / N's figures (bench/HISTORY.md), with run M's values.
@@ -66,8 +68,6 @@ def test_a_figure_the_run_did_not_measure_is_not_counted_as_met():
 def test_every_target_reads_a_figure_the_bench_writes():
     # The keys run.py puts in its JSON line (a target reading a renamed figure would only
     # ever say "not measured").
-    from pathlib import Path
-
     source = (Path(__file__).parents[2] / "bench" / "run.py").read_text()
     for target in TARGETS:
         assert f'"{target.key}"' in source, target.key
