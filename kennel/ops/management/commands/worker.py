@@ -263,7 +263,7 @@ def _worker(
     wakeup: Wakeup | None = None,
     number: int = 0,
     gate: MoneyFirst | None = None,
-) -> "WakingWorker":
+) -> WakingWorker:
     options: dict[str, Any] = {
         "queue_names": [queue],
         "interval": interval,
