@@ -227,7 +227,7 @@ def test_csv_export_has_the_rows_and_no_secrets(admin_client):
     ]
     by_email = {row[4]: row for row in rows[1:]}
     assert by_email["jane.doe@example.com"][1:4] == ["confirmed", first.puppy.name, "'=HYPERLINK()"]
-    assert by_email["jane.doe@example.com"][7:10] == ["400.00", "EUR", "0"]
+    assert by_email["jane.doe@example.com"][7:10] == ["400.00", "EUR", "0.00"]
     assert by_email["second@example.com"][1] == "pending"
     assert first.token not in answer.content.decode()
 
@@ -280,7 +280,7 @@ def test_csv_export_sums_each_reservations_refunds_with_the_same_queries_for_any
 
     assert rows["partly@example.com"][9] == "150.00"
     assert rows["legacy@example.com"][9] == "400.00"
-    assert rows["none@example.com"][9] == "0"
+    assert rows["none@example.com"][9] == "0.00"
     assert queries_for_many == queries_for_few
 
 

@@ -1,6 +1,7 @@
 """The reservation list's CSV export, for the breeder's spreadsheet."""
 
 import csv
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -11,6 +12,9 @@ from kennel.payments.selectors import reservations_money
 from kennel.reservations.models import Reservation
 
 BATCH = 500  # reservations read, and their refunds summed, at a time
+# Amounts with the columns' two places: SQLite gives a sum back without its trailing zeros
+# ("150" for 150.00), and no refund at all is Decimal(0).
+CENTS = Decimal("0.01")
 
 # The export's columns: no token, no analytics ids, nothing a buyer did not type but amounts.
 CSV_HEADER = [
@@ -63,9 +67,9 @@ def _write(writer: Any, reservations: list[Reservation]) -> None:
                 _formula_safe(r.buyer_email),
                 _formula_safe(r.buyer_phone),
                 r.provider,
-                r.deposit_amount,
+                r.deposit_amount.quantize(CENTS),
                 r.currency,
-                money[r.pk].refunded,
+                money[r.pk].refunded.quantize(CENTS),
                 r.confirmed_at.isoformat() if r.confirmed_at else "",
             ]
         )
