@@ -8,6 +8,7 @@ answers to which name is the registry's business (payments/registry.py).
 """
 
 import enum
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,19 @@ class WebhookRejected(Exception):
     def __init__(self, reason: str, message: str = "") -> None:
         super().__init__(message or reason)
         self.reason = reason
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """A delivery's body as its JSON object, or WebhookRejected("malformed_body")."""
+    try:
+        event = json.loads(body.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        raise WebhookRejected("malformed_body") from exc
+    except RecursionError as exc:  # nested deeper than the parser goes: [[[[...]]]]
+        raise WebhookRejected("malformed_body", "nested too deeply") from exc
+    if not isinstance(event, dict):
+        raise WebhookRejected("malformed_body")
+    return event
 
 
 class PaymentState(enum.StrEnum):

@@ -29,7 +29,6 @@ import base64
 import binascii
 import datetime as dt
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -48,7 +47,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from kennel.payments.paypal import client
-from kennel.payments.providers import ProviderError, WebhookRejected
+from kennel.payments.providers import ProviderError, WebhookRejected, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +84,7 @@ def verify(body: bytes, headers: dict[str, str]) -> dict[str, Any]:
         raise WebhookRejected(
             "foreign_cert_url", f"certificate URL not allowed: {values['paypal-cert-url']!r}"
         )
-    event = _parse(body)
+    event = parse_event(body)
     if settings.PAYPAL_WEBHOOK_VERIFICATION == "api":
         _verify_by_postback(body, values)
     else:
@@ -133,18 +132,6 @@ def _check_time(value: str) -> None:
         raise WebhookRejected("stale_timestamp", f"transmitted at {value}, too long ago")
     if at > now + CLOCK_SKEW:
         raise WebhookRejected("stale_timestamp", f"transmitted at {value}, in the future")
-
-
-def _parse(body: bytes) -> dict[str, Any]:
-    try:
-        event = json.loads(body.decode("utf-8"))
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
-        raise WebhookRejected("malformed_body") from exc
-    except RecursionError as exc:  # nested deeper than the parser goes: [[[[...]]]]
-        raise WebhookRejected("malformed_body", "nested too deeply") from exc
-    if not isinstance(event, dict):
-        raise WebhookRejected("malformed_body")
-    return event
 
 
 def signed_message(values: dict[str, str], body: bytes) -> bytes:
