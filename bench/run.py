@@ -209,7 +209,7 @@ def main() -> int:
     _stop_on_sigterm()
     duration = seconds()
     started = time.monotonic()
-    figures: dict[str, Any] = {"bench_seconds": duration}
+    figures: dict[str, Any] = {"bench_seconds": duration, "cores": os.cpu_count() or 1}
     rows: list[tuple[str, str, Figure | None, str]] = []  # (what, where, figure, note)
     cpu_use: dict[str, dict[str, float]] = {}  # phase -> CPU ms per request by part (bench/cpu.py)
     with tempfile.TemporaryDirectory(prefix="kennel-bench-") as t, ExitStack() as stack:
@@ -538,7 +538,7 @@ def print_table(rows: list[tuple[str, str, Figure | None, str]], figures: dict[s
         f"({figures['web_workers']} workers; peak during: "
         f"{figures['web_worker_rss_peak_during']}), whole stack {figures['stack_rss_mb']} MB"
     )
-    cores = os.cpu_count() or 1
+    cores = figures["cores"]
     print(f"CPU ms per request by part of the machine ({cores} cores: {cores * 1000} ms a second)")
     header = "".join(f"{role:>10}" for role in (*ROLES, "total"))
     print(f"  {'phase':<28}{header}   ceiling/s")

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from bench.targets import TARGETS, verdicts
 
 # Runs M / N's figures (bench/HISTORY.md), with run M's values.
@@ -62,7 +64,56 @@ def test_a_figure_the_run_did_not_measure_is_not_counted_as_met():
         "value": None,
         "target": ">= 5",
         "met": None,
+        "cpu_ms_allowed": None,
+        "cpu_ms_spent": None,
     }
+
+
+# Run Q's references and the machine's CPU per request in each phase (README, "Performance").
+RUN_Q_CPU = {
+    "cores": 2,
+    "bare_rps": 15932.0,
+    "djstripe_rps": 117.0,
+    "cpu_ms_per": {
+        "confirmation": {"web": 1.39, "worker": 17.9, "total": 33.7},
+        "flash sale request": {"web": 1.12, "total": 2.08},
+        "ingest delivery": {"web": 1.4, "total": 3.47},
+    },
+}
+
+
+def test_a_throughput_target_shows_the_cpu_a_request_may_cost_against_what_it_cost():
+    got = _by_key({**RUN_M, **RUN_Q_CPU})
+
+    # 2 cores: 2,000 ms of CPU a second, shared by the requests the target asks for.
+    assert got["ingest_vs_bare"].cpu == (pytest.approx(2000 / (0.15 * 15932)), 3.47)
+    assert got["ingest_vs_djstripe"].cpu == (pytest.approx(2000 / (15 * 117)), 3.47)
+    assert got["confirm_vs_djstripe"].cpu == (pytest.approx(2000 / (5 * 117)), 33.7)
+    # 500 buyers answered within 250 ms: 2,000 a second, 1 ms each.
+    assert got["flash_sale_p99_ms"].cpu == (pytest.approx(1.0), 2.08)
+    assert (
+        got["flash_sale_p99_ms"]
+        .line()
+        .endswith("NOT met; its floor 286; CPU a request: allows 1.00 ms, spent 2.08")
+    )
+    assert got["ingest_vs_bare"].as_json()["cpu_ms_allowed"] == 0.84
+    # Targets that are not on throughput carry no budget.
+    assert got["catalogue_vs_plain_orm"].cpu is None
+    assert "CPU" not in got["web_worker_rss_mb"].line()
+
+
+def test_a_budget_the_run_could_not_measure_is_left_out():
+    # No dj-stripe, no CPU figures for the flash sale.
+    figures = {**RUN_M, **RUN_Q_CPU, "djstripe_rps": None}
+    figures["cpu_ms_per"] = {k: v for k, v in RUN_Q_CPU["cpu_ms_per"].items() if "flash" not in k}
+
+    got = _by_key(figures)
+
+    assert got["confirm_vs_djstripe"].cpu is None
+    assert got["flash_sale_p99_ms"].cpu is None
+    assert "CPU" not in got["flash_sale_p99_ms"].line()
+    assert got["flash_sale_p99_ms"].as_json()["cpu_ms_spent"] is None
+    assert got["ingest_vs_bare"].cpu is not None
 
 
 def test_every_target_reads_a_figure_the_bench_writes():
@@ -73,3 +124,7 @@ def test_every_target_reads_a_figure_the_bench_writes():
         assert f'"{target.key}"' in source, target.key
         if target.floor_key:
             assert f'"{target.floor_key}"' in source, target.floor_key
+        if target.budget:
+            assert f'cpu_use["{target.budget.phase}"]' in source, target.budget.phase
+    for reference in ("bare_rps", "djstripe_rps", "cores"):
+        assert f'"{reference}"' in source, reference
