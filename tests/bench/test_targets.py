@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.targets import TARGETS, verdicts
+from bench.targets import TARGETS, Cpu, verdicts
 
 # Runs M / N's figures (bench/HISTORY.md), with run M's values.
 RUN_M = {
@@ -78,6 +78,8 @@ RUN_Q_CPU = {
         "confirmation": {"web": 1.39, "worker": 17.9, "total": 33.7},
         "flash sale request": {"web": 1.12, "total": 2.08},
         "ingest delivery": {"web": 1.4, "total": 3.47},
+        "floor: ingest delivery": {"web": 0.32, "total": 0.57},
+        "floor: flash sale request": {"web": 0.3, "total": 0.62},
     },
 }
 
@@ -86,17 +88,24 @@ def test_a_throughput_target_shows_the_cpu_a_request_may_cost_against_what_it_co
     got = _by_key({**RUN_M, **RUN_Q_CPU})
 
     # 2 cores: 2,000 ms of CPU a second, shared by the requests the target asks for.
-    assert got["ingest_vs_bare"].cpu == (pytest.approx(2000 / (0.15 * 15932)), 3.47)
-    assert got["ingest_vs_djstripe"].cpu == (pytest.approx(2000 / (15 * 117)), 3.47)
-    assert got["confirm_vs_djstripe"].cpu == (pytest.approx(2000 / (5 * 117)), 33.7)
+    assert got["ingest_vs_bare"].cpu == Cpu(pytest.approx(2000 / (0.15 * 15932)), 3.47, 0.57)
+    assert got["ingest_vs_djstripe"].cpu == Cpu(pytest.approx(2000 / (15 * 117)), 3.47, 0.57)
+    assert got["confirm_vs_djstripe"].cpu == Cpu(pytest.approx(2000 / (5 * 117)), 33.7)
     # 500 buyers answered within 250 ms: 2,000 a second, 1 ms each.
-    assert got["flash_sale_p99_ms"].cpu == (pytest.approx(1.0), 2.08)
-    assert (
-        got["flash_sale_p99_ms"]
-        .line()
-        .endswith("NOT met; its floor 286; CPU a request: allows 1.00 ms, spent 2.08")
-    )
-    assert got["ingest_vs_bare"].as_json()["cpu_ms_allowed"] == 0.84
+    assert got["flash_sale_p99_ms"].cpu == Cpu(pytest.approx(1.0), 2.08, 0.62)
+    flash = "NOT met; its floor 286; CPU a request: allows 1.00 ms, spent 2.08 (its floor 0.62)"
+    assert got["flash_sale_p99_ms"].line().endswith(flash)
+    assert got["confirm_vs_djstripe"].line().endswith("allows 3.42 ms, spent 33.70")
+    assert got["ingest_vs_bare"].as_json() == {
+        "figure": "ingest_vs_bare",
+        "value": 0.05,
+        "target": ">= 0.15",
+        "met": False,
+        "floor": 0.2,
+        "cpu_ms_allowed": 0.84,
+        "cpu_ms_spent": 3.47,
+        "cpu_ms_floor": 0.57,
+    }
     # Targets that are not on throughput carry no budget.
     assert got["catalogue_vs_plain_orm"].cpu is None
     assert "CPU" not in got["web_worker_rss_mb"].line()
@@ -119,12 +128,16 @@ def test_a_budget_the_run_could_not_measure_is_left_out():
 def test_every_target_reads_a_figure_the_bench_writes():
     # The keys run.py puts in its JSON line (a target reading a renamed figure would only
     # ever say "not measured").
-    source = (Path(__file__).parents[2] / "bench" / "run.py").read_text()
+    bench = Path(__file__).parents[2] / "bench"
+    source = (bench / "run.py").read_text()
+    floors = (bench / "floors.py").read_text()
     for target in TARGETS:
         assert f'"{target.key}"' in source, target.key
         if target.floor_key:
             assert f'"{target.floor_key}"' in source, target.floor_key
         if target.budget:
             assert f'cpu_use["{target.budget.phase}"]' in source, target.budget.phase
+            if target.budget.floor_phase:
+                assert f'"{target.budget.floor_phase}"' in floors, target.budget.floor_phase
     for reference in ("bare_rps", "djstripe_rps", "cores"):
         assert f'"{reference}"' in source, reference
