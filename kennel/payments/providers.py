@@ -50,10 +50,11 @@ class WebhookRejected(Exception):
         self.reason = reason
 
 
-def parse_event(body: bytes) -> dict[str, Any]:
-    """A delivery's body as its JSON object, or WebhookRejected("malformed_body")."""
+def parse_event(body: bytes | str) -> dict[str, Any]:
+    """A delivery's body (as received, or already decoded from UTF-8) as its JSON object, or
+    WebhookRejected("malformed_body")."""
     try:
-        event = json.loads(body.decode("utf-8"))
+        event = json.loads(body.decode("utf-8") if isinstance(body, bytes) else body)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
         raise WebhookRejected("malformed_body") from exc
     except RecursionError as exc:  # nested deeper than the parser goes: [[[[...]]]]

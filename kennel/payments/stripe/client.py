@@ -126,8 +126,9 @@ def construct_event(body: bytes, signature_header: str) -> dict[str, Any]:
     if not signature_header:
         raise WebhookRejected("missing_signature")
     try:
+        payload = body.decode("utf-8")
         stripe.WebhookSignature.verify_header(
-            body.decode("utf-8"),
+            payload,
             signature_header,
             settings.STRIPE_WEBHOOK_SECRET,
             tolerance=settings.STRIPE_WEBHOOK_TOLERANCE,
@@ -137,4 +138,4 @@ def construct_event(body: bytes, signature_header: str) -> dict[str, Any]:
         raise WebhookRejected(reason) from exc
     except ValueError as exc:  # a body that is not UTF-8
         raise WebhookRejected("malformed_body") from exc
-    return parse_event(body)
+    return parse_event(payload)
