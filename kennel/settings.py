@@ -239,8 +239,10 @@ PROVIDER_TIMEOUT_SECONDS = env.float("PROVIDER_TIMEOUT_SECONDS", default=15.0)
 # Buyer-facing provider calls (starting a checkout, the return URL) one web process makes at
 # once; more are answered 503 PROVIDER_BUSY at once. At most half of a worker's granian
 # threads (--blocking-threads in ops/management/commands/serve.py), so a frozen provider
-# leaves the rest to the pages. 0 switches the bound off.
-PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=2)
+# leaves the rest to the pages. 5: a litter of 10 announced at once reaches the provider at
+# once over the 2 web workers (README, "A provider is slow to answer a buyer"). 0 switches
+# the bound off.
+PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=5)
 
 # --- notifications and analytics: each integration is off while its settings are absent ---
 # Empty: the owner gets no emails. The sandbox's example address shows them in the demo.
