@@ -429,10 +429,12 @@ class PuppyAdmin(admin.ModelAdmin):
         if on_sale:
             title = "Put on sale"
             consequences = [
-                "Each puppy shows in the shop and can be reserved. A sold puppy (its sale fell "
-                "through) becomes available again.",
+                "Each puppy shows in the shop and can be reserved. A sold puppy whose sale was "
+                "refunded becomes available again.",
                 "A puppy held or reserved by a family stays theirs: release the hold or refund "
                 "the deposit first.",
+                "A puppy that went home with its family (picked up) stays sold. If it came "
+                "back, refund that reservation first (Refund deposit).",
             ]
         else:
             title = "Take off sale"

@@ -74,6 +74,19 @@ class PuppyNotAvailable(ApplicationError):
         super().__init__("PUPPY_NOT_AVAILABLE", PUPPY_NOT_AVAILABLE_MESSAGE, status=409)
 
 
+PUPPY_WENT_HOME_MESSAGE = gettext_noop(
+    "it went home with its family (picked up), so it stays sold. If it came back, refund that "
+    "reservation (Refund deposit): the puppy can then go on sale again."
+)
+
+
+class PuppyWentHome(ApplicationError):
+    """The back office asked to sell again a puppy whose family picked it up."""
+
+    def __init__(self) -> None:
+        super().__init__("PUPPY_WENT_HOME", PUPPY_WENT_HOME_MESSAGE, status=409)
+
+
 class PuppyNotFound(ApplicationError):
     def __init__(self) -> None:
         super().__init__("PUPPY_NOT_FOUND", PUPPY_NOT_FOUND_MESSAGE, status=404)

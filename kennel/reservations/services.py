@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
-from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, ValidationFailed
+from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, PuppyWentHome, ValidationFailed
 from kennel.core.metrics import HOLDS
 from kennel.core.models import SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
@@ -543,11 +543,15 @@ def puppy_take_off_sale(*, puppy_id: int, actor: str) -> bool:
 
 
 def puppy_put_on_sale(*, puppy_id: int, actor: str) -> bool:
-    """Show a puppy in the shop again; a sold puppy whose sale fell through becomes available.
-    Raises PuppyNotAvailable while a reservation is active on it (release or refund it first).
-    False when it was already on sale and available."""
+    """Show a puppy in the shop again; a sold puppy whose sale was refunded becomes available.
+    A hold or deposit on it stands (it is only shown again). Raises PuppyWentHome while a
+    reservation of it is completed: its family has it, and a puppy is never sold twice (a
+    puppy that came back goes on sale once that sale is refunded). False when it was already
+    on sale and available."""
     with locked_transaction():
         puppy = Puppy.objects.select_for_update().get(pk=puppy_id)
+        if Reservation.objects.filter(puppy_id=puppy_id, status=S.COMPLETED).exists():
+            raise PuppyWentHome()
         if Reservation.objects.filter(puppy_id=puppy_id, status__in=Reservation.ACTIVE).exists():
             if puppy.is_published:
                 return False

@@ -6,8 +6,9 @@ import pytest
 from kennel.catalogue.models import Puppy
 from kennel.core.models import AuditLog
 from kennel.reservations.buyers import Buyer
-from kennel.reservations.services import reservation_hold
+from kennel.reservations.services import reservation_hold, reservation_mark_picked_up
 from tests.factories import PuppyFactory
+from tests.notifications.helpers import confirm
 
 pytestmark = pytest.mark.django_db
 
@@ -59,3 +60,41 @@ def test_a_held_puppy_stays_with_its_family_when_put_on_sale(admin_client):
     act(admin_client, "put_on_sale", puppy)
 
     assert Puppy.objects.get(pk=puppy.pk).status == "held"
+
+
+def test_a_puppy_that_went_home_stays_sold_when_put_on_sale(admin_client, client):
+    # Tried: "Put on sale (again)" on Teddy, picked up by his family, made him available and a
+    # second family paid a deposit for him.
+    teddy = PuppyFactory(name="Teddy")
+    held = reservation_hold(
+        puppy_slug=teddy.slug,
+        buyer=Buyer(name="Tom", email="tom@example.com", phone="+33 6 12 34 56 78"),
+        provider="stripe",
+    )
+    confirm(held)
+    reservation_mark_picked_up(reservation_id=held.pk, actor="staff:admin")
+    biscuit = PuppyFactory(name="Biscuit", is_published=False)
+
+    asked = act(admin_client, "put_on_sale", teddy, biscuit, confirm=False).content.decode()
+    assert "went home with its family" in asked
+
+    done = act(admin_client, "put_on_sale", teddy, biscuit).content.decode()
+
+    assert "1 puppy now on sale." in done
+    assert "Teddy: it went home with its family" in done
+    assert Puppy.objects.get(pk=teddy.pk).status == "sold"
+    assert Puppy.objects.get(pk=biscuit.pk).is_published
+    answer = client.post(
+        "/api/reservations/",
+        {
+            "puppy": teddy.slug,
+            "name": "Ann",
+            "email": "ann@example.com",
+            "phone": "+33 6 12 34 56 79",
+            "provider": "stripe",
+            "accept_terms": True,
+        },
+        content_type="application/json",
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"]["code"] == "PUPPY_NOT_AVAILABLE"

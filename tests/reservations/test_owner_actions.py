@@ -8,7 +8,7 @@ from django.core import mail
 
 from kennel.catalogue.models import Puppy
 from kennel.core.db import locked_transaction
-from kennel.core.errors import PuppyNotAvailable, PuppyNotFound
+from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, PuppyWentHome
 from kennel.core.models import AuditLog, SideEffect
 from kennel.payments.models import WebhookEvent
 from kennel.payments.owner import RefundRefused, reservation_erase_buyer, reservation_refund
@@ -135,13 +135,36 @@ def test_a_puppy_taken_off_sale_leaves_the_shop_and_comes_back_available():
     }
 
 
-def test_a_sold_puppy_goes_back_on_sale_when_the_sale_fell_through():
+def test_a_puppy_that_went_home_is_never_put_on_sale_a_second_time():
+    # Tried from the back office: "Put on sale (again)" on a puppy its family had picked up
+    # made it available, and a second buyer paid a deposit for it.
     reservation = confirm(hold(PuppyFactory()))
     services.reservation_mark_picked_up(reservation_id=reservation.pk, actor=STAFF)
+
+    with pytest.raises(PuppyWentHome) as refused:
+        services.puppy_put_on_sale(puppy_id=reservation.puppy_id, actor=STAFF)
+
+    assert refused.value.code == "PUPPY_WENT_HOME"
+    assert puppy_status(reservation) == ("sold", True)
+    with pytest.raises(PuppyNotAvailable):
+        hold(Puppy.objects.get(pk=reservation.puppy_id), email="other@example.com")
+    assert not AuditLog.objects.filter(action="catalogue.puppy.available").exists()
+
+
+def test_a_puppy_that_came_back_goes_on_sale_once_its_sale_is_refunded():
+    reservation = confirm(hold(PuppyFactory()))
+    services.reservation_mark_picked_up(reservation_id=reservation.pk, actor=STAFF)
+    reservation_refund(
+        reservation_id=reservation.pk,
+        actor=STAFF,
+        amount_kept=Decimal("50.00"),
+        puppy_available=False,
+    )
 
     assert services.puppy_put_on_sale(puppy_id=reservation.puppy_id, actor=STAFF)
 
     assert puppy_status(reservation) == ("available", True)
+    assert hold(Puppy.objects.get(pk=reservation.puppy_id), email="next@example.com")
 
 
 def test_a_held_puppy_stays_held_when_put_on_sale():
