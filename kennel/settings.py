@@ -79,6 +79,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Under /api/, Django's and django-ninja's own 404 / 405 in the API's JSON error contract
+    # (inside the others, so that their headers go on it too).
+    "kennel.api.middleware.ApiErrorsMiddleware",
     # The admin door: failed log-ins are counted and locked out (django-axes, AXES_* below).
     "axes.middleware.AxesMiddleware",
     # Last, so it sees the view's exceptions first: a lost database is a 503, never a 500.
@@ -304,12 +307,17 @@ LOGGING = {
     # Django logs every 4xx answer as a warning: a flash sale's 409s or a scanner's 404s are
     # thousands of lines that bury the real ones. /metrics counts them by route and status;
     # 5xx are still logged, with their tracebacks. The stripe SDK says two INFO lines about
-    # every API call it makes; its errors reach Kennel's own log as exceptions.
+    # every API call it makes; its errors reach Kennel's own log as exceptions. A form posted
+    # over DATA_UPLOAD_MAX_MEMORY_SIZE is the sender's error, answered 400: Django would log
+    # it as an ERROR with a traceback, once per request (the API and webhooks answer theirs
+    # in JSON before that: api/guards.py, payments/views.py).
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
+        "django.security.RequestDataTooBig": {"level": "CRITICAL"},
+        "django.security.TooManyFieldsSent": {"level": "CRITICAL"},
     },
 }
 

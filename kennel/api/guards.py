@@ -10,12 +10,25 @@ the shop's own.
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
 from kennel.core.errors import ApplicationError
 
 JSON_ONLY_MESSAGE = "Send the request body as JSON (Content-Type: application/json)."
 CROSS_ORIGIN_MESSAGE = "Reservations can only be made from the shop's own pages."
+TOO_LARGE_MESSAGE = "The request body is too large."
+
+
+def refuse_unreadable_write(request: HttpRequest) -> None:
+    """What every write is checked for before its body is read (api/routers.py): as
+    refuse_cross_site_write, then ApplicationError 413 PAYLOAD_TOO_LARGE for a body over
+    DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    refuse_cross_site_write(request)
+    try:
+        request.body  # noqa: B018 (read here, where its size is checked)
+    except RequestDataTooBig:
+        raise ApplicationError("PAYLOAD_TOO_LARGE", TOO_LARGE_MESSAGE, status=413) from None
 
 
 def refuse_cross_site_write(request: HttpRequest) -> None:

@@ -1,10 +1,15 @@
 """The JSON API: parse, call one service, serialise. Errors always carry a stable code."""
 
+import functools
+from collections.abc import Callable
+from typing import Any
+
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError, ValidationError
 
+from kennel.api.guards import refuse_unreadable_write
 from kennel.api.litters import router as litters_router
 from kennel.api.puppies import router as puppies_router
 from kennel.api.reservations import router as reservations_router
@@ -28,6 +33,26 @@ api.add_router("/puppies/", puppies_router)
 api.add_router("/reservations/", reservations_router)
 api.add_router("/litters/", litters_router)
 api.add_router("/waitlist/", waitlist_router)
+
+
+def writes_checked_first(run: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Each operation, wrapped before django-ninja reads its parameters: a write that is not
+    JSON, comes from another site or is too large is answered in the error contract at once,
+    and its body is never parsed (api/guards.py)."""
+
+    @functools.wraps(run)
+    def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.method == "POST":
+            try:
+                refuse_unreadable_write(request)
+            except ApplicationError as exc:
+                return application_error(request, exc)
+        return run(request, *args, **kwargs)
+
+    return checked
+
+
+api.add_decorator(writes_checked_first, mode="view")
 
 
 @api.exception_handler(ApplicationError)

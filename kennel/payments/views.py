@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import (
     Http404,
     HttpRequest,
@@ -11,8 +12,9 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from kennel.catalogue import selectors
 from kennel.catalogue.views import TAKEN_PARAM, not_found, published_puppy, puppy_page
@@ -55,14 +57,18 @@ class HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
 
 
-@require_POST
+@require_http_methods(["GET", "HEAD", "POST"])
 def reserve(request: HttpRequest, slug: str) -> HttpResponse:
     """Parse the reserve form, then hand over to checkout_start, which holds the puppy and
     opens the provider's checkout; the buyer is sent there with a 303, and their browser
     remembers the hold (signed cookie) so that Back on the payment page can continue it.
 
     A buyer who lost the puppy to another family is sent (303) to the puppy's page saying so,
-    with the other puppies: nothing to re-post, no form for a puppy they cannot have."""
+    with the other puppies: nothing to re-post, no form for a puppy they cannot have. This
+    address opened (the language switched under a form with errors, a reload): the puppy's
+    page, where the form is."""
+    if request.method != "POST":
+        return HttpResponseSeeOther(reverse("catalogue:puppy", kwargs={"slug": slug}))
     puppy = published_puppy(slug)
     if puppy is None:
         return not_found(request, PuppyNotFound())
@@ -126,7 +132,11 @@ def webhook(request: HttpRequest, provider: str) -> HttpResponse:
     2xx once stored, duplicates included; 400 when refused; 503 when the database is away."""
     _known_provider(provider)
     try:
-        event = webhook_receive(provider=provider, body=request.body, headers=dict(request.headers))
+        body: bytes | None = request.body
+    except RequestDataTooBig:  # over DATA_UPLOAD_MAX_MEMORY_SIZE: no provider sends that
+        body = None
+    try:
+        event = webhook_receive(provider=provider, body=body, headers=dict(request.headers))
     except WebhookRejected as exc:
         return JsonResponse(
             {"error": {"code": "WEBHOOK_REJECTED", "message": exc.reason}}, status=400

@@ -61,11 +61,13 @@ _TRANSMISSION_HEADERS = {"paypal": "paypal-transmission-id"}
 TRANSMISSIONS_KEPT = timedelta(days=30)
 
 
-def webhook_receive(*, provider: str, body: bytes, headers: dict[str, str]) -> WebhookEvent:
+def webhook_receive(*, provider: str, body: bytes | None, headers: dict[str, str]) -> WebhookEvent:
     """Verify a delivery, then store it and queue its processing in one transaction.
-    Raises WebhookRejected (counted, nothing stored)."""
+    Raises WebhookRejected (counted, nothing stored); `body` None: too large to be read."""
     headers = {k.lower(): v for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
     try:
+        if body is None:
+            raise WebhookRejected("body_too_large")
         payments = get_provider(provider)
         event = payments.verify_webhook(body, headers)
         # An event the shop never acts on (most of what a provider sends) is stored as

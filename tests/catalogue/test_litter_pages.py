@@ -223,6 +223,18 @@ def test_joining_a_closed_list_is_refused_plainly_with_nothing_written(client):
     assert Reservation.objects.count() == 0
 
 
+def test_the_join_address_opened_leads_back_to_the_litter_and_joins_nothing(client):
+    # As the reserve form's: a language switch under a form with errors opens it with a GET.
+    litter = open_litter()
+
+    answer = client.get(reverse("catalogue:litter_join", kwargs={"slug": litter.slug}))
+
+    assert answer.status_code == 303
+    assert answer["Location"] == f"/litters/{litter.slug}/"
+    assert client.get(answer["Location"]).status_code == 200
+    assert WaitlistEntry.objects.count() == 0
+
+
 def test_joining_a_list_that_just_filled_is_refused_plainly(client):
     litter = open_litter(waitlist_cap=1)
     PuppyFactory(litter=litter, born_on=date(2026, 10, 1))

@@ -216,7 +216,15 @@ def test_reserve_needs_a_csrf_token():
     assert Reservation.objects.count() == 0
 
 
-def test_reserve_only_accepts_post(client):
+def test_the_reserve_address_opened_leads_back_to_the_puppy_and_holds_nothing(client):
+    # Tried: switching the language under a form with errors followed `next` to this address
+    # with a GET, and the buyer met a blank 405 page.
     puppy = PuppyFactory()
 
-    assert client.get(reverse("payments:reserve", kwargs={"slug": puppy.slug})).status_code == 405
+    answer = client.get(reverse("payments:reserve", kwargs={"slug": puppy.slug}))
+
+    assert answer.status_code == 303
+    assert answer["Location"] == f"/puppies/{puppy.slug}/"
+    assert client.get(answer["Location"]).status_code == 200
+    assert Reservation.objects.count() == 0
+    assert client.put(reverse("payments:reserve", kwargs={"slug": puppy.slug})).status_code == 405
