@@ -6,7 +6,13 @@ from uuid import UUID
 from ninja import Schema
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from kennel.reservations.buyers import EMAIL_MAX, NAME_MAX, PHONE_MAX
+from kennel.reservations.buyers import (
+    EMAIL_LOCAL_MAX,
+    EMAIL_MAX,
+    EMAIL_PATTERN,
+    NAME_MAX,
+    PHONE_MAX,
+)
 from kennel.reservations.waitlist import COLOUR_MAX, NOTES_MAX
 
 PHONE_DIGITS_MIN = 6
@@ -64,17 +70,11 @@ _CONTROL = "\x00-\x1f\x7f-\x9f"
 # Whitespace to Python's str.strip() and to JSON Schema's \s alike (never a name on its own).
 _SPACE = " \xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 NAME_PATTERN = f"^[^{_CONTROL}]*[^{_CONTROL}{_SPACE}][^{_CONTROL}]*$"
-# A subset of Django's validate_email: dot-atom local part, dotted host names, a letter TLD.
-EMAIL_PATTERN = (
-    r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$"
-)
 # Digits, spaces and + - ( ) . /, with at least PHONE_DIGITS_MIN digits.
 PHONE_PATTERN = f"^[-+() ./]*([0-9][-+() ./]*){{{PHONE_DIGITS_MIN},}}$"
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
-# JSON Schema's `email` format allows at most 64 characters before the @ (RFC 5321); the
+# JSON Schema's `email` format allows at most EMAIL_LOCAL_MAX characters before the @; the
 # pattern cannot say so without a look-ahead, which pydantic's engine does not read.
-EMAIL_LOCAL_MAX = 64
 
 
 def _email_local_part_short(value: str) -> str:

@@ -1,5 +1,6 @@
 """A buyer's (or a waiting family's) details, cleaned once for the pages and the JSON API."""
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,14 @@ from kennel.core.errors import ValidationFailed
 from kennel.reservations.tracking import Tracking
 
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
+# A subset of Django's validate_email: dot-atom local part, dotted host names, a letter TLD
+# (the JSON API's schema says the same: api/schemas.py). No quoted local parts, no address
+# literals: what a mail provider hands out, and what the page and the API both accept.
+EMAIL_PATTERN = (
+    r"^[A-Za-z0-9_%+-]+(\.[A-Za-z0-9_%+-]+)*"
+    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}$"
+)
+EMAIL_LOCAL_MAX = 64  # characters before the @ (RFC 5321)
 PHONE_ALLOWED = set("0123456789+-() ./")
 # The field messages stay English here (the JSON API speaks English); gettext_noop marks them
 # for kennel/locale, and the reserve form shows them in the buyer's language.
@@ -44,8 +53,10 @@ def buyer_validate(
         errors["email"] = [gettext_noop("Please enter your email address.")]
     else:
         try:
-            if len(email) > EMAIL_MAX:
+            if len(email) > EMAIL_MAX or len(email.partition("@")[0]) > EMAIL_LOCAL_MAX:
                 raise ValidationError("too long")
+            if not re.fullmatch(EMAIL_PATTERN, email):
+                raise ValidationError("not an address the shop takes")
             validate_email(email)
         except ValidationError:
             errors["email"] = [gettext_noop("Please enter a valid email address.")]
