@@ -13,14 +13,6 @@ from tests.factories import PuppyFactory
 
 pytestmark = pytest.mark.django_db
 
-GOOD = {
-    "name": "Jane Doe",
-    "email": "jane@example.com",
-    "phone": "+33 6 12 34 56 78",
-    "provider": "stripe",
-    "accept_terms": True,
-}
-
 
 def error(answer) -> str:
     assert answer["Content-Type"].startswith("application/json")
