@@ -21,9 +21,9 @@ TOO_LARGE_MESSAGE = "The request body is too large."
 
 
 def refuse_unreadable_write(request: HttpRequest) -> None:
-    """What every write is checked for before its body is read (api/routers.py): as
-    refuse_cross_site_write, then ApplicationError 413 PAYLOAD_TOO_LARGE for a body over
-    DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    """What every write to the API is checked for, before its body is read (api/routers.py
+    wraps each operation): refuse_cross_site_write, then ApplicationError 413
+    PAYLOAD_TOO_LARGE for a body over DATA_UPLOAD_MAX_MEMORY_SIZE."""
     refuse_cross_site_write(request)
     try:
         request.body  # noqa: B018 (read here, where its size is checked)

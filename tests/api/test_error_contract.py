@@ -105,3 +105,14 @@ def test_a_form_too_large_is_a_400_without_a_traceback_in_the_log(client, settin
 
     assert answer.status_code == 400
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+@pytest.mark.parametrize("action", ["pick", "pass", "withdraw"])
+def test_every_write_of_a_waiting_family_is_json_from_the_shop_only(client, action):
+    url = f"/api/waitlist/{'t' * 40}/{action}/"
+
+    plain = client.post(url, data="{}", content_type="text/plain")
+    cross_site = client.post(url, data="{}", content_type="application/json", HTTP_ORIGIN="null")
+
+    assert (plain.status_code, error(plain)) == (415, "UNSUPPORTED_MEDIA_TYPE")
+    assert (cross_site.status_code, error(cross_site)) == (403, "CROSS_ORIGIN_REFUSED")
