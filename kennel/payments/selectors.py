@@ -79,3 +79,31 @@ def _money(reservation: Reservation, sums: dict[str, Decimal]) -> ReservationMon
         refunding=sums.get(Refund.Status.PENDING, Decimal(0)),
         price=reservation.price,
     )
+
+
+# The refunds the shop makes on its own of a payment that is not the reservation's deposit
+# (payments/fulfilment.py): outside the deposit's money above, told apart to buyer and breeder.
+SENT_BACK = (
+    Refund.Reason.LATE_PAYMENT,
+    Refund.Reason.DUPLICATE_PAYMENT,
+    Refund.Reason.AMOUNT_MISMATCH,
+)
+
+
+@dataclass(frozen=True)
+class PaymentSentBack:
+    """A payment made for a reservation apart from its deposit — after the hold ended or the
+    puppy was taken, a second one, a wrong amount — refunded whole, and where that stands."""
+
+    amount: Decimal
+    currency: str
+    reason: str  # Refund.Reason
+    status: str  # Refund.Status
+
+
+def payments_sent_back(reservation: Reservation) -> list[PaymentSentBack]:
+    refunds = Refund.objects.filter(reservation=reservation, reason__in=SENT_BACK)
+    return [
+        PaymentSentBack(amount=r.amount, currency=r.currency, reason=r.reason, status=r.status)
+        for r in refunds.order_by("created_at", "pk")
+    ]

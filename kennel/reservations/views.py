@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST, require_safe
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import Busy
 from kennel.core.models import AuditLog
-from kennel.payments.selectors import reservation_money
+from kennel.payments.selectors import payments_sent_back, reservation_money
 from kennel.reservations.limits import hold_cooldown_until
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import TOKEN_RE, reservation_by_token
@@ -284,6 +284,8 @@ def _status_page(
         and puppy.status == Puppy.Status.AVAILABLE,
         "cooldown_until": _cooldown_until(reservation),
         "money": _money(reservation) if state in PAID else None,
+        # A payment refunded on its own (made too late, twice, or of a wrong amount).
+        "sent_back": payments_sent_back(reservation),
         "error": error,
     }
     response = render(

@@ -202,6 +202,38 @@ def test_a_late_payment_for_a_puppy_someone_else_holds_is_refunded_once(sandbox,
     assert Reservation.objects.get(pk=other.json()["id"]).status == "pending"
 
 
+def test_a_buyer_whose_late_payment_is_refunded_reads_it_on_their_page_and_so_does_the_breeder(
+    sandbox, live_server, admin_client
+):
+    # Tried: the buyer's status page only said "not available right now" (no payment, no
+    # refund, though the refund email links to it), and the back office showed the
+    # reservation's money as 0.00 paid, 0.00 refunded beside its own 520.00 refund.
+    puppy = PuppyFactory()
+    late = reserve(live_server.url, puppy.slug, n=1).json()
+    Reservation.objects.filter(pk=late["id"]).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert reserve(live_server.url, puppy.slug, n=2).status_code == 201
+    choose(late["checkout_url"], "pay")
+    reservation = settled(sandbox, late["id"])
+    deposit = f"{reservation.deposit_amount:.2f}"
+
+    waiting = httpx.get(f"{live_server.url}/reservations/{reservation.token}/").text
+    assert f"A payment of {deposit} EUR reached us after this reservation had ended." in waiting
+    assert "It is being refunded to you in full" in waiting
+
+    run_worker_once()
+    run_worker_once()
+    assert Refund.objects.get().status == "succeeded"
+    page = httpx.get(f"{live_server.url}/reservations/{reservation.token}/").text
+    assert "It was refunded to you in full" in page
+    back_office = admin_client.get(
+        f"/admin/reservations/reservation/{reservation.pk}/change/"
+    ).content.decode()
+    assert "Payment refunded apart from the deposit" in back_office
+    assert f"{deposit} EUR" in back_office
+
+
 def test_a_late_payment_for_a_puppy_still_free_confirms_it(sandbox, live_server):
     puppy = PuppyFactory()
     body = reserve(live_server.url, puppy.slug).json()

@@ -14,7 +14,8 @@ from kennel.core.admin import admin_change_url
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.money import format_money as money
 from kennel.payments.admin import payment_link, reservation_events
-from kennel.payments.selectors import ReservationMoney, reservation_money
+from kennel.payments.models import Refund
+from kennel.payments.selectors import ReservationMoney, payments_sent_back, reservation_money
 from kennel.reservations.admin.actions import OWNER_ACTIONS, offered
 from kennel.reservations.effects import EMAILS, Effect
 from kennel.reservations.models import Reservation, WaitlistEntry
@@ -158,6 +159,14 @@ def reservation_detail(
         "reservation": reservation,
         "amounts": [
             *_amounts(m),
+            *(
+                (
+                    "Payment refunded apart from the deposit",
+                    f"{money(p.amount, p.currency)} ({Refund.Reason(p.reason).label}; "
+                    f"refund {Refund.Status(p.status).label.lower()})",
+                )
+                for p in payments_sent_back(reservation)
+            ),
             ("Deposit terms accepted", reservation.terms_version or "—"),
             ("Buyer's language (their emails)", reservation.language or settings.LANGUAGE_CODE),
         ],
