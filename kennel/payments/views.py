@@ -205,6 +205,11 @@ def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
         context = {"reservation": reservation, "busy_message": exc.message}
         return render(request, "payments/cancelled.html", context, status=503)
     reservation.refresh_from_db()
+    if reservation.status != Reservation.Status.CANCELLED:
+        # Paid meanwhile (another tab, the webhook first) or ended otherwise: its own page
+        # says what it is, rather than "payment cancelled" (tried: "This reservation is
+        # deposit confirmed" under that title).
+        return HttpResponseSeeOther(reservation.get_absolute_url())
     puppy = reservation.puppy
     if puppy is None:
         # A waiting list's deposit: the family's own page says where they stand now.

@@ -325,3 +325,16 @@ def test_the_providers_cancel_page_offers_no_try_again_when_the_puppy_is_taken(c
     html = client.get(f"/payments/stripe/cancel/?reservation={reservation.token}")
 
     assert "Try again" not in html.content.decode()
+
+
+def test_the_providers_cancel_page_of_a_paid_reservation_leads_to_its_own_page(client):
+    # Tried: a confirmed reservation's cancel address said "Payment cancelled" and "This
+    # reservation is deposit confirmed".
+    reservation = _pending(status=S.CONFIRMED)
+
+    response = client.get(f"/payments/stripe/cancel/?reservation={reservation.token}")
+
+    assert response.status_code == 303
+    assert response["Location"] == reservation.get_absolute_url()
+    reservation.refresh_from_db()
+    assert reservation.status == S.CONFIRMED

@@ -143,3 +143,20 @@ def test_an_event_the_shop_never_acts_on_is_ignored_at_once_and_queues_no_work(c
     stored.refresh_from_db()
     assert stored.status == "ignored"
     assert SideEffect.objects.get().status == "sent"
+
+
+@pytest.mark.django_db
+def test_a_delivery_to_the_address_without_its_slash_is_stored_not_redirected(client):
+    # A POST answered 301 is a failed delivery to Stripe and PayPal: the endpoint is taken
+    # as the provider's dashboard may have been told it.
+    body = event()
+
+    answer = client.post(
+        "/webhooks/stripe",
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=sign(body),
+    )
+
+    assert answer.status_code == 200
+    assert WebhookEvent.objects.get().event_id == "evt_test_1"
