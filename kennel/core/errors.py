@@ -69,9 +69,17 @@ DATABASE_UNAVAILABLE_MESSAGE = gettext_noop(
 )
 
 
+PUPPY_NOT_OFFERED_MESSAGE = gettext_noop(
+    "This puppy is not among the ones offered to you in your turn. Please choose one of those."
+)
+
+
 class PuppyNotAvailable(ApplicationError):
-    def __init__(self) -> None:
-        super().__init__("PUPPY_NOT_AVAILABLE", PUPPY_NOT_AVAILABLE_MESSAGE, status=409)
+    """409 PUPPY_NOT_AVAILABLE: taken by someone else, or (with PUPPY_NOT_OFFERED_MESSAGE)
+    not one a waiting family may pick."""
+
+    def __init__(self, message: str = PUPPY_NOT_AVAILABLE_MESSAGE) -> None:
+        super().__init__("PUPPY_NOT_AVAILABLE", message, status=409)
 
 
 PUPPY_WENT_HOME_MESSAGE = gettext_noop(

@@ -18,7 +18,7 @@ from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
-from kennel.core.errors import PuppyNotAvailable
+from kennel.core.errors import PUPPY_NOT_OFFERED_MESSAGE, PuppyNotAvailable
 from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations.effects import CONFIRMED, Effect
@@ -157,9 +157,11 @@ def _pick(
 ) -> Reservation:
     offered = offered_to(entry).filter(slug=puppy_slug or "-")
     puppy_id = offered.values_list("pk", flat=True).first()
+    if puppy_id is None:  # not one of theirs to pick (their wish, kept, another litter)
+        raise PuppyNotAvailable(PUPPY_NOT_OFFERED_MESSAGE)
     # The shop's own conditional UPDATE: whoever else wants this puppy (a buyer in the shop)
     # loses to whichever commits first; one-active-reservation-per-puppy stands behind it.
-    if puppy_id is None or not Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
+    if not Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
         status=P.RESERVED, updated_at=now
     ):
         raise PuppyNotAvailable()

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from kennel.catalogue.models import Litter, Puppy
-from kennel.core.errors import PuppyNotAvailable
+from kennel.core.errors import PUPPY_NOT_OFFERED_MESSAGE, PuppyNotAvailable
 from kennel.core.models import AuditLog, SideEffect
 from kennel.reservations import picking, waitlist
 from kennel.reservations.effects import Effect
@@ -86,8 +86,12 @@ def test_picking_a_puppy_not_offered_changes_nothing():
     picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
 
     for slug in (kept.slug, other_litter.slug, "no-such-puppy"):
-        with pytest.raises(PuppyNotAvailable):
+        with pytest.raises(PuppyNotAvailable) as refused:
             picking.waitlist_pick(token=first.token, puppy_slug=slug)
+        # Tried: a family picking outside its wish was told the puppy "has just been reserved
+        # by someone else". The code stays the contract's; the words say what happened.
+        assert refused.value.code == "PUPPY_NOT_AVAILABLE"
+        assert refused.value.message == PUPPY_NOT_OFFERED_MESSAGE
 
     first.refresh_from_db()
     assert first.status == "choosing"
