@@ -11,6 +11,7 @@ from ninja.errors import HttpError, ValidationError
 
 from kennel.api.guards import refuse_unreadable_write
 from kennel.api.litters import router as litters_router
+from kennel.api.middleware import CODES
 from kennel.api.puppies import router as puppies_router
 from kennel.api.reservations import router as reservations_router
 from kennel.api.waitlist import router as waitlist_router
@@ -102,5 +103,5 @@ def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 
 @api.exception_handler(Http404)
 def not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    body = {"error": {"code": "NOT_FOUND", "message": "There is nothing at this address."}}
-    return api.create_response(request, body, status=404)
+    code, message = CODES[404]  # as for an address the API does not have (api/middleware.py)
+    return api.create_response(request, {"error": {"code": code, "message": message}}, status=404)

@@ -14,8 +14,7 @@ from kennel.core.admin import admin_change_url
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.money import format_money as money
 from kennel.payments.admin import payment_link, reservation_events
-from kennel.payments.models import Refund
-from kennel.payments.selectors import ReservationMoney, payments_sent_back, reservation_money
+from kennel.payments.selectors import SENT_BACK, ReservationMoney, reservation_money
 from kennel.reservations.admin.actions import OWNER_ACTIONS, offered
 from kennel.reservations.effects import EMAILS, Effect
 from kennel.reservations.models import Reservation, WaitlistEntry
@@ -162,10 +161,11 @@ def reservation_detail(
             *(
                 (
                     "Payment refunded apart from the deposit",
-                    f"{money(p.amount, p.currency)} ({Refund.Reason(p.reason).label}; "
-                    f"refund {Refund.Status(p.status).label.lower()})",
+                    f"{money(r.amount, r.currency)} ({r.get_reason_display()}; "
+                    f"refund {r.get_status_display().lower()})",
                 )
-                for p in payments_sent_back(reservation)
+                for r in refunds
+                if r.reason in SENT_BACK
             ),
             ("Deposit terms accepted", reservation.terms_version or "—"),
             ("Buyer's language (their emails)", reservation.language or settings.LANGUAGE_CODE),
