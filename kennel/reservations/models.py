@@ -34,7 +34,7 @@ class Reservation(BaseModel):
         NONE = "", "—"
         HOLD_EXPIRED = "hold_expired", "The hold ran out before payment"
         CHECKOUT_EXPIRED = "checkout_expired", "The provider's checkout expired"
-        BUYER_CANCELLED = "buyer_cancelled", "The buyer left the checkout"
+        BUYER_CANCELLED = "buyer_cancelled", "The buyer cancelled before paying"
         PROVIDER_ERROR = "provider_error", "The checkout could not be opened"
         CHECKOUT_NOT_STARTED = "checkout_not_started", "The checkout never reached the buyer"
         PAYMENT_FAILED = "payment_failed", "The payment failed"

@@ -233,6 +233,21 @@ def _cooldown_until(reservation: Reservation) -> datetime | None:
     )
 
 
+def _held_again(reservation: Reservation, puppy: Puppy) -> Reservation | None:
+    """The same buyer's (same email's) open reservation of this puppy, when this one ended
+    and they reserved it again (e.g. cancelled a card hold, then paid with PayPal): its page
+    is theirs, and this one must not tell them the puppy is taken."""
+    if reservation.status not in RETRYABLE or puppy.status == Puppy.Status.AVAILABLE:
+        return None
+    return (
+        Reservation.objects.filter(
+            puppy=puppy, buyer_email=reservation.buyer_email, status__in=Reservation.ACTIVE
+        )
+        .exclude(pk=reservation.pk)
+        .first()
+    )
+
+
 @dataclass(frozen=True)
 class Money:
     """The money lines of a paid reservation's page, as the buyer reads them."""
@@ -283,6 +298,7 @@ def _status_page(
         and puppy.is_published
         and puppy.status == Puppy.Status.AVAILABLE,
         "cooldown_until": _cooldown_until(reservation),
+        "held_again": _held_again(reservation, puppy),
         "money": _money(reservation) if state in PAID else None,
         # A payment refunded on its own (made too late, twice, or of a wrong amount).
         "sent_back": payments_sent_back(reservation),

@@ -137,6 +137,22 @@ def test_the_timeline_says_who_in_words(actor, words):
 
 
 @pytest.mark.django_db
+def test_a_hold_the_buyer_cancelled_on_the_shop_says_so_not_that_they_left_the_checkout(
+    client, admin_client
+):
+    """Tried: a buyer cancelled on the shop's own status page, and the timeline said "The
+    buyer left the checkout" (the reason is the same whichever page they cancelled from)."""
+    reservation = ReservationFactory()
+    cancelled = client.post(reverse("reservations:cancel", kwargs={"token": reservation.token}))
+    assert cancelled.status_code == 303
+
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", detail(admin_client, reservation)))
+
+    assert "Cancelled — The buyer cancelled before paying the buyer" in text
+    assert "left the checkout" not in text
+
+
+@pytest.mark.django_db
 def test_a_pending_hold_offers_only_its_release(admin_client):
     reservation = ReservationFactory()
 

@@ -195,6 +195,34 @@ def test_try_again_is_not_shown_when_the_puppy_is_taken(client, status, puppy_st
     assert "See the puppies available now" in html
 
 
+@pytest.mark.parametrize("again", [S.PENDING, S.CONFIRMED])
+def test_an_ended_reservation_leads_its_buyer_to_the_one_they_made_again(client, again):
+    """Tried: a buyer cancelled their card hold and reserved the same puppy with PayPal; the
+    first reservation's page said the puppy "is not available right now"."""
+    first = ReservationFactory(
+        status=S.CANCELLED, buyer_email="ann@example.com", puppy=PuppyFactory(name="Rosie")
+    )
+    second = ReservationFactory(
+        puppy=first.puppy, status=again, buyer_email="ann@example.com", provider="paypal"
+    )
+
+    html = _html(client, first)
+
+    assert "You reserved Rosie again since:" in html
+    assert f'<a href="{second.get_absolute_url()}">see that reservation</a>' in html
+    assert "is not available right now" not in html
+
+
+def test_another_buyers_reservation_of_the_puppy_is_never_linked(client):
+    first = ReservationFactory(status=S.CANCELLED, buyer_email="ann@example.com")
+    other = ReservationFactory(puppy=first.puppy, buyer_email="bob@example.com")
+
+    html = _html(client, first)
+
+    assert other.token not in html
+    assert "is not available right now" in html
+
+
 def test_a_buyer_who_keeps_cancelling_is_told_when_they_may_reserve_again(client, settings):
     settings.HOLD_COOLDOWN_SECONDS = 120
     first = ReservationFactory(
