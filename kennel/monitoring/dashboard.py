@@ -236,7 +236,8 @@ def _reservation_books(refunded: dict[str, Decimal]) -> tuple[int, list[Currency
     deposits' refunds by currency) and balances."""
     confirmed = Q(status=S.CONFIRMED)
     # A refunded reservation still holds what its refunds did not give back (a fee the breeder
-    # kept, a refund the provider refused) — when its refunds are in the books at all.
+    # kept, a refund the provider refused) — when its refunds are in the books at all — and
+    # one cancelled keeping its whole deposit holds all of it.
     kept = Q(
         Exists(
             Refund.objects.filter(
@@ -244,7 +245,7 @@ def _reservation_books(refunded: dict[str, Decimal]) -> tuple[int, list[Currency
             )
         ),
         status=S.REFUNDED,
-    )
+    ) | Q(status=S.REFUNDED, status_reason=Reservation.Reason.OWNER_KEPT)
     holding = Q(status__in=HOLDING) | kept
     rows = (
         Reservation.objects.filter(Q(status__in=[S.PROCESSING, *HOLDING]) | kept)

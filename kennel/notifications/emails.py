@@ -44,6 +44,7 @@ SUBJECTS = {
     K.BUYER_EXPIRED: _("Your hold on {puppy} has ended"),
     K.BUYER_RELEASED: _("Your hold on {puppy} was released"),
     K.BUYER_REFUND: _("Your payment for {puppy} is being refunded"),
+    K.BUYER_KEPT: _("Your reservation of {puppy} is cancelled"),
     K.OWNER_REFUND: _("Refund issued: {puppy}, {buyer}"),
     K.WAITLIST_JOINED: _("You are number {position} on the waiting list for {litter}"),
     K.WAITLIST_MOVED: _("Your place on the waiting list for {litter} is now number {position}"),
@@ -219,6 +220,7 @@ def _context(
         "amount": format_money(reservation.deposit_amount, reservation.currency),
         "price": format_money(reservation.price, reservation.currency),
         "balance": format_money(money.balance_due, reservation.currency),
+        "kept": format_money(money.held, reservation.currency),  # the deposit the breeder keeps
         "provider": reservation.get_provider_display(),
         "late": reservation.status_reason == Reservation.Reason.LATE_PAYMENT_ACCEPTED,
         "status_url": site + reservation.get_absolute_url(),

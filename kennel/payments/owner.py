@@ -24,7 +24,17 @@ from kennel.reservations.models import Reservation, WaitlistEntry
 S = Reservation.Status
 
 NOT_REFUNDABLE_MESSAGE = "This reservation holds no deposit to refund."
-AMOUNT_KEPT_MESSAGE = "The amount to keep must be at least 0 and less than the deposit held ({})."
+LIST_KEPT_MESSAGE = (
+    "A waiting list's deposit is kept by leaving the family on the list (or as its terms say "
+    "when the family withdraws); cancelling and keeping it all is for a puppy's reservation."
+)
+HELD_CHANGED_MESSAGE = (
+    "The deposit held is now {}, not the amount you chose to keep: look at the amounts again."
+)
+AMOUNT_KEPT_MESSAGE = (
+    "The amount to keep must be at least 0 and less than the deposit held ({}); "
+    "to keep all of it, the reservation is cancelled keeping the deposit."
+)
 RESERVATION_ACTIVE_MESSAGE = (
     "This reservation is still open: release the hold or refund the deposit before erasing "
     "the buyer's details."
@@ -109,6 +119,53 @@ def _refund_locked(
         reservation, actor=actor, partial=kept > 0, puppy_available=puppy_available
     )
     return refund
+
+
+def reservation_keep_deposit(
+    *,
+    reservation_id: uuid.UUID | str,
+    actor: str,
+    amount_held: Decimal,
+    puppy_available: bool = True,
+) -> bool:
+    """Cancel a puppy's confirmed (or completed) reservation and keep the whole deposit it
+    holds, as deposit terms that make it non-refundable allow: no money moves. Like a refund,
+    the reservation ends as refunded (reason owner_kept: the books count the deposit as held),
+    the buyer is told by email, and the puppy is on sale again — or taken off sale when
+    `puppy_available` is False (a puppy that went home stays sold until put on sale).
+
+    `amount_held` is the deposit held as the breeder saw it when choosing; it is refused
+    (AMOUNT_INVALID) when that changed meanwhile (a refund at the provider), as is a waiting
+    list's deposit. Returns False, changing nothing, when the reservation ended already
+    (posted twice). Raises RefundRefused (NOT_REFUNDABLE, AMOUNT_INVALID)."""
+    with locked_transaction():
+        reservation = reservations.lock_for_payment(reservation_id=reservation_id)
+        if reservation.status == S.REFUNDED:
+            return False
+        if reservation.status not in (S.CONFIRMED, S.COMPLETED) or not (
+            reservation.external_payment_id
+        ):
+            raise RefundRefused("NOT_REFUNDABLE", NOT_REFUNDABLE_MESSAGE, status=409)
+        if reservation.puppy_id is None:
+            raise RefundRefused(
+                "AMOUNT_INVALID", LIST_KEPT_MESSAGE, extra={"field": "amount_kept"}, status=422
+            )
+        held = reservation_money(reservation).held
+        if held <= 0 or held != amount_held:
+            raise RefundRefused(
+                "AMOUNT_INVALID",
+                HELD_CHANGED_MESSAGE.format(f"{held} {reservation.currency}"),
+                extra={"field": "amount_kept"},
+                status=422,
+            )
+        audit("payments.deposit.kept", actor=actor, obj=reservation, kept=str(held))
+        return reservations.reservation_owner_refunded(
+            reservation,
+            actor=actor,
+            partial=True,
+            puppy_available=puppy_available,
+            kept_all=True,
+        )
 
 
 def waitlist_withdraw(*, token: str, actor: str = "buyer") -> Refund | None:

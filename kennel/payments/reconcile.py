@@ -85,10 +85,13 @@ def _check_books(result: Reconciliation) -> None:
     """
     payments: dict[tuple[str, str], tuple[str, Decimal]] = {}
     status_of: dict[tuple[str, str], str] = {}
+    kept_whole: set[tuple[str, str]] = set()  # cancelled by the breeder, the deposit kept
     for r in Reservation.objects.exclude(external_payment_id__isnull=True):
         key = (r.provider, str(r.external_payment_id))
         payments[key] = (r.currency, r.deposit_amount)
         status_of[key] = r.status
+        if r.status_reason == Reservation.Reason.OWNER_KEPT:
+            kept_whole.add(key)
     out: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     has_rows: set[tuple[str, str]] = set()
     for refund in Refund.objects.all():
@@ -106,7 +109,7 @@ def _check_books(result: Reconciliation) -> None:
         refunded = out[key][Refund.Status.SUCCEEDED]
         refunding = out[key][Refund.Status.PENDING]
         status = status_of.get(key)
-        if status == S.REFUNDED and key not in has_rows:
+        if status == S.REFUNDED and key not in has_rows and key not in kept_whole:
             refunded = amount  # refunded in full at the provider before refunds had rows
         books.refunded += refunded
         books.refunding += refunding

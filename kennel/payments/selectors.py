@@ -67,7 +67,11 @@ def reservations_money(reservations: Iterable[Reservation]) -> dict[uuid.UUID, R
 
 def _money(reservation: Reservation, sums: dict[str, Decimal]) -> ReservationMoney:
     paid = reservation.deposit_amount if reservation.external_payment_id else Decimal(0)
-    if reservation.status == S.REFUNDED and not any(sums.values()):
+    if (
+        reservation.status == S.REFUNDED
+        and reservation.status_reason != Reservation.Reason.OWNER_KEPT
+        and not any(sums.values())
+    ):
         # Refunded in full at the provider before refunds were kept one by one. (A refund the
         # provider refused is a row too: then nothing went back, and the deposit is held.)
         sums = {Refund.Status.SUCCEEDED: paid}

@@ -16,6 +16,7 @@ class Effect(models.TextChoices):
     BUYER_EXPIRED = "buyer_expired", "Buyer: hold expired"
     BUYER_RELEASED = "buyer_released", "Buyer: hold released by the breeder"
     BUYER_REFUND = "buyer_refund", "Buyer: refund issued"
+    BUYER_KEPT = "buyer_kept", "Buyer: cancelled, deposit kept"
     OWNER_REFUND = "owner_refund", "Owner: refund issued"
     GA4_PURCHASE = "ga4_purchase", "GA4: purchase"
     META_PURCHASE = "meta_purchase", "Meta: Purchase"
@@ -55,6 +56,7 @@ BUYER_EMAILS = (
     Effect.BUYER_EXPIRED,
     Effect.BUYER_RELEASED,
     Effect.BUYER_REFUND,
+    Effect.BUYER_KEPT,
     *WAITLIST_EMAILS,
 )
 EMAILS = OWNER_EMAILS + BUYER_EMAILS

@@ -45,6 +45,8 @@ class Reservation(BaseModel):
         OWNER_RELEASED = "owner_released", "The breeder released the hold"
         OWNER_REFUNDED = "owner_refunded", "Cancelled by the breeder; deposit refunded"
         OWNER_REFUNDED_PART = "owner_refunded_part", "Cancelled by the breeder; part kept"
+        # Ends as "refunded" (the breeder's end of a paid reservation), with nothing sent back.
+        OWNER_KEPT = "owner_kept", "Cancelled by the breeder; deposit kept"
         PICKED_UP = "picked_up", "The puppy went home"
 
     class Provider(models.TextChoices):

@@ -221,6 +221,8 @@ def _enqueue_effects(reservation: Reservation, *, was_active: bool) -> None:
         kinds = [Effect.BUYER_FAILED]
     elif status == S.CANCELLED and reason == R.OWNER_RELEASED:
         kinds = [Effect.BUYER_RELEASED]
+    elif status == S.REFUNDED and reason == R.OWNER_KEPT:
+        kinds = [Effect.BUYER_KEPT]  # no refund, so none of a refund's emails
     # A refund's emails go with its Refund row (payments), one per refund, whoever made it.
     if kinds:
         outbox_enqueue(kinds=kinds, subject=reservation, reservation_id=reservation.pk)
@@ -487,11 +489,17 @@ def reservation_release_hold(*, reservation_id: uuid.UUID | str, actor: str) -> 
 
 
 def reservation_owner_refunded(
-    reservation: Reservation, *, actor: str, partial: bool, puppy_available: bool
+    reservation: Reservation,
+    *,
+    actor: str,
+    partial: bool,
+    puppy_available: bool,
+    kept_all: bool = False,
 ) -> bool:
     """confirmed/completed -> refunded by the breeder (payments/owner.py sends the money,
-    under this reservation's lock). The puppy is on sale again, or taken off sale."""
-    reason = R.OWNER_REFUNDED_PART if partial else R.OWNER_REFUNDED
+    under this reservation's lock), or ended with the whole deposit kept (`kept_all`: the
+    buyer is told). The puppy is on sale again, or taken off sale."""
+    reason = R.OWNER_KEPT if kept_all else R.OWNER_REFUNDED_PART if partial else R.OWNER_REFUNDED
     if not _move(reservation, S.REFUNDED, actor=actor, reason=reason):
         return False
     if not puppy_available and reservation.puppy_id is not None:

@@ -48,6 +48,12 @@ STATUS_HEADLINE = {
     S.RELEASED: _("Payment failed"),
     S.REFUNDED: _("Deposit refunded"),
 }
+# Cancelled by the breeder after payment, the whole deposit kept (it ends as "refunded").
+KEPT_HEADLINE = _("Reservation cancelled")
+KEPT_TEXT = _(
+    "The breeder cancelled this reservation and kept the deposit, as the deposit terms allow."
+)
+KEPT_TIMELINE = _("Reservation cancelled by the breeder; the deposit was kept")
 POLLING = (S.PENDING, S.PROCESSING)
 # Closed without a payment: the buyer may simply try again once the puppy is free.
 RETRYABLE = (S.EXPIRED, S.CANCELLED, S.RELEASED)
@@ -193,11 +199,11 @@ def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
     if reservation.closed_at and reservation.status not in Reservation.ACTIVE:
         seen.setdefault(reservation.status, reservation.closed_at)
     from_list = "picked" in seen
+    texts = dict(TIMELINE_TEXT, held=JOINED_TEXT if from_list else TIMELINE_TEXT["held"])
+    if reservation.status_reason == Reservation.Reason.OWNER_KEPT:
+        texts[S.REFUNDED] = KEPT_TIMELINE
     steps = [
-        Step(
-            (JOINED_TEXT if key == "held" and from_list else TIMELINE_TEXT[key]).format(puppy=name),
-            at,
-        )
+        Step(texts[key].format(puppy=name), at)
         # By time; at the same instant, in the order the states follow one another.
         for key, at in sorted(seen.items(), key=lambda item: (item[1], ORDER.index(item[0])))
     ]
@@ -280,12 +286,13 @@ def _status_page(
     request: HttpRequest, reservation: Reservation, puppy: Puppy, *, error: Busy | None = None
 ) -> HttpResponse:
     state = S(reservation.status)
+    kept = reservation.status_reason == Reservation.Reason.OWNER_KEPT
     context: dict[str, Any] = {
         "reservation": reservation,
         "puppy": puppy,
         "photo": next(iter(puppy.photos.all()), None),
-        "headline": STATUS_HEADLINE[state],
-        "status_text": STATUS_TEXT[state].format(puppy=puppy.name),
+        "headline": KEPT_HEADLINE if kept else STATUS_HEADLINE[state],
+        "status_text": (KEPT_TEXT if kept else STATUS_TEXT[state]).format(puppy=puppy.name),
         "polling": state in POLLING,
         # The JSON twin of this page (kennel/api); the script polls it while payment is open.
         "status_api_url": f"{get_script_prefix()}api/reservations/{reservation.token}/",

@@ -44,9 +44,10 @@ from kennel.core.errors import ApplicationError
 from kennel.core.models import SideEffect
 from kennel.core.outbox import side_effect_run
 from kennel.payments.models import Refund, WebhookEvent
-from kennel.payments.owner import RefundRefused, reservation_refund
+from kennel.payments.owner import RefundRefused, reservation_keep_deposit, reservation_refund
 from kennel.payments.providers import BuyerActionRequired
 from kennel.payments.reconcile import payments_reconcile
+from kennel.payments.selectors import reservation_money
 from kennel.payments.services import checkout_start, payment_refresh
 from kennel.reservations import services as reservations
 from kennel.reservations.effects import EMAILS, Effect
@@ -286,6 +287,29 @@ class DepositFlow(RuleBasedStateMachine):
             assert reservation.status in (S.CONFIRMED, S.COMPLETED)
 
     @precondition(lambda self: self.reservation_ids)
+    @rule(i=st.integers(0, 50), available=st.booleans())
+    def owner_keeps_the_whole_deposit(self, i: int, available: bool) -> None:
+        """Cancelled keeping all of the deposit held (non-refundable terms): nothing is sent."""
+        reservation = self._reservation(i)
+        try:
+            kept = reservation_keep_deposit(
+                reservation_id=reservation.pk,
+                actor="admin:owner",
+                amount_held=reservation_money(reservation).held,
+                puppy_available=available,
+            )
+        except RefundRefused as exc:
+            refusal = exc.code
+        else:
+            assert kept == (reservation.status in (S.CONFIRMED, S.COMPLETED))
+            return
+        # Refused only for what holds no deposit of its own (or nothing any more).
+        assert refusal in ("NOT_REFUNDABLE", "AMOUNT_INVALID"), refusal
+        assert reservation.status not in (S.CONFIRMED, S.COMPLETED) or not (
+            reservation_money(reservation).held
+        ), reservation.status
+
+    @precondition(lambda self: self.reservation_ids)
     @rule(i=st.integers(0, 50))
     def owner_releases_hold(self, i: int) -> None:
         reservation = self._reservation(i)
@@ -350,6 +374,21 @@ class DepositFlow(RuleBasedStateMachine):
         assert not books.unaccounted, books.unaccounted
         for currency, b in books.books.items():
             assert b.balanced, (currency, b)
+        # Held: each deposit less what went back of it — the whole of one the breeder kept.
+        held: dict[str, Decimal] = {}
+        for r in Reservation.objects.filter(
+            status__in=(S.CONFIRMED, S.COMPLETED, S.REFUNDED), external_payment_id__isnull=False
+        ):
+            back = Refund.objects.filter(
+                provider=r.provider, external_payment_id=r.external_payment_id
+            ).exclude(status=Refund.Status.FAILED)
+            kept_all = r.status_reason == Reservation.Reason.OWNER_KEPT
+            if r.status == S.REFUNDED and not back.exists() and not kept_all:
+                continue  # refunded in full at the provider before refunds had rows
+            total = back.aggregate(t=Sum("amount"))["t"] or Decimal(0)
+            held[r.currency] = held.get(r.currency, Decimal(0)) + r.deposit_amount - total
+        for currency, amount in held.items():
+            assert books.books[currency].held == amount, (currency, books.books[currency], amount)
         for r in Reservation.objects.exclude(external_payment_id__isnull=True):
             refunds = Refund.objects.filter(
                 provider=r.provider, external_payment_id=r.external_payment_id

@@ -29,7 +29,11 @@ from kennel.core.admin import (
 from kennel.core.errors import ApplicationError
 from kennel.core.money import decimals
 from kennel.core.money import format_money as money
-from kennel.payments.owner import reservation_erase_buyer, reservation_refund
+from kennel.payments.owner import (
+    reservation_erase_buyer,
+    reservation_keep_deposit,
+    reservation_refund,
+)
 from kennel.payments.selectors import reservations_money
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import (
@@ -43,8 +47,10 @@ S = Reservation.Status
 KEEP_NOT_A_NUMBER = "The amount to keep must be a number, like 0 or 50.00."
 KEEP_NEGATIVE = "The amount to keep cannot be negative."
 KEEP_TOO_PRECISE = "The amount to keep has more decimal places than {currency} has."
-KEEP_NOT_BELOW = (
-    "The amount to keep must be less than the deposit held ({held}): to keep it all, do not refund."
+KEEP_ABOVE = "The amount to keep cannot be more than the deposit held ({held})."
+KEEP_ALL_OF_LIST = (
+    "A waiting list's deposit cannot be kept whole from here: leave the family on the list, "
+    "or keep less than the deposit held ({held})."
 )
 KEEP_MIXED_CURRENCIES = (
     "The selected deposits are in different currencies: refund them keeping nothing, "
@@ -164,7 +170,10 @@ class RefundForm(forms.Form):
         initial="0",
         required=False,
         max_length=20,
-        help_text="For example a fee your deposit terms allow. 0 refunds the whole deposit.",
+        help_text=(
+            "For example a fee your deposit terms allow. 0 refunds the whole deposit; the whole "
+            "deposit keeps it all (non-refundable terms) and refunds nothing."
+        ),
     )
     puppy_available = forms.BooleanField(
         label="Make the puppy available again",
@@ -204,10 +213,11 @@ class RefundForm(forms.Form):
         for reservation, held in self.held:
             if keep != keep.quantize(Decimal(1).scaleb(-decimals(reservation.currency))):
                 raise forms.ValidationError(KEEP_TOO_PRECISE.format(currency=reservation.currency))
-            if held > 0 and keep >= held:
-                raise forms.ValidationError(
-                    KEEP_NOT_BELOW.format(held=money(held, reservation.currency))
-                )
+            held_text = money(held, reservation.currency)
+            if held > 0 and keep > held:
+                raise forms.ValidationError(KEEP_ABOVE.format(held=held_text))
+            if held > 0 and keep == held and reservation.puppy_id is None:
+                raise forms.ValidationError(KEEP_ALL_OF_LIST.format(held=held_text))
         return keep
 
 
@@ -215,6 +225,11 @@ class RefundForm(forms.Form):
 class RefundChoice:
     keep: Decimal = Decimal(0)
     puppy_available: bool = True
+
+
+def keeps_all(choice: RefundChoice, held: Decimal) -> bool:
+    """The breeder keeps the whole deposit held: the reservation is cancelled, nothing sent."""
+    return held > 0 and choice.keep == held
 
 
 # --- what each action says and does ---------------------------------------------------------
@@ -252,12 +267,19 @@ def _describe(
                     if choice.puppy_available
                     else f"{puppy} is taken off sale (hidden from the shop)."
                 )
-            details = [
-                f"Refunded to the buyer: {money(held - choice.keep, cur)} "
-                f"(deposit held {money(held, cur)}, kept {money(choice.keep, cur)}).",
-                f"Told by email: the buyer ({email}) and {_owner_told()}.",
-                puppy_line,
-            ]
+            if keeps_all(choice, held):
+                details = [
+                    f"Nothing is refunded: you keep the whole deposit ({money(held, cur)}).",
+                    f"Told by email: the buyer ({email}).",
+                    puppy_line,
+                ]
+            else:
+                details = [
+                    f"Refunded to the buyer: {money(held - choice.keep, cur)} "
+                    f"(deposit held {money(held, cur)}, kept {money(choice.keep, cur)}).",
+                    f"Told by email: the buyer ({email}) and {_owner_told()}.",
+                    puppy_line,
+                ]
     elif action is PICKED_UP:
         details = [
             status,
@@ -312,7 +334,8 @@ def _consequences(action: OwnerAction, choice: RefundChoice, count: int) -> list
                 else "Each reservation is cancelled and its deposit refunded through its "
                 "payment provider, less the amount you keep."
             )
-            + " The money goes back once, however often this is confirmed.",
+            + " The money goes back once, however often this is confirmed. Keeping the whole "
+            "deposit (non-refundable terms) cancels without a refund; only the buyer is told.",
             f"{'The buyer' if one else 'Each buyer'} and {_owner_told()} are told by email.",
             puppy,
         ]
@@ -340,13 +363,30 @@ def _consequences(action: OwnerAction, choice: RefundChoice, count: int) -> list
 
 
 def _perform(
-    action: OwnerAction, request: HttpRequest, reservation: Reservation, choice: RefundChoice
+    action: OwnerAction,
+    request: HttpRequest,
+    reservation: Reservation,
+    choice: RefundChoice,
+    held: Decimal,
 ) -> tuple[int, str]:
-    """Call the action's one service for one reservation; the message that says the outcome."""
+    """Call the action's one service for one reservation (`held`: its deposit held, as its
+    confirmation showed it); the message that says the outcome."""
     actor = staff_actor(request)
     who = _puppy_and_buyer(reservation)
     pk = reservation.pk
     try:
+        if action is REFUND and keeps_all(choice, held):
+            if reservation_keep_deposit(
+                reservation_id=pk,
+                actor=actor,
+                amount_held=held,
+                puppy_available=choice.puppy_available,
+            ):
+                return messages.SUCCESS, (
+                    f"{who}: cancelled — you keep the whole deposit of "
+                    f"{money(held, reservation.currency)}; the buyer is told by email."
+                )
+            return messages.WARNING, f"{who}: already cancelled or refunded — nothing changed."
         if action is REFUND:
             refund = reservation_refund(
                 reservation_id=pk,
@@ -427,7 +467,7 @@ def confirm_or_do(
         hidden = {"refund_form": "1", "shown_keep": str(choice.keep)}
         ready = ready and bound  # a refund is done only with the page's choices
     if ready:
-        add_messages(request, [_perform(action, request, r, choice) for r in reservations])
+        add_messages(request, [_perform(action, request, r, choice, h) for r, h in held])
         return None
     page = Confirmation(
         title=action.title,

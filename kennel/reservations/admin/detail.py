@@ -33,6 +33,7 @@ WHAT = {
     "payments.refund.succeeded": "Refund done at the provider",
     "payments.refund.failed": "Refund failed at the provider",
     "payments.refund.recorded": "Refund made at the provider recorded",
+    "payments.deposit.kept": "Cancelled keeping the whole deposit",
 }
 
 
@@ -86,9 +87,11 @@ def _what(entry: AuditLog) -> str:
     words = WHAT.get(entry.action)
     if words is None and entry.action.startswith("reservations.reservation."):
         words = str(S(step).label) if step in S.values else None
-    text = words or entry.action
     data = entry.data if isinstance(entry.data, dict) else {}
     reason = data.get("reason")
+    if reason == Reservation.Reason.OWNER_KEPT:
+        words = "Closed"  # "refunded" is its status, but nothing was sent back
+    text = words or entry.action
     if reason and reason in Reservation.Reason.values and reason != step:
         text += f" — {Reservation.Reason(reason).label}"
     if data.get("kept") not in (None, "0", "0.00"):
