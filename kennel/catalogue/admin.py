@@ -377,6 +377,20 @@ class PuppyAdmin(admin.ModelAdmin):
     inlines = (PuppyPhotoInline,)
     actions = ["put_on_sale", "take_off_sale"]
 
+    def save_model(self, request: HttpRequest, obj: Puppy, form: Any, change: bool) -> None:
+        """A new puppy is saved as it is. An existing one saves only the fields the form
+        changed (its amounts together, as save() rounds them to the currency): never the
+        status, which a hold, a payment or a release may have changed since this page read
+        the puppy — written back, it would strand the puppy held or refuse the save (tried)."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        fields = {f for f in form.changed_data if f != "status"}
+        if fields & {"price", "deposit", "currency"}:
+            fields |= {"price", "deposit", "currency"}
+        if fields:
+            obj.save(update_fields=[*sorted(fields), "updated_at"])
+
     @admin.display(description="price", ordering="price")
     def price_shown(self, puppy: Puppy) -> str:
         return format_money(puppy.price, puppy.currency)

@@ -9,7 +9,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import BaseModel
-from kennel.core.money import UnknownCurrency, currency_info, quantize
+from kennel.core.money import UnknownCurrency, currency_info, decimals, quantize
 
 
 def validate_currency(value: str) -> None:
@@ -115,6 +115,26 @@ class Litter(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """Amounts save() would store as nothing a provider can charge are refused first:
+        a usual price or list deposit of 0 or less, once rounded to the currency."""
+        super().clean()
+        currency = _known_currency(self.currency)
+        if currency is None:
+            return  # the currency field says why
+        errors = {}
+        if self.usual_price is not None and quantize(Decimal(self.usual_price), currency) <= 0:
+            errors["usual_price"] = f"The usual price must be more than 0 {currency}."
+        if self.waitlist_deposit is not None and (
+            quantize(Decimal(self.waitlist_deposit), currency) <= 0
+        ):
+            errors["waitlist_deposit"] = (
+                f"The waiting list deposit must be at least {smallest(currency)} {currency}, "
+                "or empty to use the share of the usual price."
+            )
+        if errors:
+            raise ValidationError(errors)
+
     def save(self, *args: object, **kwargs: object) -> None:
         if not self.slug:
             self.slug = self._free_slug()
@@ -212,6 +232,31 @@ class Puppy(BaseModel):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        """What save() would store, checked first: a price and a deposit a provider can
+        charge (at least the currency's smallest unit, once rounded to it), the deposit not
+        above the price — a message under the field, never a refused write."""
+        super().clean()
+        currency = _known_currency(self.currency)
+        if currency is None or self.price is None:
+            return  # the field says why
+        price = quantize(Decimal(self.price), currency)
+        if price <= 0:
+            raise ValidationError({"price": f"The price must be more than 0 {currency}."})
+        deposit = (
+            default_deposit(price, currency)
+            if self.deposit is None
+            else quantize(Decimal(self.deposit), currency)
+        )
+        if deposit <= 0:
+            raise ValidationError(
+                {"deposit": f"The deposit must be at least {smallest(currency)} {currency}."}
+            )
+        if deposit > price:
+            raise ValidationError(
+                {"deposit": f"The deposit cannot be more than the price ({price} {currency})."}
+            )
+
     def save(self, *args: object, **kwargs: object) -> None:
         # Providers answer in upper case and in the currency's own minor unit: store the same,
         # or a correct payment would look like a wrong amount (invariant 4) and be refunded.
@@ -232,7 +277,19 @@ class Puppy(BaseModel):
 
 def default_deposit(price: Decimal, currency: str) -> Decimal:
     share = Decimal(str(settings.DEPOSIT_SHARE))
-    return min(price, max(quantize(price * share, currency), Decimal("0.01")))
+    return min(price, max(quantize(price * share, currency), smallest(currency)))
+
+
+def smallest(currency: str) -> Decimal:
+    """The smallest amount `currency` can be charged in: 0.01 EUR, 1 JPY."""
+    return Decimal(1).scaleb(-decimals(currency))
+
+
+def _known_currency(value: str | None) -> str | None:
+    try:
+        return currency_info(value or "").code
+    except UnknownCurrency:
+        return None
 
 
 # The catalogue card is at most about 570 CSS px wide (one column on a phone): it is offered

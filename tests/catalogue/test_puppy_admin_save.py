@@ -1,0 +1,222 @@
+"""The breeder saves a puppy while families reserve it; and types amounts no provider can
+charge. Tried: a save wrote back the status the page had read — on PostgreSQL a hold made
+meanwhile made the save fail with a 500, a release made meanwhile left the puppy held for
+nobody — and a price of 0, a JPY deposit of 0.4 or a litter's usual price of -100 were
+accepted by the form, then refused by the database (500), or offered families a 0.00 list."""
+
+import threading
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models.signals import pre_save
+from django.urls import reverse
+
+from kennel.catalogue.models import Litter, Puppy
+from kennel.reservations.buyers import Buyer
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import reservation_hold, reservation_release
+from tests.factories import LitterFactory, PuppyFactory
+
+BUYER = Buyer(name="Ann Lee", email="ann@example.com", phone="+33 6 12 34 56 78")
+
+
+def puppy_form(puppy: Puppy, **changes: str) -> dict[str, str]:
+    """The puppy's change form as the back office posts it, with `changes`."""
+    form = {
+        "name": puppy.name,
+        "slug": puppy.slug,
+        "litter": str(puppy.litter_id or ""),
+        "breed": puppy.breed,
+        "sex": puppy.sex,
+        "colour": puppy.colour,
+        "born_on": puppy.born_on.isoformat(),
+        "price": str(puppy.price),
+        "deposit": str(puppy.deposit),
+        "currency": puppy.currency,
+        "is_published": "on" if puppy.is_published else "",
+        "description": puppy.description,
+        "photos-TOTAL_FORMS": "0",
+        "photos-INITIAL_FORMS": "0",
+        "photos-MIN_NUM_FORMS": "0",
+        "photos-MAX_NUM_FORMS": "1000",
+    }
+    return {**form, **changes}
+
+
+@pytest.fixture
+def meanwhile() -> Iterator[Callable[[Callable[[], Any]], None]]:
+    """`meanwhile(work)`: while the back office saves a puppy (after it read it, before it
+    writes it), `work` runs and commits in another thread, on its own connection."""
+    jobs: list[Callable[[], Any]] = []
+
+    def run(sender: Any, instance: Puppy, **kwargs: Any) -> None:
+        while jobs:
+            job = jobs.pop()
+            thread = threading.Thread(target=_committed, args=(job,))
+            thread.start()
+            thread.join()
+
+    pre_save.connect(run, sender=Puppy)
+    yield jobs.append
+    pre_save.disconnect(run, sender=Puppy)
+
+
+def _committed(job: Callable[[], Any]) -> None:
+    try:
+        job()
+    finally:
+        connection.close()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writer at a time")
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_made_while_the_breeder_saves_the_puppy_stands(admin_client, meanwhile):
+    puppy = PuppyFactory(description="Calm.")
+    meanwhile(lambda: reservation_hold(puppy_slug=puppy.slug, buyer=BUYER, provider="stripe"))
+
+    saved = admin_client.post(
+        reverse("admin:catalogue_puppy_change", args=[puppy.pk]),
+        puppy_form(puppy, description="Calm, loves children."),
+    )
+
+    assert saved.status_code == 302
+    puppy.refresh_from_db()
+    assert (puppy.status, puppy.description) == ("held", "Calm, loves children.")
+    assert Reservation.objects.get(puppy=puppy).status == "pending"
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="SQLite runs one writer at a time")
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_released_while_the_breeder_saves_the_puppy_leaves_it_available(
+    admin_client, meanwhile
+):
+    puppy = PuppyFactory()
+    hold = reservation_hold(puppy_slug=puppy.slug, buyer=BUYER, provider="stripe")
+    meanwhile(
+        lambda: reservation_release(
+            reservation_id=hold.pk,
+            status="cancelled",
+            actor="buyer",
+            reason=Reservation.Reason.BUYER_CANCELLED,
+        )
+    )
+
+    saved = admin_client.post(
+        reverse("admin:catalogue_puppy_change", args=[puppy.pk]),
+        puppy_form(puppy, description="Playful."),
+    )
+
+    assert saved.status_code == 302
+    puppy.refresh_from_db()
+    assert (puppy.status, puppy.description) == ("available", "Playful.")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"price": "0", "deposit": ""}, "price", "The price must be more than 0 EUR."),
+        ({"price": "-5", "deposit": ""}, "price", "The price must be more than 0 EUR."),
+        (
+            {"currency": "JPY", "price": "200000", "deposit": "0.4"},
+            "deposit",
+            "The deposit must be at least 1 JPY.",
+        ),
+        (
+            {"price": "1000", "deposit": "1500"},
+            "deposit",
+            "The deposit cannot be more than the price (1000.00 EUR).",
+        ),
+    ],
+)
+def test_amounts_no_provider_can_charge_are_refused_under_their_field(
+    admin_client, changes, field, message
+):
+    puppy = PuppyFactory(price=Decimal("2000.00"), deposit=Decimal("400.00"))
+
+    answer = admin_client.post(
+        reverse("admin:catalogue_puppy_change", args=[puppy.pk]), puppy_form(puppy, **changes)
+    )
+
+    assert answer.status_code == 200  # the form again
+    assert answer.context["adminform"].form.errors[field] == [message]
+    puppy.refresh_from_db()
+    assert (puppy.price, puppy.deposit, puppy.currency) == (
+        Decimal("2000.00"),
+        Decimal("400.00"),
+        "EUR",
+    )
+
+
+@pytest.mark.django_db
+def test_a_jpy_puppy_gets_a_deposit_it_can_be_charged(admin_client, settings):
+    settings.DEPOSIT_SHARE = 0.2
+    puppy = PuppyFactory()
+
+    answer = admin_client.post(
+        reverse("admin:catalogue_puppy_change", args=[puppy.pk]),
+        puppy_form(puppy, currency="JPY", price="3", deposit=""),
+    )
+
+    assert answer.status_code == 302
+    puppy.refresh_from_db()
+    assert (puppy.price, puppy.deposit, puppy.currency) == (Decimal(3), Decimal(1), "JPY")
+
+
+def litter_form(client: Any, litter: Litter, **changes: str) -> dict[str, str]:
+    page = client.get(reverse("admin:catalogue_litter_change", args=[litter.pk]))
+    inlines: dict[str, str] = {}
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        inlines |= {management.add_prefix(k): str(v) for k, v in management.initial.items()}
+    form = {
+        **inlines,
+        "name": litter.name,
+        "slug": litter.slug,
+        "dam": litter.dam,
+        "sire": litter.sire,
+        "stage": litter.stage,
+        "born_on": litter.born_on.isoformat() if litter.born_on else "",
+        "expected_on": "",
+        "go_home_on": "",
+        "description": "",
+        "usual_price": "",
+        "currency": litter.currency,
+        "waitlist_open": "on",
+        "waitlist_deposit": "",
+        "waitlist_cap": "",
+        "deposit_terms": litter.deposit_terms,
+        "refund_days": str(litter.refund_days),
+        "pick_window_minutes": "",
+    }
+    return {**form, **changes}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"usual_price": "-100"}, "usual_price", "The usual price must be more than 0 EUR."),
+        ({"usual_price": "0"}, "usual_price", "The usual price must be more than 0 EUR."),
+        (
+            {"currency": "JPY", "waitlist_deposit": "0.4"},
+            "waitlist_deposit",
+            "The waiting list deposit must be at least 1 JPY, or empty to use the share of "
+            "the usual price.",
+        ),
+    ],
+)
+def test_a_litters_list_is_never_offered_for_nothing(admin_client, changes, field, message):
+    litter = LitterFactory()
+
+    answer = admin_client.post(
+        reverse("admin:catalogue_litter_change", args=[litter.pk]),
+        litter_form(admin_client, litter, **changes),
+    )
+
+    assert answer.status_code == 200, answer.content.decode()[:500]
+    assert answer.context["adminform"].form.errors[field] == [message]
+    assert Litter.objects.get(pk=litter.pk).usual_price == litter.usual_price
