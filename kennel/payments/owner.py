@@ -17,8 +17,8 @@ from kennel.core.money import quantize
 from kennel.payments.fulfilment import refund_notices, refund_send_enqueue
 from kennel.payments.models import Refund, WebhookEvent
 from kennel.payments.selectors import reservation_money
+from kennel.reservations import picking, waitlist
 from kennel.reservations import services as reservations
-from kennel.reservations import waitlist
 from kennel.reservations.models import Reservation, WaitlistEntry
 
 S = Reservation.Status
@@ -115,6 +115,8 @@ def _refund_locked(
     )
     refund_send_enqueue(refund)
     refund_notices(reservation, refund, key=f"owner:{refund.pk}")
+    if reservation.puppy_id is None:  # a list deposit: a turn of its family ends here
+        picking.turn_end_for_refund(reservation, actor=actor)
     reservations.reservation_owner_refunded(
         reservation, actor=actor, partial=kept > 0, puppy_available=puppy_available
     )

@@ -250,6 +250,24 @@ def turns_time_out(*, now: datetime | None = None) -> int:
 # --- the breeder's actions (admin, open_picking): each locked and audited ---
 
 
+def turn_end_for_refund(reservation: Reservation, *, actor: str) -> None:
+    """The breeder refunds the list deposit of the family whose turn is open: that turn ends
+    (skipped) and the next family's opens, in the caller's transaction, which holds the
+    deposit's reservation lock (the litter's is taken here, in the one order). The refund's
+    move to "refunded" then takes the family off the list."""
+    entry = WaitlistEntry.objects.filter(reservation=reservation, status=E.CHOOSING).first()
+    if entry is None:
+        return
+    litter = Litter.objects.select_for_update().get(pk=entry.litter_id)
+    turn = PickTurn.objects.filter(entry=entry, outcome=T.OPEN).first()
+    if turn is None:
+        return
+    now = timezone.now()
+    _turn_end(turn, T.SKIPPED, now=now)
+    entry_set(entry, E.PASSED, actor=actor, why="deposit refunded by the breeder")
+    _next_turn(litter, now=now, actor=actor)
+
+
 def waitlist_skip(*, litter_id: int, actor: str) -> bool:
     """End the open turn as skipped (the family keeps its deposit, per its terms) and open the
     next. False when no turn is open."""

@@ -10,6 +10,7 @@ from django.utils import timezone
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.errors import PUPPY_NOT_OFFERED_MESSAGE, PuppyNotAvailable
 from kennel.core.models import AuditLog, SideEffect
+from kennel.payments.owner import reservation_refund
 from kennel.reservations import picking, waitlist
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
@@ -111,6 +112,24 @@ def test_a_pass_opens_the_next_turn_and_keeps_the_deposit():
     assert _turn(litter).entry == second
     with pytest.raises(waitlist.WaitlistRefused):
         picking.waitlist_pass(token=first.token)  # passing twice: not their turn any more
+
+
+def test_refunding_the_choosing_familys_deposit_ends_its_turn_and_opens_the_next():
+    """Tried: the breeder refunded the deposit of the family choosing; its turn stayed open
+    for the whole window, its page still said "your turn", and every family after it waited."""
+    litter, (first, second, _) = _litter_with_families()
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    refund = reservation_refund(reservation_id=first.reservation_id, actor="staff:breeder")
+
+    assert refund is not None
+    first.refresh_from_db()
+    assert (first.status, first.reservation.status) == ("withdrawn", "refunded")
+    assert PickTurn.objects.get(entry=first).outcome == "skipped"
+    assert _turn(litter).entry == second
+    second.refresh_from_db()
+    assert second.status == "choosing"
+    assert waitlist.entry_standing(token=first.token).turn is None
 
 
 def test_a_turn_that_runs_out_passes_by_itself_at_the_sweep():
