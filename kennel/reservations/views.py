@@ -48,12 +48,42 @@ STATUS_HEADLINE = {
     S.RELEASED: _("Payment failed"),
     S.REFUNDED: _("Deposit refunded"),
 }
-# Cancelled by the breeder after payment, the whole deposit kept (it ends as "refunded").
-KEPT_HEADLINE = _("Reservation cancelled")
-KEPT_TEXT = _(
-    "The breeder cancelled this reservation and kept the deposit, as the deposit terms allow."
-)
-KEPT_TIMELINE = _("Reservation cancelled by the breeder; the deposit was kept")
+# A paid reservation the breeder ended ("refunded"), in the words of where its money stands
+# (how_it_ended): its headline, its text and its timeline line.
+ENDED_WORDS = {
+    "kept": (
+        _("Reservation cancelled"),
+        _(
+            "The breeder cancelled this reservation and kept the deposit, as the deposit "
+            "terms allow."
+        ),
+        _("Reservation cancelled by the breeder; the deposit was kept"),
+    ),
+    "refunding": (
+        _("Refund on its way"),
+        _(
+            "Your refund is on its way to the card or PayPal account you paid with; banks "
+            "usually show it within 5 to 10 days."
+        ),
+        _("Refund requested"),
+    ),
+    "failed": (
+        _("Refund delayed"),
+        _(
+            "Your refund has not gone through yet: the breeder has been told and will make "
+            "sure it reaches you."
+        ),
+        _("Refund requested"),
+    ),
+    "part": (
+        _("Deposit partly refunded"),
+        _(
+            "Part of your deposit was refunded; the rest stays with the breeder, as the "
+            "deposit terms allow."
+        ),
+        _("Part of the deposit refunded"),
+    ),
+}
 POLLING = (S.PENDING, S.PROCESSING)
 # Closed without a payment: the buyer may simply try again once the puppy is free.
 RETRYABLE = (S.EXPIRED, S.CANCELLED, S.RELEASED)
@@ -181,7 +211,21 @@ class Step:
         return self.at is not None
 
 
-def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
+def how_it_ended(reservation: Reservation, money: "Money | None") -> str | None:
+    """For a paid reservation the breeder ended: its key in ENDED_WORDS, or None when its
+    deposit simply went back in full (or it did not end that way)."""
+    if reservation.status != S.REFUNDED or money is None or not money.deposit_paid:
+        return None
+    if reservation.status_reason == Reservation.Reason.OWNER_KEPT:
+        return "kept"
+    if not money.refunded and not money.refunding:
+        return "failed"  # its refund was refused by the provider (the breeder is alerted)
+    if money.refunded + money.refunding < money.deposit_paid:
+        return "part"
+    return "refunding" if money.refunding else None
+
+
+def _timeline(reservation: Reservation, puppy: Puppy, ended: str | None = None) -> list[Step]:
     """What happened (the audit lines, or the reservation's own timestamps for a reservation
     older than them), then what is still to come."""
     name = puppy.name
@@ -200,8 +244,8 @@ def _timeline(reservation: Reservation, puppy: Puppy) -> list[Step]:
         seen.setdefault(reservation.status, reservation.closed_at)
     from_list = "picked" in seen
     texts = dict(TIMELINE_TEXT, held=JOINED_TEXT if from_list else TIMELINE_TEXT["held"])
-    if reservation.status_reason == Reservation.Reason.OWNER_KEPT:
-        texts[S.REFUNDED] = KEPT_TIMELINE
+    if ended:
+        texts[S.REFUNDED] = ENDED_WORDS[ended][2]
     steps = [
         Step(texts[key].format(puppy=name), at)
         # By time; at the same instant, in the order the states follow one another.
@@ -265,7 +309,7 @@ class Money:
     refunding: Decimal
 
 
-def _money(reservation: Reservation) -> Money:
+def status_money(reservation: Reservation) -> Money:
     books = reservation_money(reservation)
     deposit = books.deposit_paid
     if not deposit and reservation.status in (S.CONFIRMED, S.COMPLETED):
@@ -286,18 +330,22 @@ def _status_page(
     request: HttpRequest, reservation: Reservation, puppy: Puppy, *, error: Busy | None = None
 ) -> HttpResponse:
     state = S(reservation.status)
-    kept = reservation.status_reason == Reservation.Reason.OWNER_KEPT
+    money = status_money(reservation) if state in PAID else None
+    ended = how_it_ended(reservation, money)
+    headline, text = (
+        ENDED_WORDS[ended][:2] if ended else (STATUS_HEADLINE[state], STATUS_TEXT[state])
+    )
     context: dict[str, Any] = {
         "reservation": reservation,
         "puppy": puppy,
         "photo": next(iter(puppy.photos.all()), None),
-        "headline": KEPT_HEADLINE if kept else STATUS_HEADLINE[state],
-        "status_text": (KEPT_TEXT if kept else STATUS_TEXT[state]).format(puppy=puppy.name),
+        "headline": headline,
+        "status_text": text.format(puppy=puppy.name),
         "polling": state in POLLING,
         # The JSON twin of this page (kennel/api); the script polls it while payment is open.
         "status_api_url": f"{get_script_prefix()}api/reservations/{reservation.token}/",
         "reference": reservation.reference,
-        "timeline": _timeline(reservation, puppy),
+        "timeline": _timeline(reservation, puppy, ended),
         # Whoever holds this page's address holds the token: they may continue or cancel.
         "continue_url": continue_url(reservation),
         "can_cancel": state == S.PENDING,
@@ -306,7 +354,7 @@ def _status_page(
         and puppy.status == Puppy.Status.AVAILABLE,
         "cooldown_until": _cooldown_until(reservation),
         "held_again": _held_again(reservation, puppy),
-        "money": _money(reservation) if state in PAID else None,
+        "money": money,
         # A payment refunded on its own (made too late, twice, or of a wrong amount).
         "sent_back": payments_sent_back(reservation),
         "error": error,

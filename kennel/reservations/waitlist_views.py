@@ -19,9 +19,10 @@ from kennel.catalogue.models import Puppy
 from kennel.catalogue.views import not_found
 from kennel.core.errors import ApplicationError
 from kennel.payments.owner import waitlist_withdraw
+from kennel.payments.selectors import payments_sent_back
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.picking import waitlist_pass, waitlist_pick
-from kennel.reservations.views import continue_url
+from kennel.reservations.views import ENDED_WORDS, continue_url, how_it_ended, status_money
 from kennel.reservations.waitlist import (
     EntryNotFound,
     Standing,
@@ -50,6 +51,8 @@ STATUS_TEXT = {
     E.WITHDRAWN: _("You are no longer on this litter's waiting list."),
     E.UNPAID: _("The deposit was not paid, so you have no place on the list; nothing was charged."),
 }
+# Unpaid, but a payment came after its time (it is sent back, as the page says below).
+UNPAID_SENT_BACK_TEXT = _("The deposit was not paid in time, so you have no place on the list.")
 # While nothing needs the family, the page looks again by itself (their turn may come).
 REFRESH_SECONDS = 30
 REFRESHING = (E.PENDING, E.WAITING)
@@ -69,12 +72,22 @@ def _page(
     entry, reservation, litter = standing.entry, standing.entry.reservation, standing.entry.litter
     deposit = reservation.deposit_amount
     status = E(entry.status)
+    sent_back = payments_sent_back(reservation)
+    text = STATUS_TEXT[status]
+    if status == E.UNPAID and sent_back:
+        text = UNPAID_SENT_BACK_TEXT
+    ended = None
+    if reservation.status == S.REFUNDED:
+        ended = how_it_ended(reservation, status_money(reservation))
     context: dict[str, Any] = {
         "entry": entry,
         "litter": litter,
         "reservation": reservation,
         "headline": STATUS_HEADLINE[status],
-        "status_text": STATUS_TEXT[status],
+        "status_text": text,
+        "sent_back": sent_back,
+        # A refund not whole: part kept, or refused by the provider.
+        "ended_text": ENDED_WORDS[ended][1] if ended in ("part", "failed") else "",
         "ahead": standing.ahead,
         "turn": standing.turn,
         "choices": [

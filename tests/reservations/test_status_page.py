@@ -134,6 +134,42 @@ def test_the_refunded_page_shows_the_refunded_amount(client):
     assert "Balance due" not in html
 
 
+@pytest.mark.parametrize(
+    ("refunds", "headline", "text"),
+    [
+        ([("500.00", "pending")], "Refund on its way", "Your refund is on its way"),
+        ([("500.00", "failed")], "Refund delayed", "Your refund has not gone through yet"),
+        ([("450.00", "succeeded")], "Deposit partly refunded", "Part of your deposit"),
+        ([("500.00", "succeeded")], "Deposit refunded", "Your deposit was refunded."),
+    ],
+)
+def test_a_refunded_page_says_where_the_refund_stands(client, refunds, headline, text):
+    """Tried: a refund the provider refused (and one only part of the deposit) read
+    "Deposit refunded. Your deposit was refunded." to the buyer."""
+    reservation = _confirmed()
+    Reservation.objects.filter(pk=reservation.pk).update(status=S.REFUNDED)
+    Puppy.objects.filter(pk=reservation.puppy_id).update(status=Puppy.Status.AVAILABLE)
+    reservation.refresh_from_db()
+    for n, (amount, status) in enumerate(refunds):
+        Refund.objects.create(
+            reservation=reservation,
+            provider=reservation.provider,
+            external_payment_id=reservation.external_payment_id,
+            amount=Decimal(amount),
+            currency="EUR",
+            reason="owner",
+            status=status,
+            idempotency_key=f"test-{reservation.pk}-{n}",
+        )
+
+    html = _html(client, reservation)
+
+    assert headline in html
+    assert text in html
+    if headline != "Deposit refunded":
+        assert "Your deposit was refunded." not in html
+
+
 def test_anyone_with_the_status_address_may_continue_or_cancel_a_pending_hold(client):
     reservation = ReservationFactory(checkout_url=CHECKOUT, provider_reference="cs_test_status")
 

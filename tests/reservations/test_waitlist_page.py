@@ -15,12 +15,14 @@ from django.utils import timezone
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
 from kennel.payments.models import Refund
+from kennel.payments.owner import reservation_refund
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.picking import NOT_YOUR_TURN_MESSAGE, picking_open
 from kennel.reservations.services import (
     lock_for_payment,
     reservation_confirm,
+    reservation_release,
     reservation_set_checkout,
 )
 from kennel.reservations.waitlist import (
@@ -268,6 +270,47 @@ def test_withdrawing_before_the_cut_off_refunds_the_deposit_once(client, litter)
     assert again.status_code == 409
     assert NOT_WITHDRAWABLE_MESSAGE in text(again)
     assert Refund.objects.count() == 1
+
+
+def test_a_family_refunded_part_of_its_deposit_is_not_told_it_was_refunded_in_full(client, litter):
+    """Tried: the breeder refunded 240 of a 300 deposit (60 kept); the family's page said
+    "Your deposit is refunded in full"."""
+    entry = paid(joined(litter, 1))
+    reservation_refund(
+        reservation_id=entry.reservation_id, actor="staff:breeder", amount_kept=Decimal(60)
+    )
+
+    html = text(client.get(entry.get_absolute_url()))
+
+    assert "Part of your deposit was refunded" in html
+    assert "refunded in full" not in html
+
+
+def test_a_late_payment_sent_back_is_on_the_familys_page(client, litter):
+    """Tried: a payment made after the family's place had lapsed was refunded (and emailed),
+    but their page said "nothing was charged"."""
+    entry = joined(litter, 1)
+    reservation_release(
+        reservation_id=entry.reservation_id,
+        status=Reservation.Status.EXPIRED,
+        actor="test",
+        reason=Reservation.Reason.HOLD_EXPIRED,
+    )
+    Refund.objects.create(
+        reservation_id=entry.reservation_id,
+        provider="stripe",
+        external_payment_id="pi_late",
+        amount=Decimal("300.00"),
+        currency="EUR",
+        reason=Refund.Reason.LATE_PAYMENT,
+        idempotency_key="test-late",
+    )
+
+    html = text(client.get(entry.get_absolute_url()))
+
+    assert "nothing was charged" not in html
+    assert "A payment of 300.00 EUR reached us after this reservation had ended." in html
+    assert "It is being refunded to you in full" in html
 
 
 def test_withdrawing_after_the_cut_off_says_beforehand_the_deposit_is_kept(client, litter):
