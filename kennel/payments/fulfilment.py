@@ -94,7 +94,10 @@ def _apply_paid(
         reservations.reservation_payment_failed(reservation, actor=actor, reason=R.AMOUNT_MISMATCH)
         return
     if reservation.status in (S.PENDING, S.PROCESSING):
-        reservations.reservation_confirm(reservation, payment_id=payment_id, actor=actor)
+        if not reservations.reservation_confirm(reservation, payment_id=payment_id, actor=actor):
+            # Its list's picking closed for good meanwhile: no place to give, the money back.
+            _refund(reservation, snapshot, Refund.Reason.LATE_PAYMENT, actor=actor)
+            reservations.reservation_paid_too_late(reservation, actor=actor)
         return
     # Late payment: the hold ended before the money arrived.
     if not reservations.reservation_confirm_late(reservation, payment_id=payment_id, actor=actor):

@@ -361,7 +361,8 @@ def reservation_mark_processing(reservation: Reservation, *, actor: str) -> bool
 
 def reservation_confirm(reservation: Reservation, *, payment_id: str, actor: str) -> bool:
     """pending/processing -> confirmed: the deposit is paid. The puppy is marked reserved
-    first (the database trigger checks it)."""
+    first (the database trigger checks it). False when it cannot be (a list deposit whose
+    litter closed its picking meanwhile): the caller refunds the payment."""
     if reservation.status not in TRANSITIONS[S.CONFIRMED]:
         return False
     if reservation.puppy_id is None:
@@ -387,9 +388,13 @@ def _confirm_list_deposit(
     reservation: Reservation, *, payment_id: str, actor: str, late: bool
 ) -> bool:
     """A waiting list's deposit is paid: confirmed without a puppy, and the family placed on
-    the list (waitlist.deposit_confirmed, under the litter's lock)."""
+    the list (waitlist.deposit_confirmed, under the litter's lock). False, changing nothing,
+    when the litter's picking has closed for good: no turn could ever come (refunded by the
+    caller)."""
     # The litter first: the places are given, and confirmed_at stamped, in one order.
-    waitlist.litter_lock_of(reservation)
+    litter = waitlist.litter_lock_of(reservation)
+    if litter.picking == litter.Picking.CLOSED:
+        return False
     _mark_confirmed(reservation, payment_id=payment_id, actor=actor, late=late)
     waitlist.deposit_confirmed(reservation, actor=actor)
     return True
@@ -446,6 +451,12 @@ def reservation_checkout_expired(reservation: Reservation, *, actor: str) -> boo
 def reservation_refunded(reservation: Reservation, *, actor: str) -> bool:
     """confirmed/completed -> refunded: the deposit went back (at the provider, in full)."""
     return _move(reservation, S.REFUNDED, actor=actor, reason=R.REFUNDED)
+
+
+def reservation_paid_too_late(reservation: Reservation, *, actor: str) -> bool:
+    """pending/processing -> released: paid in time, but what it was for is gone (a list
+    whose picking closed for good meanwhile); its payment is being refunded."""
+    return _move(reservation, S.RELEASED, actor=actor, reason=R.LATE_PAYMENT_REFUNDED)
 
 
 def reservation_late_payment_refunded(reservation: Reservation, *, actor: str) -> None:

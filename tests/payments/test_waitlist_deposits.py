@@ -13,6 +13,7 @@ from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
 from kennel.payments.owner import waitlist_withdraw
 from kennel.payments.services import waitlist_checkout_start
+from kennel.payments.stripe import client as stripe_client
 from kennel.reservations import waitlist
 from kennel.reservations.models import WaitlistEntry
 from kennel.reservations.services import reservations_expire_due
@@ -103,6 +104,33 @@ def test_a_closed_list_takes_no_family_and_a_late_deposit_is_refunded(sandbox, l
     [refund] = Refund.objects.filter(reservation_id=entry.reservation_id)
     assert refund.amount == Decimal("400.00")
     assert refund.status == "succeeded"
+
+
+def test_a_deposit_paid_in_time_after_picking_closed_for_good_is_refunded(sandbox, live_server):
+    """Tried: a family paid within its hold after every turn was over and picking had closed;
+    it was placed on the list, told "we will email you when it is your turn", and its
+    (non-refundable) deposit kept, though no turn could ever come."""
+    litter = open_litter()
+    entry, url = _join(litter, 1, "stripe", live_server.url)
+    Litter.objects.filter(pk=litter.pk).update(waitlist_open=False, picking=Litter.Picking.CLOSED)
+
+    _pay("stripe", url)
+    process_webhooks(sandbox)
+    run_worker_once()
+    process_webhooks(sandbox)
+
+    entry.refresh_from_db()
+    reservation = entry.reservation
+    assert (entry.status, entry.position) == ("unpaid", None)
+    assert (reservation.status, reservation.status_reason) == ("released", "late_payment_refunded")
+    [refund] = Refund.objects.filter(reservation_id=entry.reservation_id)
+    assert (refund.amount, refund.reason, refund.status) == (
+        Decimal("400.00"),
+        "late_payment",
+        "succeeded",
+    )
+    [at_provider] = stripe_client.list_refunds(refund.external_payment_id)
+    assert at_provider["amount"] == 40000
 
 
 @pytest.mark.parametrize("provider", ["stripe", "paypal"])
