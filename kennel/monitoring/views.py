@@ -34,11 +34,25 @@ def health_webhooks(request: HttpRequest) -> JsonResponse:
     """Payments and background work (kennel/monitoring/checks.py): 200 when every check
     passes, 503 naming each failing one — the same verdict the owner's alerts follow."""
     health = health_evaluate()
+    problems, report = health.problems, health.report
+    if not (request.user.is_authenticated and request.user.is_staff):
+        # Public: the reconciliation's findings name payments and amounts (the shop's
+        # takings); anyone else sees how many, the back office (or a staff login) which.
+        reconciliation = dict(report["reconciliation"])
+        lines = reconciliation.pop("lines")
+        reconciliation["findings"] = len(lines)
+        report = {**report, "reconciliation": reconciliation}
+        if "reconciliation" in problems:
+            problems = {
+                **problems,
+                "reconciliation": f"needs attention: {len(lines)} finding(s), named in the "
+                "back office (reconcile_payments)",
+            }
     body = {
         "status": "ok" if health.ok else "attention",
         "failing": health.failing,
-        "problems": health.problems,
-        **health.report,
+        "problems": problems,
+        **report,
         "integrations": _public(),
     }
     return JsonResponse(body, status=200 if health.ok else 503)

@@ -29,7 +29,7 @@ from kennel.reservations import waitlist
 from kennel.reservations.buyers import Buyer, buyer_columns
 from kennel.reservations.effects import CONFIRMED, Effect
 from kennel.reservations.limits import hold_limits_check
-from kennel.reservations.models import Reservation
+from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.tracking import Tracking
 
 S = Reservation.Status
@@ -613,6 +613,10 @@ def reservation_erase_buyer(reservation: Reservation, *, actor: str) -> bool:
     reservation.event_source_url = ""
     reservation.erased_at = timezone.now()
     reservation.save()
+    # A waiting list family's own words (its wishes' notes) may name and locate them.
+    WaitlistEntry.objects.filter(reservation=reservation).exclude(notes="").update(
+        notes="", updated_at=reservation.erased_at
+    )
     SideEffect.objects.filter(reservation_id=reservation.pk, recipient__iexact=email).update(
         recipient=reservation.buyer_email,
         dedup_key=Replace("dedup_key", Value(email.strip().lower()), Value(ERASED)),

@@ -146,7 +146,7 @@ def test_a_fresh_hold_after_a_quiet_day_is_not_silence(client):
     assert client.get(URL).status_code == 200
 
 
-def test_a_reconciliation_that_needs_attention_fails_the_check(client):
+def test_a_reconciliation_that_needs_attention_fails_the_check(client, admin_client):
     from django.core.management import call_command
 
     call_command("reconcile_payments", stdout=io.StringIO())
@@ -162,4 +162,11 @@ def test_a_reconciliation_that_needs_attention_fails_the_check(client):
     body = answer.json()
     assert body["failing"] == ["reconciliation"]
     assert body["reconciliation"]["needs_attention"] is True
-    assert any("pi_refused" in line for line in body["reconciliation"]["lines"])
+    # Tried: the public page named the payment and its amount; it says how many findings,
+    # a staff login which.
+    assert "pi_refused" not in answer.content.decode()
+    assert "150.00" not in answer.content.decode()
+    assert body["reconciliation"]["findings"] >= 1
+    assert "finding(s), named in the back office" in body["problems"]["reconciliation"]
+    staff = admin_client.get(URL).json()
+    assert any("pi_refused" in line for line in staff["reconciliation"]["lines"])

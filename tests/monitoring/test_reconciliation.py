@@ -57,7 +57,9 @@ def test_a_run_by_hand_counts_for_the_hour(settings):
     assert reconciliation_sweep(now=timezone.now() + timedelta(minutes=61)) == 1
 
 
-def test_a_discrepancy_is_recorded_fails_the_check_and_alerts_the_owner(client, settings):
+def test_a_discrepancy_is_recorded_fails_the_check_and_alerts_the_owner(
+    client, admin_client, settings
+):
     settings.RECONCILE_EVERY_MINUTES = 60
     settings.HEALTH_ALERT_AFTER_MINUTES = 0
     settings.OWNER_EMAIL = "owner@kennel.example"
@@ -72,7 +74,8 @@ def test_a_discrepancy_is_recorded_fails_the_check_and_alerts_the_owner(client, 
     answer = client.get("/health/webhooks/")
     assert answer.status_code == 503
     assert answer.json()["failing"] == ["reconciliation"]
-    assert answer.json()["reconciliation"]["lines"] == run.lines
+    assert answer.json()["reconciliation"]["findings"] == len(run.lines)
+    assert admin_client.get("/health/webhooks/").json()["reconciliation"]["lines"] == run.lines
 
     run_worker_once()  # its sweep opens the incident and alerts; then the outbox sends it
     run_worker_once()

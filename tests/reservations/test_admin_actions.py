@@ -14,12 +14,14 @@ from django.urls import reverse
 from kennel.catalogue.models import Puppy
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
+from kennel.payments.owner import reservation_refund
 from kennel.payments.stripe import client as stripe_client
-from kennel.reservations.models import Reservation
+from kennel.reservations.models import Reservation, WaitlistEntry
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments import paypal_helpers, stripe_helpers
 from tests.payments.flow import process_webhooks, settled
+from tests.reservations.waitlist_helpers import on_list, open_litter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -313,6 +315,23 @@ def test_erase_buyer_replaces_personal_data_and_keeps_the_amounts(
     ).content.decode()
     assert email not in detail
     assert "400.00 EUR" in detail
+
+
+def test_erasing_a_list_familys_data_erases_the_notes_it_typed(admin_client):
+    """Tried: after erasure the family's notes ("Call Jane … at 12 Rue Privee") stayed in the
+    list entry and in the back office's wishes column."""
+    entry = on_list(open_litter(), 1)
+    WaitlistEntry.objects.filter(pk=entry.pk).update(notes="Call Jane Secretname at 12 Rue Privee")
+    reservation_refund(reservation_id=entry.reservation_id, actor="staff:admin")
+
+    _, data = action(admin_client, "erase_buyer", Reservation.objects.get(pk=entry.reservation_id))
+    answer = confirm(admin_client, data)
+
+    assert "personal data is erased" in answer
+    entry.refresh_from_db()
+    assert entry.notes == ""
+    listed = admin_client.get(reverse("admin:reservations_waitlistentry_changelist")).content
+    assert b"Secretname" not in listed
 
 
 def test_erasing_an_open_reservation_is_refused_with_the_reason(sandbox, live_server, admin_client):
