@@ -526,7 +526,7 @@ def reservation_resend_confirmation(
     confirmed deposit, or this request was already sent."""
     with locked_transaction():
         reservation = _lock(reservation_id)
-        if reservation.status not in (S.CONFIRMED, S.COMPLETED) or reservation.erased_at:
+        if reservation.status != S.CONFIRMED or reservation.erased_at:
             return False
         created = outbox_enqueue(
             kinds=[Effect.BUYER_CONFIRMATION],

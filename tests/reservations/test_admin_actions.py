@@ -289,6 +289,49 @@ def test_resend_confirmation_sends_once_per_confirmation_page(
     assert emails_to(OWNER) == []
 
 
+def test_a_picked_up_reservation_is_not_sent_its_confirmation_again(
+    sandbox, live_server, admin_client
+):
+    """Tried: resent after pickup, it said the balance of 0.00 EUR is settled at pickup and
+    that the breeder will arrange the day the puppy comes home."""
+    reservation = paid(sandbox, live_server, "stripe")
+    _, picked = action(admin_client, "mark_picked_up", reservation)
+    confirm(admin_client, picked)
+    run_worker_once()
+    mail.outbox.clear()
+
+    page, data = action(admin_client, "resend_confirmation", reservation)
+    answer = confirm(admin_client, data)
+    run_worker_once()
+
+    assert "Not possible in this state: nothing will change." in page
+    assert "not sent" in answer
+    assert mail.outbox == []
+    detail = admin_client.get(
+        reverse("admin:reservations_reservation_change", args=[reservation.pk])
+    ).content.decode()
+    assert "Resend confirmation" not in detail
+
+
+def test_a_waiting_list_deposit_is_not_offered_picked_up(admin_client):
+    """Tried: its page offered "Picked up", whose confirmation said the puppy "shows as sold"
+    and whose outcome was "no confirmed deposit to hand over"."""
+    entry = on_list(open_litter(), 1)
+    deposit = Reservation.objects.get(pk=entry.reservation_id)
+
+    detail = admin_client.get(
+        reverse("admin:reservations_reservation_change", args=[deposit.pk])
+    ).content.decode()
+    page, data = action(admin_client, "mark_picked_up", deposit)
+    answer = confirm(admin_client, data)
+
+    assert ">Picked up<" not in detail
+    assert "its family has not chosen a puppy yet" in page
+    assert "shows as sold" not in page
+    assert "nothing was changed" in answer
+    assert Reservation.objects.get(pk=deposit.pk).status == "confirmed"
+
+
 def test_erase_buyer_replaces_personal_data_and_keeps_the_amounts(
     sandbox, live_server, admin_client
 ):

@@ -108,7 +108,8 @@ RESEND = OwnerAction(
     "Resend confirmation",
     "Send the buyer's confirmation email again",
     "Yes, send it again",
-    (S.CONFIRMED, S.COMPLETED),
+    # Not once picked up: the email is about the visit, the go-home day and the balance due.
+    (S.CONFIRMED,),
 )
 ERASE = OwnerAction(
     "erase_buyer",
@@ -124,9 +125,17 @@ ERASE = OwnerAction(
 OWNER_ACTIONS = (PICKED_UP, RESEND, RELEASE, REFUND, ERASE)
 
 
+def applies(action: OwnerAction, reservation: Reservation) -> bool:
+    """Whether the action can change the reservation as it is (a waiting list's deposit has
+    no puppy to hand over)."""
+    if action is PICKED_UP and reservation.puppy_id is None:
+        return False
+    return reservation.status in action.statuses
+
+
 def offered(action: OwnerAction, reservation: Reservation, held: Decimal) -> bool:
     """Whether the detail page offers the action's button for the reservation as it is."""
-    if reservation.status not in action.statuses:
+    if not applies(action, reservation):
         return False
     if action is REFUND:
         return held > 0
@@ -244,7 +253,7 @@ def _describe(
     puppy = reservation.what
     status = f"Now: {reservation.get_status_display()}."
     details: list[str]
-    warn = reservation.status not in action.statuses
+    warn = not applies(action, reservation)
     if action is REFUND:
         if reservation.status == S.REFUNDED:
             details, warn = [status, "Already refunded: nothing is sent again."], True
@@ -280,6 +289,8 @@ def _describe(
                     f"Told by email: the buyer ({email}) and {_owner_told()}.",
                     puppy_line,
                 ]
+    elif action is PICKED_UP and reservation.puppy_id is None:
+        details = [status, "A waiting list's deposit: its family has not chosen a puppy yet."]
     elif action is PICKED_UP:
         details = [
             status,
@@ -405,7 +416,7 @@ def _perform(
                 return messages.SUCCESS, f"{who}: picked up — {reservation.what} is sold."
             return (
                 messages.WARNING,
-                f"{who}: no confirmed deposit to hand over — nothing was changed.",
+                f"{who}: no confirmed deposit of a puppy to hand over — nothing was changed.",
             )
         if action is RELEASE:
             if reservation_release_hold(reservation_id=pk, actor=actor):
