@@ -23,6 +23,7 @@ from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations.effects import CONFIRMED, Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
+from kennel.reservations.services import litter_holds_expire_overdue
 from kennel.reservations.waitlist import (
     WaitlistRefused,
     entry_ids,
@@ -64,6 +65,7 @@ def _next_turn(litter: Litter, *, now: datetime, actor: str) -> PickTurn | None:
     """Open the next family's turn (caller holds the litter's lock, no turn is open). A family
     whose wishes nothing left matches is skipped, keeping its deposit for a later litter per
     its terms. With no family or no puppy left, picking closes."""
+    litter_holds_expire_overdue(litter_id=litter.pk, now=now)
     had_turn = PickTurn.objects.filter(litter=litter).values("entry_id")
     waiting = (
         WaitlistEntry.objects.filter(litter=litter, status=E.WAITING)
@@ -155,6 +157,7 @@ def _pick(
     now: datetime,
     actor: str,
 ) -> Reservation:
+    litter_holds_expire_overdue(litter_id=litter.pk, now=now)
     offered = offered_to(entry).filter(slug=puppy_slug or "-")
     puppy_id = offered.values_list("pk", flat=True).first()
     if puppy_id is None:  # not one of theirs to pick (their wish, kept, another litter)

@@ -159,6 +159,17 @@ def _expire_overdue_holds(
     return next((r for r in locked if r.pk == keep), None)
 
 
+def litter_holds_expire_overdue(*, litter_id: int, now: datetime) -> None:
+    """Invariant 7 for a litter's pick order: the shop holds on its puppies past their time
+    are expired (in this transaction) before a family is offered or picks one, so a hold
+    nobody paid never hides a puppy from a family or gets it skipped."""
+    due = Reservation.objects.filter(
+        puppy__litter_id=litter_id, status=S.PENDING, expires_at__lte=now
+    ).values_list("puppy_id", flat=True)
+    for puppy_id in sorted({p for p in due if p is not None}):
+        _expire_overdue_holds(puppy_id=puppy_id, now=now)
+
+
 def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     """Lock a reservation a payment names, then its puppy, inside the caller's transaction.
     Raises Reservation.DoesNotExist when there is no such reservation.

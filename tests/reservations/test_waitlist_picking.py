@@ -12,12 +12,16 @@ from kennel.core.errors import PUPPY_NOT_OFFERED_MESSAGE, PuppyNotAvailable
 from kennel.core.models import AuditLog, SideEffect
 from kennel.payments.owner import reservation_refund
 from kennel.reservations import picking, waitlist
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
+from kennel.reservations.services import reservation_hold
 from tests.factories import PuppyFactory
 from tests.reservations.waitlist_helpers import on_list, open_litter
 
 pytestmark = pytest.mark.django_db
+
+BUYER = Buyer(name="Shop Buyer", email="shop@example.com", phone="+33 6 12 34 56 78")
 
 
 def _litter_with_families(
@@ -130,6 +134,25 @@ def test_refunding_the_choosing_familys_deposit_ends_its_turn_and_opens_the_next
     second.refresh_from_db()
     assert second.status == "choosing"
     assert waitlist.entry_standing(token=first.token).turn is None
+
+
+def test_a_shop_hold_past_its_time_never_gets_a_family_skipped_or_blocks_its_pick():
+    """Invariant 7 in the pick order (found reading the code): an unpaid shop hold past its
+    time, not yet swept, hid its puppy — the family whose wishes only it matched was skipped
+    for good, and a pick of it was refused."""
+    litter, (first,) = _litter_with_families(families=1, puppies=1)
+    Puppy.objects.filter(litter=litter).update(is_published=True)
+    shop = reservation_hold(puppy_slug="pup-0", buyer=BUYER, provider="stripe")
+    Reservation.objects.filter(pk=shop.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+
+    turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    assert turn is not None
+    assert turn.entry == first
+    assert Reservation.objects.get(pk=shop.pk).status == "expired"
+    reservation = picking.waitlist_pick(token=first.token, puppy_slug="pup-0")
+    assert reservation.status == "confirmed"
+    assert Puppy.objects.get(slug="pup-0").status == "reserved"
 
 
 def test_a_turn_that_runs_out_passes_by_itself_at_the_sweep():
