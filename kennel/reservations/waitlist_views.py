@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_safe
 
 from kennel.catalogue.litter_views import refund_until
 from kennel.catalogue.models import Puppy
@@ -22,7 +22,13 @@ from kennel.payments.owner import waitlist_withdraw
 from kennel.payments.selectors import payments_sent_back
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.picking import waitlist_pass, waitlist_pick
-from kennel.reservations.views import ENDED_WORDS, continue_url, how_it_ended, status_money
+from kennel.reservations.views import (
+    ENDED_WORDS,
+    continue_url,
+    how_it_ended,
+    posted_or_back,
+    status_money,
+)
 from kennel.reservations.waitlist import (
     EntryNotFound,
     Standing,
@@ -145,7 +151,7 @@ def _refused(request: HttpRequest, token: str, exc: ApplicationError) -> HttpRes
 
 
 @never_cache
-@require_POST
+@posted_or_back("reservations:waitlist")
 def pick(request: HttpRequest, token: str) -> HttpResponse:
     """*Choose* on a puppy: their deposit becomes that puppy's reservation (303 to its page)."""
     try:
@@ -158,7 +164,7 @@ def pick(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-@require_POST
+@posted_or_back("reservations:waitlist")
 def pass_turn(request: HttpRequest, token: str) -> HttpResponse:
     """*Pass*: the next family's turn opens at once; the page says what became of them."""
     try:
@@ -171,7 +177,7 @@ def pass_turn(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @never_cache
-@require_POST
+@posted_or_back("reservations:waitlist")
 def withdraw(request: HttpRequest, token: str) -> HttpResponse:
     """*Withdraw*: leave the list, the deposit refunded if the accepted terms allow it now."""
     try:

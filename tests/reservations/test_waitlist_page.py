@@ -31,7 +31,7 @@ from kennel.reservations.waitlist import (
     Preferences,
     waitlist_join,
 )
-from tests.factories import LitterFactory, PuppyFactory
+from tests.factories import LitterFactory, PuppyFactory, ReservationFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +95,33 @@ def text(page) -> str:
 def post(client, entry: WaitlistEntry, action: str, **data):
     url = reverse(f"reservations:waitlist_{action}", kwargs={"token": entry.token})
     return client.post(url, data)
+
+
+@pytest.mark.parametrize("action", ["pick", "pass", "withdraw"])
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_a_buttons_address_opened_by_get_leads_to_the_familys_page(client, litter, action, method):
+    """Tried: switching the language on a refused Choose (shown at .../pick/) reloaded that
+    address with GET: a blank 405."""
+    entry = paid(joined(litter, 1))
+    url = reverse(f"reservations:waitlist_{action}", kwargs={"token": entry.token})
+
+    answer = getattr(client, method)(url)
+
+    assert answer.status_code == 303
+    assert answer["Location"] == entry.get_absolute_url()
+    assert client.put(url).status_code == 405
+    assert WaitlistEntry.objects.get(pk=entry.pk).status == "waiting"
+
+
+def test_the_cancel_address_opened_by_get_leads_to_the_reservations_page(client):
+    reservation = ReservationFactory()
+    url = reverse("reservations:cancel", kwargs={"token": reservation.token})
+
+    answer = client.get(url)
+
+    assert answer.status_code == 303
+    assert answer["Location"] == reservation.get_absolute_url()
+    assert Reservation.objects.get(pk=reservation.pk).status == "pending"
 
 
 def test_an_unknown_token_is_a_404_saying_so(client):
