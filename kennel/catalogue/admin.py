@@ -14,6 +14,7 @@ from django.utils.timesince import timeuntil
 
 from kennel.catalogue import content
 from kennel.catalogue.forms import PhotoField, PuppyPhotoForm, PuppyPhotoFormSet
+from kennel.catalogue.images import with_photos_delete
 from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
 from kennel.core.admin import (
     Confirmation,
@@ -377,6 +378,12 @@ class PuppyAdmin(admin.ModelAdmin):
     inlines = (PuppyPhotoInline,)
     actions = ["put_on_sale", "take_off_sale"]
 
+    def delete_model(self, request: HttpRequest, obj: Puppy) -> None:
+        with_photos_delete(Puppy.objects.filter(pk=obj.pk))  # and its photos' files
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Puppy]) -> None:
+        with_photos_delete(queryset)
+
     def save_model(self, request: HttpRequest, obj: Puppy, form: Any, change: bool) -> None:
         """A new puppy is saved as it is. An existing one saves only the fields the form
         changed (its amounts together, as save() rounds them to the currency): never the
@@ -561,3 +568,9 @@ class DogAdmin(admin.ModelAdmin):
         "is_published",
     )
     inlines = (DogPhotoInline,)
+
+    def delete_model(self, request: HttpRequest, obj: Dog) -> None:
+        with_photos_delete(Dog.objects.filter(pk=obj.pk))  # and its photos' files
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Dog]) -> None:
+        with_photos_delete(queryset)

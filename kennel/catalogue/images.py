@@ -14,7 +14,7 @@ import secrets
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -22,7 +22,7 @@ from django.core.files.storage import Storage
 from django.db import models, transaction
 from PIL import Image, ImageCms, ImageOps
 
-from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.catalogue.models import Puppy, PuppyPhoto, WebPhoto
 
 # Each variant fits in a WIDTH x WIDTH box (portrait photos are bounded by their height).
 # The catalogue card uses those up to CARD_MAX_WIDTH (PuppyPhoto.card_picture).
@@ -114,7 +114,18 @@ def photo_process(*, photo: PuppyPhoto, upload: IO[bytes], key: str = "") -> Pup
     return photo
 
 
-def photo_files(photo: PuppyPhoto) -> list[str]:
+def with_photos_delete(owners: "models.QuerySet[Any]") -> None:
+    """Delete puppies (or parents) and, once that is committed, every file of their photos:
+    a deleted puppy's photos stop being served (the rows go by cascade, the files would
+    not)."""
+    photos = [photo for owner in owners.prefetch_related("photos") for photo in owner.photos.all()]
+    with transaction.atomic():
+        owners.delete()
+        for photo in photos:
+            _delete_on_commit(photo.image.storage, photo_files(photo))
+
+
+def photo_files(photo: WebPhoto) -> list[str]:
     """Every stored file of `photo`: its variants and its image."""
     names = [v[kind] for v in photo.variants for kind in ("webp", "jpeg")]
     if photo.image.name and photo.image.name not in names:

@@ -434,6 +434,32 @@ def test_replaced_and_deleted_photos_stop_being_served(
     assert media_files(media) == []
 
 
+@pytest.mark.parametrize("how", ["page", "list"])
+def test_a_deleted_puppys_photos_stop_being_served(
+    admin_client, media, django_capture_on_commit_callbacks, how
+):
+    """Tried: after deleting a puppy with 8 photos, /media/puppies/… still answered 200."""
+    puppy = PuppyFactory()
+    small = phone_photo(width=800, height=600, orientation=1)
+    change_puppy(admin_client, puppy, [{"alt": "One", "file": upload("1.jpg", small)}])
+    assert len(media_files(media)) == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        if how == "page":
+            url = reverse("admin:catalogue_puppy_delete", args=[puppy.pk])
+            answer = admin_client.post(url, {"post": "yes"})
+        else:
+            answer = admin_client.post(
+                reverse("admin:catalogue_puppy_changelist"),
+                {"action": "delete_selected", "_selected_action": [puppy.pk], "post": "yes"},
+            )
+
+    assert answer.status_code == 302
+    assert not Puppy.objects.filter(pk=puppy.pk).exists()
+    assert not PuppyPhoto.objects.exists()
+    assert media_files(media) == []
+
+
 # --- photos stored before the pipeline ---
 
 
