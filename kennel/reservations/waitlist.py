@@ -343,8 +343,8 @@ def waitlist_move(*, entry_id: int, position: int, actor: str) -> bool:
 def waitlist_transfer(*, entry_id: int, litter_id: int, actor: str) -> bool:
     """Carry a family's deposit over to another litter's list (the breeder, e.g. for a family
     that passed or was skipped under transferable terms): it joins that list at the end and
-    is told its new place. False when the family is not on (or passed from) a list, or it is
-    the same litter."""
+    is told its new place. False when the family is not on (or passed from) a list, it is the
+    same litter, or that litter's picking has closed for good (no turn could ever come)."""
     reservation_id = WaitlistEntry.objects.values_list("reservation_id", flat=True).get(pk=entry_id)
     with locked_transaction():
         Reservation.objects.select_for_update().get(pk=reservation_id)
@@ -360,7 +360,7 @@ def waitlist_transfer(*, entry_id: int, litter_id: int, actor: str) -> bool:
             .filter(pk__in=[entry.litter_id, litter_id])
             .order_by("pk")
         }
-        if litter_id not in locked:
+        if litter_id not in locked or locked[litter_id].picking == Litter.Picking.CLOSED:
             return False
         was = entry.litter_id
         last = WaitlistEntry.objects.filter(litter_id=litter_id).aggregate(n=Max("position"))

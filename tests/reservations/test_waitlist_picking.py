@@ -12,6 +12,7 @@ from kennel.core.errors import PUPPY_NOT_OFFERED_MESSAGE, PuppyNotAvailable
 from kennel.core.models import AuditLog, SideEffect
 from kennel.payments.owner import reservation_refund
 from kennel.reservations import picking, waitlist
+from kennel.reservations.admin.waitlist import TransferForm
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
@@ -276,3 +277,18 @@ def test_a_family_that_passed_is_carried_over_to_a_later_litter_with_its_deposit
         reservation_id=first.reservation_id, kind=Effect.WAITLIST_MOVED
     ).exists()
     assert not waitlist.waitlist_transfer(entry_id=first.pk, litter_id=later.pk, actor="admin:b")
+
+
+def test_a_family_is_never_carried_over_to_a_litter_whose_picking_closed_for_good():
+    """Tried: the breeder moved a family to a litter whose picking had closed; it was told its
+    new place and then waited for a turn that could never come."""
+    litter, (first, _, _) = _litter_with_families()
+    closed = open_litter(picking=Litter.Picking.CLOSED)
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.waitlist_pass(token=first.token)
+
+    assert not waitlist.waitlist_transfer(entry_id=first.pk, litter_id=closed.pk, actor="admin:b")
+
+    first.refresh_from_db()
+    assert (first.litter_id, first.status) == (litter.pk, "passed")
+    assert closed not in TransferForm().fields["litter"].queryset

@@ -136,7 +136,8 @@ class MoveForm(forms.Form):
 class TransferForm(forms.Form):
     litter = forms.ModelChoiceField(
         label="Later litter",
-        queryset=Litter.objects.all(),
+        # Not one whose picking closed for good: the family would wait for a turn forever.
+        queryset=Litter.objects.exclude(picking=Litter.Picking.CLOSED),
         help_text="The family joins that litter's list at the end, keeping its deposit, and is "
         "told its new place by email.",
     )
