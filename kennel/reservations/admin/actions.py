@@ -298,10 +298,22 @@ def _describe(
             "No email is sent.",
         ]
     elif action is RELEASE:
+        if reservation.status == S.PROCESSING:
+            checkout = (
+                "A payment is already on its way from the buyer's bank: if it completes, it "
+                f"confirms the reservation while {puppy} is still free, or is refunded."
+            )
+        elif reservation.provider == Reservation.Provider.PAYPAL:
+            checkout = (
+                "PayPal's order cannot be closed, only left to lapse: if the buyer still "
+                f"approves it, the payment confirms the reservation while {puppy} is still "
+                "free, or is refunded."
+            )
+        else:
+            checkout = "The Stripe checkout is closed, so it can no longer be paid."
         details = [
             status,
-            f"The {reservation.get_provider_display()} checkout is closed, so it can no longer "
-            f"be paid; {puppy} is available again.",
+            f"{checkout} {puppy} is available again at once.",
             f"Told by email: the buyer ({email}).",
         ]
     elif action is RESEND:
@@ -356,11 +368,11 @@ def _consequences(action: OwnerAction, choice: RefundChoice, count: int) -> list
         return ["The puppies went home: each is marked sold and its reservation completed."]
     if action is RELEASE:
         return [
-            "The hold is cancelled: the provider's checkout is closed so it can no longer be "
-            "paid, the puppy is available again and the buyer is told by email."
+            "The hold is cancelled: the puppy is available again and the buyer is told by "
+            "email; a Stripe checkout is closed, a PayPal order left to lapse."
             if one
-            else "Each hold is cancelled: its provider's checkout is closed so it can no "
-            "longer be paid, its puppy is available again and its buyer is told by email.",
+            else "Each hold is cancelled: its puppy is available again and its buyer is told "
+            "by email; a Stripe checkout is closed, a PayPal order left to lapse.",
             "A payment that still arrives confirms it if the puppy is free, or is refunded.",
         ]
     if action is RESEND:
@@ -421,8 +433,8 @@ def _perform(
         if action is RELEASE:
             if reservation_release_hold(reservation_id=pk, actor=actor):
                 return messages.SUCCESS, (
-                    f"{who}: hold released — the checkout is being closed and "
-                    f"{reservation.what} is available again."
+                    f"{who}: hold released — {reservation.what} is available again; the "
+                    "buyer is told by email."
                 )
             return messages.WARNING, f"{who}: the hold was not open any more — nothing changed."
         if action is RESEND:
