@@ -11,6 +11,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from kennel.core.admin import (
@@ -234,7 +235,7 @@ class WebhookEventAdmin(ReadOnlyAdmin):
             reservation = named.get(e.pk)
             details = [
                 f"{e.get_status_display()}, {e.attempts} attempt(s), "
-                f"received {e.received_at:%Y-%m-%d %H:%M}"
+                f"received {timezone.localtime(e.received_at):%Y-%m-%d %H:%M}"
             ]
             if reservation is not None:
                 details.append(f"About {reservation.what} for {reservation.buyer_name}.")

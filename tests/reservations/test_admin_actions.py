@@ -428,3 +428,17 @@ def test_staff_without_the_change_permission_gets_no_owner_actions(
     )
     assert answer.status_code in (200, 302)
     assert Reservation.objects.get(pk=reservation.pk).status == "confirmed"
+
+
+def test_a_refund_never_promises_a_puppy_off_sale_is_back_on_the_shop(
+    sandbox, live_server, admin_client
+):
+    """Tried: refunding the deposit of a puppy off sale said it "is available again on the
+    shop"; it stays off the shop."""
+    reservation = paid(sandbox, live_server, "stripe")
+    Puppy.objects.filter(pk=reservation.puppy_id).update(is_published=False)
+
+    page, _ = action(admin_client, "refund_deposit", reservation)
+
+    assert "is free again but stays off the shop (it is off sale)" in page
+    assert "is available again on the shop." not in page

@@ -270,12 +270,13 @@ def _describe(
                     if choice.puppy_available
                     else f"{puppy} was picked up, stays sold and is hidden from the shop."
                 )
+            elif not choice.puppy_available:
+                puppy_line = f"{puppy} is taken off sale (hidden from the shop)."
+            elif reservation.puppy is not None and not reservation.puppy.is_published:
+                # Off sale already (e.g. a waiting list's litter): free, but not on the shop.
+                puppy_line = f"{puppy} is free again but stays off the shop (it is off sale)."
             else:
-                puppy_line = (
-                    f"{puppy} is available again on the shop."
-                    if choice.puppy_available
-                    else f"{puppy} is taken off sale (hidden from the shop)."
-                )
+                puppy_line = f"{puppy} is available again on the shop."
             if keeps_all(choice, held):
                 details = [
                     f"Nothing is refunded: you keep the whole deposit ({money(held, cur)}).",

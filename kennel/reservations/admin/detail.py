@@ -29,6 +29,7 @@ WHAT = {
     "reservations.reservation.confirmation_resent": "Confirmation email sent again",
     "reservations.reservation.late_payment_refunded": "Late payment refunded",
     "reservations.reservation.notes_changed": "Internal notes changed",
+    "reservations.reservation.picked": "Chosen by the family in its turn (waiting list)",
     "payments.refund.requested": "Refund requested",
     "payments.refund.succeeded": "Refund done at the provider",
     "payments.refund.failed": "Refund failed at the provider",
