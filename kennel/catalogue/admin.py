@@ -153,6 +153,8 @@ class LitterAdmin(admin.ModelAdmin):
             return
         stage, born_on = obj.stage, obj.born_on
         fields = [f for f in form.changed_data if f not in ("stage", "picking")]
+        if "go_home_on" in fields:
+            waitlist.refund_cutoffs_keep(litter_id=obj.pk)  # as told, before the new day
         if fields:
             obj.save(update_fields=[*fields, "updated_at"])
         if "stage" in form.changed_data:

@@ -2,7 +2,7 @@
 its turn, and the deposit's terms as they accepted them (kennel/reservations/waitlist.py
 holds the list itself; this module only reads it)."""
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.utils import formats, timezone
@@ -60,9 +60,8 @@ def waitlist_context(entry: WaitlistEntry, *, site: str) -> dict[str, Any]:
 
 def terms_context(entry: WaitlistEntry, *, today: date | None = None) -> dict[str, Any]:
     """The deposit terms the family accepted, and what they mean today."""
-    go_home = entry.litter.go_home_on
     refundable = entry.terms == Terms.REFUNDABLE
-    cutoff = go_home - timedelta(days=entry.refund_days) if refundable and go_home else None
+    cutoff = waitlist.refund_cutoff(entry)
     return {
         "refundable": refundable,
         "non_refundable": entry.terms == Terms.NON_REFUNDABLE,

@@ -222,6 +222,10 @@ class WaitlistEntry(BaseModel):
     # The deposit terms as the family accepted them (the litter's may change later).
     terms = models.CharField(max_length=16, choices=Litter.DepositTerms.choices)
     refund_days = models.PositiveSmallIntegerField(default=0)
+    # Refundable terms: the last day of a full refund as the family was told it when their
+    # deposit was paid (waitlist.refund_cutoff). A go-home day moved earlier, or a carry-over
+    # to another litter, never takes a day of it away.
+    refund_until = models.DateField("refundable until (as told)", null=True, blank=True)
     joined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -190,6 +190,7 @@ def deposit_confirmed(reservation: Reservation, *, actor: str) -> WaitlistEntry:
     entry.status = E.WAITING
     entry.joined_at = timezone.now()
     entry.save(update_fields=["position", "status", "joined_at", "updated_at"])
+    _cutoff_as_told(entry)  # the date its joining email gives
     audit("reservations.waitlist.placed", actor=actor, obj=entry, position=entry.position)
     outbox_enqueue(
         kinds=[Effect.WAITLIST_JOINED, Effect.OWNER_WAITLIST_JOINED],
@@ -363,6 +364,7 @@ def waitlist_transfer(*, entry_id: int, litter_id: int, actor: str) -> bool:
         if litter_id not in locked or locked[litter_id].picking == Litter.Picking.CLOSED:
             return False
         was = entry.litter_id
+        _cutoff_as_told(entry)  # the cut-off it was told on its first list stays its own
         last = WaitlistEntry.objects.filter(litter_id=litter_id).aggregate(n=Max("position"))
         entry.litter_id = litter_id
         entry.position = (last["n"] or 0) + 1
@@ -403,16 +405,43 @@ def litter_stage_set(*, litter_id: int, stage: str, born_on: date | None, actor:
     return True
 
 
+def refund_cutoff(entry: WaitlistEntry) -> date | None:
+    """Refundable terms: the last day a withdrawal is refunded in full — `refund_days` before
+    its litter's go-home day, or the day the family was told when they paid
+    (`entry.refund_until`), whichever is later. None: not refundable terms, or no go-home day
+    yet (refundable until there is one)."""
+    go_home = entry.litter.go_home_on
+    if entry.terms != Terms.REFUNDABLE or go_home is None:
+        return None
+    counted = go_home - timedelta(days=entry.refund_days)
+    return max(counted, entry.refund_until) if entry.refund_until else counted
+
+
+def _cutoff_as_told(entry: WaitlistEntry) -> None:
+    """Keep the refund cut-off the family is told now, if there is one (see refund_cutoff)."""
+    cutoff = refund_cutoff(entry)
+    if cutoff is not None and cutoff != entry.refund_until:
+        entry.refund_until = cutoff
+        entry.save(update_fields=["refund_until", "updated_at"])
+
+
+def refund_cutoffs_keep(*, litter_id: int) -> None:
+    """Before the litter's go-home day changes: each family on its list keeps the refund
+    cut-off it has been told (refund_cutoff), should the new day count an earlier one."""
+    on_list = WaitlistEntry.objects.filter(
+        litter_id=litter_id, status__in=(*WaitlistEntry.ON_LIST, E.PASSED), terms=Terms.REFUNDABLE
+    ).select_related("litter")
+    for entry in on_list:
+        _cutoff_as_told(entry)
+
+
 def withdrawal_refundable(entry: WaitlistEntry, *, today: date | None = None) -> bool:
     """Whether the terms the family accepted give their deposit back if they leave now: in
-    full until `refund_days` before go-home (refundable terms), never otherwise."""
+    full until the refund cut-off (refund_cutoff; refundable terms), never otherwise."""
     if entry.terms != Terms.REFUNDABLE:
         return False
-    go_home = entry.litter.go_home_on
-    if go_home is None:
-        return True
-    today = today or timezone.localdate()
-    return today <= go_home - timedelta(days=entry.refund_days)
+    cutoff = refund_cutoff(entry)
+    return cutoff is None or (today or timezone.localdate()) <= cutoff
 
 
 def withdrawal_check(entry: WaitlistEntry) -> None:

@@ -14,7 +14,6 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from kennel.catalogue.litter_views import refund_until
 from kennel.catalogue.models import Puppy
 from kennel.catalogue.views import not_found
 from kennel.core.errors import ApplicationError
@@ -33,6 +32,7 @@ from kennel.reservations.waitlist import (
     EntryNotFound,
     Standing,
     entry_standing,
+    refund_cutoff,
     withdrawal_refundable,
 )
 
@@ -104,7 +104,7 @@ def _page(
         "refunded": reservation.status == S.REFUNDED,
         "can_withdraw": status in (E.WAITING, E.PASSED),
         "refundable": withdrawal_refundable(entry),
-        "refund_until": refund_until(entry.terms, entry.refund_days, litter.go_home_on),
+        "refund_until": refund_cutoff(entry),
         "refresh_seconds": REFRESH_SECONDS if status in REFRESHING and not error else 0,
         "error": error,
     }

@@ -355,6 +355,54 @@ def test_withdrawing_after_the_cut_off_says_beforehand_the_deposit_is_kept(clien
     assert not Refund.objects.exists()
 
 
+def go_home_set(admin_client, litter: Litter, day: date) -> None:
+    """The breeder sets the litter's go-home day on its back-office page."""
+    url = reverse("admin:catalogue_litter_change", args=[litter.pk])
+    page = admin_client.get(url)
+    form = {
+        name: value
+        for name, value in page.context["adminform"].form.initial.items()
+        if value is not None and not isinstance(value, list) and name not in ("dam_dog", "sire_dog")
+    }
+    for inline in page.context["inline_admin_formsets"]:
+        management = inline.formset.management_form
+        form |= {management.add_prefix(k): str(v) for k, v in management.initial.items()}
+    form |= {"waitlist_open": "on", "go_home_on": day.isoformat()}
+    saved = admin_client.post(url, form)
+    assert saved.status_code == 302, saved.content.decode()[:3000]
+    assert Litter.objects.get(pk=litter.pk).go_home_on == day
+
+
+@pytest.mark.parametrize("known_when_paid", [True, False])
+def test_the_refund_cut_off_a_family_was_told_stays_when_go_home_moves_earlier(
+    client, admin_client, litter, known_when_paid
+):
+    """Tried: a family told "refunded in full until 28 December" saw it turn into a date
+    already past when the breeder moved the go-home day earlier — and lost the refund it
+    had been promised."""
+    Litter.objects.filter(pk=litter.pk).update(
+        deposit_terms=Litter.DepositTerms.REFUNDABLE,
+        refund_days=14,
+        go_home_on=date.today() + timedelta(days=30) if known_when_paid else None,
+    )
+    entry = paid(joined(litter, 1))
+    if not known_when_paid:
+        go_home_set(admin_client, litter, date.today() + timedelta(days=30))
+    told = date.today() + timedelta(days=16)
+    assert "your deposit of 300.00 EUR is refunded in full" in text(
+        client.get(entry.get_absolute_url())
+    )
+
+    go_home_set(admin_client, litter, date.today() + timedelta(days=10))
+
+    entry.refresh_from_db()
+    assert entry.refund_until == told
+    html = text(client.get(entry.get_absolute_url()))
+    assert "your deposit of 300.00 EUR is refunded in full" in html
+    post(client, entry, "withdraw")
+    assert Refund.objects.get(reservation_id=entry.reservation_id).amount == Decimal("300.00")
+
+
 def test_withdrawing_during_ones_turn_is_refused_plainly(client, litter):
     puppies(litter)
     first = paid(joined(litter, 1))
