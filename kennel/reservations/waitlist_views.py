@@ -19,7 +19,7 @@ from kennel.catalogue.views import not_found
 from kennel.core.errors import ApplicationError
 from kennel.payments.owner import waitlist_withdraw
 from kennel.payments.selectors import payments_sent_back
-from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from kennel.reservations.picking import waitlist_pass, waitlist_pick
 from kennel.reservations.views import (
     ENDED_WORDS,
@@ -57,6 +57,17 @@ STATUS_TEXT = {
     E.WITHDRAWN: _("You are no longer on this litter's waiting list."),
     E.UNPAID: _("The deposit was not paid, so you have no place on the list; nothing was charged."),
 }
+# Waiting (or passed) on a list whose picking has closed for good: no turn will come.
+PICKING_CLOSED_HEADLINE = _("Picking has closed")
+PICKING_CLOSED_TEXT = _(
+    "Picking for this litter has closed. Your deposit stays with the breeder as your terms "
+    "say; they will be in touch about a later litter."
+)
+# A passed turn that the family did not pass itself (PickTurn outcome).
+PASSED_HEADLINES = {
+    PickTurn.Outcome.TIMED_OUT: _("Your turn ran out"),
+    PickTurn.Outcome.SKIPPED: _("Your turn was skipped"),
+}
 # Unpaid, but a payment came after its time (it is sent back, as the page says below).
 UNPAID_SENT_BACK_TEXT = _("The deposit was not paid in time, so you have no place on the list.")
 # While nothing needs the family, the page looks again by itself (their turn may come).
@@ -79,9 +90,16 @@ def _page(
     deposit = reservation.deposit_amount
     status = E(entry.status)
     sent_back = payments_sent_back(reservation)
-    text = STATUS_TEXT[status]
+    headline, text = STATUS_HEADLINE[status], STATUS_TEXT[status]
     if status == E.UNPAID and sent_back:
         text = UNPAID_SENT_BACK_TEXT
+    if status == E.PASSED:
+        last = PickTurn.objects.filter(entry=entry).order_by("-created_at", "-pk").first()
+        headline = (
+            PASSED_HEADLINES.get(PickTurn.Outcome(last.outcome), headline) if last else headline
+        )
+    if status in (E.WAITING, E.PASSED) and litter.picking == litter.Picking.CLOSED:
+        headline, text = PICKING_CLOSED_HEADLINE, PICKING_CLOSED_TEXT
     ended = None
     if reservation.status == S.REFUNDED:
         ended = how_it_ended(reservation, status_money(reservation))
@@ -89,8 +107,9 @@ def _page(
         "entry": entry,
         "litter": litter,
         "reservation": reservation,
-        "headline": STATUS_HEADLINE[status],
+        "headline": headline,
         "status_text": text,
+        "picking_closed": litter.picking == litter.Picking.CLOSED,
         "sent_back": sent_back,
         # A refund not whole: part kept, or refused by the provider.
         "ended_text": ENDED_WORDS[ended][1] if ended in ("part", "failed") else "",

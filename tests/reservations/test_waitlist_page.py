@@ -18,7 +18,12 @@ from kennel.payments.models import Refund
 from kennel.payments.owner import reservation_refund
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation, WaitlistEntry
-from kennel.reservations.picking import NOT_YOUR_TURN_MESSAGE, picking_open
+from kennel.reservations.picking import (
+    NOT_YOUR_TURN_MESSAGE,
+    picking_close,
+    picking_open,
+    waitlist_skip,
+)
 from kennel.reservations.services import (
     lock_for_payment,
     reservation_confirm,
@@ -260,6 +265,28 @@ def test_passing_opens_the_next_familys_turn_and_says_so(client, litter):
     assert answer["Location"] == first.get_absolute_url()
     assert "You passed your turn" in text(client.get(answer["Location"]))
     assert "It is your turn to choose!" in text(client.get(second.get_absolute_url()))
+
+
+def test_a_turn_skipped_or_run_out_is_not_told_as_passed_and_a_closed_picking_says_so(
+    client, litter
+):
+    """Tried: a family the breeder skipped read "You passed your turn"; after picking closed
+    mid-turn the family choosing read "You are on the list … No family is ahead of you",
+    though no turn would ever come."""
+    puppies(litter)
+    first, second, third = (paid(joined(litter, n)) for n in (1, 2, 3))
+    picking_open(litter_id=litter.pk, actor="test")
+    waitlist_skip(litter_id=litter.pk, actor="staff:breeder")
+
+    assert "Your turn was skipped" in text(client.get(first.get_absolute_url()))
+
+    picking_close(litter_id=litter.pk, actor="staff:breeder")
+
+    for entry in (second, third):
+        html = text(client.get(entry.get_absolute_url()))
+        assert "Picking has closed" in html
+        assert "No family is ahead of you" not in html
+    assert "Picking has closed" in text(client.get(first.get_absolute_url()))
 
 
 def test_withdrawing_under_non_refundable_terms_keeps_the_deposit(client, litter):
