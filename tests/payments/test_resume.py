@@ -264,10 +264,16 @@ def test_cancel_frees_the_puppy_at_once_and_shows_the_status_page_with_try_again
     assert not client.cookies[RESUME_COOKIE].value  # the browser forgets the hold
 
 
-def test_cancel_is_post_only():
+def test_cancel_is_done_by_post_only():
+    """A GET of the address (a reload, a pasted link) cancels nothing: 303 to the page."""
     reservation = _pending()
+    url = f"/reservations/{reservation.token}/cancel/"
 
-    assert Client().get(f"/reservations/{reservation.token}/cancel/").status_code == 405
+    opened = Client().get(url)
+
+    assert opened.status_code == 303
+    assert opened["Location"] == reservation.get_absolute_url()
+    assert Client().put(url).status_code == 405
     reservation.refresh_from_db()
     assert reservation.status == S.PENDING
 
