@@ -1,5 +1,6 @@
 """The one settings module. Everything comes from the environment (see .env.example)."""
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,7 +22,10 @@ if PAYMENTS_MODE not in ("sandbox", "live"):
 # go-live guard (kennel/core/checks.py) refuses it, along with every other unsafe setting.
 SANDBOX_SECRET_KEY = "kennel-sandbox-insecure-key"
 SECRET_KEY = env.str("SECRET_KEY", default="") or SANDBOX_SECRET_KEY
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:" + env.str("PORT", default="8000"))
+# Without its trailing "/": every address the shop gives (return URLs, emails) adds its own.
+SITE_URL = env.str(
+    "SITE_URL", default="http://127.0.0.1:" + env.str("PORT", default="8000")
+).rstrip("/")
 _site = urlsplit(SITE_URL)
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS",
@@ -108,11 +112,20 @@ TEMPLATES = [
 ]
 
 # SQLite is the zero-setup default; PostgreSQL in production and tests (DATABASE_URL).
-DATABASES = {
-    "default": env.db_url(
-        "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'kennel.sqlite3'}"
-    )
-}
+_NOT_A_DATABASE_URL = (
+    "DATABASE_URL is not a database URL: use postgres://user:password@host:5432/name or "
+    "sqlite:////absolute/path/kennel.sqlite3"
+)
+try:
+    DATABASES = {
+        "default": env.db_url(
+            "DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'kennel.sqlite3'}"
+        )
+    }
+except (KeyError, ValueError) as exc:
+    raise ImproperlyConfigured(_NOT_A_DATABASE_URL) from exc
+if "ENGINE" not in DATABASES["default"]:  # a URL of no scheme django-environ knows
+    raise ImproperlyConfigured(_NOT_A_DATABASE_URL)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -180,13 +193,22 @@ DEPOSIT_SHARE = env.float("DEPOSIT_SHARE", default=0.2)
 HOLD_MINUTES = env.int("HOLD_MINUTES", default=30)
 # How long a family on a waiting list has to choose when its turn opens (a litter may say).
 PICK_WINDOW_MINUTES = env.int("PICK_WINDOW_MINUTES", default=1440)
+for _name in ("HOLD_MINUTES", "PICK_WINDOW_MINUTES"):
+    if vars()[_name] < 1:  # a hold expired as it is made would let a second buyer in at once
+        raise ImproperlyConfigured(f"{_name} must be at least 1 (minutes)")
 # One family, one hold: active holds per buyer email and per client address (behind
 # TRUSTED_PROXIES the forwarded one), holds per client address and period (django-ratelimit:
 # "10/m", "30/h"), and how long a buyer who cancelled a puppy's hold waits before holding it
 # again while others may. 0 switches each off.
 HOLDS_PER_EMAIL = env.int("HOLDS_PER_EMAIL", default=1)
 HOLDS_PER_CLIENT = env.int("HOLDS_PER_CLIENT", default=3)
-HOLD_RATE = env.str("HOLD_RATE", default="10/m")
+HOLD_RATE = env.str("HOLD_RATE", default="10/m").strip()
+if HOLD_RATE != "0" and not re.fullmatch(r"[1-9][0-9]*/[1-9]?[0-9]*[smhd]", HOLD_RATE):
+    # django-ratelimit's own form; anything else would fail every hold (or mean "per second").
+    raise ImproperlyConfigured(
+        f"HOLD_RATE={HOLD_RATE!r} is not a rate: holds per client and period, like 10/m, "
+        "30/h or 100/d (s, m, h, d), or 0 for no limit"
+    )
 HOLD_COOLDOWN_SECONDS = env.int("HOLD_COOLDOWN_SECONDS", default=120)
 # django-ratelimit's counters (HOLD_RATE) must be shared by every web process: by default a
 # table in the database (made by migrate), CACHE_URL=redis://… for a cache server. Everything
@@ -251,6 +273,12 @@ PROVIDER_CONCURRENCY = env.int("PROVIDER_CONCURRENCY", default=5)
 # Empty: the owner gets no emails. The sandbox's example address shows them in the demo.
 OWNER_EMAIL = env.str("OWNER_EMAIL", default="owner@maplehill.example" if _demo else "")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="kennel@localhost")
+if re.match(r"filemail://[^/]", env.str("EMAIL_URL", default="")):
+    # filemail://mail would write to /mail: a relative directory is refused, not guessed.
+    raise ImproperlyConfigured(
+        "EMAIL_URL: filemail:///absolute/directory names an absolute directory (three "
+        f"slashes); got {env.str('EMAIL_URL')!r}"
+    )
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 if "EMAIL_FILE_PATH" in EMAIL_CONFIG and not EMAIL_CONFIG["EMAIL_FILE_PATH"].startswith("/"):
     # filemail:///abs/dir names an absolute directory (DESIGN); django-environ drops its "/".
@@ -314,6 +342,8 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "stripe": {"level": "WARNING"},
+        # httpx logs each request's whole URL at INFO: GA4's carries its api_secret.
+        "httpx": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
         "django.request": {"level": "ERROR"},
         "django.security.RequestDataTooBig": {"level": "CRITICAL"},

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q, QuerySet
@@ -142,6 +143,12 @@ class LitterAdmin(admin.ModelAdmin):
         if turn is None:
             return "—"
         return _turn_words(turn)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {
+            "currency": settings.DEFAULT_CURRENCY,
+            **super().get_changeform_initial_data(request),
+        }
 
     def save_model(self, request: HttpRequest, obj: Litter, form: Any, change: bool) -> None:
         """A new litter is saved as it is (nobody waits for it yet). An existing one saves
@@ -379,6 +386,12 @@ class PuppyAdmin(admin.ModelAdmin):
     )
     inlines = (PuppyPhotoInline,)
     actions = ["put_on_sale", "take_off_sale"]
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        return {
+            "currency": settings.DEFAULT_CURRENCY,
+            **super().get_changeform_initial_data(request),
+        }
 
     def delete_model(self, request: HttpRequest, obj: Puppy) -> None:
         with_photos_delete(Puppy.objects.filter(pk=obj.pk))  # and its photos' files

@@ -18,6 +18,7 @@ from django.core.checks.security.base import (
     SECRET_KEY_MIN_UNIQUE_CHARACTERS,
 )
 from django.core.exceptions import ImproperlyConfigured
+from django.http.request import validate_host
 
 TAG = "kennel_live"
 DEMO_BREEDER_NAME = "Kennel demo breeder"
@@ -93,6 +94,18 @@ def live_settings_problems() -> list[checks.Error]:
     if urlsplit(s.SITE_URL).scheme != "https":
         errors.append(
             _error(23, "SITE_URL", f"is {s.SITE_URL!r}: a live shop is served over https.")
+        )
+    host = urlsplit(s.SITE_URL).hostname or ""
+    if not s.ALLOWED_HOSTS:
+        errors.append(_error(24, "ALLOWED_HOSTS", "is empty: every request would answer 400."))
+    elif not validate_host(host, s.ALLOWED_HOSTS):
+        errors.append(
+            _error(
+                25,
+                "ALLOWED_HOSTS",
+                f"does not allow SITE_URL's host {host!r}: buyers, and the providers' "
+                "webhooks, would be answered 400.",
+            )
         )
     return errors
 

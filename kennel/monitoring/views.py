@@ -1,6 +1,8 @@
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import DatabaseError, connection
+from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -12,8 +14,9 @@ from kennel.monitoring.integrations import integrations_status
 @require_safe
 @never_cache
 def health(request: HttpRequest) -> JsonResponse:
-    """Process and database (200 when both answer, 503 otherwise), and which integrations
-    (emails, GA4, Meta) are on. The cheap liveness probe."""
+    """Process and database (200 when both answer and every migration of this code is
+    applied, 503 otherwise), and which integrations (emails, GA4, Meta) are on. The cheap
+    liveness probe: one statement once the database was found migrated."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -21,11 +24,32 @@ def health(request: HttpRequest) -> JsonResponse:
         database = "ok"
     except Exception:
         database = "unavailable"
+    if database == "ok" and not database_migrated():
+        database = "not migrated"  # every page would fail: run `python -m kennel migrate`
     ok = database == "ok"
-    return JsonResponse(
+    response = JsonResponse(
         {"status": "ok" if ok else "degraded", "database": database, "integrations": _public()},
         status=200 if ok else 503,
     )
+    if database == "unavailable":
+        response["Retry-After"] = str(settings.DATABASE_RETRY_AFTER_SECONDS)
+    return response
+
+
+_migrated = False
+
+
+def database_migrated() -> bool:
+    """Whether every migration this code ships is applied (once true, it stays true for the
+    process: migrations are not taken back under a running shop)."""
+    global _migrated
+    if not _migrated:
+        try:
+            executor = MigrationExecutor(connection)
+            _migrated = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+        except DatabaseError:
+            return False  # no migrations table yet
+    return _migrated
 
 
 @require_safe

@@ -204,3 +204,11 @@ def test_a_missing_or_malformed_ga_cookie_gets_a_new_client_id_in_gas_form(cooki
 
     assert re.fullmatch(r"[1-9]\d{0,9}\.\d{10}", made)
     assert made != ga_client_id(cookie)
+
+
+def test_the_api_secret_never_reaches_the_log(ga4_endpoint, settings, caplog):
+    """Tried: httpx logged each send's URL at INFO, GA4_API_SECRET in its query string."""
+    ga4_send_purchase(reservation=_reservation())
+
+    assert ga4_endpoint.hits[0].query["api_secret"] == settings.GA4_API_SECRET
+    assert settings.GA4_API_SECRET not in caplog.text

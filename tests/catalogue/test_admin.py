@@ -125,3 +125,12 @@ def test_payments_are_listed_read_only_in_the_admin(admin_client, model):
     changelist = admin_client.get(f"/admin/payments/{model}/")
     assert changelist.status_code == 200
     assert admin_client.get(f"/admin/payments/{model}/add/").status_code == 403
+
+
+def test_a_new_puppy_and_litter_start_in_the_shops_default_currency(admin_client, settings):
+    """Tried: DEFAULT_CURRENCY=GBP, documented, changed nothing: new puppies started in EUR."""
+    settings.DEFAULT_CURRENCY = "GBP"
+
+    for model in ("puppy", "litter"):
+        page = admin_client.get(reverse(f"admin:catalogue_{model}_add")).content.decode()
+        assert 'name="currency" value="GBP"' in page, model

@@ -92,6 +92,9 @@ UNSAFE = {
     "DEBUG": {"DEBUG": "true"},
     "SITE_URL": {"SITE_URL": "http://shop.example.com"},
     "DEFAULT_FROM_EMAIL": {"DEFAULT_FROM_EMAIL": None},
+    # Tried: every request, the providers' webhooks included, answered 400.
+    "ALLOWED_HOSTS": {"ALLOWED_HOSTS": ""},
+    "ALLOWED_HOSTS ": {"ALLOWED_HOSTS": "other.example.com"},
 }
 
 
@@ -146,6 +149,42 @@ def test_the_wsgi_application_refuses_to_load(tmp_path):
 def test_the_wsgi_application_loads_with_the_documented_settings(tmp_path):
     result = kennel(settings=production(), tmp_path=tmp_path, module="import kennel.wsgi")
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("HOLD_RATE", "10", "HOLD_RATE='10' is not a rate"),
+        ("HOLD_RATE", "ten", "HOLD_RATE='ten' is not a rate"),
+        ("HOLD_RATE", "10/x", "HOLD_RATE='10/x' is not a rate"),
+        ("HOLD_MINUTES", "-5", "HOLD_MINUTES must be at least 1"),
+        ("HOLD_MINUTES", "0", "HOLD_MINUTES must be at least 1"),
+        ("PICK_WINDOW_MINUTES", "0", "PICK_WINDOW_MINUTES must be at least 1"),
+        ("EMAIL_URL", "filemail://mail", "filemail:///absolute/directory"),
+        ("DATABASE_URL", "notaurl", "DATABASE_URL is not a database URL"),
+    ],
+)
+def test_a_mistyped_setting_stops_the_start_naming_it(setting, value, said, tmp_path):
+    """Tried, in sandbox mode too: HOLD_RATE=10 started cleanly, then every hold was a 500;
+    HOLD_MINUTES=-5 let a second buyer take a held puppy at once; filemail://mail wrote to
+    /mail; DATABASE_URL=notaurl stopped every command with a bare KeyError."""
+    result = kennel("check", settings={setting: value}, tmp_path=tmp_path)
+    assert result.returncode != 0
+    assert said in result.stderr
+    assert "ImproperlyConfigured" in result.stderr
+
+
+def test_site_url_is_kept_without_its_trailing_slash(tmp_path):
+    """Tried: SITE_URL=http://…/ sent every paying buyer back to …//payments/stripe/return/,
+    a 404."""
+    result = kennel(
+        settings={"SITE_URL": "http://shop.example.com/"},
+        tmp_path=tmp_path,
+        module="import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'kennel.settings'; "
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.SITE_URL)",
+    )
+    assert result.stdout.strip() == "http://shop.example.com", result.stderr
 
 
 def test_sandbox_mode_needs_no_setting(tmp_path):

@@ -29,3 +29,32 @@ def test_health_answers_503_when_the_database_is_unreachable(client, settings):
         answer = client.get("/health/")
     assert answer.status_code == 503
     assert answer.json()["database"] == "unavailable"
+
+
+@pytest.mark.django_db
+def test_health_is_503_on_a_database_not_migrated(client, monkeypatch):
+    """Tried: on a fresh database nobody had migrated, /health/ said ok while every page
+    answered 500."""
+    from django.db import connection
+
+    from kennel.monitoring import views
+
+    monkeypatch.setattr(views, "_migrated", False)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM django_migrations WHERE app = 'reservations' AND name = "
+            "(SELECT MAX(name) FROM django_migrations WHERE app = 'reservations')"
+        )
+
+    answer = client.get("/health/")
+
+    assert answer.status_code == 503
+    assert answer.json()["database"] == "not migrated"
+    assert "Retry-After" not in answer  # waiting will not help: someone must migrate
+
+
+def test_health_tells_when_to_try_again_while_the_database_is_unreachable(client):
+    with unreachable_database():
+        answer = client.get("/health/")
+    assert answer.status_code == 503
+    assert answer["Retry-After"] == "5"
