@@ -30,6 +30,7 @@ W = MonitoringWork
 CHECK_TITLES = {
     "webhook_backlog": "Payment notifications are not being processed",
     "webhook_silence": "No payment notifications are arriving",
+    "work_backlog": "Refunds and emails are waiting to be sent",
     "dead_work": "Background work has been given up on",
     "reconciliation": "The payments do not reconcile",
 }
@@ -41,6 +42,10 @@ WHAT_TO_DO = {
     "webhook_silence": (
         "Check the webhook endpoint and its signing secret in the provider's dashboard; "
         "python -m kennel reconcile_payments settles paid checkouts meanwhile."
+    ),
+    "work_backlog": (
+        "Check that the worker (python -m kennel worker) is running and not stuck; its log "
+        "says what it is doing."
     ),
     "dead_work": "Open Background work in the back office, see its last error, and retry it.",
     "reconciliation": (

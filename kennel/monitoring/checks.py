@@ -8,6 +8,9 @@ Checks (each names itself in `failing` when it fails):
 - `webhook_silence`: a provider has sent no event for HEALTH_SILENCE_HOURS while one of its
   holds (a checkout started, not settled) has been waiting at least as long: its webhooks
   may not be reaching the shop.
+- `work_backlog`: background work due HEALTH_WEBHOOK_BACKLOG_MINUTES ago and not done (a
+  refund, an email…): the worker is stopped, stuck or far behind. The worker sends the alerts,
+  so a stopped worker is seen here, by whatever watches this page.
 - `dead_work`: background work (an email, a refund, a webhook's processing) was given up on.
 - `reconciliation`: the last reconciliation found something that needs attention.
 """
@@ -32,7 +35,7 @@ UNPROCESSED = (
     WebhookEvent.Status.FAILED,
 )
 WAITING = (Reservation.Status.PENDING, Reservation.Status.PROCESSING)
-CHECKS = ("webhook_backlog", "webhook_silence", "dead_work", "reconciliation")
+CHECKS = ("webhook_backlog", "webhook_silence", "work_backlog", "dead_work", "reconciliation")
 
 
 @dataclass
@@ -82,6 +85,15 @@ def health_evaluate(*, now: datetime | None = None) -> Health:
             health.problems["webhook_silence"] = "; ".join(quiet)
     for p in providers.values():
         del p["_silent_since"]
+
+    work = health.report["background_work"]
+    overdue = work.pop("_oldest_due")
+    work["oldest_due_seconds"] = int((now - overdue).total_seconds()) if overdue else None
+    if overdue is not None and overdue <= now - backlog:
+        health.problems["work_backlog"] = (
+            f"background work due {work['oldest_due_seconds']} s ago is not done: is the "
+            "worker running?"
+        )
 
     dead = health.report["background_work"]["dead"]
     if dead:
@@ -145,13 +157,15 @@ def _providers(now: datetime) -> dict[str, dict[str, Any]]:
     return providers
 
 
-def _background_work() -> dict[str, int]:
+def _background_work() -> dict[str, Any]:
     St = SideEffect.Status
     return SideEffect.objects.exclude(status=St.SENT).aggregate(
         queued=Count("id", filter=Q(status=St.PENDING, attempts=0)),
         failing=Count("id", filter=Q(status=St.PENDING, attempts__gt=0)),
         running=Count("id", filter=Q(status=St.SENDING)),
         dead=Count("id", filter=Q(status=St.DEAD)),
+        # When the longest-waiting work was due (sending work counts from its claim).
+        _oldest_due=Min("next_attempt_at", filter=Q(status__in=[St.PENDING, St.SENDING])),
     )
 
 

@@ -60,7 +60,13 @@ def test_a_quiet_shop_is_healthy(client):
         "holds_waiting": 0,
     }
     assert set(body["providers"]) == {"stripe", "paypal"}
-    assert body["background_work"] == {"queued": 0, "failing": 0, "running": 0, "dead": 0}
+    assert body["background_work"] == {
+        "queued": 0,
+        "failing": 0,
+        "running": 0,
+        "dead": 0,
+        "oldest_due_seconds": None,
+    }
     assert body["reconciliation"]["at"] is None
     assert set(body["integrations"]) >= {"owner_email", "buyer_email", "ga4", "meta"}
 
@@ -99,7 +105,35 @@ def test_dead_background_work_fails_until_retried(client):
     assert side_effects_retry(side_effect_ids=[effect.pk], actor="test") == 1
     answer = client.get(URL)
     assert answer.status_code == 200
-    assert answer.json()["background_work"] == {"queued": 1, "failing": 0, "running": 0, "dead": 0}
+    work = answer.json()["background_work"]
+    assert (work["queued"], work["failing"], work["running"], work["dead"]) == (1, 0, 0, 0)
+    assert work["oldest_due_seconds"] < 60
+
+
+def test_background_work_left_undone_past_the_threshold_fails_until_done(client):
+    """Tried: with the worker stopped, a refund and two emails sat queued; /health/webhooks/
+    stayed ok (and the worker, which sends the alerts, could not say so)."""
+    refund = SideEffect.objects.create(
+        kind="refund_send",
+        recipient="stripe",
+        dedup_key="test:stuck",
+        next_attempt_at=timezone.now() - timedelta(minutes=20),
+    )
+    SideEffect.objects.create(
+        kind="owner_deposit",
+        recipient="owner@kennel.example",
+        dedup_key="test:fresh",
+        next_attempt_at=timezone.now(),
+    )
+
+    answer = client.get(URL)
+
+    assert answer.status_code == 503
+    assert answer.json()["failing"] == ["work_backlog"]
+    assert "is the worker running?" in answer.json()["problems"]["work_backlog"]
+    assert answer.json()["background_work"]["oldest_due_seconds"] >= 20 * 60
+    SideEffect.objects.filter(pk=refund.pk).update(status=SideEffect.Status.SENT)
+    assert client.get(URL).status_code == 200
 
 
 def test_several_failing_checks_are_all_named(client):
