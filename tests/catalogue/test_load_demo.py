@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from PIL import Image
 
 from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
@@ -225,3 +225,13 @@ def test_no_demo_login_when_the_shop_has_its_own_or_is_live(media, settings):
     get_user_model().objects.all().delete()
     assert demo_login_ensure() == ""
     assert not get_user_model().objects.exists()
+
+
+def test_load_demo_refuses_a_live_shop(settings, media):
+    """Tried: in live mode it loaded 17 demo puppies and 4 reservations with made-up payments."""
+    settings.PAYMENTS_MODE = "live"
+
+    with pytest.raises(CommandError, match="sandbox mode only"):
+        call_command("load_demo", stdout=StringIO())
+
+    assert not Puppy.objects.exists()

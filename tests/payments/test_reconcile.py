@@ -5,7 +5,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from kennel.payments.models import Refund
@@ -86,3 +86,10 @@ def test_a_refund_the_provider_refused_needs_attention():
     assert code == 1
     assert "refund refused by stripe: 400.00 EUR for payment pi_refused" in out
     assert "NOT BALANCED" in out
+
+
+@pytest.mark.parametrize("days", ["-1", "100000000", "seven"])
+def test_a_number_of_days_out_of_range_is_refused_plainly(days):
+    """Tried: --days 100000000 ended in an OverflowError traceback; -1 was taken silently."""
+    with pytest.raises(CommandError, match="invalid number_of_days value"):
+        call_command("reconcile_payments", "--days", days, stdout=StringIO())

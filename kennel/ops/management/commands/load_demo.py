@@ -1,5 +1,7 @@
 from typing import Any
 
+from django.conf import settings
+from django.core.management import CommandError
 from django.core.management.base import BaseCommand
 
 from kennel.ops.demo.loader import demo_load
@@ -13,6 +15,9 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PAYMENTS_MODE == "live":
+            # Made-up puppies and paid reservations with invented payment ids in a real shop.
+            raise CommandError("load_demo is for sandbox mode only (PAYMENTS_MODE=live here).")
         self.stdout.write(str(demo_load()))
         login = demo_login_ensure()
         if login:

@@ -8,6 +8,13 @@ from kennel.monitoring.reconciliation import reconciliation_record
 from kennel.payments.reconcile import payments_reconcile
 
 
+def number_of_days(value: str) -> int:
+    days = int(value)
+    if not 0 <= days <= 3650:
+        raise ValueError(value)  # argparse: "invalid number_of_days value", exit 2
+    return days
+
+
 class Command(BaseCommand):
     help = (
         "Ask the providers again about unsettled checkouts, then check that every captured "
@@ -15,7 +22,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--days", type=int, default=7, help="How far back to re-read.")
+        parser.add_argument(
+            "--days", type=number_of_days, default=7, help="How far back to re-read (0 to 3650)."
+        )
 
     def handle(self, *args: Any, days: int, **options: Any) -> None:
         started_at = timezone.now()
