@@ -17,6 +17,7 @@ from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.payments.models import PaymentWork, Refund
 from kennel.payments.providers import PaymentSnapshot, PaymentState, reservation_id_or_none
+from kennel.reservations import picking
 from kennel.reservations import services as reservations
 from kennel.reservations.models import Reservation
 
@@ -108,7 +109,7 @@ def _apply_paid(
 def _apply_refunded(reservation: Reservation, snapshot: PaymentSnapshot, *, actor: str) -> None:
     if snapshot.refunds:
         if reservation.external_payment_id == snapshot.payment_id:
-            reservations.reservation_refunded(reservation, actor=actor)
+            _refunded_at_provider(reservation, actor=actor)
         return
     # Fully refunded, by refunds we were not shown one by one: ours of this payment went
     # through, and whatever else did is told as one refund of the payment.
@@ -118,7 +119,7 @@ def _apply_refunded(reservation: Reservation, snapshot: PaymentSnapshot, *, acto
         status=Refund.Status.SUCCEEDED, updated_at=timezone.now()
     )
     ours = reservation.external_payment_id == snapshot.payment_id
-    if ours and reservations.reservation_refunded(reservation, actor=actor):
+    if ours and _refunded_at_provider(reservation, actor=actor):
         reservations.refund_notices_enqueue(
             reservation=reservation,
             payment_id=snapshot.payment_id or "",
@@ -126,6 +127,15 @@ def _apply_refunded(reservation: Reservation, snapshot: PaymentSnapshot, *, acto
             currency=reservation.currency,
             reason=Refund.Reason.PROVIDER,
         )
+
+
+def _refunded_at_provider(reservation: Reservation, *, actor: str) -> bool:
+    """The deposit was refunded in full at the provider: the reservation is refunded — and,
+    for a waiting list's deposit whose family is choosing, its turn ends first and the next
+    family's opens (as when the breeder refunds it from the back office)."""
+    if reservation.puppy_id is None and reservation.status == S.CONFIRMED:
+        picking.turn_end_for_refund(reservation, actor=actor)
+    return reservations.reservation_refunded(reservation, actor=actor)
 
 
 REFUND_STATUS = {

@@ -14,12 +14,13 @@ from kennel.payments.models import Refund
 from kennel.payments.owner import waitlist_withdraw
 from kennel.payments.services import waitlist_checkout_start
 from kennel.payments.stripe import client as stripe_client
-from kennel.reservations import waitlist
+from kennel.reservations import picking, waitlist
 from kennel.reservations.models import WaitlistEntry
 from kennel.reservations.services import reservations_expire_due
 from tests.conftest import run_worker_once
+from tests.factories import PuppyFactory
 from tests.payments import paypal_helpers, stripe_helpers
-from tests.payments.flow import process_webhooks, sandbox_refunds
+from tests.payments.flow import process_webhooks, refund_at_dashboard, sandbox_refunds
 from tests.reservations.waitlist_helpers import family, open_litter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -190,3 +191,29 @@ def test_non_refundable_terms_keep_the_deposit_whenever_the_family_leaves(sandbo
     assert entry.terms == "non_refundable"
     assert entry.status == "withdrawn"
     assert not Refund.objects.exists()
+
+
+def test_a_full_refund_at_the_provider_of_the_choosing_familys_deposit_opens_the_next_turn(
+    sandbox, live_server
+):
+    """Tried: refunded in the provider's dashboard while its family was choosing, the turn
+    stayed open for its whole window and every family after it waited."""
+    litter = open_litter()
+    PuppyFactory(litter=litter, is_published=False)
+    first, first_url = _join(litter, 1, "stripe", live_server.url)
+    second, second_url = _join(litter, 2, "stripe", live_server.url)
+    for url in (first_url, second_url):
+        _pay("stripe", url)
+    process_webhooks(sandbox)
+    picking.picking_open(litter_id=litter.pk, actor="staff:breeder")
+    first.refresh_from_db()
+    assert first.status == "choosing"
+
+    refund_at_dashboard(first.reservation, str(first.reservation.deposit_amount))
+    process_webhooks(sandbox)
+    run_worker_once()
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.reservation.status) == ("withdrawn", "refunded")
+    assert second.status == "choosing"
