@@ -254,10 +254,11 @@ def turns_time_out(*, now: datetime | None = None) -> int:
 
 
 def turn_end_for_refund(reservation: Reservation, *, actor: str) -> None:
-    """The breeder refunds the list deposit of the family whose turn is open: that turn ends
-    (skipped) and the next family's opens, in the caller's transaction, which holds the
-    deposit's reservation lock (the litter's is taken here, in the one order). The refund's
-    move to "refunded" then takes the family off the list."""
+    """The list deposit of the family whose turn is open is refunded (by the breeder, or in
+    full at the provider): that turn ends (skipped) and the next family's opens, in the
+    caller's transaction, which holds the deposit's reservation lock (the litter's is taken
+    here, in the one order). The refund's move to "refunded" then takes the family off the
+    list."""
     entry = WaitlistEntry.objects.filter(reservation=reservation, status=E.CHOOSING).first()
     if entry is None:
         return
@@ -267,7 +268,7 @@ def turn_end_for_refund(reservation: Reservation, *, actor: str) -> None:
         return
     now = timezone.now()
     _turn_end(turn, T.SKIPPED, now=now)
-    entry_set(entry, E.PASSED, actor=actor, why="deposit refunded by the breeder")
+    entry_set(entry, E.PASSED, actor=actor, why="deposit refunded")
     _next_turn(litter, now=now, actor=actor)
 
 
