@@ -9,14 +9,14 @@ from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_safe
 
 from kennel.catalogue.cache import fragment_key
 from kennel.catalogue.models import Litter, Puppy
 from kennel.catalogue.views import not_found, shared_page, shared_visitor
 from kennel.core.errors import ApplicationError, ValidationFailed
+from kennel.core.views import posted_or_back
 from kennel.payments.forms import ANALYTICS_CONSENT_LABEL, WaitlistJoinForm
 from kennel.payments.registry import available_providers
 from kennel.payments.services import waitlist_checkout_start
@@ -127,16 +127,13 @@ def _litter_context(
     }
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@posted_or_back("catalogue:litter")
 def litter_join(request: HttpRequest, slug: str) -> HttpResponse:
     """Parse the join form, then hand over to waitlist_checkout_start, which puts the family
     on the list (waiting for its deposit) and opens the provider's checkout; the family is
     sent there with a 303. Refusals (closed, full, invalid) show the litter's page saying so,
     with nothing written. This address opened (the language switched under a form with
     errors, a reload): the litter's page, where the form is."""
-    if request.method != "POST":
-        litter_url = reverse("catalogue:litter", kwargs={"slug": slug})
-        return HttpResponseRedirect(litter_url, status=303)
     litter = _litter(slug)
     if litter is None:
         return not_found(request, LitterNotFound())

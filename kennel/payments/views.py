@@ -12,9 +12,8 @@ from django.http import (
     JsonResponse,
 )
 from django.shortcuts import render
-from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.views.decorators.http import require_POST, require_safe
 
 from kennel.catalogue import selectors
 from kennel.catalogue.views import TAKEN_PARAM, not_found, published_puppy, puppy_page
@@ -26,6 +25,7 @@ from kennel.core.errors import (
     PuppyNotFound,
     ValidationFailed,
 )
+from kennel.core.views import posted_or_back
 from kennel.payments.forms import ReserveForm
 from kennel.payments.providers import (
     BuyerActionRequired,
@@ -57,7 +57,7 @@ class HttpResponseSeeOther(HttpResponseRedirect):
     status_code = 303
 
 
-@require_http_methods(["GET", "HEAD", "POST"])
+@posted_or_back("catalogue:puppy")
 def reserve(request: HttpRequest, slug: str) -> HttpResponse:
     """Parse the reserve form, then hand over to checkout_start, which holds the puppy and
     opens the provider's checkout; the buyer is sent there with a 303, and their browser
@@ -67,8 +67,6 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
     with the other puppies: nothing to re-post, no form for a puppy they cannot have. This
     address opened (the language switched under a form with errors, a reload): the puppy's
     page, where the form is."""
-    if request.method != "POST":
-        return HttpResponseSeeOther(reverse("catalogue:puppy", kwargs={"slug": slug}))
     puppy = published_puppy(slug)
     if puppy is None:
         return not_found(request, PuppyNotFound())

@@ -1,11 +1,9 @@
 """The buyer's status page (the only place a buyer sees their reservation), its *Cancel*
 button, and the signed cookie by which the browser that started a hold finds it again."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
@@ -16,11 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_safe
 
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import Busy
 from kennel.core.models import AuditLog
+from kennel.core.views import posted_or_back
 from kennel.payments.selectors import payments_sent_back, reservation_money
 from kennel.reservations.limits import hold_cooldown_until
 from kennel.reservations.models import Reservation
@@ -109,26 +108,6 @@ ORDER = list(TIMELINE_TEXT)
 # A waiting list's deposit, turned into this reservation when the family picked: its first
 # line is their joining, not a hold of the puppy.
 JOINED_TEXT = _("You joined the waiting list")
-
-
-def posted_or_back(
-    page: str,
-) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """For a button's form (POST): a GET or HEAD of its address — the language switch
-    reloading a refusal shown there, a reload, a pasted link — is a 303 to `page` (the URL
-    name of the token's page), never a blank 405."""
-
-    def wrap(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        @require_http_methods(["GET", "HEAD", "POST"])
-        def posted(request: HttpRequest, token: str) -> HttpResponse:
-            if request.method != "POST":
-                return HttpResponseRedirect(reverse(page, kwargs={"token": token}), status=303)
-            return view(request, token)
-
-        return posted
-
-    return wrap
 
 
 # --- the browser that started a hold -------------------------------------------------------

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_safe
 from kennel.catalogue.models import Puppy
 from kennel.catalogue.views import not_found
 from kennel.core.errors import ApplicationError
+from kennel.core.views import posted_or_back
 from kennel.payments.owner import waitlist_withdraw
 from kennel.payments.selectors import payments_sent_back
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
@@ -25,7 +26,6 @@ from kennel.reservations.views import (
     ENDED_WORDS,
     continue_url,
     how_it_ended,
-    posted_or_back,
     status_money,
 )
 from kennel.reservations.waitlist import (
