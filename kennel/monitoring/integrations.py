@@ -39,7 +39,7 @@ def integrations_status() -> dict[str, dict[str, Any]]:
                 f"measurement id {ga4.measurement_id} at {ga4.endpoint}"
                 + (" (validated first)" if ga4.validate else "")
                 if ga4
-                else "off: GA4_MEASUREMENT_ID and GA4_API_SECRET are not set"
+                else _off("GA4_MEASUREMENT_ID", "GA4_API_SECRET")
             ),
         },
         "meta": {
@@ -48,7 +48,7 @@ def integrations_status() -> dict[str, dict[str, Any]]:
                 f"pixel {meta.pixel_id} at {meta.events_url}"
                 + (f" (test events: {meta.test_event_code})" if meta.test_event_code else "")
                 if meta
-                else "off: META_PIXEL_ID and META_ACCESS_TOKEN are not set"
+                else _off("META_PIXEL_ID", "META_ACCESS_TOKEN")
             ),
         },
     }
@@ -59,3 +59,12 @@ def integrations_log(logger: logging.Logger) -> None:
     for name, state in integrations_status().items():
         level = logging.INFO if state["enabled"] else logging.WARNING
         logger.log(level, "%s: %s", name.replace("_", " "), state["detail"])
+
+
+def _off(*names: str) -> str:
+    """Why an integration that needs every one of `names` is off: those not set (tried: one
+    set, the page said both were missing)."""
+    missing = [name for name in names if not str(getattr(settings, name, "")).strip()]
+    if len(missing) == len(names):
+        return f"off: {' and '.join(names)} are not set"
+    return f"off: {' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set"

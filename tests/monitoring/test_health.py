@@ -58,3 +58,16 @@ def test_health_tells_when_to_try_again_while_the_database_is_unreachable(client
         answer = client.get("/health/")
     assert answer.status_code == 503
     assert answer["Retry-After"] == "5"
+
+
+@pytest.mark.django_db
+def test_a_half_set_integration_names_the_setting_missing(client, settings):
+    """Tried: with GA4_MEASUREMENT_ID set and GA4_API_SECRET not, the page said both were."""
+    settings.GA4_MEASUREMENT_ID, settings.GA4_API_SECRET = "G-ABC123", ""
+    settings.META_PIXEL_ID, settings.META_ACCESS_TOKEN = "", "token-not-shown"
+
+    integrations = client.get("/health/").json()["integrations"]
+
+    assert integrations["ga4"]["detail"] == "off: GA4_API_SECRET is not set"
+    assert integrations["meta"]["detail"] == "off: META_PIXEL_ID is not set"
+    assert "token-not-shown" not in str(integrations)

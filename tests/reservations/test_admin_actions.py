@@ -21,7 +21,7 @@ from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments import paypal_helpers, stripe_helpers
 from tests.payments.flow import process_webhooks, settled
-from tests.reservations.waitlist_helpers import on_list, open_litter
+from tests.reservations.waitlist_helpers import joined, on_list, open_litter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -442,3 +442,15 @@ def test_a_refund_never_promises_a_puppy_off_sale_is_back_on_the_shop(
 
     assert "is free again but stays off the shop (it is off sale)" in page
     assert "is available again on the shop." not in page
+
+
+def test_releasing_a_list_deposits_hold_speaks_of_the_familys_place(admin_client):
+    """Tried: it said "Waiting list: … is available again", as if the list were a puppy."""
+    entry = joined(open_litter(), 1)
+    deposit = Reservation.objects.get(pk=entry.reservation_id)
+
+    _, data = action(admin_client, "release_hold", deposit)
+    answer = confirm(admin_client, data)
+
+    assert "hold released — the family&#x27;s place is free again" in answer
+    assert Reservation.objects.get(pk=deposit.pk).status == "cancelled"

@@ -434,8 +434,13 @@ def _perform(
         if action is RELEASE:
             if reservation_release_hold(reservation_id=pk, actor=actor):
                 return messages.SUCCESS, (
-                    f"{who}: hold released — {reservation.what} is available again; the "
-                    "buyer is told by email."
+                    f"{who}: hold released — "
+                    + (
+                        "the family's place is free again"
+                        if reservation.puppy_id is None
+                        else f"{reservation.what} is available again"
+                    )
+                    + "; the buyer is told by email."
                 )
             return messages.WARNING, f"{who}: the hold was not open any more — nothing changed."
         if action is RESEND:
