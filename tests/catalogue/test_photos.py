@@ -90,9 +90,10 @@ def noisy_jpeg(width: int = 1200, height: int = 900) -> bytes:
 # --- the admin, as the breeder uses it ---
 
 
-def change_puppy(client: Any, puppy: Puppy, rows: list[dict[str, Any]]) -> Any:
+def change_puppy(client: Any, puppy: Puppy, rows: list[dict[str, Any]], **changes: Any) -> Any:
     """POST the puppy's admin page with its photo inline: `rows` are the existing photos
-    (with "id") in their current order, then new ones; multipart when a file is in."""
+    (with "id") in their current order, then new ones; multipart when a file is in. The
+    puppy's fields as they are, but for `changes`."""
     existing = [row for row in rows if "id" in row]
     data: dict[str, Any] = {
         "name": puppy.name,
@@ -111,6 +112,7 @@ def change_puppy(client: Any, puppy: Puppy, rows: list[dict[str, Any]]) -> Any:
         "photos-INITIAL_FORMS": str(len(existing)),
         "photos-MIN_NUM_FORMS": "0",
         "photos-MAX_NUM_FORMS": "1000",
+        **changes,
     }
     for i, row in enumerate(rows):
         data[f"photos-{i}-puppy"] = puppy.pk

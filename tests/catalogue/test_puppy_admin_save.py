@@ -18,32 +18,10 @@ from kennel.catalogue.models import Litter, Puppy
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservation_hold, reservation_release
+from tests.catalogue.test_photos import change_puppy
 from tests.factories import LitterFactory, PuppyFactory
 
 BUYER = Buyer(name="Ann Lee", email="ann@example.com", phone="+33 6 12 34 56 78")
-
-
-def puppy_form(puppy: Puppy, **changes: str) -> dict[str, str]:
-    """The puppy's change form as the back office posts it, with `changes`."""
-    form = {
-        "name": puppy.name,
-        "slug": puppy.slug,
-        "litter": str(puppy.litter_id or ""),
-        "breed": puppy.breed,
-        "sex": puppy.sex,
-        "colour": puppy.colour,
-        "born_on": puppy.born_on.isoformat(),
-        "price": str(puppy.price),
-        "deposit": str(puppy.deposit),
-        "currency": puppy.currency,
-        "is_published": "on" if puppy.is_published else "",
-        "description": puppy.description,
-        "photos-TOTAL_FORMS": "0",
-        "photos-INITIAL_FORMS": "0",
-        "photos-MIN_NUM_FORMS": "0",
-        "photos-MAX_NUM_FORMS": "1000",
-    }
-    return {**form, **changes}
 
 
 @pytest.fixture
@@ -77,10 +55,7 @@ def test_a_hold_made_while_the_breeder_saves_the_puppy_stands(admin_client, mean
     puppy = PuppyFactory(description="Calm.")
     meanwhile(lambda: reservation_hold(puppy_slug=puppy.slug, buyer=BUYER, provider="stripe"))
 
-    saved = admin_client.post(
-        reverse("admin:catalogue_puppy_change", args=[puppy.pk]),
-        puppy_form(puppy, description="Calm, loves children."),
-    )
+    saved = change_puppy(admin_client, puppy, [], description="Calm, loves children.")
 
     assert saved.status_code == 302
     puppy.refresh_from_db()
@@ -104,10 +79,7 @@ def test_a_hold_released_while_the_breeder_saves_the_puppy_leaves_it_available(
         )
     )
 
-    saved = admin_client.post(
-        reverse("admin:catalogue_puppy_change", args=[puppy.pk]),
-        puppy_form(puppy, description="Playful."),
-    )
+    saved = change_puppy(admin_client, puppy, [], description="Playful.")
 
     assert saved.status_code == 302
     puppy.refresh_from_db()
@@ -137,9 +109,7 @@ def test_amounts_no_provider_can_charge_are_refused_under_their_field(
 ):
     puppy = PuppyFactory(price=Decimal("2000.00"), deposit=Decimal("400.00"))
 
-    answer = admin_client.post(
-        reverse("admin:catalogue_puppy_change", args=[puppy.pk]), puppy_form(puppy, **changes)
-    )
+    answer = change_puppy(admin_client, puppy, [], **changes)
 
     assert answer.status_code == 200  # the form again
     assert answer.context["adminform"].form.errors[field] == [message]
@@ -156,43 +126,26 @@ def test_a_jpy_puppy_gets_a_deposit_it_can_be_charged(admin_client, settings):
     settings.DEPOSIT_SHARE = 0.2
     puppy = PuppyFactory()
 
-    answer = admin_client.post(
-        reverse("admin:catalogue_puppy_change", args=[puppy.pk]),
-        puppy_form(puppy, currency="JPY", price="3", deposit=""),
-    )
+    answer = change_puppy(admin_client, puppy, [], currency="JPY", price="3", deposit="")
 
     assert answer.status_code == 302
     puppy.refresh_from_db()
     assert (puppy.price, puppy.deposit, puppy.currency) == (Decimal(3), Decimal(1), "JPY")
 
 
-def litter_form(client: Any, litter: Litter, **changes: str) -> dict[str, str]:
+def litter_form(client: Any, litter: Litter, **changes: Any) -> dict[str, Any]:
+    """The litter's back-office form as its page fills it in, its inlines included, with
+    `changes`."""
     page = client.get(reverse("admin:catalogue_litter_change", args=[litter.pk]))
-    inlines: dict[str, str] = {}
+    form = {
+        name: value
+        for name, value in page.context["adminform"].form.initial.items()
+        if value is not None and not isinstance(value, list) and name not in ("dam_dog", "sire_dog")
+    }
     for inline in page.context["inline_admin_formsets"]:
         management = inline.formset.management_form
-        inlines |= {management.add_prefix(k): str(v) for k, v in management.initial.items()}
-    form = {
-        **inlines,
-        "name": litter.name,
-        "slug": litter.slug,
-        "dam": litter.dam,
-        "sire": litter.sire,
-        "stage": litter.stage,
-        "born_on": litter.born_on.isoformat() if litter.born_on else "",
-        "expected_on": "",
-        "go_home_on": "",
-        "description": "",
-        "usual_price": "",
-        "currency": litter.currency,
-        "waitlist_open": "on",
-        "waitlist_deposit": "",
-        "waitlist_cap": "",
-        "deposit_terms": litter.deposit_terms,
-        "refund_days": str(litter.refund_days),
-        "pick_window_minutes": "",
-    }
-    return {**form, **changes}
+        form |= {management.add_prefix(k): str(v) for k, v in management.initial.items()}
+    return {**form, "waitlist_open": "on", **changes}
 
 
 @pytest.mark.django_db

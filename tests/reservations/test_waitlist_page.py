@@ -36,6 +36,7 @@ from kennel.reservations.waitlist import (
     Preferences,
     waitlist_join,
 )
+from tests.catalogue.test_puppy_admin_save import litter_form
 from tests.factories import LitterFactory, PuppyFactory, ReservationFactory
 
 pytestmark = pytest.mark.django_db
@@ -385,16 +386,7 @@ def test_withdrawing_after_the_cut_off_says_beforehand_the_deposit_is_kept(clien
 def go_home_set(admin_client, litter: Litter, day: date) -> None:
     """The breeder sets the litter's go-home day on its back-office page."""
     url = reverse("admin:catalogue_litter_change", args=[litter.pk])
-    page = admin_client.get(url)
-    form = {
-        name: value
-        for name, value in page.context["adminform"].form.initial.items()
-        if value is not None and not isinstance(value, list) and name not in ("dam_dog", "sire_dog")
-    }
-    for inline in page.context["inline_admin_formsets"]:
-        management = inline.formset.management_form
-        form |= {management.add_prefix(k): str(v) for k, v in management.initial.items()}
-    form |= {"waitlist_open": "on", "go_home_on": day.isoformat()}
+    form = litter_form(admin_client, litter, go_home_on=day.isoformat())
     saved = admin_client.post(url, form)
     assert saved.status_code == 302, saved.content.decode()[:3000]
     assert Litter.objects.get(pk=litter.pk).go_home_on == day
