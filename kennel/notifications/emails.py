@@ -52,6 +52,7 @@ SUBJECTS = {
     K.WAITLIST_TURN: _("It is your turn to choose a puppy from {litter}"),
     K.WAITLIST_REMINDER: _("Your turn to choose from {litter} ends on {ends}"),
     K.WAITLIST_PASSED: _("Your turn to choose from {litter} has passed"),
+    K.WAITLIST_CLOSED: _("Choosing from {litter} has closed"),
     K.OWNER_WAITLIST_JOINED: _("Waiting list for {litter}: {buyer} joined as number {position}"),
 }
 # The same emails about a waiting list's deposit (before its family picked a puppy).

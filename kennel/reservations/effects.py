@@ -29,6 +29,7 @@ class Effect(models.TextChoices):
     WAITLIST_TURN = "waitlist_turn", "Family: your turn to choose"
     WAITLIST_REMINDER = "waitlist_reminder", "Family: your turn ends soon"
     WAITLIST_PASSED = "waitlist_passed", "Family: turn passed"
+    WAITLIST_CLOSED = "waitlist_closed", "Family: picking closed before they chose"
     OWNER_WAITLIST_JOINED = "owner_waitlist_joined", "Owner: a family joined the waiting list"
 
 
@@ -48,6 +49,7 @@ WAITLIST_EMAILS = (
     Effect.WAITLIST_TURN,
     Effect.WAITLIST_REMINDER,
     Effect.WAITLIST_PASSED,
+    Effect.WAITLIST_CLOSED,
 )
 BUYER_EMAILS = (
     Effect.BUYER_CONFIRMATION,

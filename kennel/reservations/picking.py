@@ -296,7 +296,8 @@ def waitlist_skip(*, litter_id: int, actor: str) -> bool:
 
 def picking_close(*, litter_id: int, actor: str) -> bool:
     """Close picking: the open turn ends (its family back to waiting, deposit kept), nobody
-    else is offered a turn. False when picking was not open."""
+    else is offered a turn, and every family still waiting is told. False when picking was
+    not open."""
     # The choosing family's reservation is locked before the litter (the one order); should
     # the turn move on meanwhile, the transaction ends and it starts again with the new one.
     while True:
@@ -329,4 +330,7 @@ def _picking_close_once(*, litter_id: int, token: str | None, actor: str) -> boo
         litter.picking = Litter.Picking.CLOSED
         litter.save(update_fields=["picking", "updated_at"])
         audit("catalogue.litter.picking_closed", actor=actor, obj=litter)
+        # Every family still waiting (the one choosing among them) will not be offered a turn.
+        for waiting in WaitlistEntry.objects.filter(litter=litter, status=E.WAITING):
+            family_told(waiting, Effect.WAITLIST_CLOSED, key=f"closed:{litter.pk}")
     return True

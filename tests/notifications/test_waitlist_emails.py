@@ -218,6 +218,27 @@ def test_a_family_that_passes_reads_what_happens_to_its_deposit_and_the_next_fam
     assert "puppies you can choose from" not in late_turn
 
 
+def test_when_the_breeder_closes_choosing_every_family_still_waiting_is_told_once():
+    """Tried: the breeder closed picking during a family's turn; that family (told "it is your
+    turn") and the family after it were never told, and waited for a turn that could not
+    come."""
+    litter = _litter()
+    [first, second, third] = _picking(litter, "Jane Doe", "Tom Late", "Ann Next")
+    picking.waitlist_pass(token=first.token)  # Tom's turn is open, Ann waits after him
+
+    assert picking.picking_close(litter_id=litter.pk, actor="admin:breeder")
+    assert not picking.picking_close(litter_id=litter.pk, actor="admin:breeder")
+
+    for entry, address in ((second, "tom.late@example.com"), (third, "ann.next@example.com")):
+        subject, text, html = _one(address, "Choosing from")
+        assert subject == "Choosing from Spring litter has closed"
+        for body in (text, html):
+            assert "has closed choosing from Spring litter before a puppy was reserved" in body
+            assert "refund your 300.00 EUR in full until 15 February 2027" in body
+            assert _page(entry) in body
+    assert _sent("jane.doe@example.com", "Choosing from") == []  # she passed: told then
+
+
 def test_a_turn_that_times_out_tells_a_transferable_deposit_stays_for_a_later_litter():
     litter = _litter(deposit_terms=Litter.DepositTerms.TRANSFERABLE)
     [first] = _picking(litter, "Jane Doe")
