@@ -17,7 +17,8 @@ RUN useradd --system --uid 10001 --home-dir /app --create-home kennel
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /app
-# Static files are collected into the image; whitenoise serves them with far-future caching.
+# Static files are collected into the image; whitenoise serves them (cached for 60 s: their
+# names carry no hash, so a new image's CSS is never held back by a far-future cache).
 RUN SECRET_KEY=build-only-not-secret python -m kennel collectstatic --noinput -v0 \
     && mkdir -p /app/media /app/prometheus && chown -R kennel:kennel /app
 USER kennel

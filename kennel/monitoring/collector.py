@@ -25,8 +25,9 @@ class DatabaseCollector(Collector):
         families: list[GaugeMetricFamily] = []
         try:
             families = _read()
-        except Exception:
-            log.warning("metrics: the database could not be read", exc_info=True)
+        except Exception as exc:
+            # One line a scrape (every 15 s or so) while the database is down, not a traceback.
+            log.warning("metrics: the database could not be read: %s: %s", type(exc).__name__, exc)
             close_broken_connection()
         up = GaugeMetricFamily(
             "kennel_database_up", "1 when the database answered this scrape, else 0."
