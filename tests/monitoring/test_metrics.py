@@ -105,7 +105,8 @@ def test_metrics_answers_without_the_database_and_says_it_is_down(client, caplog
         answer = client.get("/metrics")
     # Tried: every scrape during an outage logged a whole traceback; one line says it.
     [line] = [r for r in caplog.records if "could not be read" in r.getMessage()]
-    assert line.levelname == "WARNING" and line.exc_info is None
+    assert line.levelname == "WARNING"
+    assert line.exc_info is None
 
     assert answer.status_code == 200
     families = _families(answer.content.decode())
