@@ -258,8 +258,23 @@ def _context(
             "reason": reason,
             "reason_text": reason_text.format(puppy=context["name"]),
             "payment_id": data.get("payment_id", ""),
+            "delayed": _refund_refused(reservation, data.get("payment_id", ""), refunded),
         }
     return context
+
+
+def _refund_refused(reservation: Reservation, payment_id: str, amount: Decimal) -> bool:
+    """Whether the provider refused this refund for good before its email went (the refunds
+    go first: MoneyFirst): the buyer then reads that it is delayed, as their page says."""
+    status = (
+        Refund.objects.filter(
+            reservation=reservation, external_payment_id=payment_id, amount=amount
+        )
+        .order_by("-created_at")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return status == Refund.Status.FAILED
 
 
 def _name_of_list(entry: WaitlistEntry | None) -> str:

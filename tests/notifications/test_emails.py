@@ -11,6 +11,7 @@ from django.utils import timezone
 from kennel.core.models import SideEffect
 from kennel.notifications.emails import email_message, header_text, message_id
 from kennel.payments.fulfilment import payment_apply
+from kennel.payments.models import Refund
 from kennel.payments.providers import PaymentSnapshot, PaymentState
 from kennel.reservations import services
 from kennel.reservations.effects import Effect
@@ -136,7 +137,8 @@ def test_the_buyer_is_told_when_a_payment_is_processing_fails_or_expires(
     assert link in html
 
 
-def test_a_late_payment_refund_explains_why_to_buyer_and_owner(owner):
+def _late_payment_refunded() -> None:
+    """Bella's hold ran out, another family held her, then the first family's payment came."""
     puppy = PuppyFactory(name="Bella")
     late = hold(puppy)
     Reservation.objects.filter(pk=late.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
@@ -154,6 +156,10 @@ def test_a_late_payment_refund_explains_why_to_buyer_and_owner(owner):
         actor="test",
     )
 
+
+def test_a_late_payment_refund_explains_why_to_buyer_and_owner(owner):
+    _late_payment_refunded()
+
     subject, text, html = _parts(K.BUYER_REFUND)
     owner_subject, owner_text, _ = _parts(K.OWNER_REFUND)
 
@@ -163,6 +169,22 @@ def test_a_late_payment_refund_explains_why_to_buyer_and_owner(owner):
     assert owner_subject == "Refund issued: Bella, Jane Doe"
     assert "reason late_payment" in owner_text
     assert "pi_late" in owner_text
+
+
+def test_a_refund_the_provider_refused_before_its_email_went_is_told_as_delayed(owner):
+    """Tried: the provider refused a refund (the refunds go before the emails) and the buyer
+    still read that it was on its way, within 5 to 10 working days; their page said
+    "Refund delayed"."""
+    _late_payment_refunded()
+    _subject, on_its_way, _html = _parts(K.BUYER_REFUND)
+    assert "within 5 to 10 working days" in on_its_way
+
+    Refund.objects.filter(external_payment_id="pi_late").update(status=Refund.Status.FAILED)
+
+    _subject, text, html = _parts(K.BUYER_REFUND)
+    for body in (text, html):
+        assert "Your refund has not gone through yet: the breeder has been told" in body
+        assert "5 to 10 working days" not in body
 
 
 def test_headers_address_the_right_people_and_replies_reach_the_other_side(owner):
