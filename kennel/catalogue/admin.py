@@ -15,7 +15,7 @@ from django.utils.timesince import timeuntil
 
 from kennel.catalogue import content
 from kennel.catalogue.forms import PhotoField, PuppyPhotoForm, PuppyPhotoFormSet
-from kennel.catalogue.images import with_photos_delete
+from kennel.catalogue.images import photo_delete, with_photos_delete
 from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
 from kennel.core.admin import (
     Confirmation,
@@ -535,6 +535,10 @@ class DogPhotoFormSet(forms.BaseInlineFormSet):
 
     def save_existing(self, form: forms.ModelForm, obj: Any, commit: bool = True) -> Any:
         return self._publish(form, super().save_existing(form, obj, commit=False))
+
+    def delete_existing(self, obj: Any, commit: bool = True) -> None:
+        if commit:
+            photo_delete(photo=obj)  # and its files: a deleted photo stops being served
 
     @staticmethod
     def _publish(form: forms.ModelForm, photo: DogPhoto) -> DogPhoto:

@@ -13,8 +13,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import ExifTags, Image, ImageCms
 
+from kennel.catalogue import images
 from kennel.catalogue.images import NOT_AN_IMAGE_MESSAGE
-from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.catalogue.models import Dog, DogPhoto, Puppy, PuppyPhoto
 from tests.factories import PuppyFactory
 
 pytestmark = pytest.mark.django_db
@@ -273,6 +274,132 @@ def test_small_photo_is_never_upscaled(admin_client, media):
     assert [(v["width"], v["height"]) for v in photo.variants] == [(640, 480), (800, 600)]
 
 
+# --- awkward photos the breeder's camera or editor wrote (tried: each went wrong) ---
+
+
+def jpeg_with_a_stray_exif_tag(width: int = 400, height: int = 300) -> bytes:
+    """A sideways camera JPEG whose EXIF also has a tag of an unexpected type (TileWidth as
+    text): Pillow opens and decodes it, but cannot write that EXIF block back out."""
+    entries = [(0x0112, 3, 1, struct.pack("<HH", 6, 0)), (0x0142, 2, 6, struct.pack("<I", 38))]
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        ifd += struct.pack("<HHI", tag, kind, count) + value
+    tiff = b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + b"Maker\x00"
+    image = Image.new("RGB", (width, height), GREY)
+    image.paste(RED, (0, 0, width // 4, height // 4))
+    buffer = BytesIO()
+    image.save(buffer, "JPEG", exif=b"Exif\x00\x00" + tiff)
+    return buffer.getvalue()
+
+
+def grey_16_bit_png() -> bytes:
+    """A 16-bit greyscale gradient, dark at the left, light at the right."""
+    image = Image.new("I;16", (256, 64))
+    image.putdata([x * 256 for _y in range(64) for x in range(256)])
+    buffer = BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def png_with_a_transparent_colour() -> bytes:
+    """An RGB PNG whose black is marked transparent (a tRNS colour, not an alpha channel)."""
+    image = Image.new("RGB", (200, 100), RED)
+    image.paste((0, 0, 0), (0, 0, 100, 100))
+    buffer = BytesIO()
+    image.save(buffer, "PNG", transparency=(0, 0, 0))
+    return buffer.getvalue()
+
+
+def test_a_photo_with_a_stray_exif_tag_is_published_upright_not_a_500(admin_client, media):
+    """Tried: such a photo made the puppy's page answer 500 and every change on it was lost."""
+    puppy = PuppyFactory()
+    content = jpeg_with_a_stray_exif_tag()
+    assert Image.open(BytesIO(content)).getexif()[0x0112] == 6
+
+    rows = [{"alt": "Bella", "file": upload("b.jpg", content)}]
+    response = change_puppy(admin_client, puppy, rows)
+
+    assert response.status_code == 302
+    for path in media_files(media):
+        image = read_image(path)
+        assert image.size == (300, 400), path  # turned upright
+        assert _close(image.convert("RGB").getpixel((image.width - 5, 5)), RED), path
+        assert b"Exif" not in path.read_bytes()
+
+
+def test_a_48_megapixel_jpeg_is_decoded_at_the_size_the_web_sizes_need():
+    """Tried: one 49-megapixel phone photo took a web worker from 156 to 779 MB (its pixels
+    decoded in full, then copied per size); a JPEG is now decoded at a quarter of the width."""
+    buffer = BytesIO()
+    Image.new("RGB", (8000, 6000), GREY).save(buffer, "JPEG")
+
+    decoded = images._open(buffer)
+
+    assert decoded.size == (2000, 1500)  # 1/4: the least that still gives 1600 x 1200
+    assert [(v.width, v.height) for v in images._encode_variants(decoded)] == [
+        (640, 480),
+        (960, 720),
+        (1600, 1200),
+    ]
+
+
+@pytest.mark.parametrize("name", ["IMG_0001.HEIC", "IMG_0001", "photo.jpeg.txt"])
+def test_a_photo_is_known_by_its_content_not_its_file_name(admin_client, media, name):
+    """Tried: a JPEG named IMG_0001.HEIC (or with no extension) was refused with a list of
+    80 extensions, PDF and EPS among them, that the form's help does not offer."""
+    puppy = PuppyFactory()
+    content = phone_photo(width=800, height=600, orientation=1)
+
+    response = change_puppy(admin_client, puppy, [{"alt": "Bella", "file": upload(name, content)}])
+
+    assert response.status_code == 302
+    assert PuppyPhoto.objects.filter(puppy=puppy).count() == 1
+
+
+def test_a_gif_is_refused_with_the_formats_the_shop_takes(admin_client, media):
+    puppy = PuppyFactory()
+    buffer = BytesIO()
+    Image.new("RGB", (80, 60), RED).save(buffer, "GIF")
+
+    response = change_puppy(
+        admin_client, puppy, [{"alt": "Gif", "file": upload("dog.gif", buffer.getvalue())}]
+    )
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert NOT_AN_IMAGE_MESSAGE in page
+    assert "Allowed extensions" not in page
+    assert not PuppyPhoto.objects.exists()
+
+
+def test_a_16_bit_grey_photo_keeps_its_greys(admin_client, media):
+    """Tried: it was published all white."""
+    puppy = PuppyFactory()
+    content = upload("scan.png", grey_16_bit_png(), "image/png")
+
+    change_puppy(admin_client, puppy, [{"alt": "Scan", "file": content}])
+
+    [photo] = PuppyPhoto.objects.filter(puppy=puppy)
+    image = served(media, "/media/" + photo.variants[0]["jpeg"]).convert("L")
+    left, middle, right = (image.getpixel((x, 32)) for x in (2, 128, 253))
+    assert left < 20
+    assert 100 < middle < 156
+    assert right > 235
+
+
+def test_a_transparent_colour_is_shown_on_white_like_any_transparency(admin_client, media):
+    """Tried: the transparent half was published black."""
+    puppy = PuppyFactory()
+    content = upload("logo.png", png_with_a_transparent_colour(), "image/png")
+
+    change_puppy(admin_client, puppy, [{"alt": "Logo", "file": content}])
+
+    [photo] = PuppyPhoto.objects.filter(puppy=puppy)
+    image = served(media, "/media/" + photo.variants[0]["jpeg"]).convert("RGB")
+    assert _close(image.getpixel((50, 50)), (255, 255, 255))
+    assert _close(image.getpixel((150, 50)), RED)
+
+
 # --- files that are not photos ---
 
 
@@ -459,6 +586,40 @@ def test_a_deleted_puppys_photos_stop_being_served(
     assert answer.status_code == 302
     assert not Puppy.objects.filter(pk=puppy.pk).exists()
     assert not PuppyPhoto.objects.exists()
+    assert media_files(media) == []
+
+
+def test_a_parents_deleted_photo_stops_being_served(
+    admin_client, media, django_capture_on_commit_callbacks
+):
+    """Tried: a parent's photo deleted on its page vanished from /parents/ while its six
+    files still answered 200 (a puppy's did not)."""
+    dog = Dog.objects.create(slug="moss", name="Highfell Moss", sex="male", breed="Collie")
+    url = reverse("admin:catalogue_dog_change", args=[dog.pk])
+    fields = {"name": dog.name, "slug": dog.slug, "sex": "male", "breed": dog.breed}
+    fields |= {"position": "0", "is_published": "on", "photos-MIN_NUM_FORMS": "0"}
+    fields |= {"photos-MAX_NUM_FORMS": "1000", "photos-0-dog": dog.pk, "photos-0-alt": "Moss"}
+    small = phone_photo(width=800, height=600, orientation=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            url,
+            fields
+            | {"photos-TOTAL_FORMS": "1", "photos-INITIAL_FORMS": "0"}
+            | {"photos-0-image": upload("moss.jpg", small), "photos-0-position": "0"},
+        )
+    [photo] = DogPhoto.objects.filter(dog=dog)
+    assert len(media_files(media)) == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = admin_client.post(
+            url,
+            fields
+            | {"photos-TOTAL_FORMS": "1", "photos-INITIAL_FORMS": "1", "photos-0-id": photo.pk}
+            | {"photos-0-position": "0", "photos-0-DELETE": "on"},
+        )
+
+    assert answer.status_code == 302
+    assert not DogPhoto.objects.exists()
     assert media_files(media) == []
 
 
