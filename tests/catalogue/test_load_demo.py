@@ -104,6 +104,21 @@ def test_load_demo_twice_changes_nothing(media):
     assert "0 pages and 0 parents added" in summary
 
 
+def test_load_demo_again_after_the_breeder_renamed_a_litter_changes_nothing(media):
+    """Tried: after renaming a demo litter in the back office, `make run` stopped at
+    load_demo (the litter's address was taken) and the shop did not start."""
+    _load()
+    litter = Litter.objects.order_by("pk").first()
+    assert litter is not None
+    Litter.objects.filter(pk=litter.pk).update(name="Our spring litter")
+    before = _counts()
+
+    _load()
+
+    assert _counts() == before
+    assert Litter.objects.get(pk=litter.pk).name == "Our spring litter"
+
+
 def test_load_demo_reuses_photo_files_left_from_an_earlier_database(media):
     _load()
     files_before = sorted(p.name for p in media.rglob("*.jpg"))

@@ -101,8 +101,12 @@ def _litter(data: dict[str, Any], today: date) -> Litter:
             "deposit_terms": wait["deposit_terms"],
             "refund_days": wait["refund_days"],
         }
-    litter, _created = Litter.objects.get_or_create(name=data["name"], defaults=defaults)
-    return litter
+    # By its address first: the breeder may have renamed it (its slug is then still taken).
+    litter = (
+        Litter.objects.filter(slug=data["slug"]).first()
+        or Litter.objects.filter(name=data["name"]).first()
+    )
+    return litter or Litter.objects.create(name=data["name"], **defaults)
 
 
 def _born_on(data: dict[str, Any], today: date) -> date:
