@@ -2,12 +2,26 @@
 and the breeder's own pages (about, parents, FAQ, terms, privacy, imprint)."""
 
 from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
 
-from django.contrib.sitemaps import Sitemap
+from django.conf import settings
+from django.contrib.sitemaps import Sitemap as DjangoSitemap
 from django.db.models import QuerySet
 from django.urls import reverse
 
 from kennel.catalogue.models import Dog, Litter, Page, Puppy
+
+
+class Sitemap(DjangoSitemap):
+    """Addresses on the shop's public address (SITE_URL), as its canonical links are, never
+    on the Host a request named."""
+
+    def get_protocol(self, protocol: str | None = None) -> str:
+        return urlsplit(settings.SITE_URL).scheme or "https"
+
+    def get_domain(self, site: Any = None) -> str:
+        return urlsplit(settings.SITE_URL).netloc
 
 
 class CatalogueSitemap(Sitemap):

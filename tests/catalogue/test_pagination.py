@@ -193,3 +193,7 @@ def test_each_page_past_the_first_is_its_own_canonical_address(client):
     second = canonical.findall(client.get(f"{INDEX}?page=2&utm_source=x").content.decode())
     assert [url.endswith("/") for url in first] == [True]
     assert [url.endswith("/?page=2") for url in second] == [True]
+    # Tried: a filtered page 2 named the unfiltered page 2, other puppies, as its own.
+    page = client.get(INDEX, {"status": "available", "page": 2})
+    filtered = canonical.findall(page.content.decode())
+    assert filtered == first

@@ -15,7 +15,7 @@ from PIL import Image
 
 from kennel.catalogue.images import photo_process
 from kennel.catalogue.models import Dog, Page, Puppy, PuppyPhoto
-from tests.factories import PuppyFactory
+from tests.factories import LitterFactory, PuppyFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +140,17 @@ def test_every_public_page_names_its_canonical_address_without_the_query(client)
     assert faq["og:url"] == f"{SITE}/faq/"
 
 
+def test_a_litter_shared_in_an_app_is_named_by_its_title(client):
+    """Tried: a litter's link unfurled as the shop's name only."""
+    LitterFactory(slug="spring", name="Spring litter")
+
+    litter = _meta(client.get("/litters/spring/").content.decode())
+    litters = _meta(client.get("/litters/").content.decode())
+
+    assert (litter["og:title"], litter["og:url"]) == ("Spring litter", f"{SITE}/litters/spring/")
+    assert (litters["og:title"], litters["og:url"]) == ("Our litters", f"{SITE}/litters/")
+
+
 def test_the_sitemap_lists_the_breeders_pages(client):
     PuppyFactory(slug="honey", litter__slug="spring")
     for kind in ("about", "faq", "terms", "privacy", "imprint"):
@@ -149,7 +160,7 @@ def test_the_sitemap_lists_the_breeders_pages(client):
     answer = client.get("/sitemap.xml")
 
     paths = sorted(
-        u.findtext("s:loc", namespaces=NS).removeprefix("http://testserver")
+        u.findtext("s:loc", namespaces=NS).removeprefix(SITE)
         for u in ET.fromstring(answer.content).iter(f"{{{NS['s']}}}url")
     )
     assert paths == [

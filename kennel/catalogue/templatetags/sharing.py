@@ -12,6 +12,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 from django.utils.translation import gettext
 
+from kennel.catalogue.forms import CatalogueFilterForm
 from kennel.catalogue.models import Puppy, PuppyPhoto
 
 register = template.Library()
@@ -35,13 +36,15 @@ def absolute(path: str) -> str:
 @register.simple_tag(takes_context=True)
 def canonical_url(context: template.Context) -> str:
     """The public page's own address without its query string (but with `?page=N` past the
-    catalogue's first page, each page its own); "" for a non-public page."""
+    catalogue's first page, each page its own; a filtered view of any page names the whole
+    catalogue); "" for a non-public page."""
     request = context.get("request")
     match = getattr(request, "resolver_match", None)
     if request is None or match is None or match.namespace not in PUBLIC_NAMESPACES:
         return ""
     page = request.GET.get("page", "")
-    if page.isdigit() and int(page) > 1:
+    filtered = any(request.GET.get(name) for name in CatalogueFilterForm.FIELDS)
+    if page.isdigit() and int(page) > 1 and not filtered:
         return absolute(f"{request.path}?page={int(page)}")
     return absolute(request.path)
 
