@@ -33,6 +33,7 @@ ALLOWED_HOSTS = env.list(
     + ([_site.hostname] if _site.hostname else []),
 )
 # The shop's own origin is trusted for CSRF (forms posted over HTTPS behind a proxy).
+CSRF_FAILURE_VIEW = "kennel.core.views.csrf_failure"  # the shop's own page, not Django's bare 403
 CSRF_TRUSTED_ORIGINS = env.list(
     "CSRF_TRUSTED_ORIGINS", default=[f"{_site.scheme}://{_site.netloc}"] if _site.netloc else []
 )

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -21,10 +21,13 @@ from kennel.catalogue.cache import fragment_get, fragment_key, fragment_set
 from kennel.catalogue.forms import CatalogueFilterForm
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError, PuppyNotFound
+from kennel.core.money import paypal_accepts
 from kennel.payments.forms import ANALYTICS_CONSENT_LABEL, ReserveForm
+from kennel.payments.paypal.provider import PAYPAL
 from kennel.payments.registry import available_providers
 from kennel.reservations.views import (
     browser_hold,
+    browser_paid_reservation,
     continue_url,
     resumable_reservation,
     resume_tokens,
@@ -51,6 +54,13 @@ TAKEN_TEXT = {
     ),
     Puppy.Status.RESERVED: _("Another family has paid the deposit. Nothing was charged to you."),
     Puppy.Status.SOLD: _("{name} has found a home. Nothing was charged to you."),
+}
+# This browser's own reservation of the puppy, paid or being paid: never "another family".
+MINE_TEXT = {
+    "processing": _(
+        "Your payment for {name} is being processed: {name} is kept for you meanwhile."
+    ),
+    "confirmed": _("{name} is reserved for you: your deposit is paid."),
 }
 TAKEN_PARAM = "taken"
 OTHER_PUPPIES_SHOWN = 6
@@ -189,9 +199,12 @@ def puppy_detail(request: HttpRequest, slug: str) -> HttpResponse:
             request, key, "catalogue/puppy.html", lambda: _puppy_context(request, _puppy(slug))
         )
     puppy = _puppy(slug)
+    if taken and (mine := browser_paid_reservation(request, puppy)) is not None:
+        # Paid by this very browser (another tab): its own page, not "another family".
+        return HttpResponseRedirect(mine.get_absolute_url(), status=303)
     if taken and resumable_reservation(request, puppy) is None:
         return taken_page(request, puppy)
-    return puppy_page(request, puppy, _blank_reserve_form())
+    return puppy_page(request, puppy, _blank_reserve_form(puppy.currency))
 
 
 def _puppy(slug: str) -> Puppy:
@@ -201,8 +214,14 @@ def _puppy(slug: str) -> Puppy:
     return puppy
 
 
-def _blank_reserve_form() -> ReserveForm:
-    providers = available_providers()
+def _blank_reserve_form(currency: str = "") -> ReserveForm:
+    """The empty form, offering only the methods that can take the puppy's currency (PayPal
+    does not take every currency Stripe does: the buyer should not learn it after submitting)."""
+    providers = [
+        name
+        for name in available_providers()
+        if name != PAYPAL or not currency or paypal_accepts(currency)
+    ]
     return ReserveForm(initial={"provider": providers[0]}, providers=providers)
 
 
@@ -238,14 +257,20 @@ def _puppy_context(
     error: ApplicationError | None = None,
 ) -> dict[str, Any]:
     if form is None:
-        form = _blank_reserve_form()
+        form = _blank_reserve_form(puppy.currency)
     unavailable = UNAVAILABLE_TEXT.get(Puppy.Status(puppy.status), "")
     # This browser's own hold on the puppy: continue to its payment or cancel it.
     resume = resumable_reservation(request, puppy) if puppy.status == Puppy.Status.HELD else None
     # Refused for holding a puppy already: point this browser to its own hold.
     own_hold = browser_hold(request) if error and error.code == "HOLD_LIMIT_REACHED" else None
+    mine = None
+    if not puppy.is_available and resume is None and resume_tokens(request):
+        mine = browser_paid_reservation(request, puppy)
+    if mine is not None:
+        unavailable = MINE_TEXT[mine.status]
     return {
         "own_hold": own_hold,
+        "mine": mine,
         "resume": resume,
         "resume_continue_url": continue_url(resume) if resume else "",
         "puppy": puppy,
@@ -270,7 +295,7 @@ def taken_page(request: HttpRequest, puppy: Puppy) -> HttpResponse:
 
 def _taken_context(request: HttpRequest, puppy: Puppy) -> dict[str, Any] | HttpResponse:
     if puppy.is_available:  # offered again since: its page, to reserve it (never shared)
-        return puppy_page(request, puppy, _blank_reserve_form())
+        return puppy_page(request, puppy, _blank_reserve_form(puppy.currency))
     available = selectors.puppy_list(status=selectors.AVAILABLE_ONLY).exclude(pk=puppy.pk)
     others = list(available[: OTHER_PUPPIES_SHOWN + 1])
     return {

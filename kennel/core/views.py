@@ -5,6 +5,7 @@ from functools import wraps
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
@@ -28,3 +29,10 @@ def posted_or_back(
         return posted
 
     return wrap
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a form refused for its missing or stale token (cookies blocked or
+    cleared, a page left open for days) is the shop's own page saying what to do, not
+    Django's bare 403; nothing was written."""
+    return render(request, "403_csrf.html", status=403)

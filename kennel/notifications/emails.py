@@ -74,7 +74,7 @@ REFUND_REASONS = {
     ),
     Refund.Reason.AMOUNT_MISMATCH: _("the amount paid was not the deposit we asked for"),
     Refund.Reason.DUPLICATE_PAYMENT: _("we received more than one payment for this reservation"),
-    Refund.Reason.OWNER: _("the breeder has cancelled your reservation and refunded your deposit"),
+    Refund.Reason.OWNER: _("the breeder has cancelled your reservation"),
     Refund.Reason.PROVIDER: _("the breeder has refunded (part of) your deposit"),
     Refund.Reason.WITHDRAWN: _(
         "you left {puppy} while the terms you accepted refund your deposit in full"

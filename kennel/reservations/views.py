@@ -177,6 +177,17 @@ def resumable_reservation(request: HttpRequest, puppy: Puppy) -> Reservation | N
     ).first()
 
 
+def browser_paid_reservation(request: HttpRequest, puppy: Puppy) -> Reservation | None:
+    """This browser's own reservation of `puppy` whose payment went through or is on its way
+    (paid in another tab, say): the buyer is not "another family"."""
+    tokens = resume_tokens(request)
+    if not tokens:
+        return None
+    return Reservation.objects.filter(
+        token__in=tokens, puppy=puppy, status__in=(S.PROCESSING, S.CONFIRMED)
+    ).first()
+
+
 def browser_hold(request: HttpRequest) -> Reservation | None:
     """The newest hold this browser started that still waits for payment, on any puppy (the
     one the hold limits are counting when they refuse another)."""

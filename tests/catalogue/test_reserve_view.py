@@ -218,6 +218,12 @@ def test_reserve_needs_a_csrf_token():
 
     assert response.status_code == 403
     assert Reservation.objects.count() == 0
+    # Tried: Django's bare "CSRF verification failed … DEBUG=True" page, no way back.
+    page = response.content.decode()
+    assert "This form could not be sent" in page
+    assert "allow cookies for this site" in page
+    assert 'href="/"' in page
+    assert "DEBUG" not in page
 
 
 def test_the_reserve_address_opened_leads_back_to_the_puppy_and_holds_nothing(client):
@@ -232,3 +238,14 @@ def test_the_reserve_address_opened_leads_back_to_the_puppy_and_holds_nothing(cl
     assert client.get(answer["Location"]).status_code == 200
     assert Reservation.objects.count() == 0
     assert client.put(reverse("payments:reserve", kwargs={"slug": puppy.slug})).status_code == 405
+
+
+def test_paypal_is_not_offered_for_a_currency_it_does_not_take(client):
+    """Tried: a buyer chose PayPal for a KRW puppy, filled in the form, and only then read
+    that PayPal does not take KRW."""
+    won = PuppyFactory(currency="KRW", price=3_000_000, deposit=300_000)
+    euros = PuppyFactory(currency="EUR")
+
+    assert 'value="paypal"' not in client.get(won.get_absolute_url()).content.decode()
+    assert 'value="stripe"' in client.get(won.get_absolute_url()).content.decode()
+    assert 'value="paypal"' in client.get(euros.get_absolute_url()).content.decode()

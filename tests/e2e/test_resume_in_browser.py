@@ -47,6 +47,27 @@ def screenshot_status(page, name: str) -> None:
     page.set_viewport_size({"width": 1100, "height": 900})
 
 
+def test_back_from_the_payment_page_after_fixing_the_form_shows_the_puppy_not_a_resubmit(
+    page, sandbox, live_server
+):
+    """Tried: a buyer who forgot the terms, ticked them and went on to pay, then pressed Back
+    on the payment page, got Chromium's "Confirm Form Resubmission" (ERR_CACHE_MISS): the
+    page before was a POST's answer."""
+    PuppyFactory(name="Biscuit", slug="biscuit")
+    page.goto(f"{live_server.url}/puppies/biscuit/")
+    page.get_by_label("Name").fill("Jane Doe")
+    page.get_by_label("Email").fill("jane.doe@example.com")
+    page.get_by_label("Phone").fill("+33 6 12 34 56 78")
+    page.get_by_role("button", name="Reserve and pay the deposit").click()
+    page.locator("#error-summary").wait_for()
+    page.get_by_label("I accept the deposit and refund terms").check()
+    page.get_by_role("radio", name="Card (Stripe)").check()
+    page.get_by_role("button", name="Reserve and pay the deposit").click()
+    page.wait_for_url(f"{sandbox.public_url}/**")
+
+    back_to_the_shop(page, live_server, "biscuit")
+
+
 def test_back_on_stripe_then_continue_pays_the_same_session_once(page, sandbox, live_server):
     PuppyFactory(name="Rosie", slug="rosie")
 

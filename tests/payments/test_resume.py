@@ -344,3 +344,35 @@ def test_the_providers_cancel_page_of_a_paid_reservation_leads_to_its_own_page(c
     assert response["Location"] == reservation.get_absolute_url()
     reservation.refresh_from_db()
     assert reservation.status == S.CONFIRMED
+
+
+@pytest.mark.parametrize(
+    ("status", "puppy_status", "text"),
+    [
+        (
+            S.PROCESSING,
+            Puppy.Status.HELD,
+            "Your payment for Rosie is being processed: Rosie is kept for you meanwhile.",
+        ),
+        (S.CONFIRMED, Puppy.Status.RESERVED, "Rosie is reserved for you: your deposit is paid."),
+    ],
+)
+def test_the_browser_that_paid_reads_its_own_reservation_not_another_familys(
+    status, puppy_status, text
+):
+    """Tried: Back to the puppy's page after paying (or while PayPal reviewed the payment) said
+    another family was paying or had paid; a second tab's form, sent after paying in the
+    first, landed on "has just been reserved by another family"."""
+    reservation = _pending(status=status, puppy=PuppyFactory(name="Rosie", status=puppy_status))
+    browser = _browser_holding(reservation.token)
+
+    html = browser.get(reservation.puppy.get_absolute_url()).content.decode()
+    second_tab = browser.get(reservation.puppy.get_absolute_url(), {"taken": "1"})
+
+    assert text in html
+    assert f'href="{reservation.get_absolute_url()}"' in html
+    assert "another family" not in html
+    assert second_tab.status_code == 303
+    assert second_tab["Location"] == reservation.get_absolute_url()
+    other = Client().get(reservation.puppy.get_absolute_url()).content.decode()
+    assert "for you" not in other
