@@ -4,7 +4,7 @@ with the buyer's consent and its settings (otherwise no row is written at all)."
 from kennel.analytics.ga4 import ga4_config, ga4_send_purchase
 from kennel.analytics.meta import meta_config, meta_send_purchase
 from kennel.core.models import SideEffect
-from kennel.core.outbox import register, subject_id
+from kennel.core.outbox import NoLongerTrue, register, subject_id
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 
@@ -20,7 +20,12 @@ def meta_recipient(reservation: Reservation) -> str | None:
 
 
 def _reservation(effect: SideEffect) -> Reservation:
-    return Reservation.objects.select_related("puppy").get(pk=subject_id(effect))
+    """The sale to report; NoLongerTrue once it was refunded (or never stood) before the
+    report went out — a conversion held back by an outage is not sent for money returned."""
+    reservation = Reservation.objects.select_related("puppy").get(pk=subject_id(effect))
+    if reservation.status not in (Reservation.Status.CONFIRMED, Reservation.Status.COMPLETED):
+        raise NoLongerTrue(f"the reservation is {reservation.status} now")
+    return reservation
 
 
 def ga4_run(effect: SideEffect) -> None:

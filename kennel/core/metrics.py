@@ -63,6 +63,7 @@ HOLDS = Counter(
 )
 SIDE_EFFECT_RUNS = Counter(
     "kennel_side_effect_runs",
-    "Runs of background work, by kind: sent (done), retry (failed, tried again later), dead.",
+    "Runs of background work, by kind: sent (done), skipped (no longer true, not sent), retry "
+    "(failed, tried again later), dead.",
     ["kind", "outcome"],
 )

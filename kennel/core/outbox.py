@@ -72,6 +72,12 @@ class DeliveryRefused(DeliveryFailed):
     provider's final no): the side effect goes straight to `dead`, visible in the admin."""
 
 
+class NoLongerTrue(Exception):
+    """The work would tell something that stopped being true before it ran (a "deposit
+    confirmed" email for a reservation refunded meanwhile, a mail server being down): it is
+    done without being done, and the row says why."""
+
+
 @dataclass(frozen=True)
 class Handler:
     """What one kind of work does. `recipient(subject)` says who or what receives it for the
@@ -369,6 +375,10 @@ def side_effect_run(*, side_effect_id: int) -> str:
     effect = claimed[0]
     try:
         handler_for(effect.kind).run(effect)
+    except NoLongerTrue as exc:
+        _mark_done(effect.pk, note=f"not sent: {exc}"[:ERROR_MAX])
+        SIDE_EFFECT_RUNS.labels(effect.kind, "skipped").inc()
+        return St.SENT
     except Exception as exc:
         return _record_failure(effect, exc)
     _mark_done(effect.pk)
@@ -376,7 +386,7 @@ def side_effect_run(*, side_effect_id: int) -> str:
     return St.SENT
 
 
-def _mark_done(effect_id: int) -> None:
+def _mark_done(effect_id: int, *, note: str = "") -> None:
     """Record that the work was done. The work cannot be undone, so this insists: a database
     that drops the connection now (restart, failover) is given a few seconds to come back
     before the row is left for the lease to run it again (a second email, an idempotent
@@ -384,7 +394,7 @@ def _mark_done(effect_id: int) -> None:
     for attempt in range(MARK_DONE_TRIES):
         try:
             SideEffect.objects.filter(pk=effect_id).exclude(status=St.SENT).update(
-                status=St.SENT, sent_at=timezone.now(), last_error="", updated_at=timezone.now()
+                status=St.SENT, sent_at=timezone.now(), last_error=note, updated_at=timezone.now()
             )
             return
         except DatabaseError as exc:

@@ -3,10 +3,12 @@
 from django.conf import settings
 
 from kennel.core.models import SideEffect
-from kennel.core.outbox import register
+from kennel.core.outbox import NoLongerTrue, register, subject_id
 from kennel.notifications.emails import email_send
-from kennel.reservations.effects import BUYER_EMAILS, OWNER_EMAILS
+from kennel.reservations.effects import BUYER_EMAILS, OWNER_EMAILS, Effect
 from kennel.reservations.models import Reservation
+
+S = Reservation.Status
 
 
 def owner_address(reservation: Reservation) -> str | None:
@@ -18,7 +20,22 @@ def buyer_address(reservation: Reservation) -> str:
     return reservation.buyer_email
 
 
+# An email that says the reservation stands (or is on its way), sent only while it does: after
+# a mail outage the emails go out late, and "your deposit is confirmed" must not follow "your
+# payment is being refunded".
+STILL_TRUE_WHILE: dict[str, tuple[str, ...]] = {
+    Effect.BUYER_CONFIRMATION: (S.CONFIRMED, S.COMPLETED),
+    Effect.OWNER_DEPOSIT: (S.CONFIRMED, S.COMPLETED),
+    Effect.BUYER_PROCESSING: (S.PROCESSING,),
+}
+
+
 def email_run(effect: SideEffect) -> None:
+    statuses = STILL_TRUE_WHILE.get(effect.kind)
+    if statuses is not None:
+        status = Reservation.objects.filter(pk=subject_id(effect)).values_list("status").first()
+        if status is not None and status[0] not in statuses:
+            raise NoLongerTrue(f"the reservation is {status[0]} now")
     email_send(side_effect=effect)
 
 

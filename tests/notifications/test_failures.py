@@ -6,10 +6,13 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 
+from kennel.core.db import locked_transaction
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.outbox import retry_delay
+from kennel.reservations import services
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
+from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.notifications.helpers import confirm, drain, hold, statuses
 from tests.notifications.servers import SmtpSink, free_port
@@ -192,3 +195,52 @@ def test_with_the_default_settings_an_hour_long_outage_loses_nothing():
     shortest_wait = sum(retry_delay(n, rng=lambda: 0.0).total_seconds() for n in range(1, attempts))
 
     assert shortest_wait > 2 * 3600
+
+
+def test_what_an_outage_held_back_is_not_sent_once_it_stopped_being_true(
+    owner, smtp_down, ga4_endpoint, meta_endpoint, fast_retries, settings, mailoutbox
+):
+    """Tried: with the mail server down, a deposit was confirmed and refunded in full; once
+    it was back, the buyer read "being refunded" and then "your deposit is confirmed …
+    nobody else can reserve Rosie", and a processing payment's "being processed" came after
+    its "confirmed"; GA4 and Meta were sent the refunded sale."""
+    settings.SIDE_EFFECT_MAX_ATTEMPTS = 1000  # no row gives up during the outage
+    ga4_endpoint.answer = meta_endpoint.answer = lambda path, body: (500, {})
+    refunded = confirm(hold(PuppyFactory(name="Rosie")))
+    for _ in range(2):  # the outage: each row fails once or twice
+        run_worker_once()
+    with locked_transaction():
+        locked = Reservation.objects.select_for_update().get(pk=refunded.pk)
+        assert services.reservation_refunded(locked, actor="test")
+        services.refund_notices_enqueue(
+            reservation=locked,
+            payment_id="pi_test_1",
+            amount=locked.deposit_amount,
+            currency=locked.currency,
+            reason="provider",
+        )
+    processing = hold(PuppyFactory(name="Honey"), consent=False, email="honey@example.com")
+    with locked_transaction():
+        locked = Reservation.objects.select_for_update().get(pk=processing.pk)
+        assert services.reservation_mark_processing(locked, actor="test")
+    confirm(processing, payment_id="pi_test_2")
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # mail is back
+    ga4_endpoint.answer = meta_endpoint.answer = lambda path, body: (200, {})
+    drain()
+
+    def subjects(to: str) -> list[str]:
+        return sorted(str(m.subject) for m in mailoutbox if m.to == [to])
+
+    assert subjects("jane.doe@example.com") == ["Your payment for Rosie is being refunded"]
+    assert subjects("honey@example.com") == ["Your deposit for Honey is confirmed"]
+    assert subjects(owner) == [
+        "Deposit received: Honey, for Jane Doe",
+        "Refund issued: Rosie, Jane Doe",
+    ]
+    tried = ga4_endpoint.hits + meta_endpoint.hits
+    assert tried  # both were tried during the outage, and never sent the refunded sale
+    assert {hit.status for hit in tried} == {500}
+    skipped = SideEffect.objects.get(reservation_id=refunded.pk, kind=K.BUYER_CONFIRMATION)
+    assert skipped.status == "sent"
+    assert skipped.last_error == "not sent: the reservation is refunded now"
