@@ -1,6 +1,7 @@
 """The periodic sweeps the worker runs every 30 seconds. Each is safe to run anywhere, any time."""
 
 import logging
+import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from kennel.core.outbox import side_effects_recover
 from kennel.monitoring.alerts import health_alerts_sweep
 from kennel.monitoring.reconciliation import reconciliation_sweep
 from kennel.payments.webhooks import webhooks_sweep
+from kennel.reservations.models import Reservation
 from kennel.reservations.picking import turns_time_out
 from kennel.reservations.services import reservations_expire_due, reservations_release_stranded
 
@@ -26,6 +28,9 @@ LOST_TASK_AFTER = timedelta(hours=1)
 # PRUNE_BATCH a sweep, so a busy shop's task table stays the size of its last two weeks.
 FINISHED_TASKS_KEPT = timedelta(days=14)
 PRUNE_BATCH = 5000
+# A pending hold past its time longer than this was expired by a full round already (every
+# 30 s); the next expiry is looked for after it.
+HOLD_EXPIRY_LOOKBACK = timedelta(minutes=5)
 
 
 def _sweeps() -> list[tuple[str, Callable[[], int]]]:
@@ -40,6 +45,30 @@ def _sweeps() -> list[tuple[str, Callable[[], int]]]:
         ("reconciliations run", lambda: reconciliation_sweep()),
         ("health incidents opened or closed", lambda: health_alerts_sweep()),
     ]
+
+
+def next_hold_expiry_in() -> float:
+    """Seconds until the next pending hold's time runs out (inf when none is pending)."""
+    now = timezone.now()
+    # From a little in the past only: the index on expires_at is read from there, not from the
+    # shop's first hold (the rows before it are ended holds, never pending).
+    soonest = (
+        Reservation.objects.filter(
+            status=Reservation.Status.PENDING, expires_at__gte=now - HOLD_EXPIRY_LOOKBACK
+        )
+        .order_by("expires_at")
+        .values_list("expires_at", flat=True)
+        .first()
+    )
+    return math.inf if soonest is None else (soonest - now).total_seconds()
+
+
+def holds_expire_due() -> int:
+    """The holds whose time has run out, between two rounds of every sweep."""
+    expired = reservations_expire_due()
+    if expired:
+        log.info("sweep: expired holds: %d", expired)
+    return expired
 
 
 def run_sweeps() -> dict[str, int]:

@@ -23,7 +23,7 @@ from kennel.core.outbox import (
 )
 from kennel.core.wakeup import Wakeup, listen_for_work
 from kennel.monitoring.integrations import integrations_log
-from kennel.ops.periodic import run_sweeps
+from kennel.ops.periodic import holds_expire_due, next_hold_expiry_in, run_sweeps
 
 log = logging.getLogger("kennel.worker")
 
@@ -31,8 +31,8 @@ log = logging.getLogger("kennel.worker")
 class Command(BaseCommand):
     help = (
         "Run background work (refunds, checkout closes and webhooks on their own loop; emails "
-        "and conversions) and, every 30 s, expire holds, queue unprocessed webhook events "
-        "and recover work a stopped worker left behind."
+        "and conversions), expire each hold when its time runs out and, every 30 s, queue "
+        "unprocessed webhook events and recover work a stopped worker left behind."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -318,14 +318,24 @@ def _sleep_while_running(worker: Worker, seconds: float) -> None:
 
 
 def _sweep_loop(stop: threading.Event, every: float) -> None:
+    """Every sweep each `every` seconds; between them, a hold is expired the moment its time
+    runs out (invariant 7: its puppy is offered again then, not up to `every` later)."""
+    next_round = 0.0
     while not stop.is_set():
         try:
-            run_sweeps()
+            if time.monotonic() >= next_round:
+                next_round = time.monotonic() + every
+                run_sweeps()
+            else:
+                holds_expire_due()
         except Exception:  # a sweep thread that dies would stop expiring holds: never
             log.exception("the sweeps failed; trying again in %.0f s", every)
+        wait = next_round - time.monotonic()
         try:
+            until = next_hold_expiry_in()  # past already (not expired yet): again in a second
+            wait = min(wait, until + 0.05 if until > 0 else 1.0)
             close_old_connections()
             connection.close()
         except DatabaseError:
             close_broken_connection()
-        stop.wait(every)
+        stop.wait(max(wait, 0.0))
