@@ -10,6 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, OperationalError, close_old_connections, connection
+from django.db.models import Case, F, When
 from django.utils import timezone
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult, get_date_max
@@ -206,10 +207,10 @@ class WakingWorker(Worker):
         """The next task due on this loop's queues, marked RUNNING by this worker; and whether
         the queue could be looked at (SQLite: not while another writer holds the database).
 
-        What django-tasks-db's loop does (the oldest of the highest priority, locked with
-        SKIP LOCKED so two threads never take one task), on PostgreSQL in one autocommitted
-        statement instead of a transaction of four, and one instead of three for a poll that
-        finds nothing: every task and every poll pays it (bench/HISTORY.md)."""
+        What django-tasks-db's loop does (the highest priority, locked with SKIP LOCKED so two
+        threads never take one task) but oldest due first (_due_at), on PostgreSQL in one
+        autocommitted statement instead of a transaction of four, and one instead of three for
+        a poll that finds nothing: every task and every poll pays it (bench/HISTORY.md)."""
         if connection.vendor == "postgresql":
             now = timezone.now()
             claimed = DBTaskResult.objects.raw(
@@ -224,8 +225,10 @@ class WakingWorker(Worker):
                 ],
             )
             return next(iter(claimed), None), True
-        tasks = DBTaskResult.objects.ready().filter(
-            backend_name=self.backend_name, queue_name__in=self.queue_names
+        tasks = (
+            DBTaskResult.objects.ready()
+            .filter(backend_name=self.backend_name, queue_name__in=self.queue_names)
+            .order_by(F("priority").desc(), _due_at().asc(), F("enqueued_at").asc())
         )
         with exclusive_transaction(tasks.db):
             try:
@@ -239,16 +242,31 @@ class WakingWorker(Worker):
         return task_result, True
 
 
+def _due_at() -> Case:
+    """When a task fell due: a task for "now" is written with run_after = get_date_max()
+    (django-tasks-db's "never"), so it is due from its enqueued_at; a retry from its run_after.
+
+    django-tasks-db orders by run_after alone, which puts every due retry ahead of every fresh
+    task: during an analytics outage the buyers' emails waited behind all the conversions'
+    retries (minutes, at a 10 s timeout each)."""
+    return Case(When(run_after=get_date_max(), then=F("enqueued_at")), default=F("run_after"))
+
+
 _TASKS = DBTaskResult._meta.db_table
-# DBTaskResult.objects.ready() ordered as DBTaskResult.Meta.ordering, then claim(): the
-# status literal lets PostgreSQL use django-tasks-db's partial index of READY tasks.
+DUE_AT = (  # _due_at() in SQL; get_date_max() is 9999-01-01 UTC
+    "CASE WHEN run_after = TIMESTAMPTZ '9999-01-01 00:00:00+00' THEN enqueued_at ELSE run_after END"
+)
+# DBTaskResult.objects.ready() ordered oldest due first (_due_at), then claim(). The status
+# literal and the CASE written exactly as in the index kennel_ready_tasks_by_due (core
+# migration 0004; the date as a literal, not a parameter) let PostgreSQL read the first due
+# task from that index instead of sorting every READY row.
 CLAIM_SQL = f"""
     UPDATE {_TASKS} SET status = 'RUNNING', started_at = %s, worker_ids = worker_ids || %s::jsonb
     WHERE id = (
         SELECT id FROM {_TASKS}
         WHERE status = 'READY' AND (run_after = %s OR run_after <= %s)
             AND backend_name = %s AND queue_name = ANY(%s)
-        ORDER BY priority DESC, run_after ASC, enqueued_at ASC
+        ORDER BY priority DESC, ({DUE_AT}) ASC, enqueued_at ASC
         LIMIT 1 FOR UPDATE SKIP LOCKED
     )
     RETURNING *
