@@ -215,11 +215,13 @@ def ga4_send_purchase(*, reservation: Reservation) -> None:
     if config.validate:
         if config.debug_endpoint == config.endpoint:
             raise DeliveryRefused(f"GA4_ENDPOINT {config.endpoint} has no /mp/collect to check")
-        answer = post_json(config.debug_endpoint, body=payload, params=params)
+        answer = post_json(
+            config.debug_endpoint, body=payload, params=params, setting="GA4_ENDPOINT"
+        )
         messages = _validation_messages(answer.text)
         if messages:
             raise DeliveryRefused(f"GA4 validation: {json.dumps(messages)[:1500]}")
-    post_json(config.endpoint, body=payload, params=params)
+    post_json(config.endpoint, body=payload, params=params, setting="GA4_ENDPOINT")
 
 
 def _validation_messages(text: str) -> list[Any]:

@@ -156,7 +156,7 @@ def meta_send_purchase(*, reservation: Reservation) -> None:
     if config.test_event_code:
         body["test_event_code"] = config.test_event_code
     try:
-        post_json(config.events_url, body=body)
+        post_json(config.events_url, body=body, setting="META_ENDPOINT")
     except DeliveryRefused as exc:
         if _is_transient(exc):
             raise DeliveryFailed(str(exc), status=exc.status, body=exc.body) from exc

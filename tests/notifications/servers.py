@@ -123,6 +123,7 @@ class Endpoint:
     hits: list[Hit] = field(default_factory=list)
     answer: Callable[[str, Any], tuple[int, Any]] = lambda path, body: (200, {})
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every answer (Location)
     _server: ThreadingHTTPServer | None = None
 
     @property
@@ -163,6 +164,8 @@ class Endpoint:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
+                    for name, value in endpoint.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
                 except OSError:
