@@ -17,6 +17,7 @@ from django.utils import timezone
 from kennel.analytics.http import post_json
 from kennel.core.outbox import DeliveryRefused
 from kennel.reservations.models import Reservation
+from kennel.reservations.selectors import reservation_sold_at
 
 # The documented limits of the Measurement Protocol (standard, not 360, properties).
 NAME_MAX = 40
@@ -105,7 +106,7 @@ def ga4_purchase_payload(reservation: Reservation) -> dict[str, Any]:
             }
         ],
     }
-    paid_at = reservation.confirmed_at
+    paid_at = reservation_sold_at(reservation)  # for a waiting list's family, the pick
     # GA4 accepts events backdated up to 72 hours; an older one is sent as "now" rather
     # than dropped (after a long outage the purchase still counts, on a later day).
     if paid_at and timezone.now() - paid_at < BACKDATE_MAX - timedelta(minutes=10):

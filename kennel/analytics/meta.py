@@ -10,14 +10,20 @@ import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.utils import timezone
 
 from kennel.analytics.http import post_json
 from kennel.core.outbox import DeliveryFailed, DeliveryRefused
 from kennel.reservations.models import Reservation
+from kennel.reservations.selectors import reservation_sold_at
 
+# Meta refuses a request any of whose events is more than 7 days old (server event parameters,
+# event_time); an hour's margin for the time the request takes to get there.
+EVENT_AGE_MAX = timedelta(days=7) - timedelta(hours=1)
 # Graph API error codes Meta marks as temporary (unknown, service, rate limits).
 TRANSIENT_ERROR_CODES = frozenset({1, 2, 4, 17, 341})
 
@@ -119,11 +125,15 @@ def meta_purchase_event(reservation: Reservation) -> dict[str, Any]:
     puppy = reservation.puppy
     if puppy is None:  # a list deposit is reported when its family picks, not before
         raise ValueError(f"reservation {reservation.pk} has no puppy to report")
-    paid_at = reservation.confirmed_at or reservation.updated_at
+    sold_at = reservation_sold_at(reservation) or reservation.updated_at
+    now = timezone.now()
+    # Older than Meta takes (a worker stopped for a week): sent as "now" rather than refused
+    # and given up, as GA4's report is; the purchase still counts, on a later day.
+    event_time = sold_at if now - EVENT_AGE_MAX < sold_at <= now else now
     source_url = reservation.event_source_url or (settings.SITE_URL + puppy.get_absolute_url())
     return {
         "event_name": "Purchase",
-        "event_time": int(paid_at.timestamp()),
+        "event_time": int(event_time.timestamp()),
         "event_id": str(reservation.pk),
         "action_source": "website",
         "event_source_url": source_url,

@@ -1,8 +1,9 @@
 """Reads of reservations that pages and the API share."""
 
 import re
+from datetime import datetime
 
-from kennel.reservations.models import Reservation
+from kennel.reservations.models import PickTurn, Reservation
 
 # The alphabet of secrets.token_urlsafe() (see models.new_token), within the column's length.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -22,3 +23,18 @@ def reservation_by_token(token: str) -> Reservation | None:
         .filter(token=token)
         .first()
     )
+
+
+def reservation_sold_at(reservation: Reservation) -> datetime | None:
+    """When the puppy was sold to this reservation: its family's pick for a waiting-list
+    deposit (confirmed_at stays the day the list deposit was paid, often weeks before),
+    else the payment's confirmation; None while it is not confirmed."""
+    if reservation._state.adding:  # not saved (a payload built for a preview): no pick
+        return reservation.confirmed_at
+    picked_at = (
+        PickTurn.objects.filter(entry__reservation=reservation, outcome=PickTurn.Outcome.PICKED)
+        .order_by("-closed_at")
+        .values_list("closed_at", flat=True)
+        .first()
+    )
+    return picked_at or reservation.confirmed_at

@@ -221,3 +221,10 @@ def test_meta_answers_are_sorted_into_retry_later_or_give_up(
     assert type(caught.value) is failure
     assert caught.value.status == status
     assert "meta-test-token" not in str(caught.value)
+
+
+def test_a_purchase_older_than_meta_accepts_is_sent_as_now_rather_than_refused():
+    before = int(timezone.now().timestamp())
+    event = meta_purchase_event(_reservation(confirmed_at=timezone.now() - timedelta(days=8)))
+
+    assert before <= event["event_time"] <= int(timezone.now().timestamp())
