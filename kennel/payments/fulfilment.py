@@ -3,7 +3,9 @@
 Fulfilment decides what a payment means; the reservation services (the state machine) make
 every change, each guarded by the reservation's current state under a row lock, so running
 it again — a duplicate event, the return URL after the webhook — changes nothing and sends
-nothing. Every captured payment ends as a confirmed reservation or a refund (invariant 3).
+nothing. Every captured payment ends as a confirmed reservation or a refund (invariant 3),
+and an approved one that could only be refunded is not captured at all
+(payment_approval_refuse).
 """
 
 import logging
@@ -57,6 +59,35 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
             reservations.reservation_checkout_expired(reservation, actor=actor)
         elif snapshot.state == PaymentState.REFUNDED:
             _apply_refunded(reservation, snapshot, actor=actor)
+    return reservation
+
+
+def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | None:
+    """Before an approved payment is captured (PayPal takes nothing until then): when
+    payment_apply would only refund it because what it pays for is gone — the hold ended and
+    its puppy is someone else's, the waiting list has no place left — it is not captured.
+    The reservation says so, for good (reservation_approval_not_captured): the buyer was
+    told nothing was charged, so the order lapses at the provider, even once the puppy is
+    free again. Returns that reservation; None when the payment is to be captured.
+
+    An early answer only: a puppy taken between it and the capture still ends as any late
+    payment, refunded by payment_apply.
+    """
+    reservation_id = reservation_id_or_none(snapshot.reservation_id)
+    with locked_transaction():
+        reservation = _lock_named(reservation_id)
+        if reservation is None or snapshot.reference != reservation.provider_reference:
+            return None  # not ours, or another checkout naming it: payment_apply decides
+        if reservation.status_reason == R.APPROVAL_NOT_CAPTURED:
+            return reservation
+        if reservation.status_reason == R.LATE_PAYMENT_REFUNDED:
+            # Captured meanwhile by another path (the race above): its capture is replayed
+            # under the same key and payment_apply finds it refunded already.
+            return None
+        if not reservations.reservation_place_gone(reservation):
+            return None
+        reservations.reservation_approval_not_captured(reservation, actor=actor)
+    log.info("approval of %s not captured: its puppy or place is gone", reservation.pk)
     return reservation
 
 

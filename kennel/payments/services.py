@@ -3,8 +3,9 @@
 Starting: take a provider slot (provider_slot: a slow provider may tie up only a few
 threads), hold the puppy, then open the provider's hosted payment page. Settling: whoever
 learns about a payment — the buyer's return URL, a webhook, reconciliation — reads it from
-the provider (the truth), takes the money of an approved one, and hands it to the shared
-fulfilment (payments/fulfilment.py). That sequence is written once, here.
+the provider (the truth), takes the money of an approved one — unless it could only be
+refunded — and hands it to the shared fulfilment (payments/fulfilment.py). That sequence is
+written once, here.
 """
 
 import logging
@@ -21,7 +22,7 @@ from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import close_broken_connection, is_database_unavailable
 from kennel.core.errors import PaymentProviderFailed, ProviderBusy, ValidationFailed
 from kennel.core.money import paypal_accepts
-from kennel.payments.fulfilment import payment_apply
+from kennel.payments.fulfilment import payment_apply, payment_approval_refuse
 from kennel.payments.providers import (
     CheckoutRequest,
     PaymentSnapshot,
@@ -275,12 +276,18 @@ def payment_read(*, reservation: Reservation) -> PaymentSnapshot:
 def payment_settle(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | None:
     """Settle a payment as its provider reported it: capture it if the buyer approved it
     (PayPal takes nothing until then), then apply it to its reservation (payment_apply).
+    An approval that payment_apply could only refund — the hold ended and the puppy is
+    someone else's, the waiting list has no place left — is not captured
+    (payment_approval_refuse), and its reservation is returned as it now says so.
 
     Returns what payment_apply returns. Raises BuyerActionRequired when the capture was
     refused in a way the buyer can fix (nothing was taken, nothing applied), ProviderError
     when the provider cannot be asked, Busy when the reservation could not be locked.
     """
     if snapshot.state == PaymentState.APPROVED:
+        refused = payment_approval_refuse(snapshot=snapshot, actor=actor)
+        if refused is not None:
+            return refused
         snapshot = get_provider(snapshot.provider).capture_payment(snapshot.reference)
     return payment_apply(snapshot=snapshot, actor=actor)
 

@@ -42,6 +42,8 @@ class Reservation(BaseModel):
         REFUNDED = "refunded", "The deposit was refunded"
         LATE_PAYMENT_ACCEPTED = "late_payment_accepted", "Paid after the hold; puppy still free"
         LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Paid after the hold; refunded"
+        # Approved (PayPal) when what it paid for was gone: never captured, nothing charged.
+        APPROVAL_NOT_CAPTURED = "approval_not_captured", "Approved too late; not captured"
         OWNER_RELEASED = "owner_released", "The breeder released the hold"
         OWNER_REFUNDED = "owner_refunded", "Cancelled by the breeder; deposit refunded"
         OWNER_REFUNDED_PART = "owner_refunded_part", "Cancelled by the breeder; part kept"

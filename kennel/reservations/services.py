@@ -19,7 +19,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 
-from kennel.catalogue.models import Puppy
+from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, PuppyWentHome, ValidationFailed
 from kennel.core.metrics import HOLDS
@@ -475,6 +475,40 @@ def reservation_late_payment_refunded(reservation: Reservation, *, actor: str) -
     reservation.status_reason = R.LATE_PAYMENT_REFUNDED
     reservation.save(update_fields=["status_reason", "updated_at"])
     audit("reservations.reservation.late_payment_refunded", actor=actor, obj=reservation)
+
+
+def reservation_place_gone(reservation: Reservation) -> bool:
+    """Whether a payment of this deposit arriving now would only be refunded because what it
+    pays for is gone — as reservation_confirm and reservation_confirm_late would answer it:
+    a closed hold's puppy held, reserved or sold by someone else; a closed list deposit's
+    list full or closed; a list deposit's picking closed for good. Caller holds
+    lock_for_payment's locks (the litter's is taken here, as confirming takes it). Changes
+    nothing; any other reservation (paid already, or its puppy held for it) is False."""
+    if reservation.puppy_id is None:
+        if reservation.status in TRANSITIONS[S.CONFIRMED]:
+            return waitlist.litter_lock_of(reservation).picking == Litter.Picking.CLOSED
+        if reservation.status in LATE_CONFIRMABLE:
+            waitlist.litter_lock_of(reservation)
+            return not waitlist.deposit_confirmable(reservation)
+        return False
+    if reservation.status not in LATE_CONFIRMABLE:
+        return False
+    return not Puppy.objects.filter(pk=reservation.puppy_id, status=P.AVAILABLE).exists()
+
+
+def reservation_approval_not_captured(reservation: Reservation, *, actor: str) -> bool:
+    """A payment approved when what it pays for was gone (reservation_place_gone) is not
+    captured: say so on the reservation — a list deposit still waiting for it is released —
+    and its approval lapses at the provider. Nothing was charged, so no email is owed: the
+    buyer who comes back reads it on their page. False when it was said already."""
+    if reservation.status_reason == R.APPROVAL_NOT_CAPTURED:
+        return False
+    if reservation.status in Reservation.ACTIVE:
+        return _move(reservation, S.RELEASED, actor=actor, reason=R.APPROVAL_NOT_CAPTURED)
+    reservation.status_reason = R.APPROVAL_NOT_CAPTURED
+    reservation.save(update_fields=["status_reason", "updated_at"])
+    audit("reservations.reservation.approval_not_captured", actor=actor, obj=reservation)
+    return True
 
 
 def reservation_adopt_checkout(reservation: Reservation, *, reference: str) -> None:

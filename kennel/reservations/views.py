@@ -85,6 +85,13 @@ ENDED_WORDS = {
         _("Part of the deposit refunded"),
     ),
 }
+# Approved after the hold ended, with the puppy someone else's by then: not captured
+# (payments' payment_approval_refuse). Its headline and text, whatever the status.
+NOT_CAPTURED_HEADLINE = _("{puppy} was taken by another family")
+NOT_CAPTURED_TEXT = _(
+    "You approved the payment after your hold had ended, and by then another family had "
+    "taken {puppy}. The payment was not taken: nothing was charged."
+)
 POLLING = (S.PENDING, S.PROCESSING)
 # Closed without a payment: the buyer may simply try again once the puppy is free.
 RETRYABLE = (S.EXPIRED, S.CANCELLED, S.RELEASED)
@@ -102,6 +109,7 @@ TIMELINE_TEXT = {
     S.EXPIRED: _("The time to pay ran out"),
     S.CANCELLED: _("Reservation cancelled"),
     S.RELEASED: _("The payment failed"),
+    "approval_not_captured": _("Payment approved too late; nothing was charged"),
 }
 AUDIT_PREFIX = "reservations.reservation."
 ORDER = list(TIMELINE_TEXT)
@@ -347,11 +355,13 @@ def _status_page(
     headline, text = (
         ENDED_WORDS[ended][:2] if ended else (STATUS_HEADLINE[state], STATUS_TEXT[state])
     )
+    if reservation.status_reason == Reservation.Reason.APPROVAL_NOT_CAPTURED:
+        headline, text = NOT_CAPTURED_HEADLINE, NOT_CAPTURED_TEXT
     context: dict[str, Any] = {
         "reservation": reservation,
         "puppy": puppy,
         "photo": next(iter(puppy.photos.all()), None),
-        "headline": headline,
+        "headline": headline.format(puppy=puppy.name),
         "status_text": text.format(puppy=puppy.name),
         "polling": state in POLLING,
         # The JSON twin of this page (kennel/api); the script polls it while payment is open.

@@ -38,6 +38,7 @@ from kennel.reservations.waitlist import (
 
 E = WaitlistEntry.Status
 S = Reservation.Status
+R = Reservation.Reason
 
 STATUS_HEADLINE = {
     E.PENDING: _("Almost on the list"),
@@ -70,6 +71,11 @@ PASSED_HEADLINES = {
 }
 # Unpaid, but a payment came after its time (it is sent back, as the page says below).
 UNPAID_SENT_BACK_TEXT = _("The deposit was not paid in time, so you have no place on the list.")
+# Unpaid, as an approval came when the list had no place left for them (not captured).
+UNPAID_NOT_CAPTURED_TEXT = _(
+    "You approved the payment after the waiting list had no place left for you, so it was "
+    "not taken: nothing was charged."
+)
 # While nothing needs the family, the page looks again by itself (their turn may come).
 REFRESH_SECONDS = 30
 REFRESHING = (E.PENDING, E.WAITING)
@@ -93,6 +99,8 @@ def _page(
     headline, text = STATUS_HEADLINE[status], STATUS_TEXT[status]
     if status == E.UNPAID and sent_back:
         text = UNPAID_SENT_BACK_TEXT
+    elif status == E.UNPAID and reservation.status_reason == R.APPROVAL_NOT_CAPTURED:
+        text = UNPAID_NOT_CAPTURED_TEXT
     if status == E.PASSED:
         last = PickTurn.objects.filter(entry=entry).order_by("-created_at", "-pk").first()
         headline = (

@@ -284,37 +284,6 @@ def test_a_reversed_approval_releases_the_puppy(sandbox, live_server):
     assert not captures_of(sandbox, body["provider_reference"])
 
 
-def test_a_late_capture_for_a_puppy_someone_else_holds_is_refunded_once(sandbox, live_server):
-    puppy = PuppyFactory()
-    late = reserve(live_server.url, puppy.slug, n=1).json()
-    Reservation.objects.filter(pk=late["id"]).update(
-        expires_at=timezone.now() - timedelta(minutes=1)
-    )
-    other = reserve(live_server.url, puppy.slug, n=2)  # releases the expired hold first
-    assert other.status_code == 201
-    sandbox.switches.deliver_twice = True
-
-    come_back(approve(late["checkout_url"], "approve"))  # the first buyer's tab was still open
-    reservation = settled(sandbox, late["id"])
-    run_worker_once()
-    run_worker_once()
-    reservation = settled(sandbox, late["id"])
-
-    assert reservation.status == "expired"
-    assert reservation.status_reason == "late_payment_refunded"
-    [capture] = captures_of(sandbox, late["provider_reference"])
-    refund = Refund.objects.get()
-    assert (refund.reason, refund.status) == ("late_payment", "succeeded")
-    assert refund.external_payment_id == capture["id"]
-    assert refund.amount == reservation.deposit_amount
-    assert refund.provider_refund_id in sandbox.paypal.state.refunds
-    assert len(sandbox.paypal.state.refunds) == 1
-    assert sandbox.paypal.state.captures[capture["id"]]["status"] == "REFUNDED"
-    assert Reservation.objects.get(pk=other.json()["id"]).status == "pending"
-    refund_posts = [c for c in sandbox.paypal.api_calls if c.path.endswith("/refund")]
-    assert {c.request_id for c in refund_posts} == {refund.idempotency_key}
-
-
 def test_a_late_approval_for_a_puppy_still_free_confirms_it(sandbox, live_server):
     puppy = PuppyFactory()
     body = reserve(live_server.url, puppy.slug).json()

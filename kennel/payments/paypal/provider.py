@@ -184,8 +184,10 @@ class PayPalProvider:
 
         An order we no longer want simply lapses unless we capture it, and nothing is taken
         from the buyer before that.  If the buyer still approves it later, the late approval
-        is captured and goes through the shared fulfilment like any late payment: it confirms
-        the reservation if the puppy is still free, and is refunded otherwise.
+        is captured only while the puppy (or a place on the waiting list) is still free, and
+        then confirms the reservation like any late payment; otherwise it is not captured at
+        all (payments/services.py payment_settle) and lapses.  A puppy taken between that
+        answer and the capture is refunded, as any late payment.
         """
 
 
