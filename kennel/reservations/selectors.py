@@ -3,6 +3,8 @@
 import re
 from datetime import datetime
 
+from kennel.core.models import SideEffect
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation
 
 # The alphabet of secrets.token_urlsafe() (see models.new_token), within the column's length.
@@ -38,3 +40,14 @@ def reservation_sold_at(reservation: Reservation) -> datetime | None:
         .first()
     )
     return picked_at or reservation.confirmed_at
+
+
+def confirmation_sent(reservation: Reservation) -> bool:
+    """Whether the buyer's confirmation email has left (the worker sent it to the address
+    the reservation now holds), so a page may say it is in their inbox."""
+    return SideEffect.objects.filter(
+        reservation_id=reservation.pk,
+        kind=Effect.BUYER_CONFIRMATION,
+        recipient__iexact=reservation.buyer_email,
+        status=SideEffect.Status.SENT,
+    ).exists()

@@ -19,11 +19,12 @@ from django.views.decorators.http import require_safe
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import Busy
 from kennel.core.models import AuditLog
+from kennel.core.money import format_money
 from kennel.core.views import posted_or_back
 from kennel.payments.selectors import payments_sent_back, reservation_money
 from kennel.reservations.limits import hold_cooldown_until
 from kennel.reservations.models import Reservation
-from kennel.reservations.selectors import TOKEN_RE, reservation_by_token
+from kennel.reservations.selectors import TOKEN_RE, confirmation_sent, reservation_by_token
 from kennel.reservations.services import reservation_release
 
 S = Reservation.Status
@@ -39,6 +40,8 @@ STATUS_TEXT = {
     S.RELEASED: _("The payment failed; nothing was charged."),
     S.REFUNDED: _("Your deposit was refunded."),
 }
+# A PayPal payment left pending is held for review by PayPal, not at the buyer's bank.
+PAYPAL_PROCESSING_TEXT = _("PayPal is reviewing the payment… this page updates by itself.")
 STATUS_HEADLINE = {
     S.PENDING: _("Almost there"),
     S.PROCESSING: _("Payment on its way"),
@@ -77,12 +80,12 @@ ENDED_WORDS = {
         _("Refund requested"),
     ),
     "part": (
-        _("Deposit partly refunded"),
+        _("Reservation cancelled"),
         _(
-            "Part of your deposit was refunded; the rest stays with the breeder, as the "
-            "deposit terms allow."
+            "The breeder cancelled this reservation: {refunded} of your deposit is refunded "
+            "to you and {kept} stays with the breeder, as the deposit terms allow."
         ),
-        _("Part of the deposit refunded"),
+        _("Reservation cancelled by the breeder; part of the deposit refunded"),
     ),
 }
 # Approved after the hold ended, with the puppy someone else's by then: not captured
@@ -95,8 +98,19 @@ NOT_CAPTURED_TEXT = _(
 POLLING = (S.PENDING, S.PROCESSING)
 # Closed without a payment: the buyer may simply try again once the puppy is free.
 RETRYABLE = (S.EXPIRED, S.CANCELLED, S.RELEASED)
-# A deposit was paid: the page shows the money and the reference, as the email does.
+# A deposit was paid: the page shows the money, as the email does.
 PAID = (S.CONFIRMED, S.COMPLETED, S.REFUNDED)
+# The line naming the payment method, by what happened to the payment: none for a hold that
+# ended unpaid (nothing was paid with anything).
+METHOD_LABEL = {
+    S.PENDING: _("Paying with"),
+    S.PROCESSING: _("Paying with"),
+    S.CONFIRMED: _("Paid with"),
+    S.COMPLETED: _("Paid with"),
+    S.REFUNDED: _("Paid with"),
+}
+# The breeder ended it keeping some or all of the deposit: not "Refunded".
+ENDED_STATUS = _("Cancelled by the breeder")
 
 # The timeline's lines: one per audited transition ("reservations.reservation.<status>").
 TIMELINE_TEXT = {
@@ -111,6 +125,7 @@ TIMELINE_TEXT = {
     S.RELEASED: _("The payment failed"),
     "approval_not_captured": _("Payment approved too late; nothing was charged"),
 }
+PAYPAL_PROCESSING_STEP = _("Payment started; PayPal is reviewing it")
 AUDIT_PREFIX = "reservations.reservation."
 ORDER = list(TIMELINE_TEXT)
 # A waiting list's deposit, turned into this reservation when the family picked: its first
@@ -266,6 +281,8 @@ def _timeline(reservation: Reservation, puppy: Puppy, ended: str | None = None) 
     texts = dict(TIMELINE_TEXT, held=JOINED_TEXT if from_list else TIMELINE_TEXT["held"])
     if ended:
         texts[S.REFUNDED] = ENDED_WORDS[ended][2]
+    if reservation.provider == Reservation.Provider.PAYPAL:
+        texts[S.PROCESSING] = PAYPAL_PROCESSING_STEP
     steps = [
         Step(texts[key].format(puppy=name), at)
         # By time; at the same instant, in the order the states follow one another.
@@ -328,6 +345,11 @@ class Money:
     refunded: Decimal
     refunding: Decimal
 
+    @property
+    def kept(self) -> Decimal:
+        """What the deposit paid keeps after its refunds (sent or on their way)."""
+        return max(self.deposit_paid - self.refunded - self.refunding, Decimal(0))
+
 
 def status_money(reservation: Reservation) -> Money:
     books = reservation_money(reservation)
@@ -355,6 +377,14 @@ def _status_page(
     headline, text = (
         ENDED_WORDS[ended][:2] if ended else (STATUS_HEADLINE[state], STATUS_TEXT[state])
     )
+    if state == S.PROCESSING and reservation.provider == Reservation.Provider.PAYPAL:
+        text = PAYPAL_PROCESSING_TEXT
+    words = {"puppy": puppy.name}
+    if money is not None:
+        words.update(
+            refunded=format_money(money.refunded + money.refunding, reservation.currency),
+            kept=format_money(money.kept, reservation.currency),
+        )
     if reservation.status_reason == Reservation.Reason.APPROVAL_NOT_CAPTURED:
         headline, text = NOT_CAPTURED_HEADLINE, NOT_CAPTURED_TEXT
     context: dict[str, Any] = {
@@ -362,7 +392,12 @@ def _status_page(
         "puppy": puppy,
         "photo": next(iter(puppy.photos.all()), None),
         "headline": headline.format(puppy=puppy.name),
-        "status_text": text.format(puppy=puppy.name),
+        "status_text": text.format(**words),
+        "method_label": METHOD_LABEL.get(state),
+        "ended": ended,
+        "status_label": ENDED_STATUS if ended in ("kept", "part") else None,
+        "kept": money.kept if money is not None and ended in ("kept", "part") else None,
+        "confirmation_sent": state == S.CONFIRMED and confirmation_sent(reservation),
         "polling": state in POLLING,
         # The JSON twin of this page (kennel/api); the script polls it while payment is open.
         "status_api_url": f"{get_script_prefix()}api/reservations/{reservation.token}/",

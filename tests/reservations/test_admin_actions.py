@@ -187,6 +187,15 @@ def test_refund_keeping_a_fee_from_the_detail_page_refunds_the_rest_and_takes_th
     puppy = Puppy.objects.get(pk=reservation.puppy_id)
     assert not puppy.is_published
     assert Client().get(f"/puppies/{puppy.slug}/").status_code == 404
+    # Tried: the buyer's page read "Deposit partly refunded … Status: Refunded" and never
+    # said the reservation was cancelled.
+    status = Client().get(reservation.get_absolute_url()).content.decode()
+    assert "Reservation cancelled" in status
+    assert f"The breeder cancelled this reservation: {rest} EUR of your deposit" in status
+    assert "and 50.00 EUR stays with the breeder" in status
+    assert "<dt>Kept by the breeder</dt><dd>50.00 EUR</dd>" in status
+    assert "<dt>Status</dt><dd>Cancelled by the breeder</dd>" in status
+    assert "partly refunded" not in status
 
 
 @pytest.mark.parametrize("bad", ["-5", "400.01", "1000", "abc", "12.345"])

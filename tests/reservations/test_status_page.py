@@ -7,14 +7,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.core.db import locked_transaction
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
-from kennel.reservations.services import reservation_hold, reservation_release
+from kennel.reservations.services import (
+    reservation_confirm,
+    reservation_hold,
+    reservation_mark_processing,
+    reservation_release,
+)
+from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory, ReservationFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,7 +147,11 @@ def test_the_refunded_page_shows_the_refunded_amount(client):
     [
         ([("500.00", "pending")], "Refund on its way", "Your refund is on its way"),
         ([("500.00", "failed")], "Refund delayed", "Your refund has not gone through yet"),
-        ([("450.00", "succeeded")], "Deposit partly refunded", "Part of your deposit"),
+        (
+            [("450.00", "succeeded")],
+            "Reservation cancelled",
+            "450.00 EUR of your deposit is refunded to you and 50.00 EUR stays with the breeder",
+        ),
         ([("500.00", "succeeded")], "Deposit refunded", "Your deposit was refunded."),
     ],
 )
@@ -291,3 +303,95 @@ def test_the_page_has_no_inline_script_or_style(client, status):
 
     assert "<script>" not in html
     assert " style=" not in html
+
+
+def _facts(html: str) -> str:
+    return html[html.index('<dl class="facts">') : html.index("</dl>")]
+
+
+@pytest.mark.parametrize(
+    ("status", "label"),
+    [
+        (S.PENDING, "Paying with"),
+        (S.PROCESSING, "Paying with"),
+        (S.CONFIRMED, "Paid with"),
+        (S.EXPIRED, None),
+        (S.CANCELLED, None),
+        (S.RELEASED, None),
+    ],
+)
+def test_paid_with_is_said_only_of_a_deposit_that_was_paid(client, status, label):
+    """Tried: a hold that expired, was cancelled or whose payment failed read "Paid with
+    Card (Stripe)" although nothing was charged."""
+    reservation = ReservationFactory(status=status)
+
+    facts = _facts(_html(client, reservation))
+
+    for other in ("Paying with", "Paid with"):
+        if other != label:
+            assert f"<dt>{other}</dt>" not in facts
+    if label:
+        assert f"<dt>{label}</dt><dd>Card (Stripe)</dd>" in facts
+
+
+def test_a_paypal_payment_held_for_review_is_not_said_to_be_at_the_bank(client):
+    """Tried: a PayPal capture left PENDING (held for review by PayPal) read "Your bank is
+    processing the payment" on the page and in its timeline."""
+    held = reservation_hold(
+        puppy_slug=PuppyFactory(name="Rosie").slug,
+        buyer=Buyer(name="Jane", email="jane@example.com", phone="+33 600000000"),
+        provider="paypal",
+    )
+    with locked_transaction():
+        locked = Reservation.objects.select_for_update().get(pk=held.pk)
+        assert reservation_mark_processing(locked, actor="test")
+
+    html = _html(client, held)
+
+    assert "PayPal is reviewing the payment" in html
+    assert "bank" not in html.lower()
+
+
+def test_a_card_payment_in_progress_still_says_the_bank_processes_it(client):
+    reservation = ReservationFactory(status=S.PROCESSING)
+
+    html = _html(client, reservation)
+
+    assert "Your bank is processing the payment" in html
+
+
+@pytest.mark.parametrize("status", [S.PENDING, S.PROCESSING])
+def test_the_reference_is_shown_before_the_payment_is_through(client, status):
+    """Tried: the "being processed" email gave the buyer a reference the page never showed
+    while the payment was pending or processing."""
+    reservation = ReservationFactory(status=status)
+
+    html = _html(client, reservation)
+
+    assert f'<dd class="status__reference">{reservation.reference}</dd>' in html
+
+
+@pytest.mark.django_db(transaction=True)  # the worker runs as it does, in its own transactions
+def test_the_confirmation_is_in_the_inbox_only_once_it_was_sent(client, settings):
+    """Tried: the page said "A confirmation is in your inbox" before the worker had sent
+    it (with the worker stopped, for good)."""
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    held = reservation_hold(
+        puppy_slug=PuppyFactory(name="Rosie").slug,
+        buyer=Buyer(name="Jane", email="jane@example.com", phone="+33 600000000"),
+        provider="stripe",
+    )
+    with locked_transaction():
+        locked = Reservation.objects.select_for_update().get(pk=held.pk)
+        assert reservation_confirm(locked, payment_id="pi_test_inbox", actor="test")
+
+    before = _html(client, held)
+    run_worker_once()
+    after = _html(client, held)
+
+    assert "A confirmation is on its way to jane@example.com." in before
+    assert "in your inbox" not in before
+    assert [m.subject for m in mail.outbox if m.to == ["jane@example.com"]] == [
+        "Your deposit for Rosie is confirmed"
+    ]
+    assert "A confirmation is in your inbox at jane@example.com." in after
