@@ -88,6 +88,12 @@ ENDED_WORDS = {
         _("Reservation cancelled by the breeder; part of the deposit refunded"),
     ),
 }
+# Part of a deposit refunded, said where the breeder's cancelling is not the story (a family's
+# page on a waiting list).
+PART_REFUNDED_TEXT = _(
+    "Part of your deposit was refunded; the rest stays with the breeder, as the deposit terms "
+    "allow."
+)
 # Approved after the hold ended, with the puppy someone else's by then: not captured
 # (payments' payment_approval_refuse). Its headline and text, whatever the status.
 NOT_CAPTURED_HEADLINE = _("{puppy} was taken by another family")

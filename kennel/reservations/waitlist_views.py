@@ -24,6 +24,7 @@ from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from kennel.reservations.picking import waitlist_pass, waitlist_pick
 from kennel.reservations.views import (
     ENDED_WORDS,
+    PART_REFUNDED_TEXT,
     continue_url,
     how_it_ended,
     status_money,
@@ -120,7 +121,13 @@ def _page(
         "picking_closed": litter.picking == litter.Picking.CLOSED,
         "sent_back": sent_back,
         # A refund not whole: part kept, or refused by the provider.
-        "ended_text": ENDED_WORDS[ended][1] if ended in ("part", "failed") else "",
+        "ended_text": PART_REFUNDED_TEXT
+        if ended == "part"
+        else ENDED_WORDS["failed"][1]
+        if ended == "failed"
+        else "",
+        # Only a family still in line has a place: not one that left, picked, or was refunded.
+        "on_list": status in WaitlistEntry.ON_LIST and reservation.status != S.REFUNDED,
         "ahead": standing.ahead,
         "turn": standing.turn,
         "choices": [

@@ -302,6 +302,33 @@ def test_withdrawing_under_non_refundable_terms_keeps_the_deposit(client, litter
     assert WaitlistEntry.objects.get(pk=entry.pk).status == E.WITHDRAWN
 
 
+POSITION_ROW = "<dt>Position</dt>"
+
+
+def test_a_family_that_left_the_list_is_not_shown_a_place_on_it(client, litter):
+    """Tried: after *Withdraw from the list* the page still read "POSITION 1"."""
+    entry = paid(joined(litter, 1))
+    second = paid(joined(litter, 2))
+    assert f"{POSITION_ROW}<dd>1</dd>" in text(client.get(entry.get_absolute_url()))
+
+    post(client, entry, "withdraw")
+
+    html = text(client.get(entry.get_absolute_url()))
+    assert "You left the list" in html
+    assert POSITION_ROW not in html
+    assert "You are number" not in html
+    assert f"{POSITION_ROW}<dd>2</dd>" in text(client.get(second.get_absolute_url()))
+
+
+def test_a_family_whose_deposit_was_refunded_is_not_shown_a_place_on_the_list(client, litter):
+    entry = paid(joined(litter, 1))
+    reservation_refund(reservation_id=entry.reservation_id, actor="staff:breeder")
+
+    html = text(client.get(entry.get_absolute_url()))
+
+    assert POSITION_ROW not in html
+
+
 def test_withdrawing_before_the_cut_off_refunds_the_deposit_once(client, litter):
     Litter.objects.filter(pk=litter.pk).update(
         deposit_terms=Litter.DepositTerms.REFUNDABLE,
@@ -339,6 +366,7 @@ def test_a_family_refunded_part_of_its_deposit_is_not_told_it_was_refunded_in_fu
 
     assert "Part of your deposit was refunded" in html
     assert "refunded in full" not in html
+    assert "{" not in html[html.index('class="status__hint"') :][:400]
 
 
 def test_a_late_payment_sent_back_is_on_the_familys_page(client, litter):
