@@ -238,6 +238,9 @@ def _context(
             context.update(waitlist_context(entry, site=site))
         if puppy is None:  # where a puppy's emails link the puppy's page
             context["litter_url"] = site + entry.litter.get_absolute_url()
+    if side_effect.kind == K.WAITLIST_PASSED:
+        # Why the turn passed, as the picking wrote it (empty for older rows: all are named).
+        context["passed_why"] = side_effect.data.get("why", "")
     if side_effect.kind in (K.BUYER_REFUND, K.OWNER_REFUND):
         data = side_effect.data
         reason = data.get("reason", Refund.Reason.OWNER)

@@ -33,6 +33,15 @@ class Effect(models.TextChoices):
     OWNER_WAITLIST_JOINED = "owner_waitlist_joined", "Owner: a family joined the waiting list"
 
 
+class TurnPassed(models.TextChoices):
+    """Why a family's turn passed without a pick (the "turn passed" email says which)."""
+
+    PASSED = "passed", "The family passed"
+    TIMED_OUT = "timed_out", "The time ran out"
+    SKIPPED = "skipped", "The breeder moved on"
+    NOTHING_MATCHED = "nothing_matched", "No puppy left matched the family's wishes"
+
+
 # What a confirmed deposit of a puppy owes (a puppy's hold paid, or a family's pick):
 # GA4 and Meta only with the buyer's consent and their settings (their handlers say).
 CONFIRMED = (

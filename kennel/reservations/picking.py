@@ -21,7 +21,7 @@ from kennel.core.db import locked_transaction
 from kennel.core.errors import PUPPY_NOT_OFFERED_MESSAGE, PuppyNotAvailable
 from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
-from kennel.reservations.effects import CONFIRMED, Effect
+from kennel.reservations.effects import CONFIRMED, Effect, TurnPassed
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from kennel.reservations.services import litter_holds_expire_overdue
 from kennel.reservations.waitlist import (
@@ -76,7 +76,12 @@ def _next_turn(litter: Litter, *, now: datetime, actor: str) -> PickTurn | None:
         if not offered_to(entry).exists():
             _turn_record(litter, entry, T.SKIPPED, now=now)
             entry_set(entry, E.PASSED, actor=actor, why="nothing left matches their wishes")
-            family_told(entry, Effect.WAITLIST_PASSED, key=f"skipped:{litter.pk}")
+            family_told(
+                entry,
+                Effect.WAITLIST_PASSED,
+                key=f"skipped:{litter.pk}",
+                data={"why": TurnPassed.NOTHING_MATCHED},
+            )
             continue
         turn = PickTurn.objects.create(
             litter=litter, entry=entry, ends_at=now + timedelta(minutes=litter.pick_window)
@@ -206,9 +211,11 @@ def waitlist_pass(*, token: str, actor: str = "buyer") -> WaitlistEntry:
             turn = _open_turn_of(entry, now)
         except _TurnOver as over:
             turn = over.turn  # passing a turn that just ran out: the same end, said once
-        _turn_end(turn, T.PASSED if turn.ends_at > now else T.TIMED_OUT, now=now)
+        passed = T.PASSED if turn.ends_at > now else T.TIMED_OUT
+        _turn_end(turn, passed, now=now)
         entry_set(entry, E.PASSED, actor=actor)
-        family_told(entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}")
+        why = {"why": TurnPassed(passed)}
+        family_told(entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}", data=why)
         _next_turn(litter, now=now, actor="system:pick-order")
     return entry
 
@@ -216,7 +223,9 @@ def waitlist_pass(*, token: str, actor: str = "buyer") -> WaitlistEntry:
 def _time_out(turn: PickTurn, entry: WaitlistEntry, litter: Litter, *, now: datetime) -> None:
     _turn_end(turn, T.TIMED_OUT, now=now)
     entry_set(entry, E.PASSED, actor="system:pick-window", why="turn timed out")
-    family_told(entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}")
+    family_told(
+        entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}", data={"why": TurnPassed.TIMED_OUT}
+    )
     _next_turn(litter, now=now, actor="system:pick-order")
 
 
@@ -289,7 +298,9 @@ def waitlist_skip(*, litter_id: int, actor: str) -> bool:
             return False
         _turn_end(turn, T.SKIPPED, now=now)
         entry_set(entry, E.PASSED, actor=actor, why="skipped by the breeder")
-        family_told(entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}")
+        family_told(
+            entry, Effect.WAITLIST_PASSED, key=f"turn:{turn.pk}", data={"why": TurnPassed.SKIPPED}
+        )
         _next_turn(litter, now=now, actor=actor)
     return True
 

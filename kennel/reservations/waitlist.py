@@ -15,6 +15,7 @@ imports nothing above the models it changes; reservations/services.py calls it.
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Max, Q, QuerySet
@@ -222,12 +223,15 @@ def entry_set(entry: WaitlistEntry, status: str, *, actor: str, **data: object) 
     audit(f"reservations.waitlist.{status}", actor=actor, obj=entry, **data)
 
 
-def family_told(entry: WaitlistEntry, kind: str, *, key: str) -> None:
+def family_told(
+    entry: WaitlistEntry, kind: str, *, key: str, data: dict[str, Any] | None = None
+) -> None:
     outbox_enqueue(
         kinds=[kind],
         subject=entry.reservation,
         reservation_id=entry.reservation_id,
         discriminator=key,
+        data=data,
     )
 
 

@@ -205,7 +205,7 @@ def test_a_family_that_passes_reads_what_happens_to_its_deposit_and_the_next_fam
     subject, text, html = _one("jane.doe@example.com", "Your turn to choose")
     assert subject == "Your turn to choose from Spring litter has passed"
     for body in (text, html):
-        assert "has passed without a puppy reserved for you" in body
+        assert "You passed your turn to choose a puppy from Spring litter" in body
         assert "Your deposit stays with the list for a later litter." in body
         assert "refund your 300.00 EUR in full until 15 February 2027" in body
         assert _page(first) in body
@@ -412,3 +412,63 @@ def test_a_family_withdrawing_in_time_is_told_its_list_deposit_is_refunded_and_w
     assert owner_subject == "Refund issued: waiting list for Spring litter, Jane Doe"
     assert "the family left the waiting list for Spring litter" in owner_text
     assert "reason withdrawn" in owner_text
+
+
+def _passed_email(address: str) -> tuple[str, str]:
+    _subject, text, html = _one(address, "Your turn to choose from Spring litter has passed")
+    for body in (text, html):
+        assert "you passed, the time ran out" not in body
+    return text, html
+
+
+def test_a_family_that_passes_is_told_it_passed_not_every_possible_cause():
+    """Tried: each way a turn ends (passed, time out, skipped by the breeder, nothing left
+    matching) sent the same email listing all four causes."""
+    litter = _litter()
+    [first, _second] = _picking(litter, "Jane Doe", "Tom Late")
+
+    picking.waitlist_pass(token=first.token)
+
+    for body in _passed_email("jane.doe@example.com"):
+        assert "You passed your turn to choose a puppy from Spring litter" in body
+        assert "time ran out" not in body
+        assert "breeder moved on" not in body
+
+
+def test_a_family_whose_time_ran_out_is_told_its_time_ran_out():
+    litter = _litter()
+    [first, _second] = _picking(litter, "Jane Doe", "Tom Late")
+    turn = PickTurn.objects.get(entry=first, outcome=PickTurn.Outcome.OPEN)
+
+    picking.turns_time_out(now=turn.ends_at + timedelta(seconds=1))
+
+    for body in _passed_email("jane.doe@example.com"):
+        assert "Your time to choose a puppy from Spring litter ran out" in body
+        assert "You passed" not in body
+        assert "breeder moved on" not in body
+
+
+def test_a_family_the_breeder_skipped_is_told_the_breeder_moved_on():
+    litter = _litter()
+    [_first, _second] = _picking(litter, "Jane Doe", "Tom Late")
+
+    assert picking.waitlist_skip(litter_id=litter.pk, actor="staff:breeder")
+
+    for body in _passed_email("jane.doe@example.com"):
+        assert "The breeder moved on to the next family" in body
+        assert "You passed" not in body
+        assert "ran out" not in body
+
+
+def test_a_family_whose_wishes_no_puppy_left_matches_is_told_so():
+    litter = _litter()
+    _join(litter, "Jane Doe", sex="male")
+    _join(litter, "Tom Late")
+    PuppyFactory(litter=litter, name="Bella", sex="female", price=Decimal("2500.00"))
+
+    picking.picking_open(litter_id=litter.pk, actor="test")
+
+    for body in _passed_email("jane.doe@example.com"):
+        assert "No puppy left in Spring litter matches your wishes" in body
+        assert "You passed" not in body
+        assert "breeder moved on" not in body
