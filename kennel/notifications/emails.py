@@ -262,6 +262,10 @@ def _context(
             "reason_text": reason_text.format(puppy=context["name"]),
             "payment_id": data.get("payment_id", ""),
             "delayed": _refund_refused(reservation, data.get("payment_id", ""), refunded),
+            # Refunds at the provider that added up to the whole deposit ended the reservation.
+            "ended": reason == Refund.Reason.PROVIDER
+            and reservation.status == Reservation.Status.REFUNDED
+            and money.held <= 0,
         }
     return context
 

@@ -137,6 +137,26 @@ def test_the_buyer_is_told_when_a_payment_is_processing_fails_or_expires(
     assert link in html
 
 
+@pytest.mark.parametrize(
+    ("provider", "says", "never"),
+    [("stripe", "Your bank is processing", "PayPal"), ("paypal", "PayPal is reviewing", "bank")],
+)
+def test_a_payment_being_processed_is_told_by_who_is_on_it(owner, provider, says, never):
+    """Tried: a PayPal payment held for review was told as "Your bank is processing"."""
+    reservation = hold(PuppyFactory(name="Bella"))
+    Reservation.objects.filter(pk=reservation.pk).update(provider=provider)
+    with services.locked_transaction():
+        locked = Reservation.objects.select_for_update().get(pk=reservation.pk)
+        services.reservation_mark_processing(locked, actor="test")
+
+    _subject, text, html = _parts(K.BUYER_PROCESSING)
+
+    for body in (text, html):
+        assert says in body
+        assert f"{never} is processing" not in body
+        assert "stays held for you" in body
+
+
 def _late_payment_refunded() -> None:
     """Bella's hold ran out, another family held her, then the first family's payment came."""
     puppy = PuppyFactory(name="Bella")

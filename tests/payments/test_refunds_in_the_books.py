@@ -61,6 +61,12 @@ def refund_emails(reservation: Reservation) -> list[str]:
     )
 
 
+def buyer_refund_texts(reservation: Reservation) -> list[str]:
+    """The buyer's refund emails, oldest first, as they would be sent now."""
+    effects = SideEffect.objects.filter(reservation_id=reservation.pk, kind=Effect.BUYER_REFUND)
+    return [str(email_message(side_effect=e).body) for e in effects.order_by("pk")]
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_a_partial_refund_at_the_dashboard_is_in_the_books_and_the_reservation_stands(
     sandbox, live_server, owner_email, provider
@@ -87,6 +93,7 @@ def test_a_partial_refund_at_the_dashboard_is_in_the_books_and_the_reservation_s
     )
     assert refund_emails(reservation) == ["buyer_refund", "owner_refund"]
     assert "EUR: money in 400.00 = held 350.00 + refunded 50.00 + refunding 0: balanced" in books()
+    assert "is cancelled" not in buyer_refund_texts(reservation)[0]
 
     # The rest at the dashboard too: the deposit is all back, the puppy free again.
     refund_at_dashboard(reservation, "350.00")
@@ -100,6 +107,12 @@ def test_a_partial_refund_at_the_dashboard_is_in_the_books_and_the_reservation_s
     ]
     assert Puppy.objects.get(pk=reservation.puppy_id).status == "available"
     assert len(refund_emails(reservation)) == 4  # each refund told once, to each
+    # Tried: the second email said only "the breeder has refunded (part of) your deposit".
+    name = reservation.puppy.name if reservation.puppy else ""
+    assert (
+        f"Your deposit is now refunded in full, and your reservation of {name} is cancelled."
+        in buyer_refund_texts(reservation)[1]
+    )
     assert "EUR: money in 400.00 = held 0.00 + refunded 400.00 + refunding 0: balanced" in books()
 
 
