@@ -1,6 +1,7 @@
 """The JSON API: parse, call one service, serialise. Errors always carry a stable code."""
 
 import functools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -18,8 +19,12 @@ from kennel.api.waitlist import router as waitlist_router
 from kennel.core.db import is_database_unavailable
 from kennel.core.errors import ApplicationError
 from kennel.core.middleware import database_unavailable_response
+from kennel.reservations.buyers import name_problem, phone_problem
 
 PATTERN_MESSAGE = "This is not in the expected format (see the API's schema)."
+# The buyer's fields the schema refuses are explained as the reserve form explains them (tried:
+# "String should have at least 6 characters" for the phone "12", whose rule is 6 digits).
+BUYER_FIELD_PROBLEMS = {"name": name_problem, "phone": phone_problem}
 
 api = NinjaAPI(
     title="Kennel API",
@@ -72,6 +77,15 @@ def database_error(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
     raise exc
 
 
+def _posted(request: HttpRequest) -> dict[str, Any]:
+    """The JSON object posted, when it is one (django-ninja's errors drop the input)."""
+    try:
+        body = json.loads(request.body) if request.method == "POST" else None
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 @api.exception_handler(ValidationError)
 def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     fields: dict[str, list[str]] = {}
@@ -79,6 +93,10 @@ def validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse
         loc = [str(part) for part in error.get("loc", ()) if part not in ("body", "payload")]
         # A pattern's message would quote the pattern (control characters and all).
         message = PATTERN_MESSAGE if error.get("type") == "string_pattern_mismatch" else None
+        problem = BUYER_FIELD_PROBLEMS.get(".".join(loc))
+        value = _posted(request).get(".".join(loc))
+        if problem is not None and isinstance(value, str):
+            message = problem(value.strip()) or message
         fields.setdefault(".".join(loc) or "body", []).append(
             message or str(error.get("msg", "invalid"))
         )

@@ -11,11 +11,10 @@ from kennel.reservations.buyers import (
     EMAIL_MAX,
     EMAIL_PATTERN,
     NAME_MAX,
+    PHONE_DIGITS_MIN,
     PHONE_MAX,
 )
 from kennel.reservations.waitlist import COLOUR_MAX, NOTES_MAX
-
-PHONE_DIGITS_MIN = 6
 
 
 class ErrorBody(Schema):

@@ -2,7 +2,30 @@
 
 from typing import Any
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
+
+
+class Message(str):
+    """An English message with its named placeholders filled in (what the JSON API says), which
+    still knows its msgid and values, so a page can show it in the buyer's language: a message
+    built with an f-string has no translation to find (tried: f"… {NAME_MAX} …", which French
+    buyers read in English). `msgid` is marked with gettext_noop where it is written."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, **params: Any) -> "Message":
+        message = super().__new__(cls, msgid % params)
+        message.msgid, message.params = msgid, params
+        return message
+
+
+def message_translated(message: str) -> str:
+    """`message` in the active language: a constant's translation, or a Message's translated
+    msgid with its values put back in."""
+    if isinstance(message, Message):
+        return gettext(message.msgid) % message.params
+    return gettext(message)
 
 
 class ApplicationError(Exception):

@@ -6,9 +6,9 @@ from typing import Any
 
 from django import forms
 from django.utils import translation
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext_lazy
 
-from kennel.core.errors import ValidationFailed
+from kennel.core.errors import ValidationFailed, message_translated
 from kennel.reservations.buyers import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.waitlist import NOTES_MAX, Preferences, preferences_validate
@@ -71,7 +71,7 @@ class ReserveForm(forms.Form):
             if target is not None and target in self.errors:
                 continue  # the field's own check already explained it
             for message in messages:
-                self.add_error(target, gettext(message))
+                self.add_error(target, message_translated(message))
 
 
 class WaitlistJoinForm(ReserveForm):

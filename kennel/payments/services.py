@@ -17,10 +17,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import close_broken_connection, is_database_unavailable
-from kennel.core.errors import PaymentProviderFailed, ProviderBusy, ValidationFailed
+from kennel.core.errors import Message, PaymentProviderFailed, ProviderBusy, ValidationFailed
 from kennel.core.money import paypal_accepts
 from kennel.payments.fulfilment import payment_apply, payment_approval_refuse
 from kennel.payments.providers import (
@@ -37,6 +38,15 @@ from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.tracking import Tracking
 
 log = logging.getLogger(__name__)
+
+PROVIDER_NOT_OFFERED_MESSAGE = gettext_noop("Please choose one of the offered payment methods.")
+
+
+def paypal_refuses_currency_message(currency: str) -> Message:
+    return Message(
+        gettext_noop("PayPal does not take payments in %(currency)s. Please choose Card (Stripe)."),
+        currency=currency.upper(),
+    )
 
 
 # How long a buyer waits for a provider slot held by calls in flight before being refused.
@@ -154,16 +164,14 @@ def checkout_start(
     currency PayPal does not take is refused (ValidationFailed) before anything is held.
     """
     if provider not in available_providers():
-        raise ValidationFailed({"provider": ["Please choose one of the offered payment methods."]})
+        raise ValidationFailed({"provider": [PROVIDER_NOT_OFFERED_MESSAGE]})
     # A puppy someone else holds is refused before a provider slot is taken: in a flash sale
     # the losers would otherwise queue for the PROVIDER_CONCURRENCY slots behind each other.
     reservations.hold_refused_early(puppy_slug=puppy_slug)
     if provider == Reservation.Provider.PAYPAL:
         currency = _puppy_currency(puppy_slug)
         if currency is not None and not paypal_accepts(currency):
-            raise ValidationFailed(
-                {"provider": [f"PayPal does not take {currency.upper()}; please choose card."]}
-            )
+            raise ValidationFailed({"provider": [paypal_refuses_currency_message(currency)]})
     with ExitStack() as held_slot:
         try:
             slot = held_slot.enter_context(provider_slot(prepare=True))
@@ -196,16 +204,14 @@ def waitlist_checkout_start(
     Returns the entry and the URL to send the family to. Raises what waitlist_join raises,
     ValidationFailed (provider), ProviderBusy, PaymentProviderFailed."""
     if provider not in available_providers():
-        raise ValidationFailed({"provider": ["Please choose one of the offered payment methods."]})
+        raise ValidationFailed({"provider": [PROVIDER_NOT_OFFERED_MESSAGE]})
     if provider == Reservation.Provider.PAYPAL and reservations.SLUG_RE.fullmatch(
         litter_slug or ""
     ):
         currency = Litter.objects.filter(slug=litter_slug).values_list("currency", flat=True)
         found = currency.first()
         if found is not None and not paypal_accepts(found):
-            raise ValidationFailed(
-                {"provider": [f"PayPal does not take {found.upper()}; please choose card."]}
-            )
+            raise ValidationFailed({"provider": [paypal_refuses_currency_message(found)]})
     with provider_slot(prepare=True) as slot:
         entry = waitlist.waitlist_join(
             litter_slug=litter_slug,

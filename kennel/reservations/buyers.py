@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_noop
 
 from kennel.catalogue.content import terms_version_current
-from kennel.core.errors import ValidationFailed
+from kennel.core.errors import Message, ValidationFailed
 from kennel.reservations.tracking import Tracking
 
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
@@ -23,6 +23,7 @@ EMAIL_PATTERN = (
 )
 EMAIL_LOCAL_MAX = 64  # characters before the @ (RFC 5321)
 PHONE_ALLOWED = set("0123456789+-() ./")
+PHONE_DIGITS_MIN = 6
 # The field messages stay English here (the JSON API speaks English); gettext_noop marks them
 # for kennel/locale, and the reserve form shows them in the buyer's language.
 TERMS_NOT_ACCEPTED_MESSAGE = gettext_noop("Please accept the deposit and refund terms to reserve.")
@@ -37,6 +38,42 @@ class Buyer:
     language: str = ""  # the language they reserved in (settings.LANGUAGES): their emails' one
 
 
+def name_problem(name: str) -> str | None:
+    """What is wrong with a (stripped) buyer's name, in words true for it, or None."""
+    if not name:
+        return gettext_noop("Please enter your name.")
+    if len(name) > NAME_MAX:
+        return Message(
+            gettext_noop("Please enter a name of at most %(max)s characters."), max=NAME_MAX
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return gettext_noop(
+            "Please enter your name without tabs, line breaks or control characters."
+        )
+    return None
+
+
+def phone_problem(phone: str) -> str | None:
+    """What is wrong with a (stripped) phone number, in words true for it, or None."""
+    if not phone:
+        return gettext_noop("Please enter a phone number.")
+    if len(phone) > PHONE_MAX:
+        return Message(
+            gettext_noop("Please enter a phone number of at most %(max)s characters."),
+            max=PHONE_MAX,
+        )
+    if not set(phone) <= PHONE_ALLOWED:
+        return gettext_noop(
+            "Please enter a phone number using digits, spaces and + - ( ) . / only."
+        )
+    if sum(c.isdigit() for c in phone) < PHONE_DIGITS_MIN:
+        return Message(
+            gettext_noop("Please enter a phone number with at least %(min)s digits."),
+            min=PHONE_DIGITS_MIN,
+        )
+    return None
+
+
 def buyer_validate(
     *, name: str, email: str, phone: str, accepted_terms: bool, language: str = ""
 ) -> Buyer:
@@ -45,10 +82,8 @@ def buyer_validate(
     `language`: the one they are reading (kept if the shop speaks it, else the shop's own)."""
     name, email, phone = (name or "").strip(), (email or "").strip(), (phone or "").strip()
     errors: dict[str, list[str]] = {}
-    if not name:
-        errors["name"] = [gettext_noop("Please enter your name.")]
-    elif len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
-        errors["name"] = [f"Please enter a name of at most {NAME_MAX} plain characters."]
+    if problem := name_problem(name):
+        errors["name"] = [problem]
     if not email:
         errors["email"] = [gettext_noop("Please enter your email address.")]
     else:
@@ -60,13 +95,8 @@ def buyer_validate(
             validate_email(email)
         except ValidationError:
             errors["email"] = [gettext_noop("Please enter a valid email address.")]
-    digits = sum(c.isdigit() for c in phone)
-    if not phone:
-        errors["phone"] = [gettext_noop("Please enter a phone number.")]
-    elif len(phone) > PHONE_MAX or not set(phone) <= PHONE_ALLOWED or digits < 6:
-        errors["phone"] = [
-            gettext_noop("Please enter a valid phone number (digits, spaces, + - ( ) only).")
-        ]
+    if problem := phone_problem(phone):
+        errors["phone"] = [problem]
     if accepted_terms is not True:
         errors["accept_terms"] = [TERMS_NOT_ACCEPTED_MESSAGE]
     if errors:

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
-from kennel.core.errors import ApplicationError, ValidationFailed
+from kennel.core.errors import ApplicationError, Message, ValidationFailed
 from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations.buyers import Buyer, buyer_columns
@@ -80,9 +80,16 @@ def preferences_validate(*, sex: str, colour: str = "", notes: str = "") -> Pref
     if sex not in WaitlistEntry.Sex.values:
         errors["sex"] = [gettext_noop("Please choose any, female or male.")]
     if len(colour) > COLOUR_MAX or any(ord(c) < 32 for c in colour):
-        errors["colour"] = [f"Please keep the colour to {COLOUR_MAX} plain characters."]
+        errors["colour"] = [
+            Message(
+                gettext_noop("Please keep the colour to %(max)s characters, on one line."),
+                max=COLOUR_MAX,
+            )
+        ]
     if len(notes) > NOTES_MAX or "\x00" in notes:
-        errors["notes"] = [f"Please keep the notes to {NOTES_MAX} characters."]
+        errors["notes"] = [
+            Message(gettext_noop("Please keep the notes to %(max)s characters."), max=NOTES_MAX)
+        ]
     if errors:
         raise ValidationFailed(errors)
     return Preferences(sex=sex, colour=colour, notes=notes)

@@ -221,6 +221,69 @@ def test_form_errors_are_french_on_a_french_page():
 
 
 @pytest.mark.django_db
+def test_a_pasted_tab_and_a_short_phone_are_explained_truly_in_french():
+    """Tried: a name with a pasted tab read "a name of at most 120 plain characters", the
+    phone "12" "digits, spaces, + - ( ) only" — both untrue, and in English on this page."""
+    puppy = PuppyFactory(name="Bella")
+    client = _client("fr")
+
+    answer = client.post(
+        reverse("payments:reserve", kwargs={"slug": puppy.slug}),
+        {"name": "Jean\tDupont", "email": "jean@example.com", "phone": "12"},
+    )
+
+    html = answer.content.decode()
+    assert answer.status_code == 422
+    assert "Veuillez indiquer votre nom sans tabulation" in html
+    assert f"Veuillez indiquer un numéro de téléphone d{APOS}au moins 6 chiffres." in html
+    assert "plain characters" not in html
+    assert "digits" not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paypal_refusing_a_currency_is_said_in_french_on_a_french_page(sandbox):
+    won = PuppyFactory(currency="KRW", price=3_000_000, deposit=300_000)
+    form = {"name": "Jean", "email": "jean@example.com", "phone": "+33 6 12 34 56 78"}
+
+    answer = _client("fr").post(
+        reverse("payments:reserve", kwargs={"slug": won.slug}),
+        {**form, "provider": "paypal", "accept_terms": "on"},
+    )
+
+    html = answer.content.decode()
+    assert answer.status_code == 422
+    assert f"PayPal n{APOS}accepte pas les paiements en KRW." in html
+    assert "does not take" not in html
+    assert not Reservation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_api_says_what_is_wrong_with_a_name_and_phone_in_english():
+    puppy = PuppyFactory()
+    answer = Client().post(
+        "/api/reservations/",
+        {
+            "puppy": puppy.slug,
+            "name": "Jean\tDupont",
+            "email": "jean@example.com",
+            "phone": "+1 (23) 45",  # long enough for the schema, five digits
+            "provider": "stripe",
+            "accept_terms": True,
+        },
+        content_type="application/json",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    error = answer.json()["error"]
+    assert answer.status_code == 422
+    assert error["code"] == "VALIDATION_ERROR"
+    assert error["details"]["fields"] == {
+        "name": ["Please enter your name without tabs, line breaks or control characters."],
+        "phone": ["Please enter a phone number with at least 6 digits."],
+    }
+    assert not Reservation.objects.exists()
+
+
+@pytest.mark.django_db
 def test_the_api_message_stays_english_whatever_the_language():
     answer = Client().post(
         "/api/reservations/",

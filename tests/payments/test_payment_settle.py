@@ -109,9 +109,8 @@ def test_a_paypal_checkout_in_a_currency_paypal_does_not_take_is_refused_before_
     with pytest.raises(ValidationFailed) as exc:
         checkout_start(puppy_slug=puppy.slug, buyer=buyer, provider="paypal", site_url=SITE)
 
-    assert exc.value.extra == {
-        "fields": {"provider": ["PayPal does not take KRW; please choose card."]}
-    }
+    refusal = "PayPal does not take payments in KRW. Please choose Card (Stripe)."
+    assert exc.value.extra == {"fields": {"provider": [refusal]}}
     assert not Reservation.objects.exists()
     puppy.refresh_from_db()
     assert puppy.status == "available"
