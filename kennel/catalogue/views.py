@@ -262,7 +262,11 @@ def _puppy_context(
     # This browser's own hold on the puppy: continue to its payment or cancel it.
     resume = resumable_reservation(request, puppy) if puppy.status == Puppy.Status.HELD else None
     # Refused for holding a puppy already: point this browser to its own hold.
-    own_hold = browser_hold(request) if error and error.code == "HOLD_LIMIT_REACHED" else None
+    own_hold = (
+        browser_hold(request)
+        if error and error.code in ("HOLD_LIMIT_REACHED", "CONNECTION_HOLD_LIMIT_REACHED")
+        else None
+    )
     mine = None
     if not puppy.is_available and resume is None and resume_tokens(request):
         mine = browser_paid_reservation(request, puppy)

@@ -76,15 +76,21 @@ HOLDS_PER_EMAIL_MESSAGE = gettext_noop(
     "reservation page, before reserving another."
 )
 HOLDS_PER_CLIENT_MESSAGE = gettext_noop(
-    "Too many puppies are on hold from your connection right now. Please finish or cancel "
-    "those reservations first."
+    "Too many puppies are on hold from this connection right now (an office or a mobile "
+    "network may share one address between many families), so no more can be held from it. "
+    "Please try again when one of those holds has been paid or has run out."
 )
 HOLD_RATE_MESSAGE = gettext_noop(
-    "Too many reservations from your connection. Please try again in a minute."
+    "Too many reservations from this connection. Please try again in a minute."
 )
 HOLD_COOLDOWN_MESSAGE = gettext_noop(
     "You cancelled a hold on this puppy a moment ago; it is offered to other families first. "
     "Please try again in a few minutes."
+)
+CONNECTION_HOLD_COOLDOWN_MESSAGE = gettext_noop(
+    "A hold on this puppy was cancelled from this connection a moment ago (an office or a "
+    "mobile network may share one address between many families); it is offered to other "
+    "families first. Please try again in a few minutes."
 )
 DATABASE_UNAVAILABLE_MESSAGE = gettext_noop(
     "The shop cannot reach its records for a moment, so nothing was changed and nothing was "

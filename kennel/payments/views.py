@@ -42,7 +42,7 @@ from kennel.payments.services import (
 )
 from kennel.payments.webhooks import webhook_receive
 from kennel.reservations import services as reservations
-from kennel.reservations.limits import client_key, hold_rate_check
+from kennel.reservations.limits import client_key, hold_cooldown_until, hold_rate_check
 from kennel.reservations.models import Reservation
 from kennel.reservations.selectors import reservation_by_token
 from kennel.reservations.tracking import tracking_from_request
@@ -215,11 +215,18 @@ def payment_cancel(request: HttpRequest, provider: str) -> HttpResponse:
         resume_forget(request, response, reservation.token)
         return response
     puppy.refresh_from_db()
+    # A second cancel in a row: the hold limits' cool-down would refuse "Try again" now
+    # (tried: the button, then "Something went wrong"); the page says from when instead.
+    cooldown_until = hold_cooldown_until(
+        email=reservation.buyer_email, client=reservation.client_key, puppy_id=puppy.pk
+    )
     context = {
         "reservation": reservation,
         "puppy": puppy,
         # The puppy is free again (as it is at once, unless someone else was quicker).
-        "try_again": puppy.is_published and puppy.is_available,
+        "available_again": puppy.is_published and puppy.is_available,
+        "cooldown_until": cooldown_until,
+        "try_again": puppy.is_published and puppy.is_available and cooldown_until is None,
     }
     response = render(request, "payments/cancelled.html", context)
     resume_forget(request, response, reservation.token)

@@ -22,6 +22,7 @@ from django_ratelimit.core import get_usage
 
 from kennel.core.db import is_postgres
 from kennel.core.errors import (
+    CONNECTION_HOLD_COOLDOWN_MESSAGE,
     HOLD_COOLDOWN_MESSAGE,
     HOLD_RATE_MESSAGE,
     HOLDS_PER_CLIENT_MESSAGE,
@@ -85,11 +86,17 @@ def hold_limits_check(*, email: str, client: str, puppy_id: int, now: datetime) 
     if per_email and active.filter(buyer_email=email).count() >= per_email:
         raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_EMAIL_MESSAGE)
     if per_client and client and active.filter(client_key=client).count() >= per_client:
-        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_CLIENT_MESSAGE)
-    until = hold_cooldown_until(email=email, client=client, puppy_id=puppy_id, now=now)
-    if until is not None:
+        # Its own code and words: the family reading it may hold nothing (a shared address).
+        raise HoldRefused("CONNECTION_HOLD_LIMIT_REACHED", HOLDS_PER_CLIENT_MESSAGE)
+    cooldown = hold_cooldown(email=email, client=client, puppy_id=puppy_id, now=now)
+    if cooldown is not None:
+        until, own = cooldown
         wait = int((until - now).total_seconds()) + 1
-        raise HoldRefused("HOLD_COOLDOWN", HOLD_COOLDOWN_MESSAGE, retry_after=wait)
+        if own:
+            raise HoldRefused("HOLD_COOLDOWN", HOLD_COOLDOWN_MESSAGE, retry_after=wait)
+        raise HoldRefused(
+            "CONNECTION_HOLD_COOLDOWN", CONNECTION_HOLD_COOLDOWN_MESSAGE, retry_after=wait
+        )
 
 
 # A buyer who cancels a puppy's hold twice within this window is looping (cancel, hold again,
@@ -97,17 +104,42 @@ def hold_limits_check(*, email: str, client: str, puppy_id: int, now: datetime) 
 COOLDOWN_LOOP_WINDOW = timedelta(minutes=30)
 
 
-def hold_cooldown_until(
+def hold_cooldown(
     *, email: str, client: str, puppy_id: int, now: datetime | None = None
-) -> datetime | None:
+) -> tuple[datetime, bool] | None:
     """Until when this buyer (email, or client address) may not hold the puppy again: from
-    their second own cancel of its holds within COOLDOWN_LOOP_WINDOW, HOLD_COOLDOWN_SECONDS
-    after the last one, so other families get it first. None when free to hold."""
+    the second cancel of its holds within COOLDOWN_LOOP_WINDOW, HOLD_COOLDOWN_SECONDS after
+    the last one, so other families get it first. None when free to hold.
+
+    With the time, whether the cancels were this email's own (True), or only came from its
+    connection (False: another family on the same address may have made them, and must not
+    read that it cancelled)."""
     cooldown = timedelta(seconds=settings.HOLD_COOLDOWN_SECONDS)
     if not cooldown:
         return None
     now = now or timezone.now()
-    same_buyer = Q(buyer_email=email) | Q(client_key=client) if client else Q(buyer_email=email)
+    own = _cooldown_end(Q(buyer_email=email), puppy_id=puppy_id, cooldown=cooldown, now=now)
+    if own is not None:
+        return own, True
+    if not client:
+        return None
+    shared = _cooldown_end(
+        Q(buyer_email=email) | Q(client_key=client), puppy_id=puppy_id, cooldown=cooldown, now=now
+    )
+    return (shared, False) if shared is not None else None
+
+
+def hold_cooldown_until(
+    *, email: str, client: str, puppy_id: int, now: datetime | None = None
+) -> datetime | None:
+    """hold_cooldown's time alone, whoever cancelled."""
+    cooldown = hold_cooldown(email=email, client=client, puppy_id=puppy_id, now=now)
+    return cooldown[0] if cooldown is not None else None
+
+
+def _cooldown_end(
+    same_buyer: Q, *, puppy_id: int, cooldown: timedelta, now: datetime
+) -> datetime | None:
     cancels = list(
         Reservation.objects.filter(
             same_buyer,

@@ -130,8 +130,16 @@ def test_the_openapi_schema_describes_the_contract(client):
     assert {"/api/puppies/", "/api/reservations/", "/api/reservations/{token}/"} <= set(
         schema["paths"]
     )
-    responses = schema["paths"]["/api/reservations/"]["post"]["responses"]
-    assert {"201", "409", "422"} <= set(responses)
+    create = schema["paths"]["/api/reservations/"]["post"]
+    assert {"201", "409", "422", "429"} <= set(create["responses"])
+    for code in (
+        "HOLD_LIMIT_REACHED",
+        "CONNECTION_HOLD_LIMIT_REACHED",
+        "TOO_MANY_HOLDS",
+        "HOLD_COOLDOWN",
+        "CONNECTION_HOLD_COOLDOWN",
+    ):
+        assert f"`{code}`" in create["description"]
 
 
 @pytest.mark.django_db

@@ -58,7 +58,7 @@ def test_one_client_trying_to_hold_every_puppy_gets_three(limits, sandbox, live_
     codes = sorted(a.status_code for a in answers)
     assert codes == [201] * 3 + [429] * 9
     refused = {a.json()["error"]["code"] for a in answers if a.status_code == 429}
-    assert refused == {"HOLD_LIMIT_REACHED"}
+    assert refused == {"CONNECTION_HOLD_LIMIT_REACHED"}  # each email holds nothing
     assert held() == 3
     assert Reservation.objects.count() == 3
     assert len(sandbox.stripe.state.sessions) == 3
@@ -125,7 +125,11 @@ def test_cancelling_and_holding_again_in_a_loop_loses_the_puppy_to_other_familie
     assert again.status_code == 429
     assert again.json()["error"]["code"] == "HOLD_COOLDOWN"
     assert 0 < int(again.headers["Retry-After"]) <= 121
+    assert "You cancelled" in again.json()["error"]["message"]
     assert from_same_address.status_code == 429  # another email does not help
+    # ... but it is not told it cancelled: it may be another family behind the same address.
+    assert from_same_address.json()["error"]["code"] == "CONNECTION_HOLD_COOLDOWN"
+    assert "You cancelled" not in from_same_address.json()["error"]["message"]
     # (TRUSTED_PROXIES is 0 here, so the forwarded address is not believed: same client.)
     assert other_family.status_code == 429
     limits.TRUSTED_PROXIES = 1
@@ -201,3 +205,71 @@ def test_the_reserve_form_says_plainly_why_a_second_hold_is_refused(limits, clie
     elsewhere = other.post(f"/puppies/{second.slug}/reserve/", form).content.decode()
     assert "already have a puppy on hold" in elsewhere
     assert held.token not in elsewhere
+
+
+FORM = {"phone": "+33 6 12 34 56 78", "provider": "stripe", "accept_terms": "on"}
+
+
+def _family(n: int) -> dict[str, str]:
+    return {**FORM, "name": f"Family {n}", "email": f"family{n}@example.com"}
+
+
+def test_a_family_behind_the_same_address_is_not_told_it_cancelled(limits, sandbox):
+    """Tried: X cancelled twice; Y (another browser, another email, the same mobile network's
+    address) read "Something went wrong: You cancelled a hold on this puppy a moment ago"."""
+    puppy = PuppyFactory(name="Rosie")
+    x, y = Client(), Client()
+    for _ in range(2):
+        assert x.post(f"/puppies/{puppy.slug}/reserve/", _family(1)).status_code == 303
+        held = Reservation.objects.get(puppy=puppy, status="pending")
+        x.get(f"/payments/stripe/cancel/?reservation={held.token}")
+
+    page = y.post(f"/puppies/{puppy.slug}/reserve/", _family(2))
+    own = x.post(f"/puppies/{puppy.slug}/reserve/", _family(1))
+
+    assert page.status_code == 429
+    html = page.content.decode()
+    assert 'data-error-code="CONNECTION_HOLD_COOLDOWN"' in html
+    assert "Offered to other families first" in html
+    assert "Something went wrong" not in html
+    assert "You cancelled" not in html
+    assert "was cancelled from this connection a moment ago" in html
+    assert 'data-error-code="HOLD_COOLDOWN"' in own.content.decode()
+    assert "You cancelled a hold on this puppy a moment ago" in own.content.decode()
+    assert Puppy.objects.get(pk=puppy.pk).status == "available"
+
+
+def test_the_fourth_family_on_one_connection_is_not_told_it_has_a_puppy_on_hold(limits, sandbox):
+    puppies = [PuppyFactory() for _ in range(4)]
+    for n, puppy in enumerate(puppies[:3]):
+        assert Client().post(f"/puppies/{puppy.slug}/reserve/", _family(n)).status_code == 303
+
+    page = Client().post(f"/puppies/{puppies[3].slug}/reserve/", _family(4))
+
+    assert page.status_code == 429
+    html = page.content.decode()
+    assert 'data-error-code="CONNECTION_HOLD_LIMIT_REACHED"' in html
+    assert "Too many puppies on hold from this connection" in html
+    assert "too many puppies are on hold from this connection right now" in html.lower()
+    assert "You already have a puppy on hold" not in html
+    assert Puppy.objects.get(pk=puppies[3].pk).status == "available"
+
+
+def test_the_cancelled_page_says_when_a_buyer_who_keeps_cancelling_may_try_again(
+    limits, sandbox, client
+):
+    """Tried: after a second cancel the page offered *Try again*, which the cool-down then
+    refused."""
+    puppy = PuppyFactory(name="Rosie")
+    pages = []
+    for _ in range(2):
+        assert client.post(f"/puppies/{puppy.slug}/reserve/", _family(1)).status_code == 303
+        held = Reservation.objects.get(puppy=puppy, status="pending")
+        pages.append(client.get(f"/payments/stripe/cancel/?reservation={held.token}"))
+
+    once, twice = (page.content.decode() for page in pages)
+    assert "Try again" in once  # one change of mind costs nothing
+    assert "Try again" not in twice
+    assert "Rosie is available again." in twice
+    assert "you can reserve again from <time datetime=" in twice
+    assert client.post(f"/puppies/{puppy.slug}/reserve/", _family(1)).status_code == 429
