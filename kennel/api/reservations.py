@@ -56,6 +56,10 @@ def reservation_out(request: HttpRequest, reservation: Reservation) -> dict[str,
         description="The status of the reservation just made",
     ),
     description=(
+        "502 `PROVIDER_UNAVAILABLE`: the payment provider could not be reached; nothing was "
+        "charged, try again later. 422 `PROVIDER_REFUSED`: the provider refused the checkout "
+        "(an amount above its maximum, say); nothing was charged, and the same request will "
+        "be refused again. "
         "503 `PROVIDER_BUSY` (with `Retry-After`): the payment provider is slow and this "
         "server's calls to it are all taken; nothing was held. 503 `LOCK_TIMEOUT` / "
         "`DATABASE_UNAVAILABLE`: try again shortly. 429 `HOLD_LIMIT_REACHED` (this email "

@@ -9,7 +9,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import BaseModel
-from kennel.core.money import UnknownCurrency, currency_info, decimals, quantize
+from kennel.core.money import UnknownCurrency, currency_info, decimals, largest, quantize
 
 
 def validate_currency(value: str) -> None:
@@ -125,6 +125,8 @@ class Litter(BaseModel):
         errors = {}
         if self.usual_price is not None and quantize(Decimal(self.usual_price), currency) <= 0:
             errors["usual_price"] = f"The usual price must be more than 0 {currency}."
+        elif self.usual_price is not None and Decimal(self.usual_price) > largest(currency):
+            errors["usual_price"] = too_large("usual price", currency)
         if self.waitlist_deposit is not None and (
             quantize(Decimal(self.waitlist_deposit), currency) <= 0
         ):
@@ -132,6 +134,10 @@ class Litter(BaseModel):
                 f"The waiting list deposit must be at least {smallest(currency)} {currency}, "
                 "or empty to use the share of the usual price."
             )
+        elif self.waitlist_deposit is not None and (
+            Decimal(self.waitlist_deposit) > largest(currency)
+        ):
+            errors["waitlist_deposit"] = too_large("waiting list deposit", currency)
         if errors:
             raise ValidationError(errors)
 
@@ -243,6 +249,8 @@ class Puppy(BaseModel):
         price = quantize(Decimal(self.price), currency)
         if price <= 0:
             raise ValidationError({"price": f"The price must be more than 0 {currency}."})
+        if price > largest(currency):
+            raise ValidationError({"price": too_large("price", currency)})
         deposit = (
             default_deposit(price, currency)
             if self.deposit is None
@@ -252,6 +260,8 @@ class Puppy(BaseModel):
             raise ValidationError(
                 {"deposit": f"The deposit must be at least {smallest(currency)} {currency}."}
             )
+        if deposit > largest(currency):
+            raise ValidationError({"deposit": too_large("deposit", currency)})
         if deposit > price:
             raise ValidationError(
                 {"deposit": f"The deposit cannot be more than the price ({price} {currency})."}
@@ -278,6 +288,14 @@ class Puppy(BaseModel):
 def default_deposit(price: Decimal, currency: str) -> Decimal:
     share = Decimal(str(settings.DEPOSIT_SHARE))
     return min(price, max(quantize(price * share, currency), smallest(currency)))
+
+
+def too_large(what: str, currency: str) -> str:
+    """Why an amount above what one payment can charge is refused (core.money.largest)."""
+    return (
+        f"The {what} must be at most {largest(currency)} {currency}, the largest payment "
+        "Stripe takes (PayPal takes as much)."
+    )
 
 
 def smallest(currency: str) -> Decimal:

@@ -66,6 +66,11 @@ PROVIDER_UNAVAILABLE_MESSAGE = gettext_noop(
     "The payment service could not be reached, so nothing was charged and the puppy is "
     "available again. Please try again in a few minutes."
 )
+PROVIDER_REFUSED_MESSAGE = gettext_noop(
+    "The payment service refused to take this payment (for example, an amount it does not "
+    "accept), so nothing was charged and the puppy is available again. Trying again will not "
+    "help: please contact the breeder."
+)
 BUSY_MESSAGE = gettext_noop("The shop is busy right now. Please try again in a moment.")
 PROVIDER_BUSY_MESSAGE = gettext_noop(
     "The payment service is slow to answer and other buyers are waiting on it, so nothing was "
@@ -151,6 +156,14 @@ class Busy(ApplicationError):
 class PaymentProviderFailed(ApplicationError):
     def __init__(self) -> None:
         super().__init__("PROVIDER_UNAVAILABLE", PROVIDER_UNAVAILABLE_MESSAGE, status=502)
+
+
+class PaymentProviderRefused(ApplicationError):
+    """The provider answered and refused the checkout (its validation: an amount above its
+    maximum, a setting it does not take). Not an outage: the same request fails again."""
+
+    def __init__(self) -> None:
+        super().__init__("PROVIDER_REFUSED", PROVIDER_REFUSED_MESSAGE, status=422)
 
 
 class ProviderBusy(ApplicationError):

@@ -14,7 +14,7 @@ currencies it takes; HUF, JPY and TWD with no decimals).
 import copy
 import functools
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -126,6 +126,20 @@ def to_minor_units(amount: Decimal, currency: str) -> int:
     """An amount in the API's minor unit (Stripe's `amount`): a deposit is exact, so this
     never rounds one; other input is rounded half up to the shop's places first."""
     return int(quantize(amount, currency).scaleb(exponent(currency)))
+
+
+# The most one payment may be, in the API's minor unit: Stripe's "Supported currencies" (minimum
+# and maximum charge amounts: "up to eight digits", 99999999 for a USD charge of $999,999.99).
+# PayPal's Orders v2 `amount.value` is a string of up to 32 characters, so Stripe's is the
+# bound both providers take (the sandbox answers amount_too_large above it, as Stripe does).
+MAX_CHARGE_MINOR_UNITS = 99_999_999
+
+
+def largest(currency: str) -> Decimal:
+    """The largest amount one payment can charge in `currency`, at the shop's places:
+    999999.99 EUR, 99999999 JPY, 999999 HUF (whole units)."""
+    most = from_minor_units(MAX_CHARGE_MINOR_UNITS, currency)
+    return most.quantize(Decimal(1).scaleb(-decimals(currency)), rounding=ROUND_DOWN)
 
 
 def from_minor_units(units: int, currency: str) -> Decimal:

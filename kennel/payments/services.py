@@ -21,7 +21,13 @@ from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import close_broken_connection, is_database_unavailable
-from kennel.core.errors import Message, PaymentProviderFailed, ProviderBusy, ValidationFailed
+from kennel.core.errors import (
+    Message,
+    PaymentProviderFailed,
+    PaymentProviderRefused,
+    ProviderBusy,
+    ValidationFailed,
+)
 from kennel.core.money import paypal_accepts
 from kennel.payments.fulfilment import payment_apply, payment_approval_refuse
 from kennel.payments.providers import (
@@ -29,6 +35,7 @@ from kennel.payments.providers import (
     PaymentSnapshot,
     PaymentState,
     ProviderError,
+    ProviderUnavailable,
 )
 from kennel.payments.registry import available_providers, get_provider
 from kennel.reservations import services as reservations
@@ -159,8 +166,10 @@ def checkout_start(
     A provider slot (provider_slot) is taken before the hold, so a buyer refused with
     ProviderBusy holds nothing. The provider call happens after the hold has committed, so no
     lock is held while waiting on the network. Whatever fails after the hold (the provider,
-    storing its reference), the hold is released at once; a provider failure becomes
-    PaymentProviderFailed, telling the buyer nothing was charged. A PayPal checkout in a
+    storing its reference), the hold is released at once; a provider that cannot be reached
+    becomes PaymentProviderFailed (502, try again later), one that refuses the checkout
+    PaymentProviderRefused (422: trying again will not help); both tell the buyer nothing was
+    charged. A PayPal checkout in a
     currency PayPal does not take is refused (ValidationFailed) before anything is held.
     """
     if provider not in available_providers():
@@ -202,7 +211,7 @@ def waitlist_checkout_start(
     deposit, exactly as checkout_start does for a puppy (provider slot first, the provider
     called after the entry committed, the deposit's reservation released if that fails).
     Returns the entry and the URL to send the family to. Raises what waitlist_join raises,
-    ValidationFailed (provider), ProviderBusy, PaymentProviderFailed."""
+    ValidationFailed (provider), ProviderBusy, PaymentProviderFailed, PaymentProviderRefused."""
     if provider not in available_providers():
         raise ValidationFailed({"provider": [PROVIDER_NOT_OFFERED_MESSAGE]})
     if provider == Reservation.Provider.PAYPAL and reservations.SLUG_RE.fullmatch(
@@ -238,10 +247,28 @@ def _checkout_open(reservation: Reservation, site_url: str) -> str:
     except BaseException as exc:
         # Whatever went wrong, the hold must not outlive the failed checkout.
         _release_unstarted(reservation, exc)
+        if _refused_the_request(exc):
+            # Tried: every ProviderError told as an outage ("could not be reached… try again
+            # in a few minutes") and a 502, for Stripe's 400 on a deposit above its maximum.
+            raise PaymentProviderRefused() from exc
         if isinstance(exc, ProviderError):
             raise PaymentProviderFailed() from exc
         raise
     return start.redirect_url
+
+
+# The provider read the request and refused it (Stripe's invalid_request_error is a 400,
+# PayPal's validation a 400 or 422): the same request fails again. Refused credentials
+# (401/403) are the shop's setup failing, an outage for the buyer and a 502 the owner sees.
+REFUSAL_STATUSES = frozenset({400, 402, 409, 422})
+
+
+def _refused_the_request(exc: BaseException) -> bool:
+    return (
+        isinstance(exc, ProviderError)
+        and not isinstance(exc, ProviderUnavailable)
+        and exc.status in REFUSAL_STATUSES
+    )
 
 
 def _release_unstarted(reservation: Reservation, exc: BaseException) -> None:

@@ -4,13 +4,18 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from kennel.catalogue.models import Puppy
-from kennel.core.errors import PROVIDER_UNAVAILABLE_MESSAGE, PUPPY_NOT_AVAILABLE_MESSAGE
+from kennel.core.errors import (
+    PROVIDER_REFUSED_MESSAGE,
+    PROVIDER_UNAVAILABLE_MESSAGE,
+    PUPPY_NOT_AVAILABLE_MESSAGE,
+)
 from kennel.core.models import AuditLog
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory, ReservationFactory
@@ -228,6 +233,24 @@ def test_when_stripe_fails_the_hold_is_released_and_the_buyer_told(client, broke
     reservation = Reservation.objects.get()
     assert (reservation.status, reservation.status_reason) == ("cancelled", "provider_error")
     assert reservation.provider_reference is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkout_stripe_refuses_is_a_422_refusal_not_an_outage(client, sandbox):
+    puppy = PuppyFactory(price=Decimal("1500000"), deposit=Decimal("1200000"))
+
+    answer = post(client, {"puppy": puppy.slug, **GOOD})
+
+    assert answer.status_code == 422
+    assert answer.json()["error"] == {
+        "code": "PROVIDER_REFUSED",
+        "message": PROVIDER_REFUSED_MESSAGE,
+    }
+    assert "Retry-After" not in answer
+    puppy.refresh_from_db()
+    assert puppy.status == "available"
+    reservation = Reservation.objects.get()
+    assert (reservation.status, reservation.status_reason) == ("cancelled", "provider_error")
 
 
 @pytest.mark.django_db

@@ -102,6 +102,20 @@ def test_a_hold_released_while_the_breeder_saves_the_puppy_leaves_it_available(
             "deposit",
             "The deposit cannot be more than the price (1000.00 EUR).",
         ),
+        # Tried: a 1,200,000 EUR deposit was saved, and its buyers read "the payment service
+        # could not be reached" when Stripe refused it (at most 8 digits of cents).
+        (
+            {"price": "1500000", "deposit": "1200000"},
+            "price",
+            "The price must be at most 999999.99 EUR, the largest payment Stripe takes (PayPal "
+            "takes as much).",
+        ),
+        (
+            {"currency": "HUF", "price": "1000000", "deposit": ""},
+            "price",
+            "The price must be at most 999999 HUF, the largest payment Stripe takes (PayPal "
+            "takes as much).",
+        ),
     ],
 )
 def test_amounts_no_provider_can_charge_are_refused_under_their_field(
@@ -159,6 +173,18 @@ def litter_form(client: Any, litter: Litter, **changes: Any) -> dict[str, Any]:
             "waitlist_deposit",
             "The waiting list deposit must be at least 1 JPY, or empty to use the share of "
             "the usual price.",
+        ),
+        (
+            {"waitlist_deposit": "1200000"},
+            "waitlist_deposit",
+            "The waiting list deposit must be at most 999999.99 EUR, the largest payment Stripe "
+            "takes (PayPal takes as much).",
+        ),
+        (
+            {"usual_price": "1200000"},
+            "usual_price",
+            "The usual price must be at most 999999.99 EUR, the largest payment Stripe takes "
+            "(PayPal takes as much).",
         ),
     ],
 )

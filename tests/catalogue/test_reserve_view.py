@@ -1,7 +1,9 @@
 """POST /puppies/<slug>/reserve/: every refusal is a clear page with a machine-readable code, and
 bad input writes nothing. (The successful redirect to a provider is tested with the sandbox.)"""
 
+import logging
 import threading
+from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
@@ -11,6 +13,7 @@ from django.urls import reverse
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import (
     BUSY_MESSAGE,
+    PROVIDER_REFUSED_MESSAGE,
     PROVIDER_UNAVAILABLE_MESSAGE,
     PUPPY_NOT_FOUND_MESSAGE,
 )
@@ -174,6 +177,27 @@ def test_payment_service_down_is_a_502_the_hold_is_released_and_the_form_kept(cl
     assert 'data-error-code="PROVIDER_UNAVAILABLE"' in html
     assert PROVIDER_UNAVAILABLE_MESSAGE in html
     assert 'value="Jane Doe"' in html  # one click to try again
+    puppy.refresh_from_db()
+    assert puppy.status == Puppy.Status.AVAILABLE
+    assert list(Reservation.objects.values_list("status", flat=True)) == ["cancelled"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deposit_stripe_refuses_is_told_as_a_refusal_not_an_outage(client, sandbox, caplog):
+    """Tried: a 1,200,000 EUR deposit (saved before the back office refused it): Stripe
+    answered 400 "must be at most 99999999", the buyer read "could not be reached… try again
+    in a few minutes", and a 502 was logged as an ERROR."""
+    puppy = PuppyFactory(price=Decimal("1500000"), deposit=Decimal("1200000"))
+
+    response = _post(client, puppy.slug)
+
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'data-error-code="PROVIDER_REFUSED"' in html
+    assert PROVIDER_REFUSED_MESSAGE in html
+    assert PROVIDER_UNAVAILABLE_MESSAGE not in html
+    assert "could not be reached" not in html
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     puppy.refresh_from_db()
     assert puppy.status == Puppy.Status.AVAILABLE
     assert list(Reservation.objects.values_list("status", flat=True)) == ["cancelled"]
