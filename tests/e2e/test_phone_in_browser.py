@@ -91,6 +91,41 @@ def test_the_sticky_bar_shows_the_price_and_leads_to_the_form(page, live_server,
     assert csp_violations == []
 
 
+@pytest.mark.parametrize(
+    ("currency", "price", "deposit"),
+    [("HUF", "950000", "190000"), ("GBP", "999999.99", "199999.99")],
+)
+def test_on_a_320_px_phone_in_french_the_bars_button_stays_on_screen(
+    page, live_server, csp_violations, currency, price, deposit
+):
+    """Tried: in French at 320 px, a forint price pushed *Réserver* past the screen's edge."""
+    PuppyFactory(
+        name="Honey", slug="honey", currency=currency, price=Decimal(price), deposit=deposit
+    )
+    small = {"width": 320, "height": 640}
+    page.set_viewport_size(small)
+    page.set_extra_http_headers({"Accept-Language": "fr"})
+
+    page.goto(f"{live_server.url}/puppies/honey/")
+
+    assert page.locator("html").get_attribute("lang") == "fr"
+    bar = page.locator("[data-buy-bar]")
+    assert bar.is_visible()
+    reserve = bar.get_by_role("link", name="Réserver Honey")
+    box = reserve.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= small["width"]
+    assert box["y"] + box["height"] <= small["height"]
+    price_box = bar.locator(".buy-bar__price").bounding_box()
+    assert price_box is not None
+    assert price_box["x"] + price_box["width"] <= small["width"]
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= small["width"]
+    reserve.click()
+    page.wait_for_function("() => document.activeElement?.id === 'reserve'")
+    assert csp_violations == []
+
+
 def test_no_sticky_bar_when_another_family_holds_the_puppy(page, live_server):
     PuppyFactory(name="Honey", slug="honey", status=Puppy.Status.HELD)
     page.set_viewport_size(PHONE)
