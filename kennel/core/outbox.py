@@ -72,6 +72,10 @@ class DeliveryRefused(DeliveryFailed):
     provider's final no): the side effect goes straight to `dead`, visible in the admin."""
 
 
+# The note of a row done without doing its work (NoLongerTrue), at the start of last_error.
+NOT_SENT = "not sent: "
+
+
 class NoLongerTrue(Exception):
     """The work would tell something that stopped being true before it ran (a "deposit
     confirmed" email for a reservation refunded meanwhile, a mail server being down): it is
@@ -376,7 +380,7 @@ def side_effect_run(*, side_effect_id: int) -> str:
     try:
         handler_for(effect.kind).run(effect)
     except NoLongerTrue as exc:
-        _mark_done(effect.pk, note=f"not sent: {exc}"[:ERROR_MAX])
+        _mark_done(effect.pk, note=f"{NOT_SENT}{exc}"[:ERROR_MAX])
         SIDE_EFFECT_RUNS.labels(effect.kind, "skipped").inc()
         return St.SENT
     except Exception as exc:
