@@ -5,9 +5,11 @@ import time
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
+from io import StringIO
 from typing import Any
 
 import httpx
+from django.core.management import call_command
 from django.utils import timezone
 from paypalserversdk.models.money import Money
 from paypalserversdk.models.refund_request import RefundRequest
@@ -113,3 +115,14 @@ def sandbox_refunds(sandbox: Any, reservation: Reservation) -> list[int | Decima
             for rid, r in state.refunds.items()
             if state.refund_captures[rid] == payment_id
         ]
+
+
+def reconcile() -> tuple[int, str]:
+    """`reconcile_payments`: its exit code (non-zero when something needs attention) and what
+    it said."""
+    out = StringIO()
+    try:
+        call_command("reconcile_payments", stdout=out)
+    except SystemExit as exit_:
+        return int(exit_.code or 0), out.getvalue()
+    return 0, out.getvalue()

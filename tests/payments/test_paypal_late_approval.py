@@ -8,21 +8,17 @@ import threading
 import time
 from datetime import timedelta
 from decimal import Decimal
-from io import StringIO
 from typing import Any
 
 import httpx
 import pytest
-from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
 from kennel.catalogue.models import Litter
 from kennel.core.models import SideEffect
 from kennel.payments.models import Refund
-from kennel.payments.services import waitlist_checkout_start
-from kennel.reservations import waitlist
-from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.models import Reservation
 from kennel.reservations.services import (
     reservation_hold,
     reservation_release,
@@ -31,9 +27,9 @@ from kennel.reservations.services import (
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments import stripe_helpers
-from tests.payments.flow import settled
+from tests.payments.flow import reconcile, settled
 from tests.payments.paypal_helpers import approve, captures_of, come_back, reserve
-from tests.reservations.waitlist_helpers import family, open_litter
+from tests.reservations.waitlist_helpers import family, list_checkout, open_litter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -65,15 +61,6 @@ def _no_refund_told(reservation_id: str) -> None:
         reservation_id=reservation_id, kind__in=["buyer_refund", "owner_refund"]
     )
     assert not told.exists()
-
-
-def reconcile() -> tuple[int, str]:
-    out = StringIO()
-    try:
-        call_command("reconcile_payments", stdout=out)
-    except SystemExit as exit_:
-        return int(exit_.code or 0), out.getvalue()
-    return 0, out.getvalue()
 
 
 def test_a_late_approval_for_a_puppy_another_family_holds_is_not_captured(sandbox, live_server):
@@ -235,21 +222,11 @@ def _until_idle(pid: int, timeout: float = 15.0) -> None:
 # --- a waiting list's deposit ---------------------------------------------------------------
 
 
-def _join(litter: Litter, n: int, provider: str, site_url: str) -> tuple[WaitlistEntry, str]:
-    return waitlist_checkout_start(
-        litter_slug=litter.slug,
-        buyer=family(n),
-        provider=provider,
-        preferences=waitlist.Preferences(),
-        site_url=site_url,
-    )
-
-
 def test_a_late_list_deposit_approved_after_the_list_filled_is_not_captured(sandbox, live_server):
     litter = open_litter(waitlist_cap=1)
-    late, late_url = _join(litter, 1, "paypal", live_server.url)
+    late, late_url = list_checkout(litter, 1, "paypal", live_server.url)
     assert reservations_expire_due(now=timezone.now() + timedelta(days=1)) == 1
-    _, url = _join(litter, 2, "stripe", live_server.url)
+    _, url = list_checkout(litter, 2, "stripe", live_server.url)
     come_back_from_stripe = come_back(stripe_helpers.choose(url, "pay"))
     assert come_back_from_stripe.status_code == 200
 
@@ -270,7 +247,7 @@ def test_a_list_deposit_approved_in_time_after_picking_closed_for_good_is_not_ca
     """As a late one: paid in time, but no turn can ever come (it used to be captured and
     refunded, test_waitlist_deposits)."""
     litter = open_litter()
-    entry, url = _join(litter, 1, "paypal", live_server.url)
+    entry, url = list_checkout(litter, 1, "paypal", live_server.url)
     Litter.objects.filter(pk=litter.pk).update(waitlist_open=False, picking=Litter.Picking.CLOSED)
 
     page = _text(come_back(approve(url, "approve")))

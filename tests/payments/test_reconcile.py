@@ -12,17 +12,8 @@ from kennel.payments.models import Refund
 from kennel.reservations.models import Reservation
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory, ReservationFactory
-from tests.payments.flow import settled
+from tests.payments.flow import reconcile, settled
 from tests.payments.stripe_helpers import choose, reserve
-
-
-def reconcile() -> tuple[int, str]:
-    out = StringIO()
-    try:
-        call_command("reconcile_payments", stdout=out)
-    except SystemExit as exit_:
-        return int(exit_.code or 0), out.getvalue()
-    return 0, out.getvalue()
 
 
 @pytest.mark.django_db(transaction=True)

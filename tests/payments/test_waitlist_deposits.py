@@ -12,7 +12,6 @@ from kennel.catalogue.models import Litter
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
 from kennel.payments.owner import waitlist_withdraw
-from kennel.payments.services import waitlist_checkout_start
 from kennel.payments.stripe import client as stripe_client
 from kennel.reservations import picking, waitlist
 from kennel.reservations.models import WaitlistEntry
@@ -21,19 +20,9 @@ from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments import paypal_helpers, stripe_helpers
 from tests.payments.flow import process_webhooks, refund_at_dashboard, sandbox_refunds
-from tests.reservations.waitlist_helpers import family, open_litter
+from tests.reservations.waitlist_helpers import list_checkout, open_litter
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _join(litter: Litter, n: int, provider: str, site_url: str) -> tuple[WaitlistEntry, str]:
-    return waitlist_checkout_start(
-        litter_slug=litter.slug,
-        buyer=family(n),
-        provider=provider,
-        preferences=waitlist.Preferences(),
-        site_url=site_url,
-    )
 
 
 def _pay(provider: str, checkout_url: str, outcome: str = "") -> None:
@@ -54,7 +43,7 @@ def test_ten_families_joining_and_paying_at_once_get_places_one_to_ten_in_confir
     sandbox.switches.deliver_twice = True
     sandbox.switches.out_of_order = True
     providers = ["stripe" if n % 2 else "paypal" for n in range(11)]
-    joined = threads(11, lambda n: _join(litter, n, providers[n], live_server.url))
+    joined = threads(11, lambda n: list_checkout(litter, n, providers[n], live_server.url))
     assert not [j for j in joined if isinstance(j, BaseException)], joined
     # Family 10's card fails (an asynchronous payment that is declined a moment later).
     outcomes = [""] * 10 + ["async_fail" if providers[10] == "stripe" else "approve_declined"]
@@ -85,11 +74,11 @@ def test_ten_families_joining_and_paying_at_once_get_places_one_to_ten_in_confir
 
 def test_a_closed_list_takes_no_family_and_a_late_deposit_is_refunded(sandbox, live_server):
     litter = open_litter()
-    entry, url = _join(litter, 1, "stripe", live_server.url)
+    entry, url = list_checkout(litter, 1, "stripe", live_server.url)
     Litter.objects.filter(pk=litter.pk).update(waitlist_open=False)
 
     with pytest.raises(waitlist.WaitlistRefused) as refused:
-        _join(litter, 2, "stripe", live_server.url)
+        list_checkout(litter, 2, "stripe", live_server.url)
     assert refused.value.code == "WAITLIST_CLOSED"
     assert WaitlistEntry.objects.count() == 1
 
@@ -112,7 +101,7 @@ def test_a_deposit_paid_in_time_after_picking_closed_for_good_is_refunded(sandbo
     it was placed on the list, told "we will email you when it is your turn", and its
     (non-refundable) deposit kept, though no turn could ever come."""
     litter = open_litter()
-    entry, url = _join(litter, 1, "stripe", live_server.url)
+    entry, url = list_checkout(litter, 1, "stripe", live_server.url)
     Litter.objects.filter(pk=litter.pk).update(waitlist_open=False, picking=Litter.Picking.CLOSED)
 
     _pay("stripe", url)
@@ -139,7 +128,7 @@ def test_withdrawing_before_the_cut_off_refunds_in_full_through_the_provider_onc
     sandbox, live_server, provider
 ):
     litter = open_litter(go_home_on=timezone.localdate() + timedelta(days=30), refund_days=14)
-    entry, url = _join(litter, 1, provider, live_server.url)
+    entry, url = list_checkout(litter, 1, provider, live_server.url)
     _pay(provider, url)
     process_webhooks(sandbox)
     entry.refresh_from_db()
@@ -166,7 +155,7 @@ def test_withdrawing_before_the_cut_off_refunds_in_full_through_the_provider_onc
 
 def test_withdrawing_after_the_cut_off_keeps_the_deposit(sandbox, live_server):
     litter = open_litter(go_home_on=timezone.localdate() + timedelta(days=3), refund_days=14)
-    entry, url = _join(litter, 1, "stripe", live_server.url)
+    entry, url = list_checkout(litter, 1, "stripe", live_server.url)
     _pay("stripe", url)
     process_webhooks(sandbox)
 
@@ -181,7 +170,7 @@ def test_withdrawing_after_the_cut_off_keeps_the_deposit(sandbox, live_server):
 
 def test_non_refundable_terms_keep_the_deposit_whenever_the_family_leaves(sandbox, live_server):
     litter = open_litter(deposit_terms=Litter.DepositTerms.NON_REFUNDABLE)
-    entry, url = _join(litter, 1, "paypal", live_server.url)
+    entry, url = list_checkout(litter, 1, "paypal", live_server.url)
     _pay("paypal", url)
     process_webhooks(sandbox)
 
@@ -200,8 +189,8 @@ def test_a_full_refund_at_the_provider_of_the_choosing_familys_deposit_opens_the
     stayed open for its whole window and every family after it waited."""
     litter = open_litter()
     PuppyFactory(litter=litter, is_published=False)
-    first, first_url = _join(litter, 1, "stripe", live_server.url)
-    second, second_url = _join(litter, 2, "stripe", live_server.url)
+    first, first_url = list_checkout(litter, 1, "stripe", live_server.url)
+    second, second_url = list_checkout(litter, 2, "stripe", live_server.url)
     for url in (first_url, second_url):
         _pay("stripe", url)
     process_webhooks(sandbox)

@@ -49,3 +49,19 @@ def deposit_paid(entry: WaitlistEntry, *, payment_id: str = "") -> WaitlistEntry
 def on_list(litter: Litter, n: int, *, sex: str = "any") -> WaitlistEntry:
     """Family `n` joined and paid: on the list at the next place."""
     return deposit_paid(joined(litter, n, sex=sex))
+
+
+def list_checkout(
+    litter: Litter, n: int, provider: str, site_url: str
+) -> tuple[WaitlistEntry, str]:
+    """Family `n` starts paying the list deposit of `litter` (the entry and the provider's
+    page)."""
+    from kennel.payments.services import waitlist_checkout_start
+
+    return waitlist_checkout_start(
+        litter_slug=litter.slug,
+        buyer=family(n),
+        provider=provider,
+        preferences=waitlist.Preferences(),
+        site_url=site_url,
+    )
