@@ -23,7 +23,7 @@ def _reservation(effect: SideEffect) -> Reservation:
     """The sale to report; NoLongerTrue once it was refunded (or never stood) before the
     report went out — a conversion held back by an outage is not sent for money returned."""
     reservation = Reservation.objects.select_related("puppy").get(pk=subject_id(effect))
-    if reservation.status not in (Reservation.Status.CONFIRMED, Reservation.Status.COMPLETED):
+    if reservation.status not in Reservation.STANDING:
         raise NoLongerTrue(f"the reservation is {reservation.status} now")
     return reservation
 

@@ -8,8 +8,6 @@ from kennel.notifications.emails import email_send
 from kennel.reservations.effects import BUYER_EMAILS, OWNER_EMAILS, Effect
 from kennel.reservations.models import Reservation
 
-S = Reservation.Status
-
 
 def owner_address(reservation: Reservation) -> str | None:
     """The owner's address; None (the owner's emails are off) without OWNER_EMAIL."""
@@ -24,9 +22,9 @@ def buyer_address(reservation: Reservation) -> str:
 # a mail outage the emails go out late, and "your deposit is confirmed" must not follow "your
 # payment is being refunded".
 STILL_TRUE_WHILE: dict[str, tuple[str, ...]] = {
-    Effect.BUYER_CONFIRMATION: (S.CONFIRMED, S.COMPLETED),
-    Effect.OWNER_DEPOSIT: (S.CONFIRMED, S.COMPLETED),
-    Effect.BUYER_PROCESSING: (S.PROCESSING,),
+    Effect.BUYER_CONFIRMATION: Reservation.STANDING,
+    Effect.OWNER_DEPOSIT: Reservation.STANDING,
+    Effect.BUYER_PROCESSING: (Reservation.Status.PROCESSING,),
 }
 
 

@@ -56,6 +56,8 @@ class Reservation(BaseModel):
         PAYPAL = "paypal", "PayPal"
 
     ACTIVE = (Status.PENDING, Status.PROCESSING, Status.CONFIRMED)
+    # A paid deposit that stands: the sale a confirmation email or a conversion report tells.
+    STANDING = (Status.CONFIRMED, Status.COMPLETED)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Empty for a waiting list's deposit until its family picks a puppy (WaitlistEntry).
