@@ -2,13 +2,17 @@
 through the API, payments at the sandbox, deliveries at a steady rate, the flash sale."""
 
 import asyncio
+import contextlib
 import json
+import threading
 import time
 import urllib.parse
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import psycopg
 
 from bench.common import Connection, Figure, stripe_signature
 
@@ -242,3 +246,26 @@ def flash_sale(base_url: str, slugs: list[str], *, buyers: int = 500) -> FlashSa
         return FlashSale(figure, holds, sold_out, server_errors, dict(outcomes))
 
     return asyncio.run(run())
+
+
+@contextlib.contextmanager
+def catalogue_changing(database_url: str, *, per_second: float) -> Iterator[list[int]]:
+    """While inside, move the catalogue's version on `per_second` times a second, as holds
+    landing in a litter's first minutes do (each one's COMMIT moves it): every page cached
+    under the version before is then asked again at once. Yields [how many moves so far]."""
+    moves = [0]
+    stop = threading.Event()
+
+    def move() -> None:
+        with psycopg.connect(database_url, autocommit=True) as connection:
+            while not stop.wait(1 / per_second):
+                connection.execute("UPDATE catalogue_version SET value = value + 1 WHERE id = 1")
+                moves[0] += 1
+
+    mover = threading.Thread(target=move, daemon=True)
+    mover.start()
+    try:
+        yield moves
+    finally:
+        stop.set()
+        mover.join(timeout=10)

@@ -56,6 +56,7 @@ PACED_RATE = 25.0  # deliveries/s
 WORKER_PROCESSES = int(os.environ.get("WORKER_PROCESSES", "1"))
 CONNECTIONS = (1, 16, 64)
 RATE_CONNECTIONS = 32  # ingest, the bare view and the peer
+CHANGES_PER_SECOND = 10.0  # the catalogue's version moving on while it is read
 
 
 MEMORY: list[Memory] = []  # the running sampler, told each phase by log()
@@ -288,6 +289,17 @@ def main() -> int:
                 figure = wrk(f"{kennel.url}{path}", duration=duration, connections=connections)
                 rows.append((f"Kennel {name} {path}", f"{connections} conn", figure, ""))
                 figures[f"{name}_{connections}c"] = figure.as_json()
+        # The catalogue as families read it while holds land: the version moves on ten
+        # times a second, and each time every page asked is rendered again.
+        path = "/"
+        log(f"catalogue {path} at 16 connections, changing {CHANGES_PER_SECOND:.0f} times a second")
+        with loads.catalogue_changing(
+            kennel.env["DATABASE_URL"], per_second=CHANGES_PER_SECOND
+        ) as moves:
+            figure = wrk(f"{kennel.url}{path}", duration=duration, connections=16)
+        note = f"{moves[0]} changes"
+        rows.append((f"Kennel catalogue {path} while it changes", "16 conn", figure, note))
+        figures["catalogue_changing_16c"] = figure.as_json() | {"changes": moves[0]}
         catalogue = figures["catalogue_16c"]
         figures["catalogue_rps"] = catalogue["rps"]
         figures["catalogue_p99_ms"] = catalogue["p99_ms"]

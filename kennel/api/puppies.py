@@ -3,7 +3,7 @@ from ninja import Router
 from ninja.renderers import JSONRenderer
 
 from kennel.api.schemas import PuppyOut
-from kennel.catalogue.cache import fragment_get, fragment_key, fragment_set
+from kennel.catalogue.cache import fragment_key, fragment_make
 from kennel.catalogue.models import Puppy
 
 router = Router(tags=["puppies"])
@@ -18,12 +18,13 @@ def list_puppies(request: HttpRequest) -> HttpResponse | list[dict[str, object]]
     key = fragment_key("api-puppies", request.scheme, request.get_host())
     if key is None:
         return _puppies(request)
-    body = fragment_get(key)
-    if body is None:
+
+    def render() -> str:
         # What ninja sends for the list: each item through PuppyOut, then its renderer.
         data = [PuppyOut.model_validate(item).model_dump() for item in _puppies(request)]
-        body = RENDERER.render(request, data, response_status=200)
-        fragment_set(key, body)
+        return RENDERER.render(request, data, response_status=200)
+
+    body = fragment_make(key, render)
     return HttpResponse(body, content_type=f"{RENDERER.media_type}; charset={RENDERER.charset}")
 
 

@@ -16,7 +16,8 @@ alone).
 import hashlib
 import threading
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.db import connection
 from django.utils import timezone, translation
@@ -30,6 +31,14 @@ MAX_ENTRIES = 200
 _entries: OrderedDict[str, Any] = OrderedDict()
 _entries_version = -1
 _lock = threading.Lock()
+# The keys being rendered right now in this process, each with what its waiters wait on
+# (fragment_make).
+_making: dict[str, threading.Event] = {}
+# How long a request waits for another's rendering of the same key before rendering its own:
+# far longer than a page takes, short enough that a stuck rendering costs a page its time.
+MAKE_WAIT_SECONDS = 5.0
+
+T = TypeVar("T")
 
 
 def catalogue_version() -> int | None:
@@ -83,3 +92,41 @@ def fragment_set(key: str | None, value: Any) -> None:
         _entries.move_to_end(key)
         while len(_entries) > MAX_ENTRIES:
             _entries.popitem(last=False)  # the least recently asked for
+
+
+def fragment_make(key: str | None, make: Callable[[], T | None]) -> T | None:
+    """What is cached under `key`, or else what `make()` gives, cached (unless None: e.g.
+    "not found", which is never shared). With no key, `make()` for this request alone.
+
+    One rendering per key: every change moves the version on, and every request just after
+    it misses at once — in a litter's first minutes, holds arriving while hundreds of
+    families read the pages. The first request of a key renders it; the others asking
+    meanwhile wait for it and share it, instead of each rendering the same page on the same
+    cores (their version is the same, so what they share is as fresh as what they would
+    render). A waiter whose renderer gave nothing to share (not found, or superseded by a
+    newer version) or took too long renders its own."""
+    if not key:
+        return make()
+    value: T | None = fragment_get(key)
+    if value is not None:
+        return value
+    with _lock:
+        rendering = _making.get(key)
+        if rendering is None:
+            rendering = _making[key] = threading.Event()
+            mine = True
+        else:
+            mine = False
+    if not mine:
+        rendering.wait(MAKE_WAIT_SECONDS)
+        value = fragment_get(key)
+        return value if value is not None else make()
+    try:
+        value = make()
+        if value is not None:
+            fragment_set(key, value)
+        return value
+    finally:
+        with _lock:
+            del _making[key]
+        rendering.set()

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from kennel.catalogue import selectors
-from kennel.catalogue.cache import fragment_get, fragment_key, fragment_set
+from kennel.catalogue.cache import fragment_key, fragment_make
 from kennel.catalogue.forms import CatalogueFilterForm
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError, PuppyNotFound
@@ -108,17 +108,24 @@ def shared_page(
     path and `query`, never one visitor's query); only the CSRF token (the forms) is put in
     per request. With no key, rendered for this request alone. `context` gives the
     template's context, or the answer to give instead (not found), which is never shared."""
-    html = fragment_get(key)
-    if html is None:
+    instead: HttpResponse | None = None
+
+    def render() -> str | None:
+        nonlocal instead
         values = context()
         if isinstance(values, HttpResponse):
-            return values
+            instead = values
+            return None
         rendered_for = request
         if key:
             values["csrf_token"] = CSRF_PLACEHOLDER
             rendered_for = _as_address(request, query)
-        html = render_to_string(template, values, rendered_for)
-        fragment_set(key, html)
+        return render_to_string(template, values, rendered_for)
+
+    html = fragment_make(key, render)
+    if html is None:
+        assert instead is not None  # render() gave nothing to share: its answer instead
+        return instead
     if key and CSRF_PLACEHOLDER in html:
         html = html.replace(CSRF_PLACEHOLDER, get_token(request))
     return HttpResponse(html)
@@ -229,13 +236,7 @@ def published_puppy(slug: str) -> Puppy | None:
     """`selectors.puppy_by_slug`, kept in the cache while the catalogue is unchanged: the
     puppy with its litter, parents and photos as the page shows them, for the pages rendered
     for one browser (its own hold, a form with errors) and the reserve form's POST."""
-    key = fragment_key("puppy", slug)
-    puppy: Puppy | None = fragment_get(key)
-    if puppy is None:
-        puppy = selectors.puppy_by_slug(slug)
-        if puppy is not None:
-            fragment_set(key, puppy)
-    return puppy
+    return fragment_make(fragment_key("puppy", slug), lambda: selectors.puppy_by_slug(slug))
 
 
 def puppy_page(

@@ -4,12 +4,15 @@ request. Real services on PostgreSQL, each change committed as in production."""
 
 import json
 import re
+import threading
+import time
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.db import connection, transaction
 from django.test import Client
+from django.test.signals import template_rendered
 from django.urls import reverse
 from django.utils import timezone
 
@@ -588,3 +591,51 @@ def test_an_unknown_litter_is_never_cached_as_a_page(client):
     open_litter(name="Autumn litter", slug="autumn")
 
     assert client.get(url).status_code == 200
+
+
+# --- the first minutes of a litter: many requests miss at once after every change ------------
+
+
+def test_many_visitors_just_after_a_change_share_one_rendering_of_the_catalogue(
+    honey, buyer, threads
+):
+    """A hold moves the version on while families are reading: every request then misses
+    the cache at once. One of them renders the catalogue, the others wait for it and are
+    served the same page (with the hold on it), instead of each rendering it on the same
+    two cores."""
+    Client().get(INDEX)  # rendered under the version before the hold
+    hold(honey, buyer)
+    renderings = []
+    first = threading.Event()
+
+    def rendered(sender, template, context, **kwargs):
+        if template.name == "catalogue/index.html":
+            renderings.append(template.name)
+            if not first.is_set():
+                first.set()
+                time.sleep(0.5)  # a slow rendering: the other visitors all arrive meanwhile
+
+    template_rendered.connect(rendered)
+    try:
+        pages = threads(12, lambda i: Client().get(INDEX))
+    finally:
+        template_rendered.disconnect(rendered)
+
+    assert [page.status_code for page in pages] == [200] * 12
+    assert {main(page.content) for page in pages} == {main(pages[0].content)}
+    assert cards(Client())["Honey"] == "On hold"
+    assert len(renderings) == 1
+
+
+def test_a_visitor_waiting_for_another_ones_rendering_of_an_unknown_litter_is_told_not_found(
+    threads,
+):
+    """What the first request made is not a page (not found): each waiter then answers for
+    itself, with its own 404, and nothing is cached."""
+    url = reverse("catalogue:litter", kwargs={"slug": "winter"})
+
+    answers = threads(6, lambda i: Client().get(url).status_code)
+
+    assert answers == [404] * 6
+    open_litter(name="Winter litter", slug="winter")
+    assert Client().get(url).status_code == 200
