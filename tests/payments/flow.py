@@ -4,6 +4,7 @@ and one signed delivery posted many times at once."""
 import time
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from io import StringIO
 from typing import Any
@@ -16,10 +17,11 @@ from paypalserversdk.models.refund_request import RefundRequest
 
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.outbox import side_effect_run
-from kennel.payments.models import PaymentWork, WebhookEvent
+from kennel.payments.models import PaymentWork, Refund, WebhookEvent
 from kennel.payments.paypal import client as paypal_client
 from kennel.payments.stripe import client as stripe_client
 from kennel.reservations.models import Reservation
+from kennel.reservations.services import reservations_expire_due
 
 
 def settled(sandbox: Any, reservation_id: str) -> Reservation:
@@ -126,3 +128,27 @@ def reconcile() -> tuple[int, str]:
     except SystemExit as exit_:
         return int(exit_.code or 0), out.getvalue()
     return 0, out.getvalue()
+
+
+def page_text(page: httpx.Response) -> str:
+    """A page the buyer reads (200), its words with the markup's white space folded."""
+    assert page.status_code == 200, page.text
+    return " ".join(page.text.split())
+
+
+def no_refund_told(reservation_id: str) -> None:
+    """Nothing was refunded, and neither buyer nor owner was told of a refund."""
+    assert not Refund.objects.exists()
+    told = SideEffect.objects.filter(
+        reservation_id=reservation_id, kind__in=["buyer_refund", "owner_refund"]
+    )
+    assert not told.exists()
+
+
+def hold_ran_out(body: dict[str, Any]) -> None:
+    """The buyer's hold (the API's answer `body`) runs out while they are still on the
+    provider's page: the sweep closes it and emails them."""
+    Reservation.objects.filter(pk=body["id"]).update(
+        expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert reservations_expire_due() == 1

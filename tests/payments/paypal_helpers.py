@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from kennel.payments.paypal import client
 from tests.payments import stripe_helpers
 
 
@@ -43,3 +44,26 @@ def captures_of(sandbox: Any, order_id: str) -> list[dict[str, Any]]:
             for cid, c in sandbox.paypal.state.captures.items()
             if sandbox.paypal.state.capture_orders[cid] == order_id
         ]
+
+
+def other_order(
+    base_url: str, *, reservation_id: str, token: str, value: str, request_id: str
+) -> tuple[str, str]:
+    """A PayPal order naming `reservation_id` that is not its checkout — a second tab's, an
+    old one's, a forged one — for `value` EUR, sending the buyer back to the shop's return
+    URL of the reservation whose token is `token`. Returns its id and its approve link."""
+    order = client.create_order(
+        client.NewOrder(
+            reservation_id=reservation_id,
+            currency="EUR",
+            value=value,
+            description="Deposit",
+            return_url=f"{base_url}/payments/paypal/return/?reservation={token}",
+            cancel_url=f"{base_url}/",
+            brand_name="Kennel",
+        ),
+        request_id=request_id,
+    )
+    return order["id"], next(
+        link["href"] for link in order["links"] if link["rel"] == "payer-action"
+    )

@@ -13,7 +13,14 @@ from kennel.reservations.services import reservations_expire_due
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments.flow import confirmations, post_at_once, process_webhooks, settled
-from tests.payments.paypal_helpers import approve, captures_of, come_back, events_of, reserve
+from tests.payments.paypal_helpers import (
+    approve,
+    captures_of,
+    come_back,
+    events_of,
+    other_order,
+    reserve,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -329,25 +336,17 @@ def test_a_capture_whose_answer_is_lost_is_retried_with_the_same_request_id(
 
 
 def test_an_order_of_the_wrong_amount_is_not_confirmed_and_is_refunded(sandbox, live_server):
-    from kennel.payments.paypal import client
-
     puppy = PuppyFactory()
     body = reserve(live_server.url, puppy.slug).json()
     # An order naming our reservation but asking 1.00 EUR instead of the deposit.
-    forged = client.create_order(
-        client.NewOrder(
-            reservation_id=body["id"],
-            currency="EUR",
-            value="1.00",
-            description="Deposit",
-            return_url=f"{live_server.url}/payments/paypal/return/?reservation={body['token']}",
-            cancel_url=f"{live_server.url}/",
-            brand_name="Kennel",
-        ),
+    forged, approve_url = other_order(
+        live_server.url,
+        reservation_id=body["id"],
+        token=body["token"],
+        value="1.00",
         request_id="forged-order-1",
     )
-    Reservation.objects.filter(pk=body["id"]).update(provider_reference=forged["id"])
-    approve_url = next(link["href"] for link in forged["links"] if link["rel"] == "payer-action")
+    Reservation.objects.filter(pk=body["id"]).update(provider_reference=forged)
 
     come_back(approve(approve_url, "approve"))
     reservation = settled(sandbox, body["id"])

@@ -16,7 +16,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kennel.catalogue.models import Litter
-from kennel.core.models import SideEffect
 from kennel.payments.models import Refund
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import (
@@ -27,7 +26,7 @@ from kennel.reservations.services import (
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments import stripe_helpers
-from tests.payments.flow import reconcile, settled
+from tests.payments.flow import hold_ran_out, no_refund_told, page_text, reconcile, settled
 from tests.payments.paypal_helpers import approve, captures_of, come_back, reserve
 from tests.reservations.waitlist_helpers import family, list_checkout, open_litter
 
@@ -37,30 +36,8 @@ NOTHING_CHARGED = "nothing was charged"
 REFUND_WORDS = ("being refunded", "refunded to you")
 
 
-def _expired(body: dict[str, Any]) -> None:
-    """The buyer's hold runs out while they are still on PayPal's page (the sweep closes it
-    and emails them)."""
-    Reservation.objects.filter(pk=body["id"]).update(
-        expires_at=timezone.now() - timedelta(minutes=1)
-    )
-    assert reservations_expire_due() == 1
-
-
-def _text(page: httpx.Response) -> str:
-    assert page.status_code == 200, page.text
-    return " ".join(page.text.split())
-
-
 def _order_of(sandbox: Any, body: dict[str, Any]) -> dict[str, Any]:
     return sandbox.paypal.state.get_order(body["provider_reference"])
-
-
-def _no_refund_told(reservation_id: str) -> None:
-    assert not Refund.objects.exists()
-    told = SideEffect.objects.filter(
-        reservation_id=reservation_id, kind__in=["buyer_refund", "owner_refund"]
-    )
-    assert not told.exists()
 
 
 def test_a_late_approval_for_a_puppy_another_family_holds_is_not_captured(sandbox, live_server):
@@ -69,11 +46,11 @@ def test_a_late_approval_for_a_puppy_another_family_holds_is_not_captured(sandbo
     emails."""
     puppy = PuppyFactory(name="Biscuit")
     late = reserve(live_server.url, puppy.slug, n=1).json()
-    _expired(late)
+    hold_ran_out(late)
     other = reserve(live_server.url, puppy.slug, n=2)
     assert other.status_code == 201
 
-    page = _text(come_back(approve(late["checkout_url"], "approve")))
+    page = page_text(come_back(approve(late["checkout_url"], "approve")))
 
     assert "Biscuit was taken by another family" in page
     assert NOTHING_CHARGED in page
@@ -83,7 +60,7 @@ def test_a_late_approval_for_a_puppy_another_family_holds_is_not_captured(sandbo
     assert not captures_of(sandbox, late["provider_reference"])
     assert _order_of(sandbox, late)["status"] == "APPROVED"  # it lapses there, uncaptured
     assert (reservation.status, reservation.status_reason) == ("expired", "approval_not_captured")
-    _no_refund_told(late["id"])
+    no_refund_told(late["id"])
     assert Reservation.objects.get(pk=other.json()["id"]).status == "pending"
     assert reservation.puppy.status == "held"
 
@@ -93,19 +70,19 @@ def test_cancel_and_return_then_back_and_approve_after_another_family_held_is_no
 ):
     puppy = PuppyFactory(name="Biscuit")
     first = reserve(live_server.url, puppy.slug, n=1).json()
-    cancelled = _text(come_back(approve(first["checkout_url"], "cancel")))
+    cancelled = page_text(come_back(approve(first["checkout_url"], "cancel")))
     assert "cancelled" in cancelled.lower()
     other = reserve(live_server.url, puppy.slug, n=2)
     assert other.status_code == 201
 
     # Back in the browser: PayPal's page of the same order, and *Approve and pay*.
-    page = _text(come_back(approve(first["checkout_url"], "approve")))
+    page = page_text(come_back(approve(first["checkout_url"], "approve")))
 
     assert "Biscuit was taken by another family" in page
     assert NOTHING_CHARGED in page
     settled(sandbox, first["id"])
     assert not captures_of(sandbox, first["provider_reference"])
-    _no_refund_told(first["id"])
+    no_refund_told(first["id"])
     assert Reservation.objects.get(pk=first["id"]).status == "cancelled"
 
 
@@ -117,7 +94,7 @@ def test_an_approval_not_taken_stays_uncaptured_and_out_of_the_books_after_the_p
     once the other family let the puppy go."""
     puppy = PuppyFactory(name="Biscuit")
     late = reserve(live_server.url, puppy.slug, n=1).json()
-    _expired(late)
+    hold_ran_out(late)
     other = reserve(live_server.url, puppy.slug, n=2).json()
     approve(late["checkout_url"], "approve")
 
@@ -130,7 +107,7 @@ def test_an_approval_not_taken_stays_uncaptured_and_out_of_the_books_after_the_p
         reservation_id=other["id"], status="cancelled", actor="buyer", reason="buyer_cancelled"
     )
     code, out = reconcile()
-    page = _text(
+    page = page_text(
         httpx.get(f"{live_server.url}{reservation.get_absolute_url()}", follow_redirects=True)
     )
 
@@ -139,7 +116,7 @@ def test_an_approval_not_taken_stays_uncaptured_and_out_of_the_books_after_the_p
     assert Reservation.objects.get(pk=late["id"]).status == "expired"
     assert NOTHING_CHARGED in page
     assert "Biscuit is available again" in page
-    _no_refund_told(late["id"])
+    no_refund_told(late["id"])
 
 
 def test_a_family_holding_the_puppy_between_the_check_and_the_capture_gets_it_refunded_once(
@@ -150,7 +127,7 @@ def test_a_family_holding_the_puppy_between_the_check_and_the_capture_gets_it_re
     payment is refunded once, as any late payment."""
     puppy = PuppyFactory()
     late = reserve(live_server.url, puppy.slug, n=1).json()
-    _expired(late)
+    hold_ran_out(late)
     back = approve(late["checkout_url"], "approve")
     sandbox.switches.deliver_twice = True
     pages: list[httpx.Response] = []
@@ -168,7 +145,7 @@ def test_a_family_holding_the_puppy_between_the_check_and_the_capture_gets_it_re
     sandbox.switches.api_delay = 0.0
 
     [page] = pages
-    assert "reached us after this reservation had ended" in _text(page)
+    assert "reached us after this reservation had ended" in page_text(page)
     reservation = settled(sandbox, late["id"])
     run_worker_once()
     run_worker_once()
@@ -230,7 +207,7 @@ def test_a_late_list_deposit_approved_after_the_list_filled_is_not_captured(sand
     come_back_from_stripe = come_back(stripe_helpers.choose(url, "pay"))
     assert come_back_from_stripe.status_code == 200
 
-    page = _text(come_back(approve(late_url, "approve")))
+    page = page_text(come_back(approve(late_url, "approve")))
 
     assert "the waiting list had no place left" in page
     assert NOTHING_CHARGED in page
@@ -238,7 +215,7 @@ def test_a_late_list_deposit_approved_after_the_list_filled_is_not_captured(sand
     settled(sandbox, str(late.reservation_id))
     assert (late.status, late.position) == ("unpaid", None)
     assert not captures_of(sandbox, late.reservation.provider_reference)
-    _no_refund_told(str(late.reservation_id))
+    no_refund_told(str(late.reservation_id))
 
 
 def test_a_list_deposit_approved_in_time_after_picking_closed_for_good_is_not_captured(
@@ -250,7 +227,7 @@ def test_a_list_deposit_approved_in_time_after_picking_closed_for_good_is_not_ca
     entry, url = list_checkout(litter, 1, "paypal", live_server.url)
     Litter.objects.filter(pk=litter.pk).update(waitlist_open=False, picking=Litter.Picking.CLOSED)
 
-    page = _text(come_back(approve(url, "approve")))
+    page = page_text(come_back(approve(url, "approve")))
 
     assert "the waiting list had no place left" in page
     assert NOTHING_CHARGED in page
@@ -259,5 +236,5 @@ def test_a_list_deposit_approved_in_time_after_picking_closed_for_good_is_not_ca
     assert (entry.status, entry.position) == ("unpaid", None)
     assert (reservation.status, reservation.status_reason) == ("released", "approval_not_captured")
     assert not captures_of(sandbox, reservation.provider_reference)
-    _no_refund_told(str(entry.reservation_id))
+    no_refund_told(str(entry.reservation_id))
     assert reservation.deposit_amount == Decimal("400.00")
