@@ -4,11 +4,12 @@ Fulfilment decides what a payment means; the reservation services (the state mac
 every change, each guarded by the reservation's current state under a row lock, so running
 it again — a duplicate event, the return URL after the webhook — changes nothing and sends
 nothing. Every captured payment ends as a confirmed reservation or a refund (invariant 3),
-and an approved one that could only be refunded is not captured at all
-(payment_approval_refuse).
+and an approved one that could only be refunded — an orphan, a second order, a late one whose
+puppy is gone — is not captured at all (payment_approval_refuse).
 """
 
 import logging
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -42,9 +43,8 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
             if snapshot.state == PaymentState.PAID:
                 _refund(None, snapshot, Refund.Reason.DUPLICATE_PAYMENT, actor=actor)
             return None
-        reservations.reservation_adopt_checkout(reservation, reference=snapshot.reference)
+        foreign = _another_checkout(reservation, snapshot)
         refunds_record(reservation, snapshot, actor=actor)
-        foreign = bool(snapshot.reference) and snapshot.reference != reservation.provider_reference
         if snapshot.state == PaymentState.PAID:
             _apply_paid(reservation, snapshot, actor=actor, foreign=foreign)
         elif foreign:
@@ -62,13 +62,28 @@ def payment_apply(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | Non
     return reservation
 
 
-def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | None:
+@dataclass(frozen=True)
+class ApprovalRefused:
+    """An approved payment left uncaptured (payment_approval_refuse): `reservation` as it
+    now stands, None when the payment names none of ours."""
+
+    reservation: Reservation | None
+
+
+def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> ApprovalRefused | None:
     """Before an approved payment is captured (PayPal takes nothing until then): when
-    payment_apply would only refund it because what it pays for is gone — the hold ended and
-    its puppy is someone else's, the waiting list has no place left — it is not captured.
-    The reservation says so, for good (reservation_approval_not_captured): the buyer was
-    told nothing was charged, so the order lapses at the provider, even once the puppy is
-    free again. Returns that reservation; None when the payment is to be captured.
+    payment_apply would only refund it, it is not captured, and its order lapses at the
+    provider. That is when it names no reservation of ours (an orphan); when it is another
+    checkout than its reservation's own (a second order naming it: a duplicate payment); or
+    when what it pays for is gone — the hold ended and its puppy is someone else's, the
+    waiting list has no place left. Returns ApprovalRefused then; None when the payment is
+    to be captured.
+
+    A second order leaves its reservation as it is — its own payment, paid or not, is what
+    it says — with an audit line the buyer's page reads
+    (reservation_other_approval_not_captured). A gone place is said on the reservation for
+    good (reservation_approval_not_captured): the buyer was told nothing was charged, so
+    its approval is never captured later, even once the puppy is free again.
 
     An early answer only: a puppy taken between it and the capture still ends as any late
     payment, refunded by payment_apply.
@@ -76,10 +91,16 @@ def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> Reserva
     reservation_id = reservation_id_or_none(snapshot.reservation_id)
     with locked_transaction():
         reservation = _lock_named(reservation_id)
-        if reservation is None or snapshot.reference != reservation.provider_reference:
-            return None  # not ours, or another checkout naming it: payment_apply decides
+        if reservation is None:
+            log.info("approval of %s not captured: it names no reservation", snapshot.reference)
+            return ApprovalRefused(None)
+        if _another_checkout(reservation, snapshot):
+            reservations.reservation_other_approval_not_captured(
+                reservation, reference=snapshot.reference, actor=actor
+            )
+            return ApprovalRefused(reservation)
         if reservation.status_reason == R.APPROVAL_NOT_CAPTURED:
-            return reservation
+            return ApprovalRefused(reservation)
         if reservation.status_reason == R.LATE_PAYMENT_REFUNDED:
             # Captured meanwhile by another path (the race above): its capture is replayed
             # under the same key and payment_apply finds it refunded already.
@@ -88,7 +109,16 @@ def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> Reserva
             return None
         reservations.reservation_approval_not_captured(reservation, actor=actor)
     log.info("approval of %s not captured: its puppy or place is gone", reservation.pk)
-    return reservation
+    return ApprovalRefused(reservation)
+
+
+def _another_checkout(reservation: Reservation, snapshot: PaymentSnapshot) -> bool:
+    """Whether the payment is another checkout than the reservation's own (a second order
+    naming it), whose money payment_apply refunds as a duplicate. A reservation whose
+    checkout reference we never stored (the provider answered, our write was lost) adopts
+    this one first. Caller holds the reservation's lock."""
+    reservations.reservation_adopt_checkout(reservation, reference=snapshot.reference)
+    return bool(snapshot.reference) and snapshot.reference != reservation.provider_reference
 
 
 def _lock_named(reservation_id: str | None) -> Reservation | None:

@@ -309,9 +309,10 @@ def payment_read(*, reservation: Reservation) -> PaymentSnapshot:
 def payment_settle(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | None:
     """Settle a payment as its provider reported it: capture it if the buyer approved it
     (PayPal takes nothing until then), then apply it to its reservation (payment_apply).
-    An approval that payment_apply could only refund — the hold ended and the puppy is
-    someone else's, the waiting list has no place left — is not captured
-    (payment_approval_refuse), and its reservation is returned as it now says so.
+    An approval that payment_apply could only refund — naming no reservation of ours, a
+    second order for one, the hold ended and the puppy someone else's, the waiting list
+    with no place left — is not captured (payment_approval_refuse), and its reservation is
+    returned as it now stands.
 
     Returns what payment_apply returns. Raises BuyerActionRequired when the capture was
     refused in a way the buyer can fix (nothing was taken, nothing applied), ProviderError
@@ -320,9 +321,25 @@ def payment_settle(*, snapshot: PaymentSnapshot, actor: str) -> Reservation | No
     if snapshot.state == PaymentState.APPROVED:
         refused = payment_approval_refuse(snapshot=snapshot, actor=actor)
         if refused is not None:
-            return refused
+            return refused.reservation
         snapshot = get_provider(snapshot.provider).capture_payment(snapshot.reference)
     return payment_apply(snapshot=snapshot, actor=actor)
+
+
+def payment_settle_returned(*, reservation: Reservation, reference: str, actor: str) -> None:
+    """Settle the checkout a buyer came back from when it is another than the reservation's
+    own (an older PayPal order, a second one opened in another tab), as its webhook will:
+    an approval there is not captured (payment_approval_refuse), and the buyer's page says
+    so at once instead of after the webhook. A checkout naming another reservation, or
+    none, is left to its webhook: this buyer's return is not the place to settle it.
+
+    Raises what payment_settle raises, and ProviderError for a reference that cannot be an id.
+    """
+    if not reference or reference == reservation.provider_reference:
+        return
+    snapshot = get_provider(reservation.provider).read_payment(reference)
+    if snapshot.reservation_id == str(reservation.pk):
+        payment_settle(snapshot=snapshot, actor=actor)
 
 
 def payment_refresh(*, reservation: Reservation, actor: str) -> Reservation | None:

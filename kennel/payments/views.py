@@ -38,6 +38,7 @@ from kennel.payments.services import (
     checkout_start,
     payment_read,
     payment_settle,
+    payment_settle_returned,
     provider_slot,
 )
 from kennel.payments.webhooks import webhook_receive
@@ -150,9 +151,17 @@ def _reservation_from_query(request: HttpRequest, provider: str) -> Reservation:
     return reservation
 
 
+# The query parameter by which a provider names the checkout the buyer comes back from:
+# PayPal's order id. (A Stripe session is only ever the reservation's own: nothing to
+# approve there, its webhook settles any other.)
+RETURNED_CHECKOUT = {"paypal": "token"}
+
+
 @require_safe
 def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
-    """The buyer is back from the provider: settle now, exactly as the webhook would.
+    """The buyer is back from the provider: settle now, exactly as the webhook would — the
+    reservation's checkout, then the one they approved when it is another (an older or a
+    second PayPal order: payment_settle_returned, never captured, and their page says so).
 
     When the provider needs the buyer again (PayPal refused their funding source, now or
     before: the checkout is open and awaits them), a pending reservation's buyer is sent back
@@ -163,14 +172,26 @@ def payment_return(request: HttpRequest, provider: str) -> HttpResponse:
     """
     reservation = _reservation_from_query(request, provider)
     pending = reservation.status == Reservation.Status.PENDING
+    returned = request.GET.get(RETURNED_CHECKOUT.get(provider, ""), "")
+    other = bool(returned) and returned != reservation.provider_reference
     if reservation.provider_reference:
         try:
             with provider_slot():
                 snapshot = payment_read(reservation=reservation)
-                if pending and snapshot.state == PaymentState.OPEN and snapshot.buyer_action_url:
+                if (
+                    pending
+                    and not other  # they approved another order: their page tells them first
+                    and snapshot.state == PaymentState.OPEN
+                    and snapshot.buyer_action_url
+                ):
                     log.info("return URL sends %s back to %s", reservation.pk, provider)
                     return HttpResponseRedirect(snapshot.buyer_action_url, status=303)
-                payment_settle(snapshot=snapshot, actor=f"buyer:return:{provider}")
+                actor = f"buyer:return:{provider}"
+                payment_settle(snapshot=snapshot, actor=actor)
+                if other:
+                    payment_settle_returned(
+                        reservation=reservation, reference=returned, actor=actor
+                    )
         except BuyerActionRequired as exc:
             if pending:
                 log.info("return URL sends %s back to %s: %r", reservation.pk, provider, exc)

@@ -3,9 +3,13 @@
 import re
 from datetime import datetime
 
-from kennel.core.models import SideEffect
+from kennel.core.models import AuditLog, SideEffect
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation
+
+# The audit action of a payment approved on another checkout than the reservation's own, and
+# not captured (services.reservation_other_approval_not_captured).
+OTHER_APPROVAL_NOT_CAPTURED = "reservations.reservation.other_approval_not_captured"
 
 # The alphabet of secrets.token_urlsafe() (see models.new_token), within the column's length.
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -50,4 +54,12 @@ def confirmation_sent(reservation: Reservation) -> bool:
         kind=Effect.BUYER_CONFIRMATION,
         recipient__iexact=reservation.buyer_email,
         status=SideEffect.Status.SENT,
+    ).exists()
+
+
+def other_approvals_not_captured(reservation: Reservation) -> bool:
+    """Whether a payment approved on another checkout than this reservation's own was left
+    uncaptured (a second PayPal order for it): the buyer's page says nothing was charged."""
+    return AuditLog.objects.filter(
+        action=OTHER_APPROVAL_NOT_CAPTURED, object_id=str(reservation.pk)
     ).exists()

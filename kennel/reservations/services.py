@@ -23,13 +23,14 @@ from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
 from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, PuppyWentHome, ValidationFailed
 from kennel.core.metrics import HOLDS
-from kennel.core.models import SideEffect, audit
+from kennel.core.models import AuditLog, SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations import waitlist
 from kennel.reservations.buyers import Buyer, buyer_columns
 from kennel.reservations.effects import CONFIRMED, Effect
 from kennel.reservations.limits import hold_limits_check
 from kennel.reservations.models import Reservation, WaitlistEntry
+from kennel.reservations.selectors import OTHER_APPROVAL_NOT_CAPTURED
 from kennel.reservations.tracking import Tracking
 
 S = Reservation.Status
@@ -508,6 +509,24 @@ def reservation_approval_not_captured(reservation: Reservation, *, actor: str) -
     reservation.status_reason = R.APPROVAL_NOT_CAPTURED
     reservation.save(update_fields=["status_reason", "updated_at"])
     audit("reservations.reservation.approval_not_captured", actor=actor, obj=reservation)
+    return True
+
+
+def reservation_other_approval_not_captured(
+    reservation: Reservation, *, reference: str, actor: str
+) -> bool:
+    """A payment approved on another checkout than this reservation's own (`reference`: a
+    second PayPal order naming it, or an older one) is not captured: it could only be
+    refunded as a duplicate. The reservation stays as it is — its own payment, paid or not,
+    is what its page and the back office say — and an audit line, once per checkout, lets
+    the buyer's page say that this payment was not taken. Nothing was charged, so no email
+    is owed. False when it was said already. Caller holds the lock."""
+    said = AuditLog.objects.filter(
+        action=OTHER_APPROVAL_NOT_CAPTURED, object_id=str(reservation.pk), data__reference=reference
+    )
+    if said.exists():
+        return False
+    audit(OTHER_APPROVAL_NOT_CAPTURED, actor=actor, obj=reservation, reference=reference)
     return True
 
 

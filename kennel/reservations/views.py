@@ -24,7 +24,12 @@ from kennel.core.views import posted_or_back
 from kennel.payments.selectors import payments_sent_back, reservation_money
 from kennel.reservations.limits import hold_cooldown_until
 from kennel.reservations.models import Reservation
-from kennel.reservations.selectors import TOKEN_RE, confirmation_sent, reservation_by_token
+from kennel.reservations.selectors import (
+    TOKEN_RE,
+    confirmation_sent,
+    other_approvals_not_captured,
+    reservation_by_token,
+)
 from kennel.reservations.services import reservation_release
 
 S = Reservation.Status
@@ -101,6 +106,16 @@ NOT_CAPTURED_TEXT = _(
     "You approved the payment after your hold had ended, and by then another family had "
     "taken {puppy}. The payment was not taken: nothing was charged."
 )
+# A payment approved on another checkout than the reservation's own (a second PayPal order
+# for it): not captured (payments' payment_approval_refuse); the reservation stands as it is.
+OTHER_NOT_TAKEN_PAID_TEXT = _(
+    "You had already paid the deposit for this reservation, so the second payment you "
+    "approved was not taken: nothing was charged for it."
+)
+OTHER_NOT_TAKEN_TEXT = _(
+    "A payment you approved on another payment page for this reservation was not taken: "
+    "nothing was charged for it."
+)
 POLLING = (S.PENDING, S.PROCESSING)
 # Closed without a payment: the buyer may simply try again once the puppy is free.
 RETRYABLE = (S.EXPIRED, S.CANCELLED, S.RELEASED)
@@ -130,6 +145,7 @@ TIMELINE_TEXT = {
     S.CANCELLED: _("Reservation cancelled"),
     S.RELEASED: _("The payment failed"),
     "approval_not_captured": _("Payment approved too late; nothing was charged"),
+    "other_approval_not_captured": _("Another payment approved: not taken, nothing was charged"),
 }
 PAYPAL_PROCESSING_STEP = _("Payment started; PayPal is reviewing it")
 AUDIT_PREFIX = "reservations.reservation."
@@ -374,6 +390,15 @@ def status_money(reservation: Reservation) -> Money:
     )
 
 
+def other_payment_not_taken(reservation: Reservation) -> str:
+    """What the buyer reads when a payment they approved on another checkout than this
+    reservation's own was not taken (other_approvals_not_captured); "" when none was."""
+    if not other_approvals_not_captured(reservation):
+        return ""
+    paid = reservation.status in PAID or reservation.external_payment_id
+    return str(OTHER_NOT_TAKEN_PAID_TEXT if paid else OTHER_NOT_TAKEN_TEXT)
+
+
 def _status_page(
     request: HttpRequest, reservation: Reservation, puppy: Puppy, *, error: Busy | None = None
 ) -> HttpResponse:
@@ -420,6 +445,7 @@ def _status_page(
         "money": money,
         # A payment refunded on its own (made too late, twice, or of a wrong amount).
         "sent_back": payments_sent_back(reservation),
+        "not_taken": other_payment_not_taken(reservation),
         "error": error,
     }
     response = render(

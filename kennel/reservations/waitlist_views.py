@@ -27,6 +27,7 @@ from kennel.reservations.views import (
     PART_REFUNDED_TEXT,
     continue_url,
     how_it_ended,
+    other_payment_not_taken,
     status_money,
 )
 from kennel.reservations.waitlist import (
@@ -120,6 +121,7 @@ def _page(
         "status_text": text,
         "picking_closed": litter.picking == litter.Picking.CLOSED,
         "sent_back": sent_back,
+        "not_taken": other_payment_not_taken(reservation),
         # A refund not whole: part kept, or refused by the provider.
         "ended_text": PART_REFUNDED_TEXT
         if ended == "part"

@@ -29,6 +29,7 @@ WHAT = {
     "reservations.reservation.confirmation_resent": "Confirmation email sent again",
     "reservations.reservation.late_payment_refunded": "Late payment refunded",
     "reservations.reservation.approval_not_captured": "Late approval not captured",
+    "reservations.reservation.other_approval_not_captured": "Another order approved: not captured",
     "reservations.reservation.notes_changed": "Internal notes changed",
     "reservations.reservation.picked": "Chosen by the family in its turn (waiting list)",
     "payments.refund.requested": "Refund requested",
