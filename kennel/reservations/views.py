@@ -106,6 +106,13 @@ NOT_CAPTURED_TEXT = _(
     "You approved the payment after your hold had ended, and by then another family had "
     "taken {puppy}. The payment was not taken: nothing was charged."
 )
+# Approved after the hold ended while the same buyer holds or reserved the puppy again (e.g.
+# paid by card since): not captured either, and no other family is in the story.
+NOT_CAPTURED_HELD_AGAIN_HEADLINE = _("Nothing was charged")
+NOT_CAPTURED_HELD_AGAIN_TEXT = _(
+    "You approved this payment after this reservation had ended, and you have reserved "
+    "{puppy} again since: this payment was not taken, nothing was charged."
+)
 # A payment approved on another checkout than the reservation's own (a second PayPal order
 # for it): not captured (payments' payment_approval_refuse); the reservation stands as it is.
 OTHER_NOT_TAKEN_PAID_TEXT = _(
@@ -416,8 +423,11 @@ def _status_page(
             refunded=format_money(money.refunded + money.refunding, reservation.currency),
             kept=format_money(money.kept, reservation.currency),
         )
+    held_again = _held_again(reservation, puppy)
     if reservation.status_reason == Reservation.Reason.APPROVAL_NOT_CAPTURED:
         headline, text = NOT_CAPTURED_HEADLINE, NOT_CAPTURED_TEXT
+        if held_again is not None:
+            headline, text = NOT_CAPTURED_HELD_AGAIN_HEADLINE, NOT_CAPTURED_HELD_AGAIN_TEXT
     context: dict[str, Any] = {
         "reservation": reservation,
         "puppy": puppy,
@@ -441,7 +451,7 @@ def _status_page(
         and puppy.is_published
         and puppy.status == Puppy.Status.AVAILABLE,
         "cooldown_until": _cooldown_until(reservation),
-        "held_again": _held_again(reservation, puppy),
+        "held_again": held_again,
         "money": money,
         # A payment refunded on its own (made too late, twice, or of a wrong amount).
         "sent_back": payments_sent_back(reservation),

@@ -1,7 +1,7 @@
 """A PayPal approval Kennel could only refund is never captured, whoever hears of it first —
 the buyer's return, CHECKOUT.ORDER.APPROVED, reconciliation: a second order for a reservation
 already paid, an order that is not the reservation's checkout, one naming no reservation of
-ours. Nothing is charged,
+ours, and a late one whose puppy the same buyer has reserved again since. Nothing is charged,
 the order lapses at PayPal, the reservation stands as it was, and the buyer reads that this
 payment was not taken. (Late approvals of a puppy another family took:
 test_paypal_late_approval.)"""
@@ -16,7 +16,9 @@ from kennel.payments.models import Refund, WebhookEvent
 from kennel.reservations.models import Reservation
 from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
+from tests.payments import stripe_helpers
 from tests.payments.flow import (
+    hold_ran_out,
     no_refund_told,
     page_text,
     process_webhooks,
@@ -175,6 +177,32 @@ def test_an_approved_order_naming_no_reservation_of_ours_is_not_captured(sandbox
     assert not Refund.objects.exists()
     assert WebhookEvent.objects.filter(type="CHECKOUT.ORDER.APPROVED").exists()
     _nothing_failed()
+
+
+def test_a_late_approval_after_the_same_buyer_paid_by_card_is_not_captured_nor_told_as_lost(
+    sandbox, live_server
+):
+    """Their PayPal hold ran out; they reserved the puppy again and paid by card; then they
+    approved the old PayPal order. Not captured — and not "taken by another family": it is
+    theirs."""
+    puppy = PuppyFactory(name="Biscuit")
+    late = reserve(live_server.url, puppy.slug, n=1).json()
+    hold_ran_out(late)
+    by_card = stripe_helpers.reserve(live_server.url, puppy.slug, n=1).json()
+    come_back(stripe_helpers.choose(by_card["checkout_url"], "pay"))
+    assert settled(sandbox, by_card["id"]).status == "confirmed"
+
+    page = page_text(come_back(approve(late["checkout_url"], "approve")))
+
+    assert "Nothing was charged" in page
+    assert "you have reserved Biscuit again since" in page
+    assert "another family" not in page
+    assert "see that reservation" in page
+    reservation = settled(sandbox, late["id"])
+    assert not captures_of(sandbox, late["provider_reference"])
+    assert (reservation.status, reservation.status_reason) == ("expired", "approval_not_captured")
+    assert Reservation.objects.get(pk=by_card["id"]).status == "confirmed"
+    no_refund_told(late["id"])
 
 
 def test_a_second_order_for_a_paid_list_deposit_is_not_captured(sandbox, live_server):
