@@ -260,6 +260,8 @@ def _context(
             "kept": format_money(Decimal(kept), reservation.currency) if kept > 0 else "",
             "reason": reason,
             "reason_text": reason_text.format(puppy=context["name"]),
+            # The reason as the back office's refunds list names it, never its stored code.
+            "reason_label": _reason_label(reason),
             "payment_id": data.get("payment_id", ""),
             "delayed": _refund_refused(reservation, data.get("payment_id", ""), refunded),
             # Refunds at the provider that added up to the whole deposit ended the reservation.
@@ -282,6 +284,12 @@ def _refund_refused(reservation: Reservation, payment_id: str, amount: Decimal) 
         .first()
     )
     return status == Refund.Status.FAILED
+
+
+def _reason_label(reason: str) -> str:
+    if reason in Refund.Reason.values:
+        return str(Refund.Reason(reason).label)
+    return str(Refund.Reason.OWNER.label)  # as reason_text reads an unknown reason
 
 
 def _name_of_list(entry: WaitlistEntry | None) -> str:

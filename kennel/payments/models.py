@@ -1,4 +1,5 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import BaseModel
 from kennel.reservations.models import Reservation
@@ -114,12 +115,15 @@ class Refund(BaseModel):
     """Money sent back: for a reservation, or for a payment no reservation could take."""
 
     class Reason(models.TextChoices):
-        LATE_PAYMENT = "late_payment", "Paid after the puppy was taken"
-        AMOUNT_MISMATCH = "amount_mismatch", "Paid amount differs from the deposit"
-        DUPLICATE_PAYMENT = "duplicate_payment", "A second payment for one reservation"
-        OWNER = "owner", "Refunded by the breeder (back office)"
-        PROVIDER = "provider", "Refunded at the provider (dashboard)"
-        WITHDRAWN = "withdrawn", "The family left the waiting list (refundable terms)"
+        """Why money went back; the labels are what the back office and the owner's refund
+        email show (in the shop's or the browser's language)."""
+
+        LATE_PAYMENT = "late_payment", _("Paid after the puppy was taken")
+        AMOUNT_MISMATCH = "amount_mismatch", _("Paid amount differs from the deposit")
+        DUPLICATE_PAYMENT = "duplicate_payment", _("A second payment for one reservation")
+        OWNER = "owner", _("Refunded by the breeder (back office)")
+        PROVIDER = "provider", _("Refunded at the provider (dashboard)")
+        WITHDRAWN = "withdrawn", _("The family left the waiting list (refundable terms)")
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

@@ -12,6 +12,7 @@ from kennel.core.models import SideEffect
 from kennel.notifications.emails import email_message, header_text, message_id
 from kennel.payments.fulfilment import payment_apply
 from kennel.payments.models import Refund
+from kennel.payments.owner import reservation_refund
 from kennel.payments.providers import PaymentSnapshot, PaymentState
 from kennel.reservations import services
 from kennel.reservations.effects import Effect
@@ -187,8 +188,41 @@ def test_a_late_payment_refund_explains_why_to_buyer_and_owner(owner):
     assert "arrived after your hold on Bella had ended" in text
     assert "400.00 EUR" in html
     assert owner_subject == "Refund issued: Bella, Jane Doe"
-    assert "reason late_payment" in owner_text
+    assert "reason: Paid after the puppy was taken" in owner_text
     assert "pi_late" in owner_text
+
+
+# The back office's words for each Refund.Reason, in French (the shop's language may be).
+FRENCH_REASONS = {
+    Refund.Reason.LATE_PAYMENT: "Payé alors que le chiot était déjà pris",
+    Refund.Reason.AMOUNT_MISMATCH: "Montant payé différent de l\u2019acompte",
+    Refund.Reason.DUPLICATE_PAYMENT: "Un second paiement pour une même réservation",
+    Refund.Reason.OWNER: "Remboursé par l\u2019éleveur (espace de gestion)",
+    Refund.Reason.PROVIDER: "Remboursé chez le prestataire de paiement (tableau de bord)",
+    Refund.Reason.WITHDRAWN: (
+        "La famille a quitté la liste d\u2019attente (conditions remboursables)"
+    ),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+@pytest.mark.parametrize("reason", list(Refund.Reason))
+def test_the_owner_reads_why_a_refund_went_in_words_never_its_code(
+    owner, settings, reason, language
+):
+    """Tried: the owner's refund email ended "reason owner" (the code the refund stores), in
+    English and on a French shop alike."""
+    settings.LANGUAGE_CODE = language
+    reservation = _confirmed()
+    reservation_refund(reservation_id=reservation.pk, actor="test", reason=reason)
+
+    _subject, text, html = _parts(K.OWNER_REFUND)
+
+    said = {"en": f"reason: {reason.label}", "fr": f"motif\u00a0: {FRENCH_REASONS[reason]}"}
+    for body in (text, html):
+        assert said[language] in body
+        assert f"reason {reason.value}" not in body
+        assert f"motif {reason.value}" not in body
 
 
 def test_a_refund_the_provider_refused_before_its_email_went_is_told_as_delayed(owner):

@@ -411,7 +411,7 @@ def test_a_family_withdrawing_in_time_is_told_its_list_deposit_is_refunded_and_w
     owner_subject, owner_text, _html = _one(OWNER, "Refund issued")
     assert owner_subject == "Refund issued: waiting list for Spring litter, Jane Doe"
     assert "the family left the waiting list for Spring litter" in owner_text
-    assert "reason withdrawn" in owner_text
+    assert "reason: The family left the waiting list (refundable terms)" in owner_text
 
 
 def _passed_email(address: str) -> tuple[str, str]:
