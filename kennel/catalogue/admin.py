@@ -12,6 +12,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue import content
 from kennel.catalogue.forms import PhotoField, PuppyPhotoForm, PuppyPhotoFormSet
@@ -27,12 +28,15 @@ from kennel.core.admin import (
     selected_rows,
     staff_actor,
 )
-from kennel.core.errors import ApplicationError
+from kennel.core.errors import ApplicationError, message_translated
 from kennel.core.money import format_money
 from kennel.reservations import picking, waitlist
 from kennel.reservations import services as reservations
 from kennel.reservations.admin.waitlist import WaitlistInline
 from kennel.reservations.models import PickTurn, WaitlistEntry
+
+# The litter form's refusal, in the reader's language (as Django's own admin texts).
+BORN_ON_MISSING = _("When was the litter born? Its puppies' ages count from it.")
 
 
 class PuppyInline(admin.TabularInline):
@@ -57,7 +61,7 @@ class LitterForm(forms.ModelForm):
         data = super().clean() or {}
         born = data.get("stage") in (Litter.Stage.BORN, Litter.Stage.READY)
         if born and not data.get("born_on"):
-            self.add_error("born_on", "When was the litter born? Its puppies' ages count from it.")
+            self.add_error("born_on", BORN_ON_MISSING)
         return data
 
 
@@ -218,7 +222,7 @@ class LitterAdmin(admin.ModelAdmin):
             try:
                 level, text = action.do(litter, actor)
             except ApplicationError as exc:
-                level, text = messages.WARNING, exc.message
+                level, text = messages.WARNING, message_translated(exc.message)
             self.message_user(request, f"{litter.name}: {text}", level)
         return None
 
@@ -451,7 +455,7 @@ class PuppyAdmin(admin.ModelAdmin):
                 )
                 changed += service(puppy_id=puppy.pk, actor=staff_actor(request))
             except ApplicationError as exc:
-                refused.append(f"{puppy.name}: {exc.message}")
+                refused.append(f"{puppy.name}: {message_translated(exc.message)}")
         done = "on sale" if on_sale else "off sale"
         puppies_word = "puppy" if changed == 1 else "puppies"
         self.message_user(request, f"{changed} {puppies_word} now {done}.", messages.SUCCESS)

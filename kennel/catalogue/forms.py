@@ -15,6 +15,7 @@ from kennel.catalogue.images import (
     photos_arrange,
 )
 from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.core.errors import message_translated
 
 
 class CatalogueFilterForm(forms.Form):
@@ -59,7 +60,7 @@ class PhotoField(forms.ImageField):
         try:
             photo_check(file, size=file.size)
         except PhotoRejected as exc:
-            raise ValidationError(exc.message, code=exc.code) from exc
+            raise ValidationError(message_translated(exc.message), code=exc.code) from exc
         return file
 
     def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:

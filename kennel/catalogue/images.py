@@ -21,9 +21,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.db import models, transaction
+from django.utils.translation import gettext_noop
 from PIL import Image, ImageCms
 
 from kennel.catalogue.models import Puppy, PuppyPhoto, WebPhoto
+from kennel.core.errors import Message
 
 # Each variant fits in a WIDTH x WIDTH box (portrait photos are bounded by their height).
 # The catalogue card uses those up to CARD_MAX_WIDTH (PuppyPhoto.card_picture).
@@ -33,17 +35,28 @@ JPEG_QUALITY = 80
 WEBP_QUALITY = 78
 BACKGROUND = (255, 255, 255)  # what a transparent PNG is flattened onto
 
-# User-facing messages (the admin shows them under the file field; tests check them).
-NOT_AN_IMAGE_MESSAGE = "This file is not a photo we can read. Upload a JPEG, PNG or WebP image."
-TOO_MANY_PIXELS_MESSAGE = (
-    "This image is too large ({width} x {height} pixels). "
-    "Upload a photo of at most {megapixels} megapixels."
+# User-facing messages (the admin shows them under the file field, in the reader's language:
+# PhotoField translates them; tests check them).
+NOT_AN_IMAGE_MESSAGE = gettext_noop(
+    "This file is not a photo we can read. Upload a JPEG, PNG or WebP image."
 )
-TOO_MANY_BYTES_MESSAGE = "This file is {size} MB; a photo may be at most {limit} MB."
+TOO_MANY_PIXELS_MESSAGE = gettext_noop(
+    "This image is too large (%(width)s x %(height)s pixels). "
+    "Upload a photo of at most %(megapixels)s megapixels."
+)
+# Pillow refused before telling the size: what we allow is said.
+PIXELS_UNKNOWN_MESSAGE = gettext_noop(
+    "This image has too many pixels to be a photo. "
+    "Upload a photo of at most %(megapixels)s megapixels."
+)
+TOO_MANY_BYTES_MESSAGE = gettext_noop(
+    "This file is %(size)s MB; a photo may be at most %(limit)s MB."
+)
 
 
 class PhotoRejected(Exception):
-    """An upload we refuse: a stable `code` and the message the breeder reads."""
+    """An upload we refuse: a stable `code` and the message the breeder reads (English, with
+    what message_translated needs to say it in another language)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -67,7 +80,7 @@ def photo_check(file: IO[bytes], *, size: int | None = None) -> None:
     if size is not None and size > limit:
         raise PhotoRejected(
             "PHOTO_TOO_MANY_BYTES",
-            TOO_MANY_BYTES_MESSAGE.format(size=_mb(size), limit=_mb(limit)),
+            Message(TOO_MANY_BYTES_MESSAGE, size=_mb(size), limit=_mb(limit)),
         )
     image = _open(file)
     image.close()
@@ -176,7 +189,8 @@ def _open(file: IO[bytes]) -> Image.Image:
             image.draft(None, _draft_size(width, height))
             image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise PhotoRejected("PHOTO_TOO_MANY_PIXELS", _too_many_pixels_text(limit)) from exc
+        message = Message(PIXELS_UNKNOWN_MESSAGE, megapixels=limit // 1_000_000)
+        raise PhotoRejected("PHOTO_TOO_MANY_PIXELS", message) from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         # UnidentifiedImageError is an OSError; a truncated file fails in load().
         raise PhotoRejected("PHOTO_NOT_AN_IMAGE", NOT_AN_IMAGE_MESSAGE) from exc
@@ -190,18 +204,10 @@ def _draft_size(width: int, height: int) -> tuple[int, int]:
 
 
 def _too_many_pixels(width: int, height: int, limit: int) -> PhotoRejected:
-    message = TOO_MANY_PIXELS_MESSAGE.format(
-        width=width, height=height, megapixels=limit // 1_000_000
+    message = Message(
+        TOO_MANY_PIXELS_MESSAGE, width=width, height=height, megapixels=limit // 1_000_000
     )
     return PhotoRejected("PHOTO_TOO_MANY_PIXELS", message)
-
-
-def _too_many_pixels_text(limit: int) -> str:
-    # Pillow refused before telling the size: say what we allow.
-    return (
-        f"This image has too many pixels to be a photo. "
-        f"Upload a photo of at most {limit // 1_000_000} megapixels."
-    )
 
 
 def _encode_variants(image: Image.Image) -> list[_Encoded]:

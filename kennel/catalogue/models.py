@@ -9,7 +9,14 @@ from django.utils.text import slugify
 from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import BaseModel
-from kennel.core.money import UnknownCurrency, currency_info, decimals, largest, quantize
+from kennel.core.money import (
+    CURRENCIES,
+    UnknownCurrency,
+    currency_info,
+    decimals,
+    largest,
+    quantize,
+)
 
 
 def validate_currency(value: str) -> None:
@@ -17,7 +24,11 @@ def validate_currency(value: str) -> None:
     try:
         currency_info(value)
     except UnknownCurrency as exc:
-        raise ValidationError(str(exc)) from exc
+        # Not the exception's own (English) words: core.money is read by the sandbox too.
+        raise ValidationError(
+            _("%(code)s is not a currency Kennel can charge; use one of: %(known)s"),
+            params={"code": repr(value), "known": ", ".join(sorted(CURRENCIES))},
+        ) from exc
 
 
 class Litter(BaseModel):
@@ -124,20 +135,26 @@ class Litter(BaseModel):
             return  # the currency field says why
         errors = {}
         if self.usual_price is not None and quantize(Decimal(self.usual_price), currency) <= 0:
-            errors["usual_price"] = f"The usual price must be more than 0 {currency}."
+            errors["usual_price"] = ValidationError(
+                _("The usual price must be more than 0 %(currency)s."),
+                params={"currency": currency},
+            )
         elif self.usual_price is not None and Decimal(self.usual_price) > largest(currency):
-            errors["usual_price"] = too_large("usual price", currency)
+            errors["usual_price"] = too_large("usual_price", currency)
         if self.waitlist_deposit is not None and (
             quantize(Decimal(self.waitlist_deposit), currency) <= 0
         ):
-            errors["waitlist_deposit"] = (
-                f"The waiting list deposit must be at least {smallest(currency)} {currency}, "
-                "or empty to use the share of the usual price."
+            errors["waitlist_deposit"] = ValidationError(
+                _(
+                    "The waiting list deposit must be at least %(smallest)s %(currency)s, "
+                    "or empty to use the share of the usual price."
+                ),
+                params={"smallest": smallest(currency), "currency": currency},
             )
         elif self.waitlist_deposit is not None and (
             Decimal(self.waitlist_deposit) > largest(currency)
         ):
-            errors["waitlist_deposit"] = too_large("waiting list deposit", currency)
+            errors["waitlist_deposit"] = too_large("waitlist_deposit", currency)
         if errors:
             raise ValidationError(errors)
 
@@ -248,7 +265,14 @@ class Puppy(BaseModel):
             return  # the field says why
         price = quantize(Decimal(self.price), currency)
         if price <= 0:
-            raise ValidationError({"price": f"The price must be more than 0 {currency}."})
+            raise ValidationError(
+                {
+                    "price": ValidationError(
+                        _("The price must be more than 0 %(currency)s."),
+                        params={"currency": currency},
+                    )
+                }
+            )
         if price > largest(currency):
             raise ValidationError({"price": too_large("price", currency)})
         deposit = (
@@ -258,13 +282,23 @@ class Puppy(BaseModel):
         )
         if deposit <= 0:
             raise ValidationError(
-                {"deposit": f"The deposit must be at least {smallest(currency)} {currency}."}
+                {
+                    "deposit": ValidationError(
+                        _("The deposit must be at least %(smallest)s %(currency)s."),
+                        params={"smallest": smallest(currency), "currency": currency},
+                    )
+                }
             )
         if deposit > largest(currency):
             raise ValidationError({"deposit": too_large("deposit", currency)})
         if deposit > price:
             raise ValidationError(
-                {"deposit": f"The deposit cannot be more than the price ({price} {currency})."}
+                {
+                    "deposit": ValidationError(
+                        _("The deposit cannot be more than the price (%(price)s %(currency)s)."),
+                        params={"price": price, "currency": currency},
+                    )
+                }
             )
 
     def save(self, *args: object, **kwargs: object) -> None:
@@ -290,11 +324,33 @@ def default_deposit(price: Decimal, currency: str) -> Decimal:
     return min(price, max(quantize(price * share, currency), smallest(currency)))
 
 
-def too_large(what: str, currency: str) -> str:
-    """Why an amount above what one payment can charge is refused (core.money.largest)."""
-    return (
-        f"The {what} must be at most {largest(currency)} {currency}, the largest payment "
-        "Stripe takes (PayPal takes as much)."
+# Why an amount above what one payment can charge is refused (core.money.largest), by field:
+# whole sentences, so that each language can word the amount's name its own way.
+TOO_LARGE = {
+    "price": _(
+        "The price must be at most %(largest)s %(currency)s, the largest payment Stripe takes "
+        "(PayPal takes as much)."
+    ),
+    "deposit": _(
+        "The deposit must be at most %(largest)s %(currency)s, the largest payment Stripe takes "
+        "(PayPal takes as much)."
+    ),
+    "usual_price": _(
+        "The usual price must be at most %(largest)s %(currency)s, the largest payment Stripe "
+        "takes (PayPal takes as much)."
+    ),
+    "waitlist_deposit": _(
+        "The waiting list deposit must be at most %(largest)s %(currency)s, the largest "
+        "payment Stripe takes (PayPal takes as much)."
+    ),
+}
+
+
+def too_large(field: str, currency: str) -> ValidationError:
+    """The refusal of an amount in `field` above what one payment can charge in `currency`,
+    in the reader's language."""
+    return ValidationError(
+        TOO_LARGE[field], params={"largest": largest(currency), "currency": currency}
     )
 
 

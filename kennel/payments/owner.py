@@ -9,9 +9,10 @@ import uuid
 from decimal import Decimal, InvalidOperation
 
 from django.db.models import Q
+from django.utils.translation import gettext_noop
 
 from kennel.core.db import locked_transaction
-from kennel.core.errors import ApplicationError
+from kennel.core.errors import ApplicationError, Message
 from kennel.core.models import audit
 from kennel.core.money import quantize
 from kennel.payments.fulfilment import refund_notices, refund_send_enqueue
@@ -23,19 +24,21 @@ from kennel.reservations.models import Reservation, WaitlistEntry
 
 S = Reservation.Status
 
-NOT_REFUNDABLE_MESSAGE = "This reservation holds no deposit to refund."
-LIST_KEPT_MESSAGE = (
+# English, as every service's refusal (core.errors); marked for kennel/locale, so that the back
+# office says them in its reader's language (message_translated).
+NOT_REFUNDABLE_MESSAGE = gettext_noop("This reservation holds no deposit to refund.")
+LIST_KEPT_MESSAGE = gettext_noop(
     "A waiting list's deposit is kept by leaving the family on the list (or as its terms say "
     "when the family withdraws); cancelling and keeping it all is for a puppy's reservation."
 )
-HELD_CHANGED_MESSAGE = (
-    "The deposit held is now {}, not the amount you chose to keep: look at the amounts again."
+HELD_CHANGED_MESSAGE = gettext_noop(
+    "The deposit held is now %(held)s, not the amount you chose to keep: look at the amounts again."
 )
-AMOUNT_KEPT_MESSAGE = (
-    "The amount to keep must be at least 0 and less than the deposit held ({}); "
+AMOUNT_KEPT_MESSAGE = gettext_noop(
+    "The amount to keep must be at least 0 and less than the deposit held (%(held)s); "
     "to keep all of it, the reservation is cancelled keeping the deposit."
 )
-RESERVATION_ACTIVE_MESSAGE = (
+RESERVATION_ACTIVE_MESSAGE = gettext_noop(
     "This reservation is still open: release the hold or refund the deposit before erasing "
     "the buyer's details."
 )
@@ -92,7 +95,7 @@ def _refund_locked(
     if kept is None or kept < 0 or kept >= money.refundable:
         raise RefundRefused(
             "AMOUNT_INVALID",
-            AMOUNT_KEPT_MESSAGE.format(f"{money.refundable} {reservation.currency}"),
+            Message(AMOUNT_KEPT_MESSAGE, held=f"{money.refundable} {reservation.currency}"),
             extra={"field": "amount_kept"},
             status=422,
         )
@@ -156,7 +159,7 @@ def reservation_keep_deposit(
         if held <= 0 or held != amount_held:
             raise RefundRefused(
                 "AMOUNT_INVALID",
-                HELD_CHANGED_MESSAGE.format(f"{held} {reservation.currency}"),
+                Message(HELD_CHANGED_MESSAGE, held=f"{held} {reservation.currency}"),
                 extra={"field": "amount_kept"},
                 status=422,
             )

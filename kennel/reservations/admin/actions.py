@@ -15,6 +15,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.admin import (
     Confirmation,
@@ -26,7 +27,7 @@ from kennel.core.admin import (
     request_token,
     staff_actor,
 )
-from kennel.core.errors import ApplicationError
+from kennel.core.errors import ApplicationError, message_translated
 from kennel.core.money import decimals
 from kennel.core.money import format_money as money
 from kennel.payments.owner import (
@@ -44,19 +45,22 @@ from kennel.reservations.services import (
 
 S = Reservation.Status
 
-KEEP_NOT_A_NUMBER = "The amount to keep must be a number, like 0 or 50.00."
-KEEP_NEGATIVE = "The amount to keep cannot be negative."
-KEEP_TOO_PRECISE = "The amount to keep has more decimal places than {currency} has."
-KEEP_ABOVE = "The amount to keep cannot be more than the deposit held ({held})."
-KEEP_ALL_OF_LIST = (
+# What the refund's form refuses, and why, in the reader's language (the browser's, as
+# Django's own admin texts).
+KEEP_NOT_A_NUMBER = _("The amount to keep must be a number, like 0 or 50.00.")
+KEEP_NEGATIVE = _("The amount to keep cannot be negative.")
+KEEP_TOO_PRECISE = _("The amount to keep has more decimal places than %(currency)s has.")
+KEEP_ABOVE = _("The amount to keep cannot be more than the deposit held (%(held)s).")
+KEEP_ALL_OF_LIST = _(
     "A waiting list's deposit cannot be kept whole from here: leave the family on the list, "
-    "or keep less than the deposit held ({held})."
+    "or keep less than the deposit held (%(held)s)."
 )
-KEEP_MIXED_CURRENCIES = (
+KEEP_MIXED_CURRENCIES = _(
     "The selected deposits are in different currencies: refund them keeping nothing, "
     "or one currency at a time."
 )
-KEEP_CHANGED = "The amounts below are for the new amount to keep: check them, then confirm."
+KEEP_CHANGED = _("The amounts below are for the new amount to keep: check them, then confirm.")
+NOTHING_REFUNDED = _("Nothing was refunded: %(errors)s")
 
 
 @dataclass(frozen=True)
@@ -221,12 +225,14 @@ class RefundForm(forms.Form):
             raise forms.ValidationError(KEEP_MIXED_CURRENCIES)
         for reservation, held in self.held:
             if keep != keep.quantize(Decimal(1).scaleb(-decimals(reservation.currency))):
-                raise forms.ValidationError(KEEP_TOO_PRECISE.format(currency=reservation.currency))
+                raise forms.ValidationError(
+                    KEEP_TOO_PRECISE, params={"currency": reservation.currency}
+                )
             held_text = money(held, reservation.currency)
             if held > 0 and keep > held:
-                raise forms.ValidationError(KEEP_ABOVE.format(held=held_text))
+                raise forms.ValidationError(KEEP_ABOVE, params={"held": held_text})
             if held > 0 and keep == held and reservation.puppy_id is None:
-                raise forms.ValidationError(KEEP_ALL_OF_LIST.format(held=held_text))
+                raise forms.ValidationError(KEEP_ALL_OF_LIST, params={"held": held_text})
         return keep
 
 
@@ -456,7 +462,7 @@ def _perform(
             return messages.SUCCESS, f"{who}: the buyer's personal data is erased."
         return messages.WARNING, f"{who}: already erased — nothing changed."
     except ApplicationError as exc:
-        return messages.ERROR, f"{who}: {exc.message}"
+        return messages.ERROR, f"{who}: {message_translated(exc.message)}"
 
 
 # --- the confirmation flow ------------------------------------------------------------------
@@ -488,11 +494,11 @@ def confirm_or_do(
             )
             if ready and _changed(request.POST.get("shown_keep"), choice.keep):
                 ready = False
-                messages.info(request, KEEP_CHANGED)
+                messages.info(request, str(KEEP_CHANGED))
         elif bound:
             ready = False  # and the page again, with the reason
             errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-            messages.error(request, f"Nothing was refunded: {errors}")
+            messages.error(request, NOTHING_REFUNDED % {"errors": errors})
         hidden = {"refund_form": "1", "shown_keep": str(choice.keep)}
         ready = ready and bound  # a refund is done only with the page's choices
     if ready:

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.admin import (
     ReadOnlyAdmin,
@@ -36,6 +37,7 @@ from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservation_set_notes
 
 NOTES_SAVED = "Notes saved."
+NOTES_NOT_SAVED = _("The notes were not saved: %(errors)s")
 
 
 @admin.register(Reservation)
@@ -183,7 +185,7 @@ class ReservationAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         form = NotesForm(request.POST)
         if not form.is_valid():
-            messages.error(request, "The notes were not saved: " + form.errors.as_text())
+            messages.error(request, NOTES_NOT_SAVED % {"errors": form.errors.as_text()})
             return HttpResponseRedirect(back)
         reservation_set_notes(
             reservation_id=reservation.pk,

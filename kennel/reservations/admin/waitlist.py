@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue.models import Litter
 from kennel.core.admin import (
@@ -26,14 +27,15 @@ from kennel.core.admin import (
     confirmed,
     staff_actor,
 )
-from kennel.core.errors import ApplicationError
+from kennel.core.errors import ApplicationError, message_translated
 from kennel.core.money import format_money
 from kennel.reservations import waitlist
 from kennel.reservations.models import PickTurn, WaitlistEntry
 
 E = WaitlistEntry.Status
-MOVE_ONE_ONLY = "Select one family to move (it is moved alone, the others shift by one)."
-MOVE_NOT_ON_LIST = "{family} is not on the list (no position): nothing to move."
+# Why a move is refused, in the reader's language (as Django's own admin texts).
+MOVE_ONE_ONLY = _("Select one family to move (it is moved alone, the others shift by one).")
+MOVE_NOT_ON_LIST = _("%(family)s is not on the list (no position): nothing to move.")
 MOVE_UNCHANGED = "{family} is already at position {position}: nothing changed."
 MOVE_DONE = "{family} moved to position {position}; the families between shift by one."
 
@@ -187,7 +189,7 @@ class WaitlistEntryAdmin(FamilyColumns, ReadOnlyAdmin):
         entry = entries[0]
         family = entry.reservation.buyer_name
         if entry.position is None or entry.status not in WaitlistEntry.ON_LIST:
-            self.message_user(request, MOVE_NOT_ON_LIST.format(family=family), messages.WARNING)
+            self.message_user(request, MOVE_NOT_ON_LIST % {"family": family}, messages.WARNING)
             return None
         form = MoveForm(request.POST if confirmed(request) else None)
         if confirmed(request) and form.is_valid():
@@ -197,7 +199,8 @@ class WaitlistEntryAdmin(FamilyColumns, ReadOnlyAdmin):
                     entry_id=entry.pk, position=position, actor=staff_actor(request)
                 )
             except ApplicationError as exc:
-                self.message_user(request, f"{family}: {exc.message}", messages.WARNING)
+                text = f"{family}: {message_translated(exc.message)}"
+                self.message_user(request, text, messages.WARNING)
                 return None
             entry.refresh_from_db(fields=["position"])
             if moved:
