@@ -33,8 +33,6 @@ WEBHOOK_STUCK_AFTER = timedelta(minutes=5)
 # The outbox work that is an email (to the owner or a buyer); the rest is provider calls and
 # conversion reports.
 EMAIL_KINDS = frozenset([*EMAILS, *MonitoringWork.values])
-# A deposit is money held while its reservation is confirmed, and still after pickup.
-HOLDING = (S.CONFIRMED, S.COMPLETED)
 # Refund rows that take money out of a deposit: sent, or being sent.
 REFUNDING = (Refund.Status.SUCCEEDED, Refund.Status.PENDING)
 # Suspicious holds: one client (internet address) or email holding this many puppies at once,
@@ -126,7 +124,8 @@ class CurrencyBooks:
 
     @property
     def held_rows(self) -> AdminList:
-        return _reservations(("status__in", ",".join(HOLDING)), ("currency__exact", self.currency))
+        standing = ",".join(Reservation.STANDING)  # a deposit is held, also after pickup
+        return _reservations(("status__in", standing), ("currency__exact", self.currency))
 
 
 @dataclass(frozen=True)
@@ -246,9 +245,9 @@ def _reservation_books(refunded: dict[str, Decimal]) -> tuple[int, list[Currency
         ),
         status=S.REFUNDED,
     ) | Q(status=S.REFUNDED, status_reason=Reservation.Reason.OWNER_KEPT)
-    holding = Q(status__in=HOLDING) | kept
+    holding = Q(status__in=Reservation.STANDING) | kept
     rows = (
-        Reservation.objects.filter(Q(status__in=[S.PROCESSING, *HOLDING]) | kept)
+        Reservation.objects.filter(Q(status__in=[S.PROCESSING, *Reservation.STANDING]) | kept)
         .values("currency")
         .annotate(
             processing=Count("pk", filter=Q(status=S.PROCESSING)),
@@ -287,7 +286,7 @@ def _refunds() -> tuple[list[Figure], dict[str, Decimal]]:
     # Refunds of a held deposit itself: a refunded second payment for the same reservation
     # (another payment id) never was part of what is held.
     of_held_deposit = Q(
-        reservation__status__in=[*HOLDING, S.REFUNDED],
+        reservation__status__in=[*Reservation.STANDING, S.REFUNDED],
         status__in=REFUNDING,
         provider=F("reservation__provider"),
         external_payment_id=F("reservation__external_payment_id"),

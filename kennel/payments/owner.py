@@ -86,9 +86,7 @@ def _refund_locked(
 ) -> Refund | None:
     if reservation.status == S.REFUNDED:
         return None
-    if reservation.status not in (S.CONFIRMED, S.COMPLETED) or not (
-        reservation.external_payment_id
-    ):
+    if reservation.status not in Reservation.STANDING or not reservation.external_payment_id:
         raise RefundRefused("NOT_REFUNDABLE", NOT_REFUNDABLE_MESSAGE, status=409)
     money = reservation_money(reservation)
     kept = _amount(amount_kept, reservation.currency)
@@ -147,9 +145,7 @@ def reservation_keep_deposit(
         reservation = reservations.lock_for_payment(reservation_id=reservation_id)
         if reservation.status == S.REFUNDED:
             return False
-        if reservation.status not in (S.CONFIRMED, S.COMPLETED) or not (
-            reservation.external_payment_id
-        ):
+        if reservation.status not in Reservation.STANDING or not reservation.external_payment_id:
             raise RefundRefused("NOT_REFUNDABLE", NOT_REFUNDABLE_MESSAGE, status=409)
         if reservation.puppy_id is None:
             raise RefundRefused(

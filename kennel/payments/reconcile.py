@@ -23,7 +23,6 @@ from kennel.reservations.models import Reservation
 log = logging.getLogger(__name__)
 S = Reservation.Status
 UNSETTLED = (S.PENDING, S.PROCESSING, S.EXPIRED, S.CANCELLED, S.RELEASED)
-HELD = (S.CONFIRMED, S.COMPLETED)
 
 
 @dataclass
@@ -116,7 +115,7 @@ def _check_books(result: Reconciliation) -> None:
         rest = amount - refunded - refunding
         if rest < 0:
             result.unaccounted.append(f"{key[0]} {key[1]} refunded {-rest} {currency} too much")
-        elif status in HELD or status == S.REFUNDED:
+        elif status in Reservation.STANDING or status == S.REFUNDED:
             books.held += rest  # the deposit, or the part the breeder kept when refunding
         elif rest and key not in refused:
             result.unaccounted.append(f"{key[0]} {key[1]} {rest} {currency}")

@@ -383,7 +383,7 @@ class Money:
 def status_money(reservation: Reservation) -> Money:
     books = reservation_money(reservation)
     deposit = books.deposit_paid
-    if not deposit and reservation.status in (S.CONFIRMED, S.COMPLETED):
+    if not deposit and reservation.status in Reservation.STANDING:
         # Confirmed without a payment id of its own (e.g. a waiting-list deposit turned into
         # this reservation): the deposit stands all the same.
         deposit = reservation.deposit_amount

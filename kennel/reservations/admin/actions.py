@@ -85,7 +85,7 @@ REFUND = OwnerAction(
     "Cancel and refund",
     "Cancel and refund the deposit",
     "Yes, refund",
-    (S.CONFIRMED, S.COMPLETED),
+    Reservation.STANDING,
     "danger",
 )
 PICKED_UP = OwnerAction(
