@@ -76,9 +76,11 @@ PROVIDER_BUSY_MESSAGE = gettext_noop(
     "The payment service is slow to answer and other buyers are waiting on it, so nothing was "
     "held and nothing was charged. Please try again in a moment."
 )
+# The link goes by email (reservations/limits.py hold_links_enqueue): the hold may have been
+# started on another device, and only the address's owner may learn of it.
 HOLDS_PER_EMAIL_MESSAGE = gettext_noop(
-    "You already have a puppy on hold. Finish paying its deposit, or cancel it from its "
-    "reservation page, before reserving another."
+    "You already have a puppy on hold. We have emailed the link to it to the address you "
+    "gave: pay its deposit or cancel it there, before reserving another."
 )
 HOLDS_PER_CLIENT_MESSAGE = gettext_noop(
     "Too many puppies are on hold from this connection right now (an office or a mobile "

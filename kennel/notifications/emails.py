@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from kennel.core.models import SideEffect
 from kennel.core.money import format_money
 from kennel.core.outbox import DeliveryFailed, DeliveryRefused, subject_id
-from kennel.notifications.waitlist import list_entry, waitlist_context
+from kennel.notifications.waitlist import list_entry, waitlist_context, when
 from kennel.payments.models import Refund
 from kennel.payments.selectors import reservation_money
 from kennel.reservations.effects import OWNER_EMAILS, WAITLIST_EMAILS, Effect
@@ -46,6 +46,7 @@ SUBJECTS = {
     K.BUYER_REFUND: _("Your payment for {puppy} is being refunded"),
     K.BUYER_KEPT: _("Your reservation of {puppy} is cancelled"),
     K.OWNER_REFUND: _("Refund issued: {puppy}, {buyer}"),
+    K.BUYER_HOLD_LINK: _("Your hold on {puppy}: the link to pay or cancel it"),
     K.WAITLIST_JOINED: _("You are number {position} on the waiting list for {litter}"),
     K.WAITLIST_MOVED: _("Your place on the waiting list for {litter} is now number {position}"),
     K.WAITLIST_BORN: _("{litter} is born"),
@@ -65,6 +66,7 @@ LIST_SUBJECTS = {
     K.BUYER_RELEASED: _("Your place on the waiting list for {litter} was released"),
     K.BUYER_REFUND: _("Your deposit for the waiting list for {litter} is being refunded"),
     K.OWNER_REFUND: _("Refund issued: waiting list for {litter}, {buyer}"),
+    K.BUYER_HOLD_LINK: _("Your place on the waiting list for {litter}: the link to pay for it"),
 }
 # Why a refund happened, in the buyer's words (Refund.Reason values).
 REFUND_REASONS = {
@@ -238,6 +240,8 @@ def _context(
             context.update(waitlist_context(entry, site=site))
         if puppy is None:  # where a puppy's emails link the puppy's page
             context["litter_url"] = site + entry.litter.get_absolute_url()
+    if side_effect.kind == K.BUYER_HOLD_LINK:
+        context["hold_ends"] = when(reservation.expires_at)
     if side_effect.kind == K.WAITLIST_PASSED:
         # Why the turn passed, as the picking wrote it (empty for older rows: all are named).
         context["passed_why"] = side_effect.data.get("why", "")

@@ -25,6 +25,8 @@ STILL_TRUE_WHILE: dict[str, tuple[str, ...]] = {
     Effect.BUYER_CONFIRMATION: Reservation.STANDING,
     Effect.OWNER_DEPOSIT: Reservation.STANDING,
     Effect.BUYER_PROCESSING: (Reservation.Status.PROCESSING,),
+    # "Here is your hold": not once it was paid, cancelled or ran out.
+    Effect.BUYER_HOLD_LINK: (Reservation.Status.PENDING, Reservation.Status.PROCESSING),
 }
 
 

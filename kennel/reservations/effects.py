@@ -18,6 +18,9 @@ class Effect(models.TextChoices):
     BUYER_REFUND = "buyer_refund", "Buyer: refund issued"
     BUYER_KEPT = "buyer_kept", "Buyer: cancelled, deposit kept"
     OWNER_REFUND = "owner_refund", "Owner: refund issued"
+    # Another hold refused for this email's active one (HOLD_LIMIT_REACHED): the link to it,
+    # so a family that started it on another device can pay or cancel it.
+    BUYER_HOLD_LINK = "buyer_hold_link", "Buyer: the link to their hold (another refused)"
     GA4_PURCHASE = "ga4_purchase", "GA4: purchase"
     META_PURCHASE = "meta_purchase", "Meta: Purchase"
     CHECKOUT_CLOSE = "checkout_close", "Provider: close the checkout"
@@ -68,6 +71,7 @@ BUYER_EMAILS = (
     Effect.BUYER_RELEASED,
     Effect.BUYER_REFUND,
     Effect.BUYER_KEPT,
+    Effect.BUYER_HOLD_LINK,
     *WAITLIST_EMAILS,
 )
 EMAILS = OWNER_EMAILS + BUYER_EMAILS

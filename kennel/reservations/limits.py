@@ -2,10 +2,12 @@
 they may ask, and whether they keep cancelling.
 
 The active-hold limits per email and per client are counted exactly inside the hold's
-transaction (hold_limits_check, under an advisory lock); the rate of holds per client and
-period is django-ratelimit's (HOLD_RATE), in the shared cache. A client is its address — behind
-TRUSTED_PROXIES the forwarded one, an IPv6 address by its /64 (one home's whole prefix) — kept
-only as a keyed hash, which nothing can turn back into the address.
+transaction (hold_limits_check, under an advisory lock); a hold refused for the email's own
+(HOLD_LIMIT_REACHED) then emails that address the link to each of its holds
+(hold_links_enqueue), which may have been started on another device. The rate of holds per
+client and period is django-ratelimit's (HOLD_RATE), in the shared cache. A client is its
+address — behind TRUSTED_PROXIES the forwarded one, an IPv6 address by its /64 (one home's
+whole prefix) — kept only as a keyed hash, which nothing can turn back into the address.
 """
 
 import hashlib
@@ -14,8 +16,8 @@ import ipaddress
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django_ratelimit.core import get_usage
@@ -29,11 +31,15 @@ from kennel.core.errors import (
     HOLDS_PER_EMAIL_MESSAGE,
     HoldRefused,
 )
+from kennel.core.outbox import outbox_enqueue
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
 from kennel.reservations.tracking import client_ip
 
 S = Reservation.Status
 R = Reservation.Reason
+# The email's own limit (HOLDS_PER_EMAIL), which the family can only have reached itself.
+HOLD_LIMIT_REACHED = "HOLD_LIMIT_REACHED"
 
 
 def client_key(request: HttpRequest) -> str:
@@ -79,12 +85,10 @@ def hold_limits_check(*, email: str, client: str, puppy_id: int, now: datetime) 
         with connection.cursor() as cursor:
             for key in keys:
                 cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [key])
-    active = Reservation.objects.filter(
-        Q(status=S.PENDING, expires_at__gt=now) | Q(status=S.PROCESSING)
-    )
+    active = holds_active(now=now)
     per_email, per_client = settings.HOLDS_PER_EMAIL, settings.HOLDS_PER_CLIENT
     if per_email and active.filter(buyer_email=email).count() >= per_email:
-        raise HoldRefused("HOLD_LIMIT_REACHED", HOLDS_PER_EMAIL_MESSAGE)
+        raise HoldRefused(HOLD_LIMIT_REACHED, HOLDS_PER_EMAIL_MESSAGE)
     if per_client and client and active.filter(client_key=client).count() >= per_client:
         # Its own code and words: the family reading it may hold nothing (a shared address).
         raise HoldRefused("CONNECTION_HOLD_LIMIT_REACHED", HOLDS_PER_CLIENT_MESSAGE)
@@ -97,6 +101,32 @@ def hold_limits_check(*, email: str, client: str, puppy_id: int, now: datetime) 
         raise HoldRefused(
             "CONNECTION_HOLD_COOLDOWN", CONNECTION_HOLD_COOLDOWN_MESSAGE, retry_after=wait
         )
+
+
+def holds_active(*, now: datetime) -> QuerySet[Reservation]:
+    """The holds the limits count: waiting for payment within their time, or with a payment
+    being processed."""
+    return Reservation.objects.filter(
+        Q(status=S.PENDING, expires_at__gt=now) | Q(status=S.PROCESSING)
+    )
+
+
+def hold_links_enqueue(*, email: str, now: datetime) -> int:
+    """After a hold refused with HOLD_LIMIT_REACHED (its transaction rolled back), in a
+    transaction of its own: email `email` the link to each of its active holds, where it can
+    pay or cancel it — the family may have started it on another device, which alone knows
+    the page. The refusal tells nothing of the holds; the email, reaching only the address's
+    owner, is the proof of ownership. Once per hold (the dedup key is the reservation's), so
+    someone typing another family's address cannot flood its inbox. Returns how many emails
+    were written now."""
+    with transaction.atomic():
+        written = 0
+        for hold in holds_active(now=now).filter(buyer_email=email).order_by("created_at"):
+            effects = outbox_enqueue(
+                kinds=[Effect.BUYER_HOLD_LINK], subject=hold, reservation_id=hold.pk
+            )
+            written += len(effects)
+    return written
 
 
 # A buyer who cancels a puppy's hold twice within this window is looping (cancel, hold again,

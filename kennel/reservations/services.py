@@ -21,14 +21,20 @@ from django.utils import timezone
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
-from kennel.core.errors import PuppyNotAvailable, PuppyNotFound, PuppyWentHome, ValidationFailed
+from kennel.core.errors import (
+    HoldRefused,
+    PuppyNotAvailable,
+    PuppyNotFound,
+    PuppyWentHome,
+    ValidationFailed,
+)
 from kennel.core.metrics import HOLDS
 from kennel.core.models import AuditLog, SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
 from kennel.reservations import waitlist
 from kennel.reservations.buyers import Buyer, buyer_columns
 from kennel.reservations.effects import CONFIRMED, Effect
-from kennel.reservations.limits import hold_limits_check
+from kennel.reservations.limits import HOLD_LIMIT_REACHED, hold_limits_check, hold_links_enqueue
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.selectors import OTHER_APPROVAL_NOT_CAPTURED
 from kennel.reservations.tracking import Tracking
@@ -105,7 +111,8 @@ def reservation_hold(
     An expired pending hold on the same puppy is released first, in the same transaction, so
     an abandoned checkout never blocks the next buyer. `tracking` is the buyer's analytics
     context (kept only with their consent); `client` the asking client's key (limits.py), for
-    the hold limits. Raises PuppyNotFound, PuppyNotAvailable, HoldRefused.
+    the hold limits. Raises PuppyNotFound, PuppyNotAvailable, HoldRefused (refused for the
+    email's own holds, it first emails their links: limits.hold_links_enqueue).
     """
     tracking = tracking if tracking and tracking.consent else Tracking()
     if provider not in Reservation.Provider.values:
@@ -117,27 +124,33 @@ def reservation_hold(
     # So a taken puppy is answered PuppyNotAvailable before any hold limit is counted.
     puppy_id = hold_refused_early(puppy_slug=puppy_slug)
     now = timezone.now()
-    with locked_transaction():
-        hold_limits_check(email=buyer.email, client=client, puppy_id=puppy_id, now=now)
-        _expire_overdue_holds(puppy_id=puppy_id, now=now)
-        won = Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
-            status=P.HELD, updated_at=now
-        )
-        if not won:
-            HOLDS.labels("lost").inc()
-            raise PuppyNotAvailable()
-        puppy = Puppy.objects.get(pk=puppy_id)
-        reservation = Reservation.objects.create(
-            puppy=puppy,
-            deposit_amount=puppy.deposit,
-            price_amount=puppy.price,
-            currency=puppy.currency,
-            provider=provider,
-            status=S.PENDING,
-            expires_at=now + timedelta(minutes=settings.HOLD_MINUTES),
-            **buyer_columns(buyer=buyer, tracking=tracking, client=client),
-        )
-        audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
+    try:
+        with locked_transaction():
+            hold_limits_check(email=buyer.email, client=client, puppy_id=puppy_id, now=now)
+            _expire_overdue_holds(puppy_id=puppy_id, now=now)
+            won = Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
+                status=P.HELD, updated_at=now
+            )
+            if not won:
+                HOLDS.labels("lost").inc()
+                raise PuppyNotAvailable()
+            puppy = Puppy.objects.get(pk=puppy_id)
+            reservation = Reservation.objects.create(
+                puppy=puppy,
+                deposit_amount=puppy.deposit,
+                price_amount=puppy.price,
+                currency=puppy.currency,
+                provider=provider,
+                status=S.PENDING,
+                expires_at=now + timedelta(minutes=settings.HOLD_MINUTES),
+                **buyer_columns(buyer=buyer, tracking=tracking, client=client),
+            )
+            audit("reservations.reservation.held", actor="buyer", obj=reservation, puppy=puppy.slug)
+    except HoldRefused as refused:
+        if refused.code == HOLD_LIMIT_REACHED:
+            # The refusal says the link was emailed: written now the refused hold is undone.
+            hold_links_enqueue(email=buyer.email, now=now)
+        raise
     HOLDS.labels("won").inc()
     return reservation
 

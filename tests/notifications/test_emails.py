@@ -6,18 +6,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
+from kennel.core.errors import HoldRefused
 from kennel.core.models import SideEffect
 from kennel.notifications.emails import email_message, header_text, message_id
+from kennel.notifications.waitlist import when
 from kennel.payments.fulfilment import payment_apply
 from kennel.payments.models import Refund
 from kennel.payments.owner import reservation_refund
 from kennel.payments.providers import PaymentSnapshot, PaymentState
-from kennel.reservations import services
+from kennel.reservations import services, waitlist
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
-from tests.factories import PuppyFactory
+from tests.conftest import run_worker_once
+from tests.factories import LitterFactory, PuppyFactory
 from tests.notifications.conftest import OWNER
 from tests.notifications.helpers import confirm, hold
 
@@ -156,6 +160,85 @@ def test_a_payment_being_processed_is_told_by_who_is_on_it(owner, provider, says
         assert says in body
         assert f"{never} is processing" not in body
         assert "stays held for you" in body
+
+
+def _refused_another(reservation: Reservation) -> None:
+    """The same email tries to hold another puppy (from another device, say): refused."""
+    with pytest.raises(HoldRefused) as refused:
+        hold(PuppyFactory(name="Max"), email=reservation.buyer_email)
+    assert refused.value.code == "HOLD_LIMIT_REACHED"
+
+
+def test_a_refused_second_hold_emails_the_link_to_pay_or_cancel_the_first(owner, settings):
+    settings.HOLDS_PER_EMAIL = 1
+    reservation = hold(PuppyFactory(name="Bella", breed="Golden Retriever"))
+
+    _refused_another(reservation)
+    subject, text, html = _parts(K.BUYER_HOLD_LINK)
+
+    assert subject == "Your hold on Bella: the link to pay or cancel it"
+    message = email_message(side_effect=SideEffect.objects.get(kind=K.BUYER_HOLD_LINK))
+    assert message.to == ["jane.doe@example.com"]
+    status_url = f"https://shop.example/reservations/{reservation.token}/"
+    ends = when(reservation.expires_at)
+    for body in (text, html):
+        assert "Bella is already on hold for you" in body
+        assert "you can pay the deposit for Bella, or cancel the hold" in body
+        assert f"Unpaid, the hold ends by itself on {ends}." in body
+        assert status_url in body
+        assert reservation.reference in body
+        assert "If it was not you, you can ignore this email" in body
+        assert "Max" not in body  # the refused attempt is not the email's subject
+
+
+def test_the_link_to_a_hold_is_in_the_language_it_was_made_in(owner, settings):
+    settings.HOLDS_PER_EMAIL = 1
+    buyer = services.Buyer(
+        name="Camille", email="camille@example.fr", phone="+33 6 12 34 56 78", language="fr"
+    )
+    reservation = hold(PuppyFactory(name="Bella"), buyer=buyer)
+
+    _refused_another(reservation)
+    subject, text, html = _parts(K.BUYER_HOLD_LINK)
+
+    assert subject == "Votre réservation de Bella : le lien pour la payer ou l\u2019annuler"
+    assert "Bella est déjà en cours de réservation pour vous" in text
+    assert '<html lang="fr">' in html
+
+
+def test_a_list_deposit_waiting_for_payment_is_linked_as_the_familys_page(owner, settings):
+    settings.HOLDS_PER_EMAIL = 1
+    litter = LitterFactory(
+        name="Spring litter", waitlist_open=True, waitlist_deposit=Decimal("300.00")
+    )
+    buyer = services.Buyer(name="Jane Doe", email="jane.doe@example.com", phone="+33 612345678")
+    entry = waitlist.waitlist_join(
+        litter_slug=litter.slug, buyer=buyer, provider="stripe", preferences=waitlist.Preferences()
+    )
+
+    _refused_another(entry.reservation)
+    subject, text, html = _parts(K.BUYER_HOLD_LINK)
+
+    assert subject == "Your place on the waiting list for Spring litter: the link to pay for it"
+    for body in (text, html):
+        assert "the waiting list for Spring litter is still waiting for its deposit" in body
+        assert f"https://shop.example/waitlist/{entry.token}/" in body
+
+
+@pytest.mark.django_db(transaction=True)  # the worker runs as it does: its own transactions
+def test_the_link_to_a_hold_paid_meanwhile_is_not_sent(owner, settings):
+    settings.HOLDS_PER_EMAIL = 1
+    reservation = hold(PuppyFactory(name="Bella"))
+    _refused_another(reservation)
+
+    confirm(reservation)
+    run_worker_once()
+
+    assert [m.subject for m in mail.outbox if m.to == ["jane.doe@example.com"]] == [
+        "Your deposit for Bella is confirmed"
+    ]
+    link = SideEffect.objects.get(kind=K.BUYER_HOLD_LINK)
+    assert (link.status, link.last_error) == ("sent", "not sent: the reservation is confirmed now")
 
 
 def _late_payment_refunded() -> None:

@@ -2,16 +2,20 @@
 available puppy, a cancel-and-re-reserve loop, and another website making its visitors'
 browsers reserve."""
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
+from django.core import mail
 from django.core.cache import caches
 from django.test import Client
 
 from kennel.catalogue.models import Puppy
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservation_release
+from tests.conftest import run_worker_once
 from tests.factories import PuppyFactory
 from tests.payments import stripe_helpers
 from tests.payments.flow import settled
@@ -48,6 +52,27 @@ def held() -> int:
     return Puppy.objects.filter(status="held").count()
 
 
+EMAILED = "We have emailed the link to it to the address you gave"
+
+
+def sent_to(address: str) -> list[Any]:
+    """What the worker has sent to `address` once it ran."""
+    run_worker_once()
+    return [message for message in mail.outbox if message.to == [address]]
+
+
+def status_link(message: Any) -> str:
+    [url] = set(re.findall(r"https?://[^\s\"<]+/reservations/[\w-]+/", message.body))
+    return str(url)
+
+
+def assert_pay_or_cancel(page: str) -> None:
+    """Bella's hold's own page: its deposit can be paid, or the hold cancelled."""
+    assert "Bella" in page
+    assert "Continue to payment" in page
+    assert "Cancel reservation" in page
+
+
 @pytest.mark.race
 def test_one_client_trying_to_hold_every_puppy_gets_three(limits, sandbox, live_server, threads):
     limits.HOLD_RATE = "100/m"  # this test is about the active holds, not the rate
@@ -78,6 +103,53 @@ def test_one_email_holds_one_puppy_at_a_time(limits, sandbox, live_server):
     stripe_helpers.choose(paying.json()["checkout_url"], "pay")
     assert settled(sandbox, paying.json()["id"]).status == "confirmed"
     assert reserve(live_server.url, second.slug, n=1).status_code == 201
+
+
+def test_a_hold_started_on_another_device_is_emailed_to_its_address_once(
+    limits, sandbox, live_server
+):
+    """Tried: a hold made on a phone refused the same email on a laptop ("finish paying it
+    ... from its reservation page"), and nothing led the laptop to that page."""
+    bella, max_, rex = (PuppyFactory(name=name) for name in ("Bella", "Max", "Rex"))
+    phone = reserve(live_server.url, bella.slug, n=1)
+    hold = Reservation.objects.get(pk=phone.json()["id"])
+
+    laptop = reserve(live_server.url, max_.slug, n=1)
+    again = reserve(live_server.url, rex.slug, n=1)
+
+    for refused in (laptop, again):
+        assert refused.status_code == 429
+        assert refused.json()["error"]["code"] == "HOLD_LIMIT_REACHED"
+        assert EMAILED in refused.json()["error"]["message"]
+        # The email is the proof of ownership: the answer names nothing of the hold.
+        for secret in (hold.token, str(hold.pk), bella.slug, "Bella"):
+            assert secret not in refused.text
+    [email] = sent_to("hoarder1@example.com")  # one email for two refusals
+    assert "Bella is already on hold for you" in email.body
+    assert_pay_or_cancel(httpx.get(status_link(email), timeout=30).text)
+    assert held() == 1
+
+
+def test_the_reserve_form_on_another_device_emails_the_link_to_the_hold(limits, sandbox):
+    bella, max_ = PuppyFactory(name="Bella"), PuppyFactory(name="Max")
+    phone, laptop = Client(), Client()
+    assert phone.post(f"/puppies/{bella.slug}/reserve/", _family(1)).status_code == 303
+    hold = Reservation.objects.get(puppy=bella)
+
+    pages = [laptop.post(f"/puppies/{max_.slug}/reserve/", _family(1)) for _ in range(2)]
+
+    for page in pages:
+        assert page.status_code == 429
+        html = page.content.decode()
+        assert 'data-error-code="HOLD_LIMIT_REACHED"' in html
+        assert EMAILED in html
+        assert hold.token not in html
+    [email] = sent_to("family1@example.com")
+    assert_pay_or_cancel(laptop.get(urlsplit(status_link(email)).path).content.decode())
+    # The phone, which started the hold, is still led to it from the refusal.
+    own = phone.post(f"/puppies/{max_.slug}/reserve/", _family(1)).content.decode()
+    assert f'href="/reservations/{hold.token}/"' in own
+    assert len(sent_to("family1@example.com")) == 1
 
 
 def test_holds_past_the_rate_are_refused_with_retry_after(limits, sandbox, live_server):
@@ -253,6 +325,8 @@ def test_the_fourth_family_on_one_connection_is_not_told_it_has_a_puppy_on_hold(
     assert "too many puppies are on hold from this connection right now" in html.lower()
     assert "You already have a puppy on hold" not in html
     assert Puppy.objects.get(pk=puppies[3].pk).status == "available"
+    run_worker_once()
+    assert not mail.outbox  # nobody's hold is emailed for the connection's limit
 
 
 def test_the_cancelled_page_says_when_a_buyer_who_keeps_cancelling_may_try_again(
