@@ -219,7 +219,12 @@ class WaitlistCreatedOut(Schema):
 
 class WaitlistOut(Schema):
     status: Literal["pending", "waiting", "choosing", "picked", "passed", "withdrawn", "unpaid"]
-    position: int | None = Field(description="1, 2, 3… in the order deposits were confirmed")
+    position: int | None = Field(
+        description=(
+            "1, 2, 3… in the order deposits were confirmed; null before that and once the "
+            "family is no longer in line"
+        )
+    )
     ahead: int = Field(description="Families still on the list before this one")
     turn_ends_at: datetime | None = Field(description="While choosing: when the turn passes")
     choices: list[str] = Field(description="While choosing: the slugs of the puppies offered")

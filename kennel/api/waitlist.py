@@ -42,10 +42,11 @@ def _token(token: str) -> str:
     summary="A family's place on a waiting list",
     operation_id="get_waitlist_entry",
     description=(
-        "`position` is null until the deposit is confirmed; `turn_ends_at` and `choices` are "
-        "set while the family is choosing (`status` `choosing`); `reservation` is the token "
-        "of the puppy's reservation once they picked (GET /api/reservations/<token>/). 404 "
-        "`WAITLIST_NOT_FOUND`."
+        "`position` is null until the deposit is confirmed, and again once the family is no "
+        "longer in line (withdrawn, passed, picked, or its deposit refunded); `turn_ends_at` "
+        "and `choices` are set while the family is choosing (`status` `choosing`); "
+        "`reservation` is the token of the puppy's reservation once they picked "
+        "(GET /api/reservations/<token>/). 404 `WAITLIST_NOT_FOUND`."
     ),
 )
 def get_waitlist_entry(request: HttpRequest, token: str) -> dict[str, object]:
@@ -54,7 +55,8 @@ def get_waitlist_entry(request: HttpRequest, token: str) -> dict[str, object]:
     reservation = entry.reservation
     return {
         "status": entry.status,
-        "position": entry.position,
+        # Only a family still in line has a place, as its page says (WaitlistEntry.in_line).
+        "position": entry.position if entry.in_line else None,
         "ahead": standing.ahead,
         "turn_ends_at": standing.turn.ends_at if standing.turn is not None else None,
         "choices": [puppy.slug for puppy in standing.choices],

@@ -268,6 +268,14 @@ class WaitlistEntry(BaseModel):
     def get_absolute_url(self) -> str:
         return reverse("reservations:waitlist", kwargs={"token": self.token})
 
+    @property
+    def in_line(self) -> bool:
+        """Whether the family still has a place on the list (its position means something):
+        waiting or choosing, its deposit not refunded; not once it left, picked or passed."""
+        return (
+            self.status in self.ON_LIST and self.reservation.status != Reservation.Status.REFUNDED
+        )
+
 
 class PickTurn(BaseModel):
     """A family's turn to choose a puppy from a litter. At most one is open per litter (the

@@ -129,7 +129,7 @@ def _page(
         if ended == "failed"
         else "",
         # Only a family still in line has a place: not one that left, picked, or was refunded.
-        "on_list": status in WaitlistEntry.ON_LIST and reservation.status != S.REFUNDED,
+        "on_list": entry.in_line,
         "ahead": standing.ahead,
         "turn": standing.turn,
         "choices": [

@@ -335,7 +335,8 @@ def test_a_pass_opens_the_next_familys_turn(sandbox, live_server):
     assert choosing.json()["error"]["code"] == "NOT_WITHDRAWABLE"
     assert (passed.status_code, passed.json()) == (200, {"status": "passed"})
     assert again.json()["error"]["code"] == "NOT_YOUR_TURN"
-    assert standing(base, first)["status"] == "passed"
+    left = standing(base, first)
+    assert (left["status"], left["position"]) == ("passed", None)  # out of line: no place
     turn = standing(base, second)
     assert (turn["status"], turn["choices"]) == ("choosing", ["amber"])
 
@@ -391,7 +392,9 @@ def test_withdrawing_under_non_refundable_terms_leaves_the_list_and_keeps_the_de
     reservation = Reservation.objects.get()
     assert sandbox_refunds(sandbox, reservation) == []
     assert reservation.status == "confirmed"  # the breeder's, per the terms
-    assert standing(base, token)["status"] == "withdrawn"
+    left = standing(base, token)
+    # Tried: it still read "position": 1, a place the family had left (its page shows none).
+    assert (left["status"], left["position"], left["ahead"]) == ("withdrawn", None, 0)
 
 
 @pytest.mark.django_db
