@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue import content
 from kennel.catalogue.forms import PhotoField, PuppyPhotoForm, PuppyPhotoFormSet
-from kennel.catalogue.images import photo_delete, with_photos_delete
+from kennel.catalogue.images import photo_delete, uploads_prepare, with_photos_delete
 from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPhoto
 from kennel.core.admin import (
     Confirmation,
@@ -362,8 +362,26 @@ class PuppyPhotoInline(admin.TabularInline):
         return "1 (cover)" if number == 1 else str(number)
 
 
+class PhotosAdmin(admin.ModelAdmin):
+    """A page whose form uploads photos: they are decoded and resized (images.py,
+    `uploads_prepare`) before the admin opens the save's transaction, which then only writes.
+    Inside it, a 49-megapixel photo held the transaction's locks for seconds — on SQLite the
+    database's write lock, so a buyer's hold waited behind the breeder's upload."""
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if request.method == "POST":
+            uploads_prepare(request.FILES)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
 @admin.register(Puppy)
-class PuppyAdmin(admin.ModelAdmin):
+class PuppyAdmin(PhotosAdmin):
     list_display = (
         "name",
         "breed",
@@ -574,7 +592,7 @@ class DogPhotoInline(admin.TabularInline):
 
 
 @admin.register(Dog)
-class DogAdmin(admin.ModelAdmin):
+class DogAdmin(PhotosAdmin):
     list_display = ("name", "sex", "breed", "born_on", "position", "is_published")
     list_filter = ("sex", "breed", "is_published")
     search_fields = ("name", "slug")

@@ -6,7 +6,6 @@ breeder (or whoever has their password) types comes out as text, and links to `j
 or `data:` are refused by the renderer's own link check. Nothing typed is ever trusted as HTML.
 """
 
-import secrets
 from dataclasses import dataclass
 from typing import IO
 
@@ -66,38 +65,4 @@ def parent_photo_process(*, photo: DogPhoto, upload: IO[bytes], key: str = "") -
     """Publish `upload` as a parent's photo: the puppy photos' pipeline (images.py: metadata
     stripped, upright, web sizes in WebP and JPEG), stored under parents/<key>/. A fixed `key`
     (the demo's) overwrites the files already there."""
-    image = images._open(upload)
-    try:
-        encoded = images._encode_variants(image)
-    finally:
-        image.close()
-    storage = photo.image.storage
-    stored = DogPhoto.objects.filter(pk=photo.pk).first() if photo.pk else None
-    previous = _files(stored) if stored else []
-    photo.image = ""  # the upload itself is never written out
-    if photo.pk is None:
-        photo.save()
-    key = key or f"{photo.pk}/{secrets.token_hex(4)}"
-    variants = []
-    for box, variant in zip(images.WIDTHS, encoded, strict=False):
-        base = f"parents/{key}/{box}"
-        variants.append(
-            {
-                "width": variant.width,
-                "height": variant.height,
-                "webp": images._store(storage, f"{base}.webp", variant.webp),
-                "jpeg": images._store(storage, f"{base}.jpg", variant.jpeg),
-            }
-        )
-    photo.variants = variants
-    photo.image = variants[-1]["jpeg"]
-    photo.save()
-    images._delete_on_commit(storage, set(previous) - set(_files(photo)))
-    return photo
-
-
-def _files(photo: DogPhoto) -> list[str]:
-    names = [v[kind] for v in photo.variants for kind in ("webp", "jpeg")]
-    if photo.image.name and photo.image.name not in names:
-        names.append(photo.image.name)
-    return names
+    return images.photo_process(photo=photo, upload=upload, key=key)

@@ -7,6 +7,12 @@ the pixels alone (no EXIF, XMP, ICC or comment survives), turned upright first
 (ImageOps.exif_transpose) and never upscaled. The camera-size upload itself is not kept:
 `PuppyPhoto.image` points at the largest JPEG, so every older reader of `image.url` (the
 API, the reservation page) gets a clean web-sized file too.
+
+Decoding and resizing a camera-size photo takes seconds. A back-office save runs in one
+transaction, which holds its locks meanwhile (on SQLite, with `transaction_mode: IMMEDIATE`,
+the whole database's write lock: every buyer's hold waited behind it), so `uploads_prepare`
+does that work first, before the transaction; `photo_process` then only writes the files and
+the row.
 """
 
 import io
@@ -15,12 +21,14 @@ import secrets
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
+from django.utils.datastructures import MultiValueDict
 from django.utils.translation import gettext_noop
 from PIL import Image, ImageCms
 
@@ -34,6 +42,8 @@ FORMATS = ("JPEG", "PNG", "WEBP")  # JPEG includes the multi-picture (MPO) files
 JPEG_QUALITY = 80
 WEBP_QUALITY = 78
 BACKGROUND = (255, 255, 255)  # what a transparent PNG is flattened onto
+
+PhotoT = TypeVar("PhotoT", bound=WebPhoto)
 
 # User-facing messages (the admin shows them under the file field, in the reader's language:
 # PhotoField translates them; tests check them).
@@ -72,37 +82,90 @@ class _Encoded:
     jpeg: bytes
 
 
-def photo_check(file: IO[bytes], *, size: int | None = None) -> None:
-    """Refuse `file` (PhotoRejected) unless it is a whole JPEG, PNG or WebP image within
-    settings.PHOTO_MAX_BYTES and settings.PHOTO_MAX_PIXELS. Decodes it fully, so that
-    `photo_process` cannot fail on it later."""
+class PreparedUpload(UploadedFile):
+    """An upload whose web sizes are already encoded, or whose refusal is already known
+    (`uploads_prepare`): checking it again costs nothing, and storing it only writes."""
+
+    def __init__(
+        self,
+        upload: UploadedFile,
+        *,
+        encoded: list[_Encoded] | None = None,
+        refusal: PhotoRejected | None = None,
+    ) -> None:
+        super().__init__(
+            upload.file,
+            upload.name,
+            upload.content_type,
+            upload.size,
+            upload.charset,
+            upload.content_type_extra,
+        )
+        self.encoded = encoded
+        self.refusal = refusal
+
+
+def uploads_prepare(files: "MultiValueDict[str, UploadedFile]") -> None:
+    """Check and encode every upload of `files` (a request's FILES) now, in place: a form
+    that reads them later finds each one's web sizes, or its refusal, ready. Call it before
+    the transaction that saves them (module docstring)."""
+    for name, uploads in list(files.lists()):
+        prepared: list[UploadedFile] = [_prepared(upload) for upload in uploads]
+        files.setlist(name, prepared)
+
+
+def _prepared(upload: UploadedFile) -> PreparedUpload:
+    if isinstance(upload, PreparedUpload):
+        return upload
+    try:
+        _check_size(upload.size)
+        return PreparedUpload(upload, encoded=_encoded(upload))
+    except PhotoRejected as refusal:
+        return PreparedUpload(upload, refusal=refusal)
+
+
+def _check_size(size: int | None) -> None:
+    """Refuse (PhotoRejected) a file over settings.PHOTO_MAX_BYTES, before reading it."""
     limit = settings.PHOTO_MAX_BYTES
     if size is not None and size > limit:
         raise PhotoRejected(
             "PHOTO_TOO_MANY_BYTES",
             Message(TOO_MANY_BYTES_MESSAGE, size=_mb(size), limit=_mb(limit)),
         )
+
+
+def photo_check(file: IO[bytes], *, size: int | None = None) -> None:
+    """Refuse `file` (PhotoRejected) unless it is a whole JPEG, PNG or WebP image within
+    settings.PHOTO_MAX_BYTES and settings.PHOTO_MAX_PIXELS. Decodes it fully, so that
+    `photo_process` cannot fail on it later (a prepared upload was decoded already)."""
+    if isinstance(file, PreparedUpload):
+        if file.refusal is not None:
+            raise file.refusal
+        return
+    _check_size(size)
     image = _open(file)
     image.close()
 
 
-def photo_process(*, photo: PuppyPhoto, upload: IO[bytes], key: str = "") -> PuppyPhoto:
-    """Publish `upload` as `photo`'s web variants and save the photo (inserting it if new).
+def photo_process(*, photo: PhotoT, upload: IO[bytes], key: str = "") -> PhotoT:
+    """Publish `upload` as `photo`'s web variants and save the photo (inserting it if new);
+    a puppy's photo or a parent's, each under its own folder (the model's `upload_to`).
 
-    Files go to puppies/<key>/<width>.webp|.jpg under the photo storage; `key` defaults to
+    Files go to <folder>/<key>/<width>.webp|.jpg under the photo storage; `key` defaults to
     "<photo id>/<random token>", so a replaced photo gets new addresses (no stale caches).
     A fixed `key` (the demo loader's) overwrites the files already there. The files of the
     photo's previous version are deleted once the transaction commits. Raises PhotoRejected
-    for a file `photo_check` would refuse.
+    for a file `photo_check` would refuse. An upload `uploads_prepare` encoded is only
+    written here.
     """
-    image = _open(upload)
-    try:
-        encoded = _encode_variants(image)
-    finally:
-        image.close()
+    prepared = upload.encoded if isinstance(upload, PreparedUpload) else None
+    encoded = prepared or _encoded(upload)
 
+    model = type(photo)
+    field = cast(models.FileField, model._meta.get_field("image"))
+    folder = str(field.upload_to).strip("/")  # puppies, parents
     storage = photo.image.storage
-    stored = PuppyPhoto.objects.filter(pk=photo.pk).first() if photo.pk else None
+    stored = model._default_manager.filter(pk=photo.pk).first() if photo.pk else None
     previous = photo_files(stored) if stored else []
     # The upload must never reach the storage as it came: drop it from the field (a model
     # save would write it out) and, for a new photo, save the row to learn its id.
@@ -112,7 +175,7 @@ def photo_process(*, photo: PuppyPhoto, upload: IO[bytes], key: str = "") -> Pup
     key = key or f"{photo.pk}/{secrets.token_hex(4)}"
     variants = []
     for width_box, variant in zip(WIDTHS, encoded, strict=False):
-        base = f"puppies/{key}/{width_box}"
+        base = f"{folder}/{key}/{width_box}"
         variants.append(
             {
                 "width": variant.width,
@@ -126,6 +189,15 @@ def photo_process(*, photo: PuppyPhoto, upload: IO[bytes], key: str = "") -> Pup
     photo.save()
     _delete_on_commit(storage, set(previous) - set(photo_files(photo)))
     return photo
+
+
+def _encoded(upload: IO[bytes]) -> list[_Encoded]:
+    """The decoding and resizing: the slow part of publishing a photo."""
+    image = _open(upload)
+    try:
+        return _encode_variants(image)
+    finally:
+        image.close()
 
 
 def with_photos_delete(owners: "models.QuerySet[Any]") -> None:

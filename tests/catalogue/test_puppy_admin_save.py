@@ -5,14 +5,18 @@ nobody — and a price of 0, a JPY deposit of 0.4 or a litter's usual price of -
 accepted by the form, then refused by the database (500), or offered families a 0.00 list."""
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from io import BytesIO
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models.signals import pre_save
 from django.urls import reverse
+from PIL import Image
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.reservations.buyers import Buyer
@@ -84,6 +88,76 @@ def test_a_hold_released_while_the_breeder_saves_the_puppy_leaves_it_available(
     assert saved.status_code == 302
     puppy.refresh_from_db()
     assert (puppy.status, puppy.description) == ("available", "Playful.")
+
+
+def large_png(side: int = 5000) -> bytes:
+    """A 25-megapixel PNG (a few hundred kB on disk: one colour): seconds of decoding and
+    resizing, like a camera's full-size export."""
+    buffer = BytesIO()
+    Image.new("RGB", (side, side), (200, 160, 90)).save(buffer, "PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def when_the_puppy_row_is_written(written: threading.Event) -> Callable[..., Any]:
+    """A connection's execute wrapper: `written` is set once that connection has updated the
+    puppy's row, which its transaction then holds until it ends."""
+    table = f'UPDATE "{Puppy._meta.db_table}"'
+
+    def observe(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        result = execute(sql, *args)
+        if sql.startswith(table):
+            written.set()
+        return result
+
+    return observe
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_made_while_the_breeder_uploads_a_large_photo_does_not_wait_for_its_resizing(
+    admin_client, settings, tmp_path
+):
+    """Tried on SQLite: a buyer's hold waited 3 s behind four 49-megapixel photos saved in the
+    back office, whose transaction held the write lock while each was decoded and resized."""
+    settings.MEDIA_ROOT = tmp_path
+    puppy = PuppyFactory(description="Calm.")
+    photo = SimpleUploadedFile("IMG_0001.png", large_png(), content_type="image/png")
+    written = threading.Event()
+    saved: dict[str, Any] = {}
+
+    def breeder_saves() -> None:
+        try:
+            with connection.execute_wrapper(when_the_puppy_row_is_written(written)):
+                started = time.monotonic()
+                saved["answer"] = change_puppy(
+                    admin_client,
+                    puppy,
+                    [{"alt": "Bella", "file": photo}],
+                    description="Calm, loves children.",
+                )
+                saved["seconds"] = time.monotonic() - started
+        finally:
+            written.set()
+            connection.close()
+
+    breeder = threading.Thread(target=breeder_saves)
+    breeder.start()
+    assert written.wait(timeout=120)
+    started = time.monotonic()
+    try:  # on PostgreSQL a hold that waits LOCK_TIMEOUT_SECONDS gives up: 503, "busy"
+        hold = reservation_hold(puppy_slug=puppy.slug, buyer=BUYER, provider="stripe")
+    finally:
+        waited = time.monotonic() - started
+        breeder.join(timeout=120)
+
+    assert saved["answer"].status_code == 302, saved["answer"].content.decode()[:2000]
+    assert hold.status == "pending"
+    puppy.refresh_from_db()
+    assert (puppy.status, puppy.description) == ("held", "Calm, loves children.")
+    assert puppy.photos.get().variants[-1]["width"] == 1600
+    # The save took its seconds (the photo's decoding and resizing); the hold did not wait
+    # for them, only for the rows and files written once they were done.
+    assert waited < saved["seconds"] / 4, (waited, saved["seconds"])
 
 
 @pytest.mark.django_db
