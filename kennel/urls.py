@@ -1,12 +1,10 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.sitemaps.views import sitemap
 from django.urls import include, path, re_path
-from django.views.static import serve
 
 from kennel.api.routers import api
 from kennel.catalogue.sitemaps import SITEMAPS
-from kennel.catalogue.views import robots_txt
+from kennel.catalogue.views import media_file, robots_txt
 
 urlpatterns = [
     path("", include("kennel.catalogue.urls")),
@@ -20,7 +18,7 @@ urlpatterns = [
     path("sitemap.xml", sitemap, {"sitemaps": SITEMAPS}, name="sitemap"),
     path("admin/", admin.site.urls),
     # Puppy photos are the breeder's own uploads; served by Django (a CDN can front it).
-    re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    re_path(r"^media/(?P<path>.*)$", media_file),
 ]
 
 handler500 = "kennel.core.middleware.server_error"

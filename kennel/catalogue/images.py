@@ -13,6 +13,10 @@ transaction, which holds its locks meanwhile (on SQLite, with `transaction_mode:
 the whole database's write lock: every buyer's hold waited behind it), so `uploads_prepare`
 does that work first, before the transaction; `photo_process` then only writes the files and
 the row.
+
+Each upload's files get a folder of their own (a random token), and a file never changes
+under its name: the media view lets browsers and CDNs keep them for a year (catalogue/
+views.py, `media_file`).
 """
 
 import io
@@ -152,11 +156,11 @@ def photo_process(*, photo: PhotoT, upload: IO[bytes], key: str = "") -> PhotoT:
     a puppy's photo or a parent's, each under its own folder (the model's `upload_to`).
 
     Files go to <folder>/<key>/<width>.webp|.jpg under the photo storage; `key` defaults to
-    "<photo id>/<random token>", so a replaced photo gets new addresses (no stale caches).
-    A fixed `key` (the demo loader's) overwrites the files already there. The files of the
-    photo's previous version are deleted once the transaction commits. Raises PhotoRejected
-    for a file `photo_check` would refuse. An upload `uploads_prepare` encoded is only
-    written here.
+    "<photo id>/<random token>", so a replaced photo gets new addresses and a file never
+    changes under its name (a name already taken gets another). A fixed `key` (the demo
+    loader's) overwrites the files already there. The files of the photo's previous version
+    are deleted once the transaction commits. Raises PhotoRejected for a file `photo_check`
+    would refuse. An upload `uploads_prepare` encoded is only written here.
     """
     prepared = upload.encoded if isinstance(upload, PreparedUpload) else None
     encoded = prepared or _encoded(upload)
@@ -172,6 +176,7 @@ def photo_process(*, photo: PhotoT, upload: IO[bytes], key: str = "") -> PhotoT:
     photo.image = ""
     if photo.pk is None:
         photo.save()
+    replace = bool(key)
     key = key or f"{photo.pk}/{secrets.token_hex(4)}"
     variants = []
     for width_box, variant in zip(WIDTHS, encoded, strict=False):
@@ -180,8 +185,8 @@ def photo_process(*, photo: PhotoT, upload: IO[bytes], key: str = "") -> PhotoT:
             {
                 "width": variant.width,
                 "height": variant.height,
-                "webp": _store(storage, f"{base}.webp", variant.webp),
-                "jpeg": _store(storage, f"{base}.jpg", variant.jpeg),
+                "webp": _store(storage, f"{base}.webp", variant.webp, replace=replace),
+                "jpeg": _store(storage, f"{base}.jpg", variant.jpeg, replace=replace),
             }
         )
     photo.variants = variants
@@ -357,8 +362,10 @@ def _encode(image: Image.Image) -> _Encoded:
     return _Encoded(image.width, image.height, webp.getvalue(), jpeg.getvalue())
 
 
-def _store(storage: Storage, name: str, content: bytes) -> str:
-    if storage.exists(name):
+def _store(storage: Storage, name: str, content: bytes, *, replace: bool) -> str:
+    # Without `replace`, a name already taken gets another (the storage adds a suffix):
+    # what a browser cached under a name stays what that name serves.
+    if replace and storage.exists(name):
         storage.delete(name)
     return storage.save(name, ContentFile(content))
 

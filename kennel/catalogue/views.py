@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -15,6 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from django.views.static import serve
 
 from kennel.catalogue import selectors
 from kennel.catalogue.cache import fragment_key, fragment_make
@@ -314,6 +316,18 @@ def _taken_context(request: HttpRequest, puppy: Puppy) -> dict[str, Any] | HttpR
 
 def not_found(request: HttpRequest, error: ApplicationError) -> HttpResponse:
     return render(request, "404.html", {"error": error}, status=error.status)
+
+
+# A photo's files never change under their name (images.py: each upload gets a folder of its
+# own, a replaced photo new names): a browser or a CDN may keep them a year without asking.
+MEDIA_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
+
+def media_file(request: HttpRequest, path: str) -> HttpResponseBase:
+    """A stored photo file under MEDIA_ROOT (Django's static `serve`), cached for a year."""
+    response = serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    response["Cache-Control"] = MEDIA_CACHE_CONTROL  # the 304 of a revalidation too
+    return response
 
 
 # The shop's own pages are public; the rest is for buyers' sessions, the breeder and machines.
