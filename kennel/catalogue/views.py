@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -324,8 +325,15 @@ MEDIA_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 
 def media_file(request: HttpRequest, path: str) -> HttpResponseBase:
-    """A stored photo file under MEDIA_ROOT (Django's static `serve`), cached for a year."""
-    response = serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    """A stored photo file under MEDIA_ROOT (Django's static `serve`), cached for a year.
+
+    A path that would leave MEDIA_ROOT (`../settings.py`, `%2e%2e/…`) is a scanner's probe:
+    a plain 404 like any missing file, not a SuspiciousFileOperation logged with its
+    traceback at every try."""
+    try:
+        response = serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    except SuspiciousFileOperation:
+        raise Http404("No such file.") from None
     response["Cache-Control"] = MEDIA_CACHE_CONTROL  # the 304 of a revalidation too
     return response
 

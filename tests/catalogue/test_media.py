@@ -1,6 +1,8 @@
-"""Photo files at /media/ as a browser and a CDN meet them. Tried: every answer came without
-Cache-Control, so each photo was asked for again on every page."""
+"""Photo files at /media/ as a browser, a CDN and a scanner meet them. Tried: every answer
+came without Cache-Control, so each photo was asked for again on every page; each probe like
+`GET /media/../settings.py` wrote a SuspiciousFileOperation traceback to the log."""
 
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -51,3 +53,26 @@ def test_a_missing_photo_is_a_404_nobody_caches_for_a_year(client, media_root):
 
     assert missing.status_code == 404
     assert missing.get("Cache-Control") != A_YEAR
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "/media/../settings.py",
+        "/media/%2e%2e/x",
+        "/media/puppies/../../../etc/passwd",
+        "/media/..%2f..%2fkennel.sqlite3",
+        "/media/..",
+        "/media/%00",
+    ],
+)
+def test_a_path_climbing_out_of_the_media_folder_is_a_quiet_404(client, media_root, caplog, probe):
+    (media_root.parent / "settings.py").write_text("SECRET_KEY = 'not for you'\n")
+    caplog.set_level(logging.DEBUG)
+
+    answer = client.get(probe)
+
+    assert answer.status_code == 404
+    assert b"not for you" not in answer.content
+    assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
+    assert not [r for r in caplog.records if r.name.startswith("django.security")]
