@@ -11,6 +11,7 @@ from html import unescape
 
 import pytest
 from django.contrib.staticfiles import finders
+from django.test import Client
 from PIL import Image
 
 from kennel.catalogue.images import photo_process
@@ -138,6 +139,33 @@ def test_every_public_page_names_its_canonical_address_without_the_query(client)
     faq = _meta(client.get("/faq/").content.decode())
     assert faq["og:title"] == "FAQ"
     assert faq["og:url"] == f"{SITE}/faq/"
+
+
+@pytest.mark.parametrize(
+    "missing",
+    ["/puppies/no-such-puppy/", "/?page=99", "/about/", "/litters/no-such-litter/"],
+)
+def test_a_page_that_is_not_there_names_no_canonical_address(client, missing):
+    """Tried: the 404 of /puppies/no-such-puppy/ told search engines that very address was
+    the page's canonical one (and og:url named it for the apps a link is shared in)."""
+    PuppyFactory(slug="honey")
+
+    answer = client.get(missing)
+
+    assert answer.status_code == 404
+    html = answer.content.decode()
+    assert _canonicals(html) == []
+    assert "og:url" not in _meta(html)
+    assert _meta(html)["og:site_name"]  # still the shop's, for a link shared anyway
+
+
+def test_a_form_refused_for_its_csrf_token_names_no_canonical_address():
+    LitterFactory(slug="spring")
+
+    answer = Client(enforce_csrf_checks=True).post("/litters/spring/waitlist/", {"name": "Ann"})
+
+    assert answer.status_code == 403
+    assert _canonicals(answer.content.decode()) == []
 
 
 def test_a_litter_shared_in_an_app_is_named_by_its_title(client):
