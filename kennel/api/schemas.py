@@ -4,8 +4,9 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
 
+from kennel.core.money import quantize
 from kennel.reservations.buyers import (
     EMAIL_LOCAL_MAX,
     EMAIL_MAX,
@@ -45,6 +46,13 @@ def created_links_to(operation_id: str, *, name: str, description: str) -> dict[
     return {"responses": {201: {"links": {name: link}}}}
 
 
+def in_currency_places(amount: Decimal, currency: str) -> Decimal:
+    """An amount as the API writes it: a decimal string with its currency's own places
+    (kennel/core/money.py), as the pages show it — "350000" JPY, "1500.00" EUR — not the
+    database column's two."""
+    return quantize(amount, currency)
+
+
 class PuppyOut(Schema):
     slug: str
     name: str
@@ -59,6 +67,10 @@ class PuppyOut(Schema):
     url: str
     litter: str | None
     photos: list[str]
+
+    @field_serializer("price", "deposit")
+    def _amount(self, amount: Decimal) -> Decimal:
+        return in_currency_places(amount, self.currency)
 
 
 # The API states every rule the server enforces (schemathesis checks both ways: what the schema
@@ -152,6 +164,10 @@ class ReservationOut(Schema):
     status_url: str
     checkout_url: str | None
 
+    @field_serializer("deposit_amount")
+    def _amount(self, amount: Decimal) -> Decimal:
+        return in_currency_places(amount, self.currency)
+
 
 class ReservationCreatedOut(ReservationOut):
     checkout_url: str
@@ -179,6 +195,10 @@ class LitterOut(Schema):
         "before go_home_on"
     )
     picking: Literal["not_open", "open", "closed"]
+
+    @field_serializer("waitlist_deposit")
+    def _amount(self, amount: Decimal | None) -> Decimal | None:
+        return None if amount is None else in_currency_places(amount, self.currency)
 
 
 class WaitlistIn(BuyerIn):
@@ -237,6 +257,10 @@ class WaitlistOut(Schema):
         description="Once picked: the reservation's token (GET /api/reservations/<token>/)"
     )
 
+    @field_serializer("deposit")
+    def _amount(self, amount: Decimal) -> Decimal:
+        return in_currency_places(amount, self.currency)
+
 
 class PickIn(Schema):
     puppy: str = Field(
@@ -258,6 +282,10 @@ class PassedOut(Schema):
 class RefundOut(Schema):
     amount: Decimal
     currency: str
+
+    @field_serializer("amount")
+    def _amount(self, amount: Decimal) -> Decimal:
+        return in_currency_places(amount, self.currency)
 
 
 class WithdrawnOut(Schema):

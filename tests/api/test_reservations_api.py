@@ -18,7 +18,7 @@ from kennel.core.errors import (
 )
 from kennel.core.models import AuditLog
 from kennel.reservations.models import Reservation
-from tests.factories import PuppyFactory, ReservationFactory
+from tests.factories import LitterFactory, PuppyFactory, ReservationFactory
 from tests.payments import stripe_helpers
 from tests.payments.flow import settled
 
@@ -155,6 +155,33 @@ def test_puppies_are_listed_with_price_deposit_and_status(client):
     assert [p["name"] for p in listed] == ["Biscuit"]
     assert listed[0]["status"] == "available"
     assert listed[0]["deposit"] == "400.00"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("currency", "price", "written", "deposit"),
+    [
+        ("JPY", "350000", "350000", "70000"),
+        ("KRW", "2500000", "2500000", "500000"),
+        ("EUR", "1500", "1500.00", "300.00"),
+    ],
+)
+def test_amounts_are_written_with_their_currencys_places_as_the_pages_show_them(
+    client, currency, price, written, deposit
+):
+    """Tried: a JPY puppy was listed at "350000.00" (yen have no minor unit) while its page
+    said 350,000 JPY."""
+    puppy = PuppyFactory(price=Decimal(price), currency=currency)
+    reservation = ReservationFactory(puppy=puppy)
+    LitterFactory(slug="spring", usual_price=Decimal(price), currency=currency)
+
+    (listed,) = client.get("/api/puppies/").json()
+    held = client.get(f"{URL}{reservation.token}/").json()
+    litters = {litter["slug"]: litter for litter in client.get("/api/litters/").json()}
+
+    assert (listed["price"], listed["deposit"], listed["currency"]) == (written, deposit, currency)
+    assert (held["deposit_amount"], held["currency"]) == (deposit, currency)
+    assert litters["spring"]["waitlist_deposit"] == deposit
 
 
 # --- through the front door, with the sandbox as Stripe ---

@@ -168,6 +168,24 @@ def test_a_form_refused_for_its_csrf_token_names_no_canonical_address():
     assert _canonicals(answer.content.decode()) == []
 
 
+@pytest.mark.parametrize(
+    ("currency", "price", "written"),
+    [("JPY", "350000", "350000"), ("KRW", "2500000", "2500000"), ("EUR", "1500", "1500.00")],
+)
+def test_structured_data_writes_the_price_with_its_currencys_places(
+    client, currency, price, written
+):
+    """Tried: a JPY puppy's JSON-LD offer said 350000.00, a price no yen amount has."""
+    PuppyFactory(slug="kiko", price=Decimal(price), currency=currency)
+
+    html = client.get("/puppies/kiko/").content.decode()
+
+    (data,) = _jsonld(html)
+    assert (data["offers"]["price"], data["offers"]["priceCurrency"]) == (written, currency)
+    meta = _meta(html)
+    assert (meta["product:price:amount"], meta["product:price:currency"]) == (written, currency)
+
+
 def test_a_litter_shared_in_an_app_is_named_by_its_title(client):
     """Tried: a litter's link unfurled as the shop's name only."""
     LitterFactory(slug="spring", name="Spring litter")

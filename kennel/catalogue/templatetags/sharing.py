@@ -14,6 +14,7 @@ from django.utils.translation import gettext
 
 from kennel.catalogue.forms import CatalogueFilterForm
 from kennel.catalogue.models import Puppy, PuppyPhoto
+from kennel.core.money import quantize
 
 register = template.Library()
 
@@ -89,6 +90,12 @@ def puppy_facts(puppy: Puppy) -> str:
     }
 
 
+def price_data(puppy: Puppy) -> str:
+    """The price as structured data writes it: the currency's own places, as the page shows
+    it (350000 JPY, 1500.00 EUR), never the database column's two."""
+    return str(quantize(puppy.price, puppy.currency))
+
+
 def puppy_jsonld(puppy: Puppy, image: dict[str, Any] | None) -> dict[str, Any]:
     url = absolute(puppy.get_absolute_url())
     data: dict[str, Any] = {
@@ -100,7 +107,7 @@ def puppy_jsonld(puppy: Puppy, image: dict[str, Any] | None) -> dict[str, Any]:
         "category": puppy.breed,
         "offers": {
             "@type": "Offer",
-            "price": str(puppy.price),
+            "price": price_data(puppy),
             "priceCurrency": puppy.currency,
             "availability": AVAILABILITY[Puppy.Status(puppy.status)],
             "url": url,
@@ -125,6 +132,7 @@ def puppy_share(context: template.Context, puppy: Puppy, photos: list[PuppyPhoto
     image = share_image(photos)
     return {
         "puppy": puppy,
+        "price": price_data(puppy),
         "shop_name": context.get("shop_name", ""),
         "url": absolute(puppy.get_absolute_url()),
         "title": f"{puppy.name}, {puppy.breed} · {context.get('shop_name', '')}",
