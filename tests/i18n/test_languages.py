@@ -21,6 +21,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation.template import templatize
 
+from kennel.catalogue.agreement import CONTEXTS
+from kennel.catalogue.management.commands.makemessages import MARKER, template_marked
 from kennel.core.money import format_money
 from kennel.reservations.models import Reservation
 from tests.conftest import run_worker_once
@@ -35,10 +37,12 @@ APOS = "\u2019"  # French text's apostrophe
 FR_1500 = f"1{NNBSP}500,00{NBSP}€"
 
 # What makemessages reads (README, "Languages"): Python and templates of the package, not the
-# back office's templates (English; Django's admin has its own translations).
+# back office's templates (English; Django's admin has its own translations). A sentence that
+# agrees with a puppy (`Agreeing(…)`, `context puppy|agreement`) is read in both its contexts.
 KEYWORDS = ("gettext", "gettext_lazy", "gettext_noop", "_", "ngettext", "ngettext_lazy")
 CONTEXT_KEYWORDS = ("pgettext", "pgettext_lazy", "npgettext", "npgettext_lazy")
-EVERY_KEYWORD: dict[str, None] = dict.fromkeys((*KEYWORDS, *CONTEXT_KEYWORDS))
+AGREEING = "Agreeing"
+EVERY_KEYWORD: dict[str, None] = dict.fromkeys((*KEYWORDS, *CONTEXT_KEYWORDS, AGREEING))
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|\{(\w+)\}")
 
 
@@ -61,15 +65,19 @@ def _used_messages() -> set[tuple[str | None, str]]:
         if path.suffix != ".py":
             # As Python to the tokenizer: one statement a line, none indented.
             code = "\n".join(
-                line.lstrip() for line in templatize(code, origin=str(path)).split("\n")
+                line.lstrip()
+                for line in templatize(template_marked(code), origin=str(path)).split("\n")
             )
         found = extract_python(io.BytesIO(code.encode()), EVERY_KEYWORD, [], {})
         for _line, funcname, found_args, _comments in found:
             args: tuple[Any, ...] = found_args if isinstance(found_args, tuple) else (found_args,)
             context = args[0] if funcname in CONTEXT_KEYWORDS else None
             msgid = args[1] if context is not None else args[0]
+            if funcname == AGREEING:
+                context = MARKER
             if isinstance(msgid, str) and msgid:
-                used.add((context, msgid))
+                contexts = CONTEXTS if context == MARKER else (context,)
+                used.update((each, msgid) for each in contexts)
     return used
 
 
