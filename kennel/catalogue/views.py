@@ -20,6 +20,7 @@ from django.views.decorators.http import require_safe
 from django.views.static import serve
 
 from kennel.catalogue import selectors
+from kennel.catalogue.agreement import Agreeing, for_puppy
 from kennel.catalogue.cache import fragment_key, fragment_make
 from kennel.catalogue.forms import CatalogueFilterForm
 from kennel.catalogue.models import Puppy
@@ -38,19 +39,19 @@ from kennel.reservations.views import (
 
 # What a buyer reads instead of the form when a puppy cannot be reserved.
 UNAVAILABLE_TEXT = {
-    Puppy.Status.HELD: _(
+    Puppy.Status.HELD: Agreeing(
         "{name} is on hold: another family is paying the deposit right now. If their payment "
         "does not go through, {name} will be offered here again."
     ),
-    Puppy.Status.RESERVED: _("{name} is reserved: a family has paid the deposit."),
+    Puppy.Status.RESERVED: Agreeing("{name} is reserved: a family has paid the deposit."),
     Puppy.Status.SOLD: _("{name} is sold and has found a home."),
 }
 
 # The page a reserve form that lost the race lands on (POST -> 303 -> GET ?taken=1): what
 # happened, in words that fit the puppy's status now, and the other puppies to choose from.
-TAKEN_HEADLINE = _("{name} has just been reserved by another family")
+TAKEN_HEADLINE = Agreeing("{name} has just been reserved by another family")
 TAKEN_TEXT = {
-    Puppy.Status.HELD: _(
+    Puppy.Status.HELD: Agreeing(
         "Another family started reserving {name} a moment before you and is paying the "
         "deposit now. Nothing was charged to you. If their payment does not go through, "
         "{name} will be offered here again."
@@ -60,10 +61,10 @@ TAKEN_TEXT = {
 }
 # This browser's own reservation of the puppy, paid or being paid: never "another family".
 MINE_TEXT = {
-    "processing": _(
+    "processing": Agreeing(
         "Your payment for {name} is being processed: {name} is kept for you meanwhile."
     ),
-    "confirmed": _("{name} is reserved for you: your deposit is paid."),
+    "confirmed": Agreeing("{name} is reserved for you: your deposit is paid."),
 }
 TAKEN_PARAM = "taken"
 OTHER_PUPPIES_SHOWN = 6
@@ -286,7 +287,7 @@ def _puppy_context(
         "form": form,
         "error": error,
         "providers": form.fields["provider"].choices,  # type: ignore[attr-defined]
-        "unavailable_text": unavailable.format(name=puppy.name),
+        "unavailable_text": for_puppy(unavailable, puppy).format(name=puppy.name),
         "hold_minutes": settings.HOLD_MINUTES,
         "analytics_consent_label": ANALYTICS_CONSENT_LABEL,
     }
@@ -308,8 +309,10 @@ def _taken_context(request: HttpRequest, puppy: Puppy) -> dict[str, Any] | HttpR
     others = list(available[: OTHER_PUPPIES_SHOWN + 1])
     return {
         "puppy": puppy,
-        "headline": TAKEN_HEADLINE.format(name=puppy.name),
-        "taken_text": TAKEN_TEXT.get(Puppy.Status(puppy.status), "").format(name=puppy.name),
+        "headline": for_puppy(TAKEN_HEADLINE, puppy).format(name=puppy.name),
+        "taken_text": for_puppy(TAKEN_TEXT.get(Puppy.Status(puppy.status), ""), puppy).format(
+            name=puppy.name
+        ),
         "puppies": others[:OTHER_PUPPIES_SHOWN],
         "more_puppies": len(others) > OTHER_PUPPIES_SHOWN,
     }

@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 
+from kennel.catalogue.agreement import Agreeing, for_puppy
 from kennel.core.models import SideEffect
 from kennel.core.money import format_money
 from kennel.core.outbox import DeliveryFailed, DeliveryRefused, subject_id
@@ -70,7 +71,7 @@ LIST_SUBJECTS = {
 }
 # Why a refund happened, in the buyer's words (Refund.Reason values).
 REFUND_REASONS = {
-    Refund.Reason.LATE_PAYMENT: _(
+    Refund.Reason.LATE_PAYMENT: Agreeing(
         "your payment arrived after your hold on {puppy} had ended, and {puppy} had been "
         "reserved by another family meanwhile"
     ),
@@ -84,7 +85,7 @@ REFUND_REASONS = {
 }
 # The same, told to the owner.
 OWNER_REFUND_REASONS = {
-    Refund.Reason.LATE_PAYMENT: _(
+    Refund.Reason.LATE_PAYMENT: Agreeing(
         "it arrived after the hold had ended, when {puppy} was already held or reserved for "
         "someone else"
     ),
@@ -252,6 +253,7 @@ def _context(
         reason_text = reasons.get(reason, reasons[Refund.Reason.OWNER])
         if puppy is None and reason == Refund.Reason.LATE_PAYMENT:
             reason_text = LIST_LATE_REASONS[K(side_effect.kind)]
+        said = for_puppy(reason_text, puppy) if puppy is not None else str(reason_text)
         refunded = _decimal(data.get("amount"))
         # Less than the deposit (a fee kept, a partial refund at the dashboard) is never told
         # as "in full"; what the breeder keeps is said when the breeder refunded from here.
@@ -263,7 +265,7 @@ def _context(
             "partial": partial,
             "kept": format_money(Decimal(kept), reservation.currency) if kept > 0 else "",
             "reason": reason,
-            "reason_text": reason_text.format(puppy=context["name"]),
+            "reason_text": said.format(puppy=context["name"]),
             # The reason as the back office's refunds list names it, never its stored code.
             "reason_label": _reason_label(reason),
             "payment_id": data.get("payment_id", ""),

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from kennel.catalogue.agreement import Agreeing, for_puppy
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import Busy
 from kennel.core.models import AuditLog
@@ -38,7 +39,7 @@ S = Reservation.Status
 STATUS_TEXT = {
     S.PENDING: _("Waiting for your payment… this page updates by itself."),
     S.PROCESSING: _("Your bank is processing the payment… this page updates by itself."),
-    S.CONFIRMED: _("Your deposit is confirmed. {puppy} is reserved for you."),
+    S.CONFIRMED: Agreeing("Your deposit is confirmed. {puppy} is reserved for you."),
     S.COMPLETED: _("All done: {puppy} is yours. Thank you, and enjoy every day together!"),
     S.EXPIRED: _("This reservation was not paid in time; the puppy is released."),
     S.CANCELLED: _("This reservation was cancelled; the puppy is released."),
@@ -50,7 +51,7 @@ PAYPAL_PROCESSING_TEXT = _("PayPal is reviewing the payment… this page updates
 STATUS_HEADLINE = {
     S.PENDING: _("Almost there"),
     S.PROCESSING: _("Payment on its way"),
-    S.CONFIRMED: _("Reserved for you!"),
+    S.CONFIRMED: Agreeing("Reserved for you!"),
     S.COMPLETED: _("Welcome home"),
     S.EXPIRED: _("Reservation expired"),
     S.CANCELLED: _("Reservation cancelled"),
@@ -142,11 +143,11 @@ ENDED_STATUS = _("Cancelled by the breeder")
 
 # The timeline's lines: one per audited transition ("reservations.reservation.<status>").
 TIMELINE_TEXT = {
-    "held": _("{puppy} held for you"),
+    "held": Agreeing("{puppy} held for you"),
     S.PROCESSING: _("Payment started; your bank is processing it"),
     S.CONFIRMED: _("Deposit paid: reservation confirmed"),
     "picked": _("You chose {puppy} in your turn on the waiting list"),
-    S.COMPLETED: _("{puppy} went home with you"),
+    S.COMPLETED: Agreeing("{puppy} went home with you"),
     S.REFUNDED: _("Deposit refunded"),
     S.EXPIRED: _("The time to pay ran out"),
     S.CANCELLED: _("Reservation cancelled"),
@@ -313,7 +314,7 @@ def _timeline(reservation: Reservation, puppy: Puppy, ended: str | None = None) 
     if reservation.provider == Reservation.Provider.PAYPAL:
         texts[S.PROCESSING] = PAYPAL_PROCESSING_STEP
     steps = [
-        Step(texts[key].format(puppy=name), at)
+        Step(for_puppy(texts[key], puppy).format(puppy=name), at)
         # By time; at the same instant, in the order the states follow one another.
         for key, at in sorted(seen.items(), key=lambda item: (item[1], ORDER.index(item[0])))
     ]
@@ -432,8 +433,8 @@ def _status_page(
         "reservation": reservation,
         "puppy": puppy,
         "photo": next(iter(puppy.photos.all()), None),
-        "headline": headline.format(puppy=puppy.name),
-        "status_text": text.format(**words),
+        "headline": for_puppy(headline, puppy).format(puppy=puppy.name),
+        "status_text": for_puppy(text, puppy).format(**words),
         "method_label": METHOD_LABEL.get(state),
         "ended": ended,
         "status_label": ENDED_STATUS if ended in ("kept", "part") else None,

@@ -58,7 +58,7 @@ def test_a_french_buyer_reserves_pays_reads_french_and_switches_back(
     page.wait_for_url(f"{live_server.url}/reservations/**")
 
     main = page.locator("main").inner_text()
-    assert page.get_by_role("heading", level=1).inner_text() == f"Réservé pour vous{NBSP}!"
+    assert page.get_by_role("heading", level=1).inner_text() == f"Réservée pour vous{NBSP}!"
     assert f"300,00{NBSP}€" in main
     assert f"1{NNBSP}200,00{NBSP}€" in main  # the balance
     assert "solde à régler au départ du chiot" in main.lower()  # (the labels are in capitals)

@@ -345,7 +345,7 @@ def test_a_reservation_made_in_french_keeps_french_for_the_buyer_and_not_for_the
     run_worker_once()
 
     page = client.get(confirmed.get_absolute_url()).content.decode()
-    assert f"Réservé pour vous{NBSP}!" in page
+    assert f"Réservée pour vous{NBSP}!" in page
     assert f"Acompte versé</dt><dd>300,00{NBSP}€" in page
     balance = f'<dd class="status__balance">1{NNBSP}200,00{NBSP}€</dd>'
     assert f"Solde à régler au départ du chiot</dt>{balance}" in page

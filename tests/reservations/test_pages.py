@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
+from kennel.catalogue.agreement import for_puppy
 from kennel.reservations.models import Reservation
 from kennel.reservations.views import STATUS_TEXT
 from tests.factories import PuppyFactory, ReservationFactory
@@ -33,7 +34,7 @@ def test_status_page_says_in_plain_words_where_the_reservation_stands(client, st
 
     assert response.status_code == 200
     html = response.content.decode()
-    assert escape(STATUS_TEXT[status].format(puppy="Biscuit")) in html
+    assert escape(for_puppy(STATUS_TEXT[status], reservation.puppy).format(puppy="Biscuit")) in html
     assert escape(words) in html
     assert f'data-status="{status}"' in html
 
