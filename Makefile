@@ -23,11 +23,13 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Debian's Chromium for the browser tests (Playwright never downloads a browser here), and npm,
-# which fetches axe-core (the accessibility checks) from the npm registry into var/axe/.
+# Debian's Chromium for the browser tests (Playwright never downloads a browser here), npm,
+# which fetches axe-core (the accessibility checks) from the npm registry into var/axe/, and
+# GNU gettext, whose xgettext the test of `make messages`' extraction runs.
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	@command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq npm >/dev/null; }
+	@command -v xgettext >/dev/null || { apt-get update -qq && apt-get install -y -qq gettext >/dev/null; }
 
 # The French catalogue (kennel/locale): gather every marked string, then compile the .mo that
 # is committed beside the .po (a fresh machine needs no msgfmt). Translate what is new in
