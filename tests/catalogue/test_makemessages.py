@@ -10,7 +10,8 @@ from django.core.management import call_command
 
 
 @pytest.mark.skipif(
-    shutil.which("xgettext") is None, reason="needs GNU gettext (`make test` and `make messages` install it)"
+    shutil.which("xgettext") is None,
+    reason="needs GNU gettext (`make test` and `make messages` install it)",
 )
 def test_a_sentence_that_agrees_with_a_puppy_is_extracted_in_both_contexts(
     tmp_path, settings, monkeypatch
