@@ -17,7 +17,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import SideEffect
 from kennel.core.outbox import DeliveryRefused, outbox_enqueue, register
@@ -26,29 +27,29 @@ from kennel.monitoring.models import Incident, MonitoringWork
 from kennel.notifications.emails import header_text, message_id, message_send
 
 W = MonitoringWork
-# What each check means, in the owner's words.
+# What each check means, in the owner's words (their language: alert_message).
 CHECK_TITLES = {
-    "webhook_backlog": "Payment notifications are not being processed",
-    "webhook_silence": "No payment notifications are arriving",
-    "work_backlog": "Refunds and emails are waiting to be sent",
-    "dead_work": "Background work has been given up on",
-    "reconciliation": "The payments do not reconcile",
+    "webhook_backlog": _("Payment notifications are not being processed"),
+    "webhook_silence": _("No payment notifications are arriving"),
+    "work_backlog": _("Refunds and emails are waiting to be sent"),
+    "dead_work": _("Background work has been given up on"),
+    "reconciliation": _("The payments do not reconcile"),
 }
 WHAT_TO_DO = {
-    "webhook_backlog": (
+    "webhook_backlog": _(
         "Check that the worker (python -m kennel worker) is running and can reach the "
         "payment provider; its log says why an event failed."
     ),
-    "webhook_silence": (
+    "webhook_silence": _(
         "Check the webhook endpoint and its signing secret in the provider's dashboard; "
         "python -m kennel reconcile_payments settles paid checkouts meanwhile."
     ),
-    "work_backlog": (
+    "work_backlog": _(
         "Check that the worker (python -m kennel worker) is running and not stuck; its log "
         "says what it is doing."
     ),
-    "dead_work": "Open Background work in the back office, see its last error, and retry it.",
-    "reconciliation": (
+    "dead_work": _("Open Background work in the back office, see its last error, and retry it."),
+    "reconciliation": _(
         "Run python -m kennel reconcile_payments to see the details, and settle each line "
         "in the provider's dashboard or the back office."
     ),
@@ -127,27 +128,35 @@ def _enqueue(kind: str, incident: Incident) -> None:
 
 
 SUBJECTS = {
-    W.OWNER_ALERT: "Attention needed: {title}",
-    W.OWNER_ALERT_RECOVERED: "Resolved: {title}",
+    W.OWNER_ALERT: _("Attention needed: {title}"),
+    W.OWNER_ALERT_RECOVERED: _("Resolved: {title}"),
 }
 
 
 def alert_message(*, side_effect: SideEffect) -> EmailMultiAlternatives:
-    """The alert (or recovery) email a side effect stands for: text with an HTML alternative."""
+    """The alert (or recovery) email a side effect stands for: text with an HTML alternative,
+    in the shop's own language (LANGUAGE_CODE), as the owner's other emails are."""
+    with translation.override(settings.LANGUAGE_CODE):
+        return _alert_message(side_effect)
+
+
+def _alert_message(side_effect: SideEffect) -> EmailMultiAlternatives:
     kind = W(side_effect.kind)
     data = side_effect.data
     check = str(data.get("check", ""))
-    title = CHECK_TITLES.get(check, check)
-    subject = header_text(SUBJECTS[kind].format(title=title))
+    title = str(CHECK_TITLES.get(check, check))
+    headline = str(SUBJECTS[kind]).format(title=title)
+    subject = header_text(headline)
     site = settings.SITE_URL.rstrip("/")
     context: dict[str, Any] = {
         "subject": subject,
+        "headline": headline,
         "title": title,
         "check": check,
         "detail": data.get("detail", ""),
         "started_at": _when(data.get("started_at")),
         "ended_at": _when(data.get("ended_at")),
-        "what_to_do": WHAT_TO_DO.get(check, ""),
+        "what_to_do": str(WHAT_TO_DO.get(check, "")),
         "health_url": f"{site}/health/webhooks/",
         "admin_url": f"{site}/admin/",
         "shop_name": settings.SHOP_NAME,

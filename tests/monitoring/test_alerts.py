@@ -125,3 +125,47 @@ def test_a_check_failing_past_the_grace_is_emailed_once(settings, threads):
     assert [m.subject for m in mail.outbox] == [
         "Attention needed: Background work has been given up on"
     ]
+
+
+def test_a_french_shop_owner_reads_the_alert_and_its_recovery_in_french_words(settings, threads):
+    """Tried on a French shop: the alert and the recovery came in English, and named the
+    failing check by its code ("dead_work") where the owner should read what is wrong."""
+    settings.LANGUAGE_CODE = "fr"
+    effect = dead_work()
+    sweeps_racing(threads)
+    run_worker_once()
+    [alert] = mail.outbox
+    title = "Des tâches de fond ont été abandonnées"
+    # header_text makes the subject's no-break space a plain one, as for every subject.
+    assert alert.subject == f"Attention requise : {title}"
+    [(html, _mimetype)] = alert.alternatives
+    for body in (alert.body, str(html)):
+        assert f"Attention requise\u00a0: {title}" in body
+        assert "Que faire\u00a0:" in body
+        assert "Attention needed" not in body
+        assert "What to do" not in body
+        # The code only as the operator's reference, never what the owner reads first.
+        assert "(contrôle\u00a0: dead_work)" in body
+        assert body.count("dead_work") == 1
+    headline = alert.body.splitlines()[2]
+    assert headline == f"Attention requise\u00a0: {title}"
+
+    SideEffect.objects.filter(pk=effect.pk).update(status=SideEffect.Status.SENT)
+    sweeps_racing(threads)
+    run_worker_once()
+    recovered = mail.outbox[1]
+    assert recovered.subject == f"Résolu : {title}"
+    assert "fonctionne de nouveau depuis" in recovered.body
+    assert "passing again" not in recovered.body
+    assert recovered.body.count("dead_work") == 1
+
+
+def test_an_english_shop_owner_reads_what_is_wrong_in_words_first(threads):
+    dead_work()
+    sweeps_racing(threads)
+    run_worker_once()
+    [alert] = mail.outbox
+    assert alert.body.splitlines()[2] == ("Attention needed: Background work has been given up on")
+    assert "What to do: Open Background work in the back office" in alert.body
+    assert "(check: dead_work)" in alert.body
+    assert alert.body.count("dead_work") == 1
