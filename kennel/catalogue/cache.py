@@ -111,6 +111,9 @@ def fragment_make(key: str | None, make: Callable[[], T | None]) -> T | None:
     if value is not None:
         return value
     with _lock:
+        value = _entries.get(key)
+        if value is not None:
+            return value  # stored by a rendering that ended since the lookup above
         rendering = _making.get(key)
         if rendering is None:
             rendering = _making[key] = threading.Event()
