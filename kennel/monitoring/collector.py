@@ -27,7 +27,11 @@ class DatabaseCollector(Collector):
             families = _read()
         except Exception as exc:
             # One line a scrape (every 15 s or so) while the database is down, not a traceback.
-            log.warning("metrics: the database could not be read: %s: %s", type(exc).__name__, exc)
+            # psycopg's reason spans lines ("…refused\n\tIs the server running…"): one line.
+            reason = " ".join(str(exc).split())
+            log.warning(
+                "metrics: the database could not be read: %s: %s", type(exc).__name__, reason
+            )
             close_broken_connection()
         up = GaugeMetricFamily(
             "kennel_database_up", "1 when the database answered this scrape, else 0."

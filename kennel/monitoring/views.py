@@ -1,19 +1,48 @@
+from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.migrations.executor import MigrationExecutor
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from kennel.core.db import is_database_unavailable
+from kennel.core.middleware import database_unavailable_response
 from kennel.monitoring.checks import health_evaluate
 from kennel.monitoring.integrations import integrations_status
 
 
+def probe(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A health page's 503 is its answer (something needs attention), not a failure of the
+    request: Django's request logger would log it as an ERROR ("Service Unavailable") at
+    every poll of every probe, and the shop's real errors would drown among those lines. It
+    is left out of the log; /metrics still counts it (route, status), and the owner's alerts
+    and the page itself say what is wrong. A database out of reach is answered here too
+    (the same 503 as everywhere else), for it is what the probe asks about."""
+
+    @wraps(view)
+    def answer(request: HttpRequest) -> HttpResponse:
+        try:
+            response = view(request)
+        except Exception as exc:
+            if not is_database_unavailable(exc):
+                raise
+            response = database_unavailable_response(request)
+        if response.status_code == 503:
+            # django.utils.log.log_response skips a response marked so.
+            response._has_been_logged = True  # type: ignore[attr-defined]
+        return response
+
+    return answer
+
+
 @require_safe
 @never_cache
-def health(request: HttpRequest) -> JsonResponse:
+@probe
+def health(request: HttpRequest) -> HttpResponse:
     """Process and database (200 when both answer and every migration of this code is
     applied, 503 otherwise), and which integrations (emails, GA4, Meta) are on. The cheap
     liveness probe: one statement once the database was found migrated."""
@@ -54,7 +83,8 @@ def database_migrated() -> bool:
 
 @require_safe
 @never_cache
-def health_webhooks(request: HttpRequest) -> JsonResponse:
+@probe
+def health_webhooks(request: HttpRequest) -> HttpResponse:
     """Payments and background work (kennel/monitoring/checks.py): 200 when every check
     passes, 503 naming each failing one — the same verdict the owner's alerts follow."""
     health = health_evaluate()

@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 
 from tests.conftest import unreachable_database
@@ -71,3 +73,23 @@ def test_a_half_set_integration_names_the_setting_missing(client, settings):
     assert integrations["ga4"]["detail"] == "off: GA4_API_SECRET is not set"
     assert integrations["meta"]["detail"] == "off: META_PIXEL_ID is not set"
     assert "token-not-shown" not in str(integrations)
+
+
+def test_health_503_is_its_answer_not_an_error_in_the_log(client, caplog):
+    """Tried: each probe while the database was away logged "ERROR django.request Service
+    Unavailable: /health/" — the probe's answer, logged as though the probe had failed."""
+    with caplog.at_level(logging.INFO), unreachable_database():
+        answer = client.get("/health/")
+    assert answer.status_code == 503
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_that_meets_the_lost_database_is_still_logged_as_an_error(client, caplog):
+    """Health answers 503 quietly; any other request that fails still says so."""
+    with caplog.at_level(logging.INFO), unreachable_database():
+        answer = client.get("/")
+    assert answer.status_code == 503
+    [line] = [r for r in caplog.records if r.name == "django.request"]
+    assert line.levelno == logging.ERROR
+    assert line.getMessage() == "Service Unavailable: /"

@@ -2,6 +2,7 @@
 once it is settled; HEAD answers like GET."""
 
 import io
+import logging
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from kennel.core.models import SideEffect
 from kennel.core.outbox import side_effects_retry
 from kennel.payments.models import WebhookEvent
 from kennel.reservations.models import Reservation
+from tests.conftest import unreachable_database
 from tests.factories import ReservationFactory
 from tests.monitoring.test_reconciliation import refused_refund
 from tests.payments.test_stripe_webhooks import SECRET, event, post, sign
@@ -204,3 +206,25 @@ def test_a_reconciliation_that_needs_attention_fails_the_check(client, admin_cli
     assert "finding(s), named in the back office" in body["problems"]["reconciliation"]
     staff = admin_client.get(URL).json()
     assert any("pi_refused" in line for line in staff["reconciliation"]["lines"])
+
+
+def test_a_failing_check_answers_503_without_an_error_in_the_log(client, caplog):
+    """Tried: every poll of an uptime monitor while a check failed logged "ERROR django.request
+    Service Unavailable: /health/webhooks/"; the 503 is the page doing its job (the owner's
+    alert and /metrics say it), and real errors drowned among those lines."""
+    dead_work()
+    with caplog.at_level(logging.INFO):
+        answer = client.get(URL)
+    assert answer.status_code == 503
+    assert answer.json()["failing"] == ["dead_work"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_database_out_of_reach_is_a_503_to_retry_and_no_error_in_the_log(client, caplog):
+    with caplog.at_level(logging.INFO), unreachable_database():
+        answer = client.get(URL)
+    assert answer.status_code == 503
+    assert answer.json()["error"]["code"] == "DATABASE_UNAVAILABLE"
+    assert answer["Retry-After"] == "5"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
