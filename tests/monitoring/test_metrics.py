@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.db import transaction
+from django.urls import reverse
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -225,3 +226,41 @@ def test_a_stripe_checkout_adds_no_line_of_the_sdks_own_to_the_log(live_server, 
     assert answer.status_code == 201, answer.text
     assert len(sandbox.stripe.state.sessions) == 1  # the SDK did call Stripe (the sandbox)
     assert not [r for r in caplog.records if r.name.startswith("stripe")], caplog.text
+
+
+def _requests(route: str, method: str, status: str) -> float:
+    return _value(
+        "kennel_http_request_duration_seconds_count", route=route, method=method, status=status
+    )
+
+
+@pytest.mark.django_db
+def test_a_webhook_address_without_its_slash_is_counted_under_the_webhook_route(client):
+    """Tried: PayPal told `/webhooks/paypal` (no slash; answered there, not redirected) got
+    the label `kennel.payments.views.webhook`, beside `payments:webhook` for the same
+    deliveries with the slash: a dashboard on the route saw half of them."""
+    before = _requests("payments:webhook", "POST", "400")
+
+    for path in ("/webhooks/paypal/", "/webhooks/paypal"):
+        assert client.post(path, b"{}", "application/json").status_code == 400
+
+    assert _requests("payments:webhook", "POST", "400") == before + 2
+    assert _requests("kennel.payments.views.webhook", "POST", "400") == 0
+    # The address the shop gives (README, the sandbox) is still the slash's.
+    assert reverse("payments:webhook", args=["paypal"]) == "/webhooks/paypal/"
+
+
+@pytest.mark.django_db
+def test_a_page_asked_without_its_slash_is_counted_under_its_route(client):
+    """Django redirects `/health/webhooks` to `/health/webhooks/`: that 301 is counted under
+    the page it leads to, not among the 404s of `unmatched`."""
+    before = _requests("monitoring:health_webhooks", "GET", "301")
+    unmatched = _requests("unmatched", "GET", "301")
+
+    answer = client.get("/health/webhooks")
+
+    assert answer.status_code == 301
+    assert answer["Location"] == "/health/webhooks/"
+    assert _requests("monitoring:health_webhooks", "GET", "301") == before + 1
+    assert _requests("unmatched", "GET", "301") == unmatched
+    assert client.get("/no-such-page").status_code == 404  # nothing to lead to: unmatched
