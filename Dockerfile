@@ -17,8 +17,10 @@ RUN useradd --system --uid 10001 --home-dir /app --create-home kennel
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 WORKDIR /app
-# Static files are collected into the image; whitenoise serves them (cached for 60 s: their
-# names carry no hash, so a new image's CSS is never held back by a far-future cache).
+# Static files are collected into the image, each also under a name carrying a hash of its
+# content, which the pages use (kennel/core/staticfiles.py); whitenoise serves those with a
+# far-future, immutable Cache-Control (a new image's CSS has a new name) and the plain names
+# for 60 s.
 RUN SECRET_KEY=build-only-not-secret python -m kennel collectstatic --noinput -v0 \
     && mkdir -p /app/media /app/prometheus && chown -R kennel:kennel /app
 USER kennel

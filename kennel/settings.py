@@ -175,6 +175,12 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 PHOTO_MAX_BYTES = env.int("PHOTO_MAX_BYTES", default=20_000_000)
 PHOTO_MAX_PIXELS = env.int("PHOTO_MAX_PIXELS", default=50_000_000)
 WHITENOISE_USE_FINDERS = True
+# Static files under content-hashed names, cached for good by browsers (kennel/core/
+# staticfiles.py); uploads (media) in MEDIA_ROOT.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "kennel.core.staticfiles.HashedStaticFilesStorage"},
+}
 
 # Background work: the task table is the outbox, written in the state change's transaction.
 # Two queues: money (refunds, checkout closes, webhook reprocessing) runs on its own worker

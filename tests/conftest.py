@@ -28,6 +28,17 @@ def _no_hold_limits(settings: Any) -> None:
     settings.HOLD_COOLDOWN_SECONDS = 0
 
 
+@pytest.fixture(autouse=True)
+def _static_under_their_own_names(settings: Any) -> None:
+    """The suite's live server serves static files from the source (the finders), which know
+    no hashed name: pages name them as they are, whatever a `make run` left in var/static/.
+    The hashed names are tested on the production stack (tests/ops/test_static_files.py)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def buyer() -> Buyer:
     return Buyer(name="Jane Doe", email="jane.doe@example.com", phone="+33 6 12 34 56 78")
