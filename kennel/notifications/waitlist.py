@@ -42,7 +42,9 @@ def waitlist_context(entry: WaitlistEntry, *, site: str) -> dict[str, Any]:
         "litter": litter,
         "position": entry.position,
         "ahead": standing.ahead,
-        "on_list": entry.status in WaitlistEntry.ON_LIST,
+        # Still in line (waiting or choosing, its deposit not refunded): its place means
+        # something, as the family's page and the API say (WaitlistEntry.in_line).
+        "on_list": entry.in_line,
         "turn": turn,
         "turn_open": standing.turn is not None,
         "turn_ends": when(turn.ends_at) if turn is not None else "",

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kennel.catalogue.models import Litter
-from kennel.payments.owner import waitlist_withdraw
+from kennel.payments.owner import reservation_refund, waitlist_withdraw
 from kennel.payments.services import waitlist_checkout_start
 from kennel.reservations import picking, services, waitlist
 from kennel.reservations.buyers import Buyer
@@ -472,3 +472,80 @@ def test_a_family_whose_wishes_no_puppy_left_matches_is_told_so():
         assert "No puppy left in Spring litter matches your wishes" in body
         assert "You passed" not in body
         assert "breeder moved on" not in body
+
+
+def _join_paid(litter: Litter, name: str, sandbox: Any, live_server: Any) -> WaitlistEntry:
+    """A family joins and pays its deposit in the sandbox (so that it can be refunded); the
+    emails it owes stay queued until the test runs the worker."""
+    entry, checkout_url = waitlist_checkout_start(
+        litter_slug=litter.slug,
+        buyer=Buyer(
+            name=name,
+            email=name.lower().replace(" ", ".") + "@example.com",
+            phone="+33 6 12 34 56 78",
+        ),
+        provider="stripe",
+        preferences=waitlist.Preferences(),
+        site_url=live_server.url,
+    )
+    paypal_helpers.come_back(stripe_helpers.choose(checkout_url, "pay"))
+    process_webhooks(sandbox)
+    return entry
+
+
+def test_a_family_whose_list_deposit_the_breeder_refunded_is_not_told_it_still_has_a_place(
+    sandbox, live_server
+):
+    """The worker runs late (a mail outage, a busy queue): the family joined, the litter was
+    born and the list reordered, then the breeder refunded its deposit before any of those
+    emails went. Tried: the family then read "You are number 1 on the list" and "you are now
+    number 2" after its refund, and the breeder's refund email gave it "Position: 1"."""
+    litter = _litter(stage=Litter.Stage.EXPECTED, born_on=None)
+    jane, bob = (_join_paid(litter, name, sandbox, live_server) for name in ("Jane Doe", "Bob Mid"))
+    waitlist.litter_stage_set(
+        litter_id=litter.pk, stage=Litter.Stage.BORN, born_on=date(2026, 12, 1), actor="test"
+    )
+    assert waitlist.waitlist_move(entry_id=bob.pk, position=1, actor="owner:test")
+
+    assert reservation_refund(reservation_id=jane.reservation_id, actor="owner:test")
+
+    jane_emails = _sent("jane.doe@example.com")
+    # Only the refund: its joining, the birth and the move are no longer true when they go.
+    assert [subject for subject, _text, _html in jane_emails] == [
+        "Your deposit for the waiting list for Spring litter is being refunded"
+    ]
+    for _subject, text, html in jane_emails:
+        for body in (text, html):
+            assert "on the list" not in body.replace("waiting list for", "")
+            assert "number" not in body
+    _owner_subject, owner_text, owner_html = _one(OWNER, "Refund issued")
+    assert "Position" not in owner_text
+    assert "Position" not in owner_html
+    # The family still in line is told its place all the same.
+    assert "You are number 1 on the list." in _one("bob.mid@example.com", "Spring litter is")[1]
+
+
+def test_a_family_refunded_after_choosing_closed_is_not_told_its_deposit_stays_with_the_list(
+    sandbox, live_server
+):
+    """Picking closes, then the breeder refunds a waiting family before the worker sent its
+    "choosing has closed" email. Tried: it read "Your deposit stays with the list for a later
+    litter" after its deposit was refunded."""
+    litter = _litter(go_home_on=timezone.localdate() + timedelta(days=30))
+    _jane, bob = (
+        _join_paid(litter, name, sandbox, live_server) for name in ("Jane Doe", "Bob Mid")
+    )
+    PuppyFactory(litter=litter, name="Bella", price=Decimal("2500.00"))
+    picking.picking_open(litter_id=litter.pk, actor="test")
+    assert picking.picking_close(litter_id=litter.pk, actor="admin:breeder")
+
+    assert reservation_refund(reservation_id=bob.reservation_id, actor="owner:test")
+
+    bob_emails = _sent("bob.mid@example.com")
+    assert [subject for subject, _text, _html in bob_emails if "closed" in subject] == []
+    for _subject, text, html in bob_emails:
+        for body in (text, html):
+            assert "stays with the list" not in body
+    # Jane, still on the list (choosing when it closed), is told.
+    _subject, text, _html = _one("jane.doe@example.com", "Choosing from")
+    assert "Your deposit stays with the list for a later litter." in text
