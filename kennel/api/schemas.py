@@ -237,6 +237,11 @@ class WaitlistCreatedOut(Schema):
     checkout_url: str
 
 
+class HeldOut(Schema):
+    puppy: str = Field(description="The puppy's slug")
+    until: datetime = Field(description="When the shop buyer's hold on it runs out unpaid")
+
+
 class WaitlistOut(Schema):
     status: Literal["pending", "waiting", "choosing", "picked", "passed", "withdrawn", "unpaid"]
     position: int | None = Field(
@@ -248,6 +253,12 @@ class WaitlistOut(Schema):
     ahead: int = Field(description="Families still on the list before this one")
     turn_ends_at: datetime | None = Field(description="While choosing: when the turn passes")
     choices: list[str] = Field(description="While choosing: the slugs of the puppies offered")
+    held: list[HeldOut] = Field(
+        description=(
+            "While choosing: the puppies the family's wishes match that a buyer in the shop is "
+            "paying for now; each is offered to the family if that hold runs out unpaid"
+        )
+    )
     litter: str
     deposit: Decimal
     currency: str

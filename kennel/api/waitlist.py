@@ -43,8 +43,11 @@ def _token(token: str) -> str:
     operation_id="get_waitlist_entry",
     description=(
         "`position` is null until the deposit is confirmed, and again once the family is no "
-        "longer in line (withdrawn, passed, picked, or its deposit refunded); `turn_ends_at` "
-        "and `choices` are set while the family is choosing (`status` `choosing`); "
+        "longer in line (withdrawn, passed, picked, or its deposit refunded); `turn_ends_at`, "
+        "`choices` and `held` are set while the family is choosing (`status` `choosing`): "
+        "`held` the puppies a shop buyer is paying for now, offered if not paid in time "
+        "(choosing one is refused meanwhile: 409 `PUPPY_NOT_AVAILABLE` with "
+        "`details.held_until`); "
         "`reservation` is the token of the puppy's reservation once they picked "
         "(GET /api/reservations/<token>/). 404 `WAITLIST_NOT_FOUND`."
     ),
@@ -60,6 +63,7 @@ def get_waitlist_entry(request: HttpRequest, token: str) -> dict[str, object]:
         "ahead": standing.ahead,
         "turn_ends_at": standing.turn.ends_at if standing.turn is not None else None,
         "choices": [puppy.slug for puppy in standing.choices],
+        "held": [{"puppy": held.puppy.slug, "until": held.until} for held in standing.held],
         "litter": entry.litter.slug,
         "deposit": reservation.deposit_amount,
         "currency": reservation.currency,
@@ -82,7 +86,8 @@ def get_waitlist_entry(request: HttpRequest, token: str) -> dict[str, object]:
         "The list deposit becomes the puppy's confirmed reservation (no second payment; the "
         "balance is due at pickup), answered as GET /api/reservations/<token>/ shows it, and "
         "the next family's turn opens. 409 `NOT_YOUR_TURN` (not this family's turn, or it ran "
-        "out) / `PUPPY_NOT_AVAILABLE` (not offered to this family, or just taken). "
+        "out) / `PUPPY_NOT_AVAILABLE` (not offered to this family, or just taken; a puppy a "
+        "shop buyer is paying for now: `details.held_until`, offered once that hold runs out). "
         + WRITE_RULES
         + " 422 `VALIDATION_ERROR`: `details.fields` names the bad field; 400 `BAD_REQUEST`: "
         "the body is not JSON."

@@ -112,10 +112,13 @@ PUPPY_NOT_OFFERED_MESSAGE = gettext_noop(
 
 class PuppyNotAvailable(ApplicationError):
     """409 PUPPY_NOT_AVAILABLE: taken by someone else, or (with PUPPY_NOT_OFFERED_MESSAGE)
-    not one a waiting family may pick."""
+    not one a waiting family may pick, or (picking.PUPPY_HELD_MESSAGE, `held_until` in
+    `extra`) one a shop buyer is paying for now."""
 
-    def __init__(self, message: str = PUPPY_NOT_AVAILABLE_MESSAGE) -> None:
-        super().__init__("PUPPY_NOT_AVAILABLE", message, status=409)
+    def __init__(
+        self, message: str = PUPPY_NOT_AVAILABLE_MESSAGE, *, extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__("PUPPY_NOT_AVAILABLE", message, extra=extra, status=409)
 
 
 PUPPY_WENT_HOME_MESSAGE = gettext_noop(

@@ -49,6 +49,8 @@ def waitlist_context(entry: WaitlistEntry, *, site: str) -> dict[str, Any]:
         "turn_open": standing.turn is not None,
         "turn_ends": when(turn.ends_at) if turn is not None else "",
         "choices": len(standing.choices),
+        # What a shop buyer is paying for now: offered to the family if not paid in time.
+        "held": [{"name": h.puppy.name, "until": when(h.until)} for h in standing.held],
         "preferences": {
             "sex": entry.get_sex_display(),
             "any_sex": entry.sex == WaitlistEntry.Sex.ANY,

@@ -15,7 +15,7 @@ from kennel.monitoring.alerts import health_alerts_sweep
 from kennel.monitoring.reconciliation import reconciliation_sweep
 from kennel.payments.webhooks import webhooks_sweep
 from kennel.reservations.models import Reservation
-from kennel.reservations.picking import turns_time_out
+from kennel.reservations.picking import turns_nothing_left, turns_time_out
 from kennel.reservations.services import reservations_expire_due, reservations_release_stranded
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ def _sweeps() -> list[tuple[str, Callable[[], int]]]:
         ("expired holds", lambda: reservations_expire_due()),
         ("stranded holds released", lambda: reservations_release_stranded()),
         ("pick turns timed out", lambda: turns_time_out()),
+        ("pick turns skipped, nothing left", lambda: turns_nothing_left()),
         ("webhook events queued for processing", lambda: webhooks_sweep()),
         ("side effects recovered", lambda: side_effects_recover()),
         ("lost tasks marked failed", tasks_mark_lost),

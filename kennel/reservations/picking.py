@@ -29,6 +29,8 @@ from kennel.reservations.waitlist import (
     entry_ids,
     entry_set,
     family_told,
+    held_for,
+    nothing_left_for,
     offered_to,
 )
 
@@ -42,6 +44,10 @@ REMIND_AT_SHARE = Decimal("0.25")
 
 NOT_YOUR_TURN_MESSAGE = gettext_noop("It is not your turn to choose a puppy.")
 PICKING_REFUSED_MESSAGE = gettext_noop("Picking cannot be opened for this litter now.")
+PUPPY_HELD_MESSAGE = gettext_noop(
+    "A buyer in the shop is paying for this puppy right now, so it cannot be chosen yet. If "
+    "they have not paid when their time runs out, you can choose it: your page shows until when."
+)
 
 
 def picking_open(*, litter_id: int, actor: str) -> PickTurn | None:
@@ -64,7 +70,9 @@ def picking_open(*, litter_id: int, actor: str) -> PickTurn | None:
 def _next_turn(litter: Litter, *, now: datetime, actor: str) -> PickTurn | None:
     """Open the next family's turn (caller holds the litter's lock, no turn is open). A family
     whose wishes nothing left matches is skipped, keeping its deposit for a later litter per
-    its terms. With no family or no puppy left, picking closes."""
+    its terms; one whose only matches a shop buyer is paying for now gets its turn (they are
+    offered to it if that hold runs out), its time counted from when the last of those holds
+    ends. With no family or no puppy left, picking closes."""
     litter_holds_expire_overdue(litter_id=litter.pk, now=now)
     had_turn = PickTurn.objects.filter(litter=litter).values("entry_id")
     waiting = (
@@ -73,18 +81,17 @@ def _next_turn(litter: Litter, *, now: datetime, actor: str) -> PickTurn | None:
         .order_by("position")
     )
     for entry in waiting:
-        if not offered_to(entry).exists():
-            _turn_record(litter, entry, T.SKIPPED, now=now)
-            entry_set(entry, E.PASSED, actor=actor, why="nothing left matches their wishes")
-            family_told(
-                entry,
-                Effect.WAITLIST_PASSED,
-                key=f"skipped:{litter.pk}",
-                data={"why": TurnPassed.NOTHING_MATCHED},
-            )
-            continue
+        starts = now
+        if not offered_to(entry, now=now).exists():
+            held = held_for(entry, now=now)
+            if not held:
+                _turn_record(litter, entry, T.SKIPPED, now=now)
+                _nothing_matched(entry, actor=actor, key=f"skipped:{litter.pk}")
+                continue
+            # Nothing to choose before those holds end: the family's time starts then.
+            starts = max(h.until for h in held)
         turn = PickTurn.objects.create(
-            litter=litter, entry=entry, ends_at=now + timedelta(minutes=litter.pick_window)
+            litter=litter, entry=entry, ends_at=starts + timedelta(minutes=litter.pick_window)
         )
         entry_set(entry, E.CHOOSING, actor=actor, turn=turn.pk, ends_at=turn.ends_at.isoformat())
         family_told(entry, Effect.WAITLIST_TURN, key=f"turn:{turn.pk}")
@@ -93,6 +100,11 @@ def _next_turn(litter: Litter, *, now: datetime, actor: str) -> PickTurn | None:
     litter.save(update_fields=["picking", "updated_at"])
     audit("catalogue.litter.picking_closed", actor=actor, obj=litter, why="nobody left to choose")
     return None
+
+
+def _nothing_matched(entry: WaitlistEntry, *, actor: str, key: str) -> None:
+    entry_set(entry, E.PASSED, actor=actor, why="nothing left matches their wishes")
+    family_told(entry, Effect.WAITLIST_PASSED, key=key, data={"why": TurnPassed.NOTHING_MATCHED})
 
 
 def _turn_record(litter: Litter, entry: WaitlistEntry, outcome: str, *, now: datetime) -> None:
@@ -163,9 +175,14 @@ def _pick(
     actor: str,
 ) -> Reservation:
     litter_holds_expire_overdue(litter_id=litter.pk, now=now)
-    offered = offered_to(entry).filter(slug=puppy_slug or "-")
+    offered = offered_to(entry, now=now).filter(slug=puppy_slug or "-")
     puppy_id = offered.values_list("pk", flat=True).first()
-    if puppy_id is None:  # not one of theirs to pick (their wish, kept, another litter)
+    if puppy_id is None:
+        for held in held_for(entry, now=now):
+            if held.puppy.slug == puppy_slug:  # a shop buyer is paying for it: not yet
+                until = {"held_until": held.until.isoformat()}
+                raise PuppyNotAvailable(PUPPY_HELD_MESSAGE, extra=until)
+        # Not one of theirs to pick (their wish, kept, another litter).
         raise PuppyNotAvailable(PUPPY_NOT_OFFERED_MESSAGE)
     # The shop's own conditional UPDATE: whoever else wants this puppy (a buyer in the shop)
     # loses to whichever commits first; one-active-reservation-per-puppy stands behind it.
@@ -256,6 +273,32 @@ def turns_time_out(*, now: datetime | None = None) -> int:
                         pk=turn.entry_id
                     )
                     family_told(entry, Effect.WAITLIST_REMINDER, key=f"turn:{turn.pk}")
+    return done
+
+
+def turns_nothing_left(*, now: datetime | None = None) -> int:
+    """The periodic sweep's other half: end as skipped every open turn whose family nothing
+    left matches any more (the puppy it waited for was paid for by a shop buyer, or taken
+    otherwise), telling the family why, and open the next family's turn. A turn past its
+    time is turns_time_out's. Returns how many turns it ended."""
+    now = now or timezone.now()
+    done = 0
+    open_turns = PickTurn.objects.filter(outcome=T.OPEN, ends_at__gt=now).select_related("entry")
+    for turn in open_turns[:200]:
+        if not nothing_left_for(turn.entry, now=now):  # the common case, read without locks
+            continue
+        with locked_transaction():
+            entry, litter = _entry_locked(turn.entry.token)
+            turn.refresh_from_db()
+            if turn.outcome != T.OPEN or turn.ends_at <= now:
+                continue
+            litter_holds_expire_overdue(litter_id=litter.pk, now=now)
+            if not nothing_left_for(entry, now=now):
+                continue
+            _turn_end(turn, T.SKIPPED, now=now)
+            _nothing_matched(entry, actor="system:pick-order", key=f"turn:{turn.pk}")
+            _next_turn(litter, now=now, actor="system:pick-order")
+            done += 1
     return done
 
 

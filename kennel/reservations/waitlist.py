@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -264,11 +264,21 @@ def entry_ids(token: str) -> tuple[int, uuid.UUID]:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A puppy the family's wishes match that a buyer in the shop is paying for now: not
+    theirs to choose yet, offered to them should that hold run out (`until`) unpaid."""
+
+    puppy: Puppy
+    until: datetime
+
+
+@dataclass(frozen=True)
 class Standing:
     entry: WaitlistEntry
     ahead: int  # families still on the list before this one
     turn: PickTurn | None  # their open turn
     choices: list[Puppy]  # what they may choose now (during their turn)
+    held: list[Held]  # what they may choose should a shop buyer not pay (during their turn)
 
 
 def entry_standing(*, token: str) -> Standing:
@@ -289,22 +299,67 @@ def entry_standing(*, token: str) -> Standing:
             position__lt=entry.position,
         ).count()
     turn = PickTurn.objects.filter(entry=entry, outcome=T.OPEN).first()
-    choices = choices_for(entry) if turn is not None else []
-    return Standing(entry=entry, ahead=ahead, turn=turn, choices=choices)
+    if turn is None:
+        return Standing(entry=entry, ahead=ahead, turn=None, choices=[], held=[])
+    now = timezone.now()
+    return Standing(
+        entry=entry,
+        ahead=ahead,
+        turn=turn,
+        choices=choices_for(entry, now=now),
+        held=held_for(entry, now=now),
+    )
 
 
-def offered_to(entry: WaitlistEntry) -> QuerySet[Puppy]:
-    """The litter's puppies offered to this family now: available, not kept by the breeder,
-    of the sex they asked for."""
-    offered = Puppy.objects.filter(litter_id=entry.litter_id, status=P.AVAILABLE, kept=False)
+def _wished(entry: WaitlistEntry) -> QuerySet[Puppy]:
+    """The litter's puppies this family's wishes match: not kept by the breeder, of the sex
+    they asked for."""
+    wished = Puppy.objects.filter(litter_id=entry.litter_id, kept=False)
     if entry.sex != WaitlistEntry.Sex.ANY:
-        offered = offered.filter(sex=entry.sex)
-    return offered
+        wished = wished.filter(sex=entry.sex)
+    return wished
 
 
-def choices_for(entry: WaitlistEntry) -> list[Puppy]:
+def _shop_holds(*, lapsed: bool, now: datetime) -> QuerySet[Reservation]:
+    """The pending shop holds on the outer query's puppy: past their time (`lapsed`, released
+    by the next hold, pick or sweep: invariant 7) or still within it."""
+    holds = Reservation.objects.filter(puppy_id=OuterRef("pk"), status=S.PENDING)
+    return holds.filter(expires_at__lte=now) if lapsed else holds.filter(expires_at__gt=now)
+
+
+def offered_to(entry: WaitlistEntry, *, now: datetime) -> QuerySet[Puppy]:
+    """The litter's puppies offered to this family now: those its wishes match that are
+    available, or held by a shop hold past its time (the pick expires it first)."""
+    lapsed = Exists(_shop_holds(lapsed=True, now=now))
+    return _wished(entry).filter(Q(status=P.AVAILABLE) | Q(lapsed, status=P.HELD))
+
+
+def held_for(entry: WaitlistEntry, *, now: datetime) -> list[Held]:
+    """The puppies this family's wishes match that a buyer in the shop is paying for now
+    (a pending hold within its time): offered to the family if that hold runs out unpaid.
+    A payment under way (processing) is not counted: it may take days, and does not run out
+    by the clock."""
+    until = Subquery(_shop_holds(lapsed=False, now=now).values("expires_at")[:1])
+    held = (
+        _wished(entry)
+        .filter(status=P.HELD)
+        .annotate(held_until=until)
+        .filter(held_until__isnull=False)
+        .prefetch_related("photos")
+        .order_by("name")
+    )
+    return [Held(puppy=puppy, until=puppy.held_until) for puppy in held]
+
+
+def nothing_left_for(entry: WaitlistEntry, *, now: datetime) -> bool:
+    """Whether nothing left matches the family's wishes: no puppy offered now, and none a
+    shop buyer is paying for that could still come free (held_for)."""
+    return not offered_to(entry, now=now).exists() and not held_for(entry, now=now)
+
+
+def choices_for(entry: WaitlistEntry, *, now: datetime) -> list[Puppy]:
     """What the family sees to choose from (offered_to), with their photos."""
-    return list(offered_to(entry).prefetch_related("photos").order_by("name"))
+    return list(offered_to(entry, now=now).prefetch_related("photos").order_by("name"))
 
 
 # --- the breeder's actions on the list (admin): each locked and audited ---

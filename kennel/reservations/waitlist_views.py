@@ -4,6 +4,7 @@ choose. Its buttons (*Choose*, *Pass*, *Withdraw*) are CSRF-protected forms that
 service each and answer 303; a refusal shows the page again saying why (409)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -85,10 +86,12 @@ REFRESHING = (E.PENDING, E.WAITING)
 
 @dataclass(frozen=True)
 class Choice:
-    """A puppy the family may choose now, with the money as they would owe it."""
+    """A puppy the family may choose now (or, `held_until` set, once a shop buyer's hold on
+    it runs out unpaid), with the money as they would owe it."""
 
     puppy: Puppy
     balance_due: Decimal  # at pickup: the price less the deposit already paid
+    held_until: datetime | None = None
 
 
 def _page(
@@ -110,6 +113,9 @@ def _page(
         )
     if status in (E.WAITING, E.PASSED) and litter.picking == litter.Picking.CLOSED:
         headline, text = PICKING_CLOSED_HEADLINE, PICKING_CLOSED_TEXT
+    # In line, or in a turn with nothing to choose but a puppy that may come free: the page
+    # looks again by itself (never under the hands of a family that has a choice to make).
+    refreshing = status in REFRESHING or (bool(standing.held) and not standing.choices)
     ended = None
     if reservation.status == S.REFUNDED:
         ended = how_it_ended(reservation, status_money(reservation))
@@ -135,13 +141,17 @@ def _page(
         "choices": [
             Choice(puppy, max(puppy.price - deposit, Decimal(0))) for puppy in standing.choices
         ],
+        "held": [
+            Choice(held.puppy, max(held.puppy.price - deposit, Decimal(0)), held.until)
+            for held in standing.held
+        ],
         "paying": reservation.status in (S.PENDING, S.PROCESSING),
         "continue_url": continue_url(reservation),
         "refunded": reservation.status == S.REFUNDED,
         "can_withdraw": status in (E.WAITING, E.PASSED),
         "refundable": withdrawal_refundable(entry),
         "refund_until": refund_cutoff(entry),
-        "refresh_seconds": REFRESH_SECONDS if status in REFRESHING and not error else 0,
+        "refresh_seconds": REFRESH_SECONDS if refreshing and not error else 0,
         "error": error,
     }
     response = render(

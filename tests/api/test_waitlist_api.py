@@ -3,7 +3,7 @@ and paying its deposit on the sandbox's Stripe page, a family's place, picking a
 turn, and leaving the list with the refund the terms allow."""
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -16,7 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.models import AuditLog
 from kennel.payments.models import Refund
-from kennel.reservations import picking, waitlist
+from kennel.reservations import picking, services, waitlist
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.wsgi import application
@@ -109,6 +109,7 @@ def test_a_family_joins_pays_on_stripe_and_reads_its_place_as_first(sandbox, liv
         "ahead": 0,
         "turn_ends_at": None,
         "choices": [],
+        "held": [],
         "litter": "summer-goldens",
         "deposit": "400.00",
         "currency": "EUR",
@@ -339,6 +340,41 @@ def test_a_pass_opens_the_next_familys_turn(sandbox, live_server):
     assert (left["status"], left["position"]) == ("passed", None)  # out of line: no place
     turn = standing(base, second)
     assert (turn["status"], turn["choices"]) == ("choosing", ["amber"])
+
+
+@pytest.mark.django_db
+def test_a_family_reads_the_puppy_a_shop_buyer_is_paying_for_and_choosing_it_says_until_when(
+    client,
+):
+    from tests.reservations.waitlist_helpers import on_list
+
+    litter = litter_open()
+    PuppyFactory(litter=litter, slug="amber", sex="female")
+    PuppyFactory(litter=litter, slug="bruno", sex="male")
+    token = on_list(litter, 1, sex="female").token
+    shop = services.reservation_hold(
+        puppy_slug="amber",
+        buyer=Buyer(name="Shop Buyer", email="shop@example.com", phone="+33 6 12 34 56 78"),
+        provider="stripe",
+    )
+    picking.picking_open(litter_id=litter.pk, actor="test")
+
+    turn = client.get(f"/api/waitlist/{token}/").json()
+    refused = client.post(
+        f"/api/waitlist/{token}/pick/", {"puppy": "amber"}, content_type="application/json"
+    )
+
+    assert (turn["status"], turn["choices"]) == ("choosing", [])
+    [held] = turn["held"]
+    assert held["puppy"] == "amber"
+    until = datetime.fromisoformat(held["until"])
+    assert abs(until - shop.expires_at) < timedelta(milliseconds=1)  # said to the millisecond
+    assert refused.status_code == 409
+    assert refused.json()["error"] == {
+        "code": "PUPPY_NOT_AVAILABLE",
+        "message": picking.PUPPY_HELD_MESSAGE,
+        "details": {"held_until": shop.expires_at.isoformat()},
+    }
 
 
 # --- leaving the list ---

@@ -549,3 +549,39 @@ def test_a_family_refunded_after_choosing_closed_is_not_told_its_deposit_stays_w
     # Jane, still on the list (choosing when it closed), is told.
     _subject, text, _html = _one("jane.doe@example.com", "Choosing from")
     assert "Your deposit stays with the list for a later litter." in text
+
+
+def test_a_family_whose_only_match_a_shop_buyer_is_paying_for_reads_until_when_then_why_it_passed():
+    litter = _litter()
+    first = _join(litter, "Jane Doe", sex="female")
+    second = _join(litter, "Tom Late")
+    PuppyFactory(litter=litter, name="Bella", slug="bella", sex="female")
+    PuppyFactory(litter=litter, name="Max", slug="max", sex="male")
+    shop = services.reservation_hold(
+        puppy_slug="bella",
+        buyer=Buyer(name="Shop Buyer", email="shop@example.com", phone="+33 6 12 34 56 78"),
+        provider="stripe",
+    )
+    picking.picking_open(litter_id=litter.pk, actor="test")
+
+    _subject, text, html = _one("jane.doe@example.com", "It is your turn")
+
+    for body in (text, html):
+        assert (
+            f"A buyer in the shop is paying for Bella until {_paris(shop.expires_at)}; if they "
+            "have not paid by then, you can choose Bella on your page." in " ".join(body.split())
+        )
+        assert "you can choose from" not in body
+        assert _page(first) in body
+
+    with transaction.atomic():  # the shop buyer pays: nothing left for Jane
+        paying = services.lock_for_payment(reservation_id=shop.pk)
+        assert services.reservation_confirm(paying, payment_id="pi_shop", actor="test")
+    assert picking.turns_nothing_left() == 1
+
+    subject, text, _html = _one("jane.doe@example.com", "Your turn to choose")
+    assert subject == "Your turn to choose from Spring litter has passed"
+    assert "No puppy left in Spring litter matches your wishes" in " ".join(text.split())
+    _subject, next_turn, _html = _one("tom.late@example.com", "It is your turn")
+    assert "There is 1 puppy you can choose from." in next_turn
+    assert _page(second) in next_turn

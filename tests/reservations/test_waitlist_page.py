@@ -20,6 +20,7 @@ from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.picking import (
     NOT_YOUR_TURN_MESSAGE,
+    PUPPY_HELD_MESSAGE,
     picking_close,
     picking_open,
     waitlist_skip,
@@ -27,8 +28,10 @@ from kennel.reservations.picking import (
 from kennel.reservations.services import (
     lock_for_payment,
     reservation_confirm,
+    reservation_hold,
     reservation_release,
     reservation_set_checkout,
+    reservations_expire_due,
 )
 from kennel.reservations.waitlist import (
     ENTRY_NOT_FOUND_MESSAGE,
@@ -483,3 +486,50 @@ def test_leaving_the_payment_page_of_a_list_deposit_lands_on_the_familys_page(cl
     html = text(client.get(entry.get_absolute_url()))
     assert "Payment not completed" in html
     assert "You are number" not in html
+
+
+def test_a_puppy_a_shop_buyer_is_paying_for_shows_as_held_until_when_then_as_a_choice(
+    client, litter
+):
+    """Tried: the family's turn came while a shop buyer was paying for Amber, the only girl;
+    it was skipped. Now it is its turn: Amber shows as held until the hold's end, without
+    *Choose*, and becomes its choice when the hold runs out unpaid."""
+    puppies(litter)
+    first = paid(joined(litter, 1, sex="female"))
+    shop = reservation_hold(
+        puppy_slug="amber",
+        buyer=Buyer(name="Shop Buyer", email="shop@example.com", phone="+33 600000000"),
+        provider="stripe",
+    )
+    picking_open(litter_id=litter.pk, actor="test")
+
+    html = text(client.get(first.get_absolute_url()))
+
+    assert "It is your turn to choose!" in html
+    local = timezone.localtime(shop.expires_at)
+    until = f'<time datetime="{local.isoformat()}">{local:%-d %B %Y, %H:%M} {local.tzname()}</time>'
+    assert (
+        f"A buyer in the shop is paying for Amber until {until}. If they have not paid by "
+        "then, you can choose Amber here." in " ".join(html.split())
+    )
+    assert "1,700.00 EUR" in html  # its balance at pickup, as for a choice
+    assert 'name="puppy" value="amber"' not in html
+    assert "No puppy matching your wishes" not in html
+    assert 'data-refresh-seconds="30"' in html  # it looks again by itself meanwhile
+
+    refused = post(client, first, "pick", puppy="amber")  # a page open from before, say
+
+    assert refused.status_code == 409
+    assert 'data-error-code="PUPPY_NOT_AVAILABLE"' in text(refused)
+    assert PUPPY_HELD_MESSAGE in text(refused)
+    assert Puppy.objects.get(slug="amber").status == Puppy.Status.HELD
+
+    Reservation.objects.filter(pk=shop.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    reservations_expire_due()
+    html = text(client.get(first.get_absolute_url()))
+
+    assert 'name="puppy" value="amber"' in html
+    assert "A buyer in the shop is paying for" not in html
+    assert "data-refresh-seconds" not in html  # a choice to make: never reloaded under its hands
+    assert post(client, first, "pick", puppy="amber").status_code == 303
+    assert Reservation.objects.get(pk=first.reservation_id).puppy.slug == "amber"

@@ -5,13 +5,14 @@ left matches is skipped."""
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.errors import PUPPY_NOT_OFFERED_MESSAGE, PuppyNotAvailable
 from kennel.core.models import AuditLog, SideEffect
 from kennel.payments.owner import reservation_refund
-from kennel.reservations import picking, waitlist
+from kennel.reservations import picking, services, waitlist
 from kennel.reservations.admin.waitlist import TransferForm
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.effects import Effect
@@ -292,3 +293,134 @@ def test_a_family_is_never_carried_over_to_a_litter_whose_picking_closed_for_goo
     first.refresh_from_db()
     assert (first.litter_id, first.status) == (litter.pk, "passed")
     assert closed not in TransferForm().fields["litter"].queryset
+
+
+# --- a shop buyer paying for the one puppy a family's wishes match ---
+
+
+def _girl_held_by_a_shop_buyer() -> tuple[Litter, WaitlistEntry, WaitlistEntry, Reservation]:
+    """A litter of a girl and a boy; family 1 wants a girl, family 2 anything; a shop buyer
+    holds the girl (pending payment, within its time)."""
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female")
+    PuppyFactory(litter=litter, slug="boy", name="Boy", sex="male")
+    first = on_list(litter, 1, sex="female")
+    second = on_list(litter, 2)
+    shop = reservation_hold(puppy_slug="girl", buyer=BUYER, provider="stripe")
+    return litter, first, second, shop
+
+
+def test_a_family_whose_only_match_a_shop_buyer_is_paying_for_gets_its_turn():
+    """Tried: the family's turn came while a shop buyer was paying for the only girl; it was
+    skipped for good ("nothing left matches") — and the girl was free again when the buyer
+    never paid."""
+    litter, first, _second, shop = _girl_held_by_a_shop_buyer()
+
+    turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    assert turn is not None
+    assert turn.entry == first
+    first.refresh_from_db()
+    assert first.status == "choosing"
+    assert not SideEffect.objects.filter(
+        reservation_id=first.reservation_id, kind=Effect.WAITLIST_PASSED
+    ).exists()
+    standing = waitlist.entry_standing(token=first.token)
+    assert standing.choices == []
+    assert [(h.puppy.slug, h.until) for h in standing.held] == [("girl", shop.expires_at)]
+    # Its turn's clock starts when the girl could be free: the hold's end, then its window.
+    assert turn.ends_at == shop.expires_at + timedelta(minutes=litter.pick_window)
+
+
+def test_choosing_the_puppy_a_shop_buyer_is_paying_for_is_refused_saying_so():
+    litter, first, _second, shop = _girl_held_by_a_shop_buyer()
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    with pytest.raises(PuppyNotAvailable) as refused:
+        picking.waitlist_pick(token=first.token, puppy_slug="girl")
+
+    assert refused.value.code == "PUPPY_NOT_AVAILABLE"
+    assert refused.value.message == picking.PUPPY_HELD_MESSAGE
+    assert refused.value.extra == {"held_until": shop.expires_at.isoformat()}
+    assert Reservation.objects.get(pk=shop.pk).status == "pending"
+    first.refresh_from_db()
+    assert first.status == "choosing"
+
+
+def test_when_the_shop_buyers_hold_runs_out_the_family_chooses_that_puppy():
+    litter, first, second, shop = _girl_held_by_a_shop_buyer()
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    Reservation.objects.filter(pk=shop.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert picking.turns_nothing_left() == 0  # a hold run out is no reason to skip them
+    standing = waitlist.entry_standing(token=first.token)
+    assert [p.slug for p in standing.choices] == ["girl"]  # free, even before the sweep
+    assert standing.held == []
+    reservation = picking.waitlist_pick(token=first.token, puppy_slug="girl")
+
+    assert Reservation.objects.get(pk=shop.pk).status == "expired"
+    assert (reservation.status, reservation.puppy.slug) == ("confirmed", "girl")
+    assert _turn(litter).entry == second
+
+
+def test_when_the_shop_buyer_cancels_the_family_may_choose_that_puppy_at_once():
+    litter, first, _second, shop = _girl_held_by_a_shop_buyer()
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    services.reservation_release(
+        reservation_id=shop.pk, status="cancelled", actor="buyer", reason="buyer_cancelled"
+    )
+
+    assert [p.slug for p in waitlist.entry_standing(token=first.token).choices] == ["girl"]
+    assert picking.waitlist_pick(token=first.token, puppy_slug="girl").status == "confirmed"
+
+
+def test_when_the_shop_buyer_pays_the_family_is_skipped_at_the_sweep_and_told_why():
+    litter, first, second, shop = _girl_held_by_a_shop_buyer()
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    assert picking.turns_nothing_left() == 0  # still held: the family waits
+
+    with transaction.atomic():
+        paying = services.lock_for_payment(reservation_id=shop.pk)
+        assert services.reservation_confirm(paying, payment_id="pi_shop", actor="test")
+    assert picking.turns_nothing_left() == 1
+    assert picking.turns_nothing_left() == 0
+
+    first.refresh_from_db()
+    assert first.status == "passed"
+    assert first.reservation.status == "confirmed"  # its deposit kept, per its terms
+    assert PickTurn.objects.get(entry=first).outcome == "skipped"
+    told = SideEffect.objects.get(reservation_id=first.reservation_id, kind=Effect.WAITLIST_PASSED)
+    assert told.data == {"why": "nothing_matched"}
+    assert _turn(litter).entry == second
+    assert [p.slug for p in waitlist.entry_standing(token=second.token).choices] == ["boy"]
+
+
+def test_a_family_with_a_free_match_besides_a_held_one_keeps_the_usual_clock():
+    litter, first, _second, _shop = _girl_held_by_a_shop_buyer()
+    PuppyFactory(litter=litter, slug="girl-2", name="Girl 2", sex="female")
+
+    turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    assert turn is not None
+    assert turn.entry == first
+    window = turn.ends_at - turn.created_at
+    assert abs(window - timedelta(minutes=litter.pick_window)) < timedelta(seconds=5)
+    standing = waitlist.entry_standing(token=first.token)
+    assert [p.slug for p in standing.choices] == ["girl-2"]
+    assert [h.puppy.slug for h in standing.held] == ["girl"]
+
+
+def test_a_shop_buyer_whose_payment_is_under_way_does_not_keep_a_family_waiting():
+    """A payment under way (processing: a bank transfer may take days) is not a hold that
+    runs out: the family is skipped as before, rather than every family after it waiting."""
+    litter, first, second, shop = _girl_held_by_a_shop_buyer()
+    with transaction.atomic():
+        paying = services.lock_for_payment(reservation_id=shop.pk)
+        services.reservation_mark_processing(paying, actor="test")
+
+    turn = picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    assert turn is not None
+    assert turn.entry == second
+    assert PickTurn.objects.get(entry=first).outcome == "skipped"

@@ -7,17 +7,22 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from kennel.catalogue.models import Puppy
 from kennel.core.errors import ApplicationError
-from kennel.reservations import picking
+from kennel.reservations import picking, services
+from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
+from kennel.reservations.services import reservation_hold
 from tests.factories import PuppyFactory
 from tests.reservations.waitlist_helpers import on_list, open_litter
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
+
+SHOP_BUYER = Buyer(name="Shop Buyer", email="shop@example.com", phone="+33 6 12 34 56 78")
 
 
 def _assert_books(litter_id: int) -> None:
@@ -189,4 +194,61 @@ def test_a_family_leaving_while_the_turn_before_it_ends_is_never_handed_a_turn(t
             assert left == "NOT_WITHDRAWABLE"
             assert second.status == "choosing"
             assert turn.entry_id == second.pk
+        _assert_books(litter.pk)
+
+
+def test_a_shop_hold_running_out_while_the_family_picks_its_buyer_pays_and_the_sweep_runs(
+    threads,
+):
+    """A family waits for the girl a shop buyer holds; the hold's time runs out just as the
+    family chooses her, the buyer's payment lands and the sweep looks for turns with nothing
+    left: the girl is promised once — to the family, or to the buyer (the family then
+    skipped, once) — and nothing deadlocks."""
+    for _ in range(5):
+        litter = open_litter()
+        PuppyFactory(litter=litter, slug=f"girl-{litter.pk}", sex="female")
+        PuppyFactory(litter=litter, sex="male", is_published=False)
+        first = on_list(litter, 1, sex="female")
+        on_list(litter, 2)
+        slug = f"girl-{litter.pk}"
+        shop = reservation_hold(puppy_slug=slug, buyer=SHOP_BUYER, provider="stripe")
+        picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+        Reservation.objects.filter(pk=shop.pk).update(
+            expires_at=timezone.now() - timedelta(milliseconds=1)
+        )
+
+        def race(i: int, token: str = first.token, slug: str = slug, shop_id=shop.pk) -> str:
+            try:
+                if i == 0:
+                    picking.waitlist_pick(token=token, puppy_slug=slug)
+                    return "picked"
+                if i == 1:
+                    with transaction.atomic():
+                        paying = services.lock_for_payment(reservation_id=shop_id)
+                        if paying.status == "pending":
+                            paid = services.reservation_confirm(
+                                paying, payment_id=f"pi_{shop_id}", actor="t"
+                            )
+                        else:
+                            paid = services.reservation_confirm_late(
+                                paying, payment_id=f"pi_{shop_id}", actor="t"
+                            )
+                    return "paid" if paid else "refused"
+                return f"swept {picking.turns_nothing_left()}"
+            except ApplicationError as exc:
+                return exc.code
+
+        picked, paid, _swept = threads(3, race)
+        picking.turns_nothing_left()  # the next sweep, whatever came first
+
+        first.refresh_from_db()
+        promised = Reservation.objects.filter(puppy__slug=slug, status="confirmed")
+        assert promised.count() == 1
+        if picked == "picked":
+            assert paid == "refused"  # paid too late: refunded by fulfilment
+            assert first.status == "picked"
+        else:
+            assert (picked, paid) == ("PUPPY_NOT_AVAILABLE", "paid")
+            assert first.status == "passed"
+            assert PickTurn.objects.get(entry=first).outcome == "skipped"
         _assert_books(litter.pk)
