@@ -113,10 +113,17 @@ SUBJECT_MAX = 150
 WAITLIST_KINDS = (*WAITLIST_EMAILS, Effect.OWNER_WAITLIST_JOINED)
 
 
+# French typography's no-break spaces (before : ; ? !, in 1 500,00 €): kept in a header as
+# in the body. Neither breaks a line, so neither can start a header; Django encodes them.
+NO_BREAK_SPACES = frozenset("\u00a0\u202f")
+
+
 def header_text(value: str, *, limit: int = SUBJECT_MAX) -> str:
-    """`value` on one line: every control or line-separator character becomes a space."""
-    flat = "".join(" " if not c.isprintable() else c for c in value)
-    return " ".join(flat.split())[:limit]
+    """`value` on one line: every control or line-separator character becomes a space (runs of
+    them one space); the no-break spaces of French text stay."""
+    flat = "".join(c if c.isprintable() or c in NO_BREAK_SPACES else " " for c in value)
+    words = " ".join(word for word in flat.split(" ") if word)
+    return words.strip(" " + "".join(NO_BREAK_SPACES))[:limit]
 
 
 def message_id(side_effect: SideEffect) -> str:
@@ -124,7 +131,7 @@ def message_id(side_effect: SideEffect) -> str:
     is recognisable as the same message."""
     digest = hashlib.sha256(side_effect.dedup_key.encode()).hexdigest()[:32]
     domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "kennel.invalid"
-    return f"<kennel.{digest}@{header_text(domain, limit=200).replace(' ', '')}>"
+    return f"<kennel.{digest}@{''.join(header_text(domain, limit=200).split())}>"
 
 
 def email_message(*, side_effect: SideEffect) -> EmailMultiAlternatives:

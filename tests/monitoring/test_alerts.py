@@ -3,6 +3,8 @@ through the real outbox and mail backend, however often and on however many work
 runs."""
 
 from datetime import timedelta
+from email import message_from_bytes
+from email.header import decode_header, make_header
 
 import pytest
 from django.core import mail
@@ -136,8 +138,12 @@ def test_a_french_shop_owner_reads_the_alert_and_its_recovery_in_french_words(se
     run_worker_once()
     [alert] = mail.outbox
     title = "Des tâches de fond ont été abandonnées"
-    # header_text makes the subject's no-break space a plain one, as for every subject.
-    assert alert.subject == f"Attention requise : {title}"
+    # The subject keeps the no-break space before the colon, as its body does, and the
+    # message sent says so once encoded (RFC 2047) and read back.
+    assert alert.subject == f"Attention requise\u00a0: {title}"
+    raw = message_from_bytes(alert.message().as_bytes())["Subject"]
+    assert "\u00a0" not in raw  # encoded, not sent raw
+    assert str(make_header(decode_header(raw))) == f"Attention requise\u00a0: {title}"
     [(html, _mimetype)] = alert.alternatives
     for body in (alert.body, str(html)):
         assert f"Attention requise\u00a0: {title}" in body
@@ -154,7 +160,7 @@ def test_a_french_shop_owner_reads_the_alert_and_its_recovery_in_french_words(se
     sweeps_racing(threads)
     run_worker_once()
     recovered = mail.outbox[1]
-    assert recovered.subject == f"Résolu : {title}"
+    assert recovered.subject == f"Résolu\u00a0: {title}"
     assert "fonctionne de nouveau depuis" in recovered.body
     assert "passing again" not in recovered.body
     assert recovered.body.count("dead_work") == 1

@@ -201,7 +201,7 @@ def test_the_link_to_a_hold_is_in_the_language_it_was_made_in(owner, settings):
     _refused_another(reservation)
     subject, text, html = _parts(K.BUYER_HOLD_LINK)
 
-    assert subject == "Votre réservation de Bella : le lien pour la payer ou l\u2019annuler"
+    assert subject == "Votre réservation de Bella\u00a0: le lien pour la payer ou l\u2019annuler"
     assert "Bella est déjà en cours de réservation pour vous" in text
     assert '<html lang="fr">' in html
 
@@ -387,3 +387,18 @@ def test_names_with_line_breaks_and_markup_stay_text(owner):
 )
 def test_header_text_flattens_every_line_break_and_control_character(raw, flat):
     assert header_text(raw) == flat
+
+
+@pytest.mark.parametrize(
+    ("raw", "kept"),
+    [
+        ("Attention requise\u00a0: Bella", "Attention requise\u00a0: Bella"),
+        ("Acompte de 1\u202f500,00\u00a0€", "Acompte de 1\u202f500,00\u00a0€"),
+        ("Réservé\u00a0!\r\nBcc: x@example.com", "Réservé\u00a0! Bcc: x@example.com"),
+        ("\u00a0 Bella \u202f", "Bella"),
+    ],
+)
+def test_header_text_keeps_the_no_break_spaces_of_french_typography(raw, kept):
+    """Tried: a French subject read "Attention requise : …" with a plain, breakable space
+    before the colon, where its text (and the email's body) has a no-break one."""
+    assert header_text(raw) == kept
