@@ -223,7 +223,7 @@ class LitterAdmin(admin.ModelAdmin):
                 level, text = action.do(litter, actor)
             except ApplicationError as exc:
                 level, text = messages.WARNING, message_translated(exc.message)
-            self.message_user(request, f"{litter.name}: {text}", level)
+            self.message_user(request, LITTER_SAYS % {"litter": litter.name, "text": text}, level)
         return None
 
 
@@ -236,9 +236,15 @@ class PickingAction:
     do: Callable[[Litter, str], tuple[int, str]]
 
 
-PICKING_NOT_OPEN = "picking is not open: nothing changed."
-NOBODY_TO_CHOOSE = "nobody could be offered a puppy (no family waiting, or nothing left that "
-NOBODY_TO_CHOOSE += "matches their wishes): picking is closed."
+# What a picking action did or why it did nothing, after the litter's name (LITTER_SAYS),
+# in the reader's language.
+LITTER_SAYS = _("%(litter)s: %(text)s")
+PICKING_NOT_OPEN = _("picking is not open: nothing changed.")
+NOBODY_TO_CHOOSE = _(
+    "nobody could be offered a puppy (no family waiting, or nothing left that matches their "
+    "wishes): picking is closed."
+)
+NOBODY_CHOOSING = _("nobody is choosing now: nothing changed.")
 
 
 def _open_turn(litter: Litter) -> PickTurn | None:
@@ -270,13 +276,13 @@ def _now(litter: Litter) -> tuple[str, ...]:
 def _open(litter: Litter, actor: str) -> tuple[int, str]:
     turn = picking.picking_open(litter_id=litter.pk, actor=actor)
     if turn is None:
-        return messages.WARNING, NOBODY_TO_CHOOSE
+        return messages.WARNING, str(NOBODY_TO_CHOOSE)
     return messages.SUCCESS, f"picking open — {_turn_words(turn)}."
 
 
 def _skip(litter: Litter, actor: str) -> tuple[int, str]:
     if not picking.waitlist_skip(litter_id=litter.pk, actor=actor):
-        return messages.WARNING, "nobody is choosing now: nothing changed."
+        return messages.WARNING, str(NOBODY_CHOOSING)
     turn = _open_turn(litter)
     if turn is None:
         return messages.SUCCESS, "family skipped; nobody else could be offered a puppy."
@@ -285,7 +291,7 @@ def _skip(litter: Litter, actor: str) -> tuple[int, str]:
 
 def _close(litter: Litter, actor: str) -> tuple[int, str]:
     if not picking.picking_close(litter_id=litter.pk, actor=actor):
-        return messages.WARNING, PICKING_NOT_OPEN
+        return messages.WARNING, str(PICKING_NOT_OPEN)
     return messages.SUCCESS, "picking closed; the family choosing keeps its place on the list."
 
 

@@ -5,6 +5,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue.images import (
     Move,
@@ -80,7 +81,7 @@ class PuppyPhotoForm(forms.ModelForm):
     move = forms.ChoiceField(
         label="order",
         required=False,
-        choices=[("", "Keep its place"), *Move.choices],
+        choices=[("", _("Keep its place")), *Move.choices],
         help_text="Applied when you save. The first photo is the cover.",
     )
 

@@ -33,6 +33,7 @@ from django.core.files.storage import Storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.utils.datastructures import MultiValueDict
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 from PIL import Image, ImageCms
 
@@ -377,9 +378,9 @@ def _mb(size: int) -> str:
 class Move(models.TextChoices):
     """What the breeder can do to a photo's place among the puppy's photos."""
 
-    COVER = "cover", "Make it the cover"
-    UP = "up", "Move up"
-    DOWN = "down", "Move down"
+    COVER = "cover", _("Make it the cover")
+    UP = "up", _("Move up")
+    DOWN = "down", _("Move down")
 
 
 def photos_arrange(*, puppy: Puppy, moves: Iterable[tuple[int, str]] = ()) -> list[PuppyPhoto]:

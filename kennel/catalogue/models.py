@@ -44,9 +44,9 @@ class Litter(BaseModel):
         TRANSFERABLE = "transferable", _("Transferable to a later litter")
 
     class Picking(models.TextChoices):
-        NOT_OPEN = "not_open", "Not open"
-        OPEN = "open", "Families are choosing"
-        CLOSED = "closed", "Closed"
+        NOT_OPEN = "not_open", _("Not open")
+        OPEN = "open", _("Families are choosing")
+        CLOSED = "closed", _("Closed")
 
     name = models.CharField(max_length=120)
     dam = models.CharField("mother", max_length=120)
@@ -446,12 +446,12 @@ class Page(BaseModel):
     """One of the shop's own pages, written by the breeder in Markdown (or plain text)."""
 
     class Kind(models.TextChoices):
-        ABOUT = "about", "About the breeder"
-        PARENTS = "parents", "The parents"
-        FAQ = "faq", "Questions and answers"
-        TERMS = "terms", "Deposit and refund terms"
-        PRIVACY = "privacy", "Privacy notice"
-        IMPRINT = "imprint", "Imprint"
+        ABOUT = "about", _("About the breeder")
+        PARENTS = "parents", _("The parents")
+        FAQ = "faq", _("Questions and answers")
+        TERMS = "terms", _("Deposit and refund terms")
+        PRIVACY = "privacy", _("Privacy notice")
+        IMPRINT = "imprint", _("Imprint")
 
     kind = models.CharField(max_length=10, choices=Kind.choices, unique=True)
     title = models.CharField(max_length=120)

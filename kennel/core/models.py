@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class BaseModel(models.Model):
@@ -49,10 +50,10 @@ class SideEffect(BaseModel):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Running"
-        SENT = "sent", "Done"
-        DEAD = "dead", "Dead (gave up; retry from the admin)"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Running")
+        SENT = "sent", _("Done")
+        DEAD = "dead", _("Dead (gave up; retry from the admin)")
 
     kind = models.CharField(max_length=40, db_index=True)
     # The reservation the work is about, when there is one (no foreign key: core sits below

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.functional import Promise
 from django_tasks import task
 from django_tasks.base import TaskResultStatus
 from django_tasks_db.models import DBTaskResult, get_date_max
@@ -88,7 +89,7 @@ class Handler:
     subject passed to `outbox_enqueue` (None: switched off, nothing is written)."""
 
     kind: str
-    label: str
+    label: str | Promise  # lazy: read in the reader's language (kind_label)
     run: Callable[[SideEffect], None]
     queue: str = DEFAULT_QUEUE
     recipient: Callable[[Any], str | None] | None = None
@@ -106,7 +107,7 @@ _handlers: dict[str, Handler] = {}
 def register(
     kind: str,
     *,
-    label: str,
+    label: str | Promise,
     run: Callable[[SideEffect], None],
     queue: str = DEFAULT_QUEUE,
     recipient: Callable[[Any], str | None] | None = None,
@@ -134,7 +135,7 @@ def handler_for(kind: str) -> Handler:
 
 def kind_label(kind: str) -> str:
     registered = _handlers.get(kind)
-    return registered.label if registered else kind
+    return str(registered.label) if registered else kind
 
 
 def outbox_enqueue(

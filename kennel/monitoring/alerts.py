@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import SideEffect
 from kennel.core.outbox import DeliveryRefused, outbox_enqueue, register
-from kennel.monitoring.checks import health_evaluate
+from kennel.monitoring.checks import Finding, findings_translated, health_evaluate
 from kennel.monitoring.models import Incident, MonitoringWork
 from kennel.notifications.emails import header_text, message_id, message_send
 
@@ -68,7 +68,8 @@ def health_alerts_sweep(*, now: datetime | None = None) -> int:
     )
     for check, detail in health.problems.items():
         if check not in open_checks:
-            changed += _incident_open(check, detail=detail, now=now)
+            findings = health.findings.get(check, [])
+            changed += _incident_open(check, detail=detail, findings=findings, now=now)
     grace = timedelta(minutes=settings.HEALTH_ALERT_AFTER_MINUTES)
     for check in health.problems:
         changed += _incident_alert(check, due=now - grace, now=now)
@@ -77,10 +78,15 @@ def health_alerts_sweep(*, now: datetime | None = None) -> int:
     return changed
 
 
-def _incident_open(check: str, *, detail: str, now: datetime) -> int:
+def _incident_open(check: str, *, detail: str, findings: list[Finding], now: datetime) -> int:
     try:
         with transaction.atomic():
-            Incident.objects.create(check_name=check, started_at=now, detail=detail)
+            Incident.objects.create(
+                check_name=check,
+                started_at=now,
+                detail=detail,
+                findings=[finding.as_data() for finding in findings],
+            )
     except IntegrityError:
         return 0  # another worker opened it first
     return 1
@@ -123,6 +129,7 @@ def _enqueue(kind: str, incident: Incident) -> None:
             "started_at": incident.started_at.isoformat(),
             "ended_at": incident.ended_at.isoformat() if incident.ended_at else "",
             "detail": incident.detail,
+            "findings": incident.findings,
         },
     )
 
@@ -153,7 +160,11 @@ def _alert_message(side_effect: SideEffect) -> EmailMultiAlternatives:
         "headline": headline,
         "title": title,
         "check": check,
-        "detail": data.get("detail", ""),
+        # Written now, in the shop's language; an alert written before findings were kept
+        # has its English detail only.
+        "detail": findings_translated(data["findings"])
+        if data.get("findings")
+        else data.get("detail", ""),
         "started_at": _when(data.get("started_at")),
         "ended_at": _when(data.get("ended_at")),
         "what_to_do": str(WHAT_TO_DO.get(check, "")),

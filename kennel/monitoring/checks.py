@@ -21,7 +21,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Max, Min, Q, Sum
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy, ngettext_lazy
 
 from kennel.core.models import SideEffect
 from kennel.monitoring.models import ReconciliationRun
@@ -38,12 +39,72 @@ WAITING = (Reservation.Status.PENDING, Reservation.Status.PROCESSING)
 CHECKS = ("webhook_backlog", "webhook_silence", "work_backlog", "dead_work", "reconciliation")
 
 
+# What a check finds, as the owner's alert says it (in the shop's language) and
+# /health/webhooks/ (in English, for operators). Counted ones by their "count".
+FINDINGS = {
+    "event_unprocessed": gettext_lazy("%(provider)s: an event unprocessed for %(seconds)s s"),
+    "provider_silent": gettext_lazy("%(provider)s: no event for %(hours)s h while a hold waits"),
+    "work_overdue": gettext_lazy(
+        "background work due %(seconds)s s ago is not done: is the worker running?"
+    ),
+    "work_dead": ngettext_lazy(
+        "%(count)s piece of background work given up on",
+        "%(count)s pieces of background work given up on",
+        "count",
+    ),
+    "reconciliation": gettext_lazy("needs attention"),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found: a message of FINDINGS and its values, kept as data (on the
+    incident, in the alert's outbox row) so it is written in the reader's language when shown.
+    `text` is the finding itself, for what has no message (a reconciliation's own lines)."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    text: str = ""
+
+    def translated(self) -> str:
+        """In the active language."""
+        message = FINDINGS.get(self.key)
+        if message is None:
+            return self.text
+        return str(message % self.params)
+
+    def english(self) -> str:
+        with translation.override(None):
+            return self.translated()
+
+    def as_data(self) -> dict[str, Any]:
+        return {"key": self.key, "params": self.params, "text": self.text}
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any]) -> "Finding":
+        return cls(
+            str(data.get("key", "")), dict(data.get("params") or {}), str(data.get("text", ""))
+        )
+
+
+def findings_translated(findings: list[dict[str, Any]]) -> str:
+    """Stored findings (Finding.as_data) as one line, in the active language."""
+    return "; ".join(Finding.from_data(f).translated() for f in findings)
+
+
 @dataclass
 class Health:
-    """The checks' verdicts (`problems`: check → what is wrong) and the figures behind them."""
+    """The checks' verdicts (`problems`: check → what is wrong, in English; `findings`:
+    check → the same as messages to translate) and the figures behind them."""
 
     problems: dict[str, str] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+
+    def found(self, check: str, findings: list[Finding]) -> None:
+        if findings:
+            self.findings[check] = findings
+            self.problems[check] = "; ".join(f.english() for f in findings)
 
     @property
     def failing(self) -> list[str]:
@@ -65,24 +126,25 @@ def health_evaluate(*, now: datetime | None = None) -> Health:
 
     backlog = timedelta(minutes=settings.HEALTH_WEBHOOK_BACKLOG_MINUTES)
     late = [
-        f"{name}: an event unprocessed for {p['oldest_unprocessed_seconds']} s"
+        Finding(
+            "event_unprocessed",
+            {"provider": name, "seconds": p["oldest_unprocessed_seconds"]},
+        )
         for name, p in providers.items()
         if p["oldest_unprocessed_seconds"] is not None
         and p["oldest_unprocessed_seconds"] >= backlog.total_seconds()
     ]
-    if late:
-        health.problems["webhook_backlog"] = "; ".join(late)
+    health.found("webhook_backlog", late)
 
     silence = settings.HEALTH_SILENCE_HOURS
     if silence > 0:
         quiet = [
-            f"{name}: no event for {silence:g} h while a hold waits"
+            Finding("provider_silent", {"provider": name, "hours": f"{silence:g}"})
             for name, p in providers.items()
             if p["_silent_since"] is not None
             and p["_silent_since"] <= now - timedelta(hours=silence)
         ]
-        if quiet:
-            health.problems["webhook_silence"] = "; ".join(quiet)
+        health.found("webhook_silence", quiet)
     for p in providers.values():
         del p["_silent_since"]
 
@@ -90,18 +152,19 @@ def health_evaluate(*, now: datetime | None = None) -> Health:
     overdue = work.pop("_oldest_due")
     work["oldest_due_seconds"] = int((now - overdue).total_seconds()) if overdue else None
     if overdue is not None and overdue <= now - backlog:
-        health.problems["work_backlog"] = (
-            f"background work due {work['oldest_due_seconds']} s ago is not done: is the "
-            "worker running?"
-        )
+        seconds = work["oldest_due_seconds"]
+        health.found("work_backlog", [Finding("work_overdue", {"seconds": seconds})])
 
     dead = health.report["background_work"]["dead"]
     if dead:
-        health.problems["dead_work"] = f"{dead} piece(s) of background work given up on"
+        health.found("dead_work", [Finding("work_dead", {"count": dead})])
 
     last = health.report["reconciliation"]
     if last["needs_attention"]:
-        health.problems["reconciliation"] = "; ".join(last["lines"]) or "needs attention"
+        # Its lines are the reconciliation's own record (payment ids and amounts, English,
+        # as reconcile_payments prints them): kept as they are.
+        lines = [Finding("", text=line) for line in last["lines"]]
+        health.found("reconciliation", lines or [Finding("reconciliation")])
     return health
 
 

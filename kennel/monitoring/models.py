@@ -1,11 +1,12 @@
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class MonitoringWork(models.TextChoices):
     """Monitoring's kinds of outbox work (kennel/core/outbox.py): the owner's alert emails."""
 
-    OWNER_ALERT = "owner_alert", "Email: alert to the owner"
-    OWNER_ALERT_RECOVERED = "owner_alert_recovered", "Email: alert over, to the owner"
+    OWNER_ALERT = "owner_alert", _("Email: alert to the owner")
+    OWNER_ALERT_RECOVERED = "owner_alert_recovered", _("Email: alert over, to the owner")
 
 
 class Incident(models.Model):
@@ -20,6 +21,9 @@ class Incident(models.Model):
     alerted_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     detail = models.TextField(blank=True)  # what the check said when it started failing
+    # The same as messages and values (checks.Finding.as_data): the alert writes it in the
+    # shop's language. Empty on incidents opened before it was kept: `detail` then.
+    findings = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -41,7 +45,7 @@ class ReconciliationRun(models.Model):
     `reconcile_payments` command. /health/webhooks/ reads the latest."""
 
     class Source(models.TextChoices):
-        WORKER = "worker", "Worker (hourly)"
+        WORKER = "worker", _("Worker (hourly)")
         COMMAND = "command", "reconcile_payments"
 
     source = models.CharField(max_length=10, choices=Source.choices)

@@ -8,19 +8,19 @@ from kennel.reservations.models import Reservation
 class PaymentWork(models.TextChoices):
     """The payments' kinds of outbox work (kennel/core/outbox.py), run on the money queue."""
 
-    REFUND_SEND = "refund_send", "Provider: send a refund"
-    WEBHOOK_PROCESS = "webhook_process", "Process a webhook event again"
+    REFUND_SEND = "refund_send", _("Provider: send a refund")
+    WEBHOOK_PROCESS = "webhook_process", _("Process a webhook event again")
 
 
 class WebhookEvent(models.Model):
     """A verified provider delivery, stored raw before anything is done with it."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PROCESSING = "processing", "Processing"
-        PROCESSED = "processed", "Processed"
-        IGNORED = "ignored", "Ignored"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        PROCESSING = "processing", _("Processing")
+        PROCESSED = "processed", _("Processed")
+        IGNORED = "ignored", _("Ignored")
+        FAILED = "failed", _("Failed")
 
     provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
     event_id = models.CharField(max_length=255)
@@ -126,9 +126,9 @@ class Refund(BaseModel):
         WITHDRAWN = "withdrawn", _("The family left the waiting list (refundable terms)")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     reservation = models.ForeignKey(
         Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"

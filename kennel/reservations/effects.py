@@ -6,34 +6,35 @@ conversion reports, payments the closing of a checkout.
 """
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Effect(models.TextChoices):
-    OWNER_DEPOSIT = "owner_deposit", "Owner: deposit received"
-    BUYER_CONFIRMATION = "buyer_confirmation", "Buyer: deposit confirmed"
-    BUYER_PROCESSING = "buyer_processing", "Buyer: payment processing"
-    BUYER_FAILED = "buyer_failed", "Buyer: payment failed"
-    BUYER_EXPIRED = "buyer_expired", "Buyer: hold expired"
-    BUYER_RELEASED = "buyer_released", "Buyer: hold released by the breeder"
-    BUYER_REFUND = "buyer_refund", "Buyer: refund issued"
-    BUYER_KEPT = "buyer_kept", "Buyer: cancelled, deposit kept"
-    OWNER_REFUND = "owner_refund", "Owner: refund issued"
+    OWNER_DEPOSIT = "owner_deposit", _("Owner: deposit received")
+    BUYER_CONFIRMATION = "buyer_confirmation", _("Buyer: deposit confirmed")
+    BUYER_PROCESSING = "buyer_processing", _("Buyer: payment processing")
+    BUYER_FAILED = "buyer_failed", _("Buyer: payment failed")
+    BUYER_EXPIRED = "buyer_expired", _("Buyer: hold expired")
+    BUYER_RELEASED = "buyer_released", _("Buyer: hold released by the breeder")
+    BUYER_REFUND = "buyer_refund", _("Buyer: refund issued")
+    BUYER_KEPT = "buyer_kept", _("Buyer: cancelled, deposit kept")
+    OWNER_REFUND = "owner_refund", _("Owner: refund issued")
     # Another hold refused for this email's active one (HOLD_LIMIT_REACHED): the link to it,
     # so a family that started it on another device can pay or cancel it.
-    BUYER_HOLD_LINK = "buyer_hold_link", "Buyer: the link to their hold (another refused)"
-    GA4_PURCHASE = "ga4_purchase", "GA4: purchase"
-    META_PURCHASE = "meta_purchase", "Meta: Purchase"
-    CHECKOUT_CLOSE = "checkout_close", "Provider: close the checkout"
+    BUYER_HOLD_LINK = "buyer_hold_link", _("Buyer: the link to their hold (another refused)")
+    GA4_PURCHASE = "ga4_purchase", _("GA4: purchase")
+    META_PURCHASE = "meta_purchase", _("Meta: Purchase")
+    CHECKOUT_CLOSE = "checkout_close", _("Provider: close the checkout")
     # A waiting list's family (kennel/reservations/waitlist.py): each email is about their
     # deposit's reservation, with the list entry beside it.
-    WAITLIST_JOINED = "waitlist_joined", "Family: on the waiting list, with its position"
-    WAITLIST_MOVED = "waitlist_moved", "Family: position changed"
-    WAITLIST_BORN = "waitlist_born", "Family: the litter is born"
-    WAITLIST_TURN = "waitlist_turn", "Family: your turn to choose"
-    WAITLIST_REMINDER = "waitlist_reminder", "Family: your turn ends soon"
-    WAITLIST_PASSED = "waitlist_passed", "Family: turn passed"
-    WAITLIST_CLOSED = "waitlist_closed", "Family: picking closed before they chose"
-    OWNER_WAITLIST_JOINED = "owner_waitlist_joined", "Owner: a family joined the waiting list"
+    WAITLIST_JOINED = "waitlist_joined", _("Family: on the waiting list, with its position")
+    WAITLIST_MOVED = "waitlist_moved", _("Family: position changed")
+    WAITLIST_BORN = "waitlist_born", _("Family: the litter is born")
+    WAITLIST_TURN = "waitlist_turn", _("Family: your turn to choose")
+    WAITLIST_REMINDER = "waitlist_reminder", _("Family: your turn ends soon")
+    WAITLIST_PASSED = "waitlist_passed", _("Family: turn passed")
+    WAITLIST_CLOSED = "waitlist_closed", _("Family: picking closed before they chose")
+    OWNER_WAITLIST_JOINED = "owner_waitlist_joined", _("Owner: a family joined the waiting list")
 
 
 class TurnPassed(models.TextChoices):

@@ -32,24 +32,24 @@ class Reservation(BaseModel):
         """Why a reservation is in its state (besides the state itself), set by services.py."""
 
         NONE = "", "—"
-        HOLD_EXPIRED = "hold_expired", "The hold ran out before payment"
-        CHECKOUT_EXPIRED = "checkout_expired", "The provider's checkout expired"
-        BUYER_CANCELLED = "buyer_cancelled", "The buyer cancelled before paying"
-        PROVIDER_ERROR = "provider_error", "The checkout could not be opened"
-        CHECKOUT_NOT_STARTED = "checkout_not_started", "The checkout never reached the buyer"
-        PAYMENT_FAILED = "payment_failed", "The payment failed"
-        AMOUNT_MISMATCH = "amount_mismatch", "The amount paid was not the deposit"
-        REFUNDED = "refunded", "The deposit was refunded"
-        LATE_PAYMENT_ACCEPTED = "late_payment_accepted", "Paid after the hold; puppy still free"
-        LATE_PAYMENT_REFUNDED = "late_payment_refunded", "Paid after the hold; refunded"
+        HOLD_EXPIRED = "hold_expired", _("The hold ran out before payment")
+        CHECKOUT_EXPIRED = "checkout_expired", _("The provider's checkout expired")
+        BUYER_CANCELLED = "buyer_cancelled", _("The buyer cancelled before paying")
+        PROVIDER_ERROR = "provider_error", _("The checkout could not be opened")
+        CHECKOUT_NOT_STARTED = "checkout_not_started", _("The checkout never reached the buyer")
+        PAYMENT_FAILED = "payment_failed", _("The payment failed")
+        AMOUNT_MISMATCH = "amount_mismatch", _("The amount paid was not the deposit")
+        REFUNDED = "refunded", _("The deposit was refunded")
+        LATE_PAYMENT_ACCEPTED = "late_payment_accepted", _("Paid after the hold; puppy still free")
+        LATE_PAYMENT_REFUNDED = "late_payment_refunded", _("Paid after the hold; refunded")
         # Approved (PayPal) when what it paid for was gone: never captured, nothing charged.
-        APPROVAL_NOT_CAPTURED = "approval_not_captured", "Approved too late; not captured"
-        OWNER_RELEASED = "owner_released", "The breeder released the hold"
-        OWNER_REFUNDED = "owner_refunded", "Cancelled by the breeder; deposit refunded"
-        OWNER_REFUNDED_PART = "owner_refunded_part", "Cancelled by the breeder; part kept"
+        APPROVAL_NOT_CAPTURED = "approval_not_captured", _("Approved too late; not captured")
+        OWNER_RELEASED = "owner_released", _("The breeder released the hold")
+        OWNER_REFUNDED = "owner_refunded", _("Cancelled by the breeder; deposit refunded")
+        OWNER_REFUNDED_PART = "owner_refunded_part", _("Cancelled by the breeder; part kept")
         # Ends as "refunded" (the breeder's end of a paid reservation), with nothing sent back.
-        OWNER_KEPT = "owner_kept", "Cancelled by the breeder; deposit kept"
-        PICKED_UP = "picked_up", "The puppy went home"
+        OWNER_KEPT = "owner_kept", _("Cancelled by the breeder; deposit kept")
+        PICKED_UP = "picked_up", _("The puppy went home")
 
     class Provider(models.TextChoices):
         STRIPE = "stripe", _("Card (Stripe)")
@@ -282,12 +282,12 @@ class PickTurn(BaseModel):
     database says so); it ends picked, passed, timed out, skipped or closed."""
 
     class Outcome(models.TextChoices):
-        OPEN = "open", "Choosing"
-        PICKED = "picked", "Picked"
-        PASSED = "passed", "Passed"
-        TIMED_OUT = "timed_out", "Timed out (passed automatically)"
-        SKIPPED = "skipped", "Skipped"
-        CLOSED = "closed", "Picking closed"
+        OPEN = "open", _("Choosing")
+        PICKED = "picked", _("Picked")
+        PASSED = "passed", _("Passed")
+        TIMED_OUT = "timed_out", _("Timed out (passed automatically)")
+        SKIPPED = "skipped", _("Skipped")
+        CLOSED = "closed", _("Picking closed")
 
     litter = models.ForeignKey(Litter, on_delete=models.PROTECT, related_name="pick_turns")
     entry = models.ForeignKey(WaitlistEntry, on_delete=models.PROTECT, related_name="turns")

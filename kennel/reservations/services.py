@@ -18,6 +18,7 @@ from django.db import connection
 from django.db.models import Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import locked_transaction
@@ -116,7 +117,7 @@ def reservation_hold(
     """
     tracking = tracking if tracking and tracking.consent else Tracking()
     if provider not in Reservation.Provider.values:
-        raise ValidationFailed({"provider": ["Please choose Stripe or PayPal."]})
+        raise ValidationFailed({"provider": [gettext_noop("Please choose Stripe or PayPal.")]})
     # The puppy looked up by the early read, though the callers read before: in a flash sale
     # the buyers who passed theirs while another's hold was being written, then waited for a
     # provider slot (checkout_start), mostly find the puppy taken by now and lose here for one

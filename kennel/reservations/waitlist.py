@@ -113,7 +113,7 @@ def waitlist_join(
     WaitlistRefused (WAITLIST_CLOSED, WAITLIST_FULL), ValidationFailed."""
     tracking = tracking if tracking and tracking.consent else Tracking()
     if provider not in Reservation.Provider.values:
-        raise ValidationFailed({"provider": ["Please choose Stripe or PayPal."]})
+        raise ValidationFailed({"provider": [gettext_noop("Please choose Stripe or PayPal.")]})
     now = timezone.now()
     with locked_transaction():
         litter = _litter_locked(slug=litter_slug)
@@ -452,7 +452,7 @@ def litter_stage_set(*, litter_id: int, stage: str, born_on: date | None, actor:
     """Move a litter to its next stage (the breeder, in the back office). When it is born,
     every family on its list is told. False when unchanged."""
     if stage not in Litter.Stage.values:
-        raise ValidationFailed({"stage": ["Unknown stage."]})
+        raise ValidationFailed({"stage": [gettext_noop("Unknown stage.")]})
     with locked_transaction():
         litter = Litter.objects.select_for_update().get(pk=litter_id)
         if litter.stage == stage and (born_on is None or litter.born_on == born_on):

@@ -7,13 +7,23 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client
+from django.urls import reverse
+from django.utils import timezone, translation
 
+from kennel.catalogue.models import Litter
+from kennel.core.errors import ValidationFailed, message_translated
+from kennel.core.models import SideEffect
+from kennel.payments.models import Refund
+from kennel.reservations import waitlist
+from kennel.reservations.effects import Effect
 from kennel.reservations.models import Reservation
+from tests.catalogue.test_litter_admin import FAMILIES, LITTERS, act, entry, litter_with_families
 from tests.catalogue.test_photos import change_puppy, media, upload  # noqa: F401 (media: fixture)
-from tests.factories import PuppyFactory
+from tests.factories import LitterFactory, PuppyFactory, ReservationFactory
 from tests.notifications.helpers import confirm as confirmed
 from tests.notifications.helpers import hold
 from tests.reservations.test_admin_actions import action, confirm
+from tests.reservations.waitlist_helpers import open_litter
 
 pytestmark = pytest.mark.django_db
 
@@ -89,3 +99,95 @@ def test_a_file_that_is_no_photo_is_refused_in_french(french_admin):
     ) in html
     assert "not a photo we can read" not in html
     assert not puppy.photos.exists()
+
+
+def _page(client: Client, url: str) -> str:
+    answer = client.get(url)
+    assert answer.status_code == 200
+    return answer.content.decode()
+
+
+def test_the_states_the_breeder_reads_in_the_back_office_are_in_french(french_admin):
+    """Tried: on a French back office, why a hold ended ("The hold ran out before payment"),
+    a refund's state ("Succeeded"), background work's kind and state ("Owner: deposit
+    received", "Dead (gave up; retry from the admin)") and a litter's picking ("Families are
+    choosing") were the model's English labels."""
+    ended = ReservationFactory(
+        status=Reservation.Status.EXPIRED, status_reason=Reservation.Reason.HOLD_EXPIRED
+    )
+    Refund.objects.create(
+        reservation=_paid(),
+        provider="stripe",
+        external_payment_id="pi_fr",
+        amount=Decimal("400.00"),
+        currency="EUR",
+        reason=Refund.Reason.OWNER,
+        status=Refund.Status.SUCCEEDED,
+        idempotency_key="refund:fr",
+    )
+    SideEffect.objects.create(
+        kind=Effect.OWNER_DEPOSIT,
+        recipient="owner@kennel.example",
+        dedup_key="fr:dead",
+        status=SideEffect.Status.DEAD,
+        next_attempt_at=timezone.now(),
+    )
+    LitterFactory(name="Portée de printemps", picking=Litter.Picking.OPEN)
+
+    reservation = _page(
+        french_admin, reverse("admin:reservations_reservation_change", args=[ended.pk])
+    )
+    assert "Le délai de réservation a expiré avant le paiement" in reservation
+    assert "The hold ran out before payment" not in reservation
+
+    refunds = _page(french_admin, reverse("admin:payments_refund_changelist"))
+    assert "Effectué" in refunds
+    assert "Succeeded" not in refunds
+
+    work = _page(french_admin, reverse("admin:core_sideeffect_changelist"))
+    assert f"Propriétaire{NBSP}: acompte reçu" in work
+    assert f"Abandonnée (à relancer depuis l{APOS}espace de gestion)" in work
+    assert "Owner: deposit received" not in work
+    assert "Dead (gave up" not in work
+
+    litters = _page(french_admin, reverse("admin:catalogue_litter_changelist"))
+    assert "Les familles choisissent" in litters
+    assert "Families are choosing" not in litters
+
+
+def test_the_waiting_list_actions_refusals_are_in_french(french_admin):
+    """Tried on a French back office: skipping when nobody chooses, closing picking that is
+    not open, moving a family to the place it has, and carrying over a family that cannot
+    be were each refused in English."""
+    litter = litter_with_families(2)
+    later = open_litter(name="Genièvre", slug="genievre")
+
+    skipped = act(french_admin, LITTERS, "skip_turn", litter).content.decode()
+    assert f"Maple and Hunter{NBSP}: personne ne choisit en ce moment, rien n{APOS}a changé." in (
+        skipped
+    )
+    assert "nobody is choosing now" not in skipped
+
+    closed = act(french_admin, LITTERS, "close_picking", litter).content.decode()
+    assert f"le choix n{APOS}est pas ouvert{NBSP}: rien n{APOS}a changé." in closed
+    assert "picking is not open" not in closed
+
+    kept = act(french_admin, FAMILIES, "move_family", entry(1), position="1").content.decode()
+    assert f"Family 1 est déjà en position 1{NBSP}: rien n{APOS}a changé." in kept
+    assert "is already at position" not in kept
+
+    act(french_admin, FAMILIES, "transfer_family", entry(2), litter=str(later.pk))
+    refused = act(french_admin, FAMILIES, "transfer_family", entry(2), litter=str(later.pk))
+    html = refused.content.decode()
+    assert f"Family 2 ne peut pas être reportée sur la portée Genièvre{NBSP}:" in html
+    assert "cannot be carried over" not in html
+
+
+def test_a_stage_the_service_does_not_know_is_refused_in_french():
+    with pytest.raises(ValidationFailed) as refused:
+        waitlist.litter_stage_set(
+            litter_id=LitterFactory().pk, stage="weaned", born_on=None, actor="staff:admin"
+        )
+    [message] = refused.value.extra["fields"]["stage"]
+    with translation.override("fr"):
+        assert message_translated(message) == "Étape inconnue."

@@ -55,7 +55,8 @@ def test_one_alert_per_incident_and_one_when_it_is_over(threads):
     assert alert.to == [OWNER]
     assert alert.subject == "Attention needed: Background work has been given up on"
     assert "dead_work" in alert.body
-    assert "1 piece(s) of background work" in alert.body
+    assert "1 piece of background work given up on" in alert.body
+    assert "piece(s)" not in alert.body
     assert "https://shop.example/health/webhooks/" in alert.body
     [(html, mimetype)] = alert.alternatives
     assert mimetype == "text/html"
@@ -153,6 +154,9 @@ def test_a_french_shop_owner_reads_the_alert_and_its_recovery_in_french_words(se
         # The code only as the operator's reference, never what the owner reads first.
         assert "(contrôle\u00a0: dead_work)" in body
         assert body.count("dead_work") == 1
+        # What the check found too (tried: "1 piece(s) of background work given up on").
+        assert "1 tâche de fond abandonnée" in body
+        assert "background work" not in body
     headline = alert.body.splitlines()[2]
     assert headline == f"Attention requise\u00a0: {title}"
 
@@ -163,6 +167,8 @@ def test_a_french_shop_owner_reads_the_alert_and_its_recovery_in_french_words(se
     assert recovered.subject == f"Résolu\u00a0: {title}"
     assert "fonctionne de nouveau depuis" in recovered.body
     assert "passing again" not in recovered.body
+    assert "1 tâche de fond abandonnée" in recovered.body
+    assert "background work" not in recovered.body
     assert recovered.body.count("dead_work") == 1
 
 
@@ -175,3 +181,23 @@ def test_an_english_shop_owner_reads_what_is_wrong_in_words_first(threads):
     assert "What to do: Open Background work in the back office" in alert.body
     assert "(check: dead_work)" in alert.body
     assert alert.body.count("dead_work") == 1
+
+
+def test_what_a_check_found_is_counted_in_words_in_either_language(settings, threads):
+    """The detail is kept with the incident as a message and its values, and written in the
+    shop's language when the email is: a plural form, not "piece(s)"."""
+    settings.LANGUAGE_CODE = "fr"
+    for n in range(3):
+        SideEffect.objects.create(
+            kind="owner_deposit",
+            recipient=OWNER,
+            dedup_key=f"test:dead:{n}",
+            status=SideEffect.Status.DEAD,
+            next_attempt_at=timezone.now(),
+        )
+    sweeps_racing(threads)
+    run_worker_once()
+    [alert] = mail.outbox
+    assert "3 tâches de fond abandonnées" in alert.body
+    # Kept in English on the incident (/health/webhooks/ and the operators read English).
+    assert Incident.objects.get().detail == "3 pieces of background work given up on"

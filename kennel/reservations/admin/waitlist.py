@@ -36,8 +36,14 @@ E = WaitlistEntry.Status
 # Why a move is refused, in the reader's language (as Django's own admin texts).
 MOVE_ONE_ONLY = _("Select one family to move (it is moved alone, the others shift by one).")
 MOVE_NOT_ON_LIST = _("%(family)s is not on the list (no position): nothing to move.")
-MOVE_UNCHANGED = "{family} is already at position {position}: nothing changed."
-MOVE_DONE = "{family} moved to position {position}; the families between shift by one."
+MOVE_UNCHANGED = _("%(family)s is already at position %(position)s: nothing changed.")
+MOVE_DONE = _("%(family)s moved to position %(position)s; the families between shift by one.")
+MOVE_REFUSED = _("%(family)s: %(refusal)s")
+TRANSFER_DONE = _("%(family)s is now #%(position)s on the %(litter)s waiting list.")
+TRANSFER_REFUSED = _(
+    "%(family)s cannot be carried over to %(litter)s: only a family waiting or passed, with "
+    "its deposit held and no puppy chosen, to another litter."
+)
 
 
 def entries_shown(queryset: QuerySet[WaitlistEntry]) -> QuerySet[WaitlistEntry]:
@@ -199,15 +205,15 @@ class WaitlistEntryAdmin(FamilyColumns, ReadOnlyAdmin):
                     entry_id=entry.pk, position=position, actor=staff_actor(request)
                 )
             except ApplicationError as exc:
-                text = f"{family}: {message_translated(exc.message)}"
+                text = MOVE_REFUSED % {"family": family, "refusal": message_translated(exc.message)}
                 self.message_user(request, text, messages.WARNING)
                 return None
             entry.refresh_from_db(fields=["position"])
             if moved:
-                text = MOVE_DONE.format(family=family, position=entry.position)
+                text = MOVE_DONE % {"family": family, "position": entry.position}
                 self.message_user(request, text, messages.SUCCESS)
             else:
-                text = MOVE_UNCHANGED.format(family=family, position=entry.position)
+                text = MOVE_UNCHANGED % {"family": family, "position": entry.position}
                 self.message_user(request, text, messages.WARNING)
             return None
         return confirm_page(request, self, self._move_confirmation(request, entry, form))
@@ -255,13 +261,10 @@ class WaitlistEntryAdmin(FamilyColumns, ReadOnlyAdmin):
             )
             if moved:
                 entry.refresh_from_db(fields=["position"])
-                text = f"{family} is now #{entry.position} on the {litter} waiting list."
-                self.message_user(request, text, messages.SUCCESS)
+                done = {"family": family, "position": entry.position, "litter": litter}
+                self.message_user(request, TRANSFER_DONE % done, messages.SUCCESS)
             else:
-                text = (
-                    f"{family} cannot be carried over to {litter}: only a family waiting or "
-                    "passed, with its deposit held and no puppy chosen, to another litter."
-                )
+                text = TRANSFER_REFUSED % {"family": family, "litter": litter}
                 self.message_user(request, text, messages.WARNING)
             return None
         confirmation = Confirmation(
