@@ -78,7 +78,8 @@ class Finding:
             return self.translated()
 
     def as_data(self) -> dict[str, Any]:
-        return {"key": self.key, "params": self.params, "text": self.text}
+        # With its English words: what is shown should a later version drop its message.
+        return {"key": self.key, "params": self.params, "text": self.text or self.english()}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> "Finding":
