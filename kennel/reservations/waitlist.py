@@ -339,22 +339,26 @@ def held_for(entry: WaitlistEntry, *, now: datetime) -> list[Held]:
     (a pending hold within its time): offered to the family if that hold runs out unpaid.
     A payment under way (processing) is not counted: it may take days, and does not run out
     by the clock."""
+    held = _held(entry, now=now).prefetch_related("photos").order_by("name")
+    return [Held(puppy=puppy, until=puppy.held_until) for puppy in held]
+
+
+def _held(entry: WaitlistEntry, *, now: datetime) -> QuerySet[Puppy]:
+    """held_for's puppies, each with its hold's end (`held_until`)."""
     until = Subquery(_shop_holds(lapsed=False, now=now).values("expires_at")[:1])
-    held = (
+    return (
         _wished(entry)
         .filter(status=P.HELD)
         .annotate(held_until=until)
         .filter(held_until__isnull=False)
-        .prefetch_related("photos")
-        .order_by("name")
     )
-    return [Held(puppy=puppy, until=puppy.held_until) for puppy in held]
 
 
 def nothing_left_for(entry: WaitlistEntry, *, now: datetime) -> bool:
     """Whether nothing left matches the family's wishes: no puppy offered now, and none a
-    shop buyer is paying for that could still come free (held_for)."""
-    return not offered_to(entry, now=now).exists() and not held_for(entry, now=now)
+    shop buyer is paying for that could still come free (held_for). Two EXISTS queries: the
+    minute sweep asks it of every open turn."""
+    return not offered_to(entry, now=now).exists() and not _held(entry, now=now).exists()
 
 
 def choices_for(entry: WaitlistEntry, *, now: datetime) -> list[Puppy]:
