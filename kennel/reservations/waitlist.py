@@ -15,7 +15,7 @@ imports nothing above the models it changes; reservations/services.py calls it.
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
@@ -32,6 +32,9 @@ from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
 from kennel.reservations.selectors import TOKEN_RE
 from kennel.reservations.tracking import Tracking
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 E = WaitlistEntry.Status
 T = PickTurn.Outcome
@@ -263,6 +266,10 @@ def entry_ids(token: str) -> tuple[int, uuid.UUID]:
 # --- what a family sees ---
 
 
+class _HeldUntil(TypedDict):
+    held_until: datetime
+
+
 @dataclass(frozen=True)
 class Held:
     """A puppy the family's wishes match that a buyer in the shop is paying for now: not
@@ -343,7 +350,7 @@ def held_for(entry: WaitlistEntry, *, now: datetime) -> list[Held]:
     return [Held(puppy=puppy, until=puppy.held_until) for puppy in held]
 
 
-def _held(entry: WaitlistEntry, *, now: datetime) -> QuerySet[Puppy]:
+def _held(entry: WaitlistEntry, *, now: datetime) -> "QuerySet[WithAnnotations[Puppy, _HeldUntil]]":
     """held_for's puppies, each with its hold's end (`held_until`)."""
     until = Subquery(_shop_holds(lapsed=False, now=now).values("expires_at")[:1])
     return (
