@@ -57,6 +57,9 @@ SUBJECTS = {
     K.WAITLIST_CLOSED: _("Choosing from {litter} has closed"),
     K.OWNER_WAITLIST_JOINED: _("Waiting list for {litter}: {buyer} joined as number {position}"),
 }
+# The breeder's "joined" email sent once the family is no longer in line (refunded, withdrawn,
+# passed or picked before the worker sent it): that money came in stays true, its place not.
+OWNER_JOINED_OFF_LIST = _("Waiting list for {litter}: {buyer} joined, no longer on the list")
 # The same emails about a waiting list's deposit (before its family picked a puppy).
 LIST_SUBJECTS = {
     K.OWNER_DEPOSIT: _("Deposit received: waiting list for {litter}, for {buyer}"),
@@ -208,6 +211,8 @@ def _subject(
 ) -> str:
     listed = reservation.puppy is None and kind in LIST_SUBJECTS
     line = LIST_SUBJECTS[kind] if listed else SUBJECTS[kind]
+    if kind == K.OWNER_WAITLIST_JOINED and not context["on_list"]:
+        line = OWNER_JOINED_OFF_LIST
     return str(line).format(
         puppy=context["name"],
         buyer=reservation.buyer_name,
