@@ -11,6 +11,7 @@ class DatabaseProxy:
     def __init__(self, *, target: tuple[str, int] = ("127.0.0.1", 5432)) -> None:
         self.target = target
         self.port = 0
+        self.connections = 0  # how many it has carried to the database since it was made
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -60,6 +61,7 @@ class DatabaseProxy:
                     server.close()
                     return
                 self._sockets |= {client, server}
+                self.connections += 1
             for a, b in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -66,18 +66,38 @@ def web_server(env: dict[str, str], *, port: int | None = None, workers: int = 1
 
 @contextmanager
 def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m kennel worker` writing to `log`; yields once it says it is running. Its start
+    takes 1 s on a quiet machine and over 10 s on a loaded one: a test that acted after a fixed
+    sleep ran its scene before the worker was there to see it."""
     with log.open("ab") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "kennel", "worker", "--interval", "0.05", "--sweep-every", "1"],
             cwd=PROJECT_DIR,
-            env=env,
+            # Unbuffered, as the Dockerfile runs it: "worker running" reaches the log at once.
+            env={**env, "PYTHONUNBUFFERED": "1"},
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     try:
+        wait_until(lambda: "worker running" in log.read_text(), "the worker to start", process, log)
         yield process
     finally:
         stop(process)
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    what: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    timeout: float = 60,
+) -> None:
+    """Until `condition()` holds, while `process` runs; its log tells why not."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert process.poll() is None, f"exited while waiting for {what}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"still waiting for {what}:\n{log.read_text()}"
+        time.sleep(0.05)
 
 
 def wait_until_answering(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
