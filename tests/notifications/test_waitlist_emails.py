@@ -525,6 +525,19 @@ def test_a_family_whose_list_deposit_the_breeder_refunded_is_not_told_it_still_h
     assert "You are number 1 on the list." in _one("bob.mid@example.com", "Spring litter is")[1]
 
 
+def _breeder_told_jane_joined_off_the_list() -> tuple[str, str]:
+    """The breeder's "joined" email about Jane, no longer on the list: that she paid, and not
+    the place she had (text, HTML)."""
+    subject, text, html = _one(OWNER, "Waiting list for")
+    assert subject == "Waiting list for Spring litter: Jane Doe joined, no longer on the list"
+    for body in (text, html):
+        assert "Jane Doe has paid the list deposit of 300.00 EUR." in body
+        assert "number 1" not in body
+        assert "Position" not in body
+        assert "jane.doe@example.com" in body
+    return text, html
+
+
 def test_the_breeder_hears_a_family_joined_but_not_its_place_once_its_deposit_was_refunded(
     sandbox, live_server
 ):
@@ -536,15 +549,8 @@ def test_the_breeder_hears_a_family_joined_but_not_its_place_once_its_deposit_wa
     jane = _join_paid(litter, "Jane Doe", sandbox, live_server)
     assert reservation_refund(reservation_id=jane.reservation_id, actor="owner:test")
 
-    subject, text, html = _one(OWNER, "Waiting list for")
-
-    assert subject == "Waiting list for Spring litter: Jane Doe joined, no longer on the list"
-    for body in (text, html):
-        assert "Jane Doe has paid the list deposit of 300.00 EUR." in body
+    for body in _breeder_told_jane_joined_off_the_list():
         assert "This deposit has since been refunded: the family is no longer on the list." in body
-        assert "number 1" not in body
-        assert "Position" not in body
-        assert "jane.doe@example.com" in body
 
 
 def test_the_breeder_hears_a_family_that_withdrew_before_the_email_went_has_left_the_list():
@@ -552,14 +558,9 @@ def test_the_breeder_hears_a_family_that_withdrew_before_the_email_went_has_left
     jane = _join(litter, "Jane Doe")
     assert waitlist_withdraw(token=jane.token) is None  # the breeder keeps the deposit
 
-    subject, text, html = _one(OWNER, "Waiting list for")
-
-    assert subject == "Waiting list for Spring litter: Jane Doe joined, no longer on the list"
-    for body in (text, html):
-        assert "Jane Doe has paid the list deposit of 300.00 EUR." in body
+    for body in _breeder_told_jane_joined_off_the_list():
         assert "The family has since left the list (Withdrawn)." in body
         assert "refunded" not in body
-        assert "number 1" not in body
 
 
 def test_a_family_refunded_after_choosing_closed_is_not_told_its_deposit_stays_with_the_list(
