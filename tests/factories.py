@@ -20,6 +20,16 @@ class LitterFactory(factory.django.DjangoModelFactory):
     sire = "Max"
     born_on = factory.LazyFunction(lambda: date.today() - timedelta(weeks=9))
 
+    class Params:
+        # A litter ready to go home in a week, its waiting list open for 300.00 EUR deposits.
+        open_list = factory.Trait(
+            stage=Litter.Stage.READY,
+            born_on=factory.LazyFunction(lambda: date.today() - timedelta(weeks=8)),
+            go_home_on=factory.LazyAttribute(lambda o: o.born_on + timedelta(weeks=9)),
+            waitlist_open=True,
+            waitlist_deposit=Decimal("300.00"),
+        )
+
 
 class PuppyFactory(factory.django.DjangoModelFactory):
     class Meta:

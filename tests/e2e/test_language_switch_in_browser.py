@@ -3,19 +3,14 @@
 switch, reads the page in French with every field still as they left it, and the form still
 goes to the payment page. Without JavaScript the switch works as before (the fields empty)."""
 
-from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from kennel.catalogue.models import Litter
 from kennel.reservations.models import Reservation, WaitlistEntry
 from tests.factories import LitterFactory, PuppyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-BORN = date.today() - timedelta(weeks=8)
 
 
 def switch_to(page: Any, language: str) -> None:
@@ -96,15 +91,7 @@ def test_a_form_sent_back_with_errors_keeps_what_was_typed_across_the_switch(
 def test_the_waiting_list_form_keeps_the_familys_wishes_when_it_switches_to_french(
     page, sandbox, live_server, csp_violations
 ):
-    LitterFactory(
-        name="Autumn litter",
-        slug="autumn",
-        stage=Litter.Stage.READY,
-        born_on=BORN,
-        go_home_on=BORN + timedelta(weeks=9),
-        waitlist_open=True,
-        waitlist_deposit=Decimal("300.00"),
-    )
+    LitterFactory(name="Autumn litter", slug="autumn", open_list=True)
     page.goto(f"{live_server.url}/litters/autumn/")
     form = "#join-form"
     page.locator(f'{form} [name="name"]').fill("Ann Family")

@@ -3,22 +3,18 @@ pays its deposit on the sandbox's Stripe page, lands on its own page with its po
 breeder opens picking; the first family gets the "your turn" email, chooses a puppy on its
 page and sees it reserved; the second family's page then shows its turn."""
 
-from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.core import mail
 
-from kennel.catalogue.models import Litter, Puppy
+from kennel.catalogue.models import Puppy
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.picking import picking_open
 from tests.conftest import run_worker_once
 from tests.factories import LitterFactory, PuppyFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-BORN = date.today() - timedelta(weeks=8)
 
 
 def join_and_pay(page: Any, live_server: Any, sandbox: Any, name: str, email: str) -> None:
@@ -43,15 +39,7 @@ def test_two_families_join_pay_wait_and_choose_in_turn(
     page, browser, sandbox, live_server, settings, csp_violations
 ):
     settings.OWNER_EMAIL = "owner@kennel.example"
-    litter = LitterFactory(
-        name="Autumn litter",
-        slug="autumn",
-        stage=Litter.Stage.READY,
-        born_on=BORN,
-        go_home_on=BORN + timedelta(weeks=9),
-        waitlist_open=True,
-        waitlist_deposit=Decimal("300.00"),
-    )
+    litter = LitterFactory(name="Autumn litter", slug="autumn", open_list=True)
     # Offered to the list's families only: not in the shop one by one.
     PuppyFactory(litter=litter, name="Amber", slug="amber", is_published=False)
     PuppyFactory(litter=litter, name="Bruno", slug="bruno", is_published=False, sex="male")

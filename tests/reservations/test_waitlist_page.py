@@ -55,11 +55,8 @@ def litter() -> Litter:
         LitterFactory(
             name="Autumn litter",
             slug="autumn",
-            stage=Litter.Stage.READY,
+            open_list=True,
             born_on=BORN,
-            go_home_on=BORN + timedelta(weeks=9),
-            waitlist_open=True,
-            waitlist_deposit=Decimal("300.00"),
             deposit_terms=Litter.DepositTerms.NON_REFUNDABLE,
         ),
     )
