@@ -35,8 +35,25 @@ from kennel.reservations import services as reservations
 from kennel.reservations.admin.waitlist import WaitlistInline
 from kennel.reservations.models import PickTurn, WaitlistEntry
 
-# The litter form's refusal, in the reader's language (as Django's own admin texts).
+# The litter and puppy forms' refusals, in the reader's language (as Django's own admin texts).
 BORN_ON_MISSING = _("When was the litter born? Its puppies' ages count from it.")
+PUPPY_CURRENCY_NOT_THE_LISTS = _(
+    "The families on the waiting list of %(litter)s paid their deposits in %(currency)s: "
+    "price its puppies in %(currency)s, or none of them can choose this one."
+)
+LITTER_CURRENCY_OF_THE_LIST = _(
+    "The families on this waiting list paid their deposits in %(currency)s: the litter's "
+    "currency stays %(currency)s while they are on it."
+)
+
+
+def _other_list_currencies(litter: Litter | None, currency: str | None) -> str:
+    """The currencies of the deposits on `litter`'s list other than `currency` ("" if none):
+    a family's deposit becomes its puppy's, so the two must be in one currency."""
+    if litter is None or litter.pk is None or not currency:
+        return ""
+    paid = waitlist.list_deposit_currencies(litter_id=litter.pk)
+    return ", ".join(sorted(paid - {currency.strip().upper()}))
 
 
 class PuppyInline(admin.TabularInline):
@@ -62,6 +79,26 @@ class LitterForm(forms.ModelForm):
         born = data.get("stage") in (Litter.Stage.BORN, Litter.Stage.READY)
         if born and not data.get("born_on"):
             self.add_error("born_on", BORN_ON_MISSING)
+        if paid := _other_list_currencies(self.instance, data.get("currency")):
+            error = forms.ValidationError(LITTER_CURRENCY_OF_THE_LIST, params={"currency": paid})
+            self.add_error("currency", error)
+        return data
+
+
+class PuppyForm(forms.ModelForm):
+    class Meta:
+        model = Puppy
+        # The admin gives the form its fieldsets' fields; these are the ones clean() reads.
+        fields = ("litter", "currency")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        litter = data.get("litter")
+        if paid := _other_list_currencies(litter, data.get("currency")):
+            params = {"litter": litter.name if litter else "", "currency": paid}
+            self.add_error(
+                "currency", forms.ValidationError(PUPPY_CURRENCY_NOT_THE_LISTS, params=params)
+            )
         return data
 
 
@@ -388,6 +425,7 @@ class PhotosAdmin(admin.ModelAdmin):
 
 @admin.register(Puppy)
 class PuppyAdmin(PhotosAdmin):
+    form = PuppyForm
     list_display = (
         "name",
         "breed",

@@ -318,10 +318,26 @@ def entry_standing(*, token: str) -> Standing:
     )
 
 
+def list_deposit_currencies(*, litter_id: int) -> set[str]:
+    """The currencies of the deposits on a litter's list that may still become a puppy's (paid
+    or being paid, no puppy chosen yet): a puppy of the litter in any other is offered to none
+    of those families (_wished)."""
+    deposits = Reservation.objects.filter(
+        waitlist_entry__litter_id=litter_id,
+        puppy__isnull=True,
+        status__in=(S.PENDING, S.PROCESSING, S.CONFIRMED),
+    )
+    return set(deposits.values_list("currency", flat=True).distinct())
+
+
 def _wished(entry: WaitlistEntry) -> QuerySet[Puppy]:
     """The litter's puppies this family's wishes match: not kept by the breeder, of the sex
-    they asked for."""
-    wished = Puppy.objects.filter(litter_id=entry.litter_id, kept=False)
+    they asked for, priced in the currency of their deposit (which becomes the puppy's: one
+    in another currency would make a balance of two currencies)."""
+    deposit_currency = Reservation.objects.filter(pk=entry.reservation_id).values("currency")
+    wished = Puppy.objects.filter(
+        litter_id=entry.litter_id, kept=False, currency=Subquery(deposit_currency[:1])
+    )
     if entry.sex != WaitlistEntry.Sex.ANY:
         wished = wished.filter(sex=entry.sex)
     return wished

@@ -273,3 +273,50 @@ def test_a_litters_list_is_never_offered_for_nothing(admin_client, changes, fiel
     assert answer.status_code == 200, answer.content.decode()[:500]
     assert answer.context["adminform"].form.errors[field] == [message]
     assert Litter.objects.get(pk=litter.pk).usual_price == litter.usual_price
+
+
+@pytest.mark.django_db
+def test_a_puppy_is_priced_in_the_currency_its_litters_families_paid_in(admin_client):
+    """Tried: a family's list deposit in EUR, one of the litter's puppies then priced in JPY
+    here; the family chose it and was told a balance of 449,440.00 EUR. Now the form says why
+    under the currency, and a puppy of a litter whose list holds no deposit is priced freely."""
+    from tests.reservations.waitlist_helpers import on_list, open_litter
+
+    litter = open_litter()
+    on_list(litter, 1)
+    puppy = PuppyFactory(litter=litter)
+    elsewhere = PuppyFactory()
+
+    answer = change_puppy(admin_client, puppy, [], currency="JPY", price="450000", deposit="")
+    free = change_puppy(admin_client, elsewhere, [], currency="JPY", price="450000", deposit="")
+
+    assert answer.status_code == 200  # the form again
+    assert answer.context["adminform"].form.errors["currency"] == [
+        f"The families on the waiting list of {litter.name} paid their deposits in EUR: "
+        "price its puppies in EUR, or none of them can choose this one."
+    ]
+    puppy.refresh_from_db()
+    assert (puppy.price, puppy.currency) == (Decimal("2000.00"), "EUR")
+    assert free.status_code == 302
+    elsewhere.refresh_from_db()
+    assert elsewhere.currency == "JPY"
+
+
+@pytest.mark.django_db
+def test_a_litters_currency_stays_that_of_the_deposits_on_its_list(admin_client):
+    from tests.reservations.waitlist_helpers import on_list, open_litter
+
+    litter = open_litter()
+    on_list(litter, 1)
+
+    answer = admin_client.post(
+        reverse("admin:catalogue_litter_change", args=[litter.pk]),
+        litter_form(admin_client, litter, currency="GBP"),
+    )
+
+    assert answer.status_code == 200, answer.content.decode()[:500]
+    assert answer.context["adminform"].form.errors["currency"] == [
+        "The families on this waiting list paid their deposits in EUR: the litter's "
+        "currency stays EUR while they are on it."
+    ]
+    assert Litter.objects.get(pk=litter.pk).currency == "EUR"

@@ -3,6 +3,7 @@ the next turn at once; a turn that runs out passes by itself; a family whose wis
 left matches is skipped."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -424,3 +425,30 @@ def test_a_shop_buyer_whose_payment_is_under_way_does_not_keep_a_family_waiting(
     assert turn is not None
     assert turn.entry == second
     assert PickTurn.objects.get(entry=first).outcome == "skipped"
+
+
+def test_a_family_is_offered_only_puppies_priced_in_its_deposits_currency():
+    """Tried: a litter's list deposits in EUR, one of its puppies priced in JPY by the breeder.
+    The family picked it, and its page, its email and the back office said "Total price
+    450,000.00 EUR, balance due at pickup 449,440.00 EUR": the JPY price less the EUR deposit."""
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="pup-eur", name="Pup EUR", is_published=False)
+    PuppyFactory(
+        litter=litter,
+        slug="pup-jpy",
+        name="Pup JPY",
+        is_published=False,
+        price=Decimal("450000"),
+        currency="JPY",
+    )
+    first = on_list(litter, 1)
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    assert [p.slug for p in waitlist.entry_standing(token=first.token).choices] == ["pup-eur"]
+    with pytest.raises(PuppyNotAvailable) as refused:
+        picking.waitlist_pick(token=first.token, puppy_slug="pup-jpy")
+
+    assert refused.value.message == PUPPY_NOT_OFFERED_MESSAGE
+    assert Puppy.objects.get(slug="pup-jpy").status == "available"
+    deposit = Reservation.objects.get(pk=first.reservation_id)
+    assert (deposit.puppy_id, deposit.currency) == (None, "EUR")
