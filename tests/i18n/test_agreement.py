@@ -123,3 +123,44 @@ def test_english_reads_as_before_whatever_the_sex():
     html = Client().get(puppy.get_absolute_url(), {"taken": "1"}).content.decode()
 
     assert "Rosie has just been reserved by another family" in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("sex", "born"), [(Puppy.Sex.FEMALE, "Née le"), (Puppy.Sex.MALE, "Né le")])
+def test_a_puppys_birth_date_reads_as_its_sex_on_its_page_and_its_card(sex, born):
+    """Tried: every puppy was "Né le 5 octobre 2026" in French, Rosie and Poppy included."""
+    puppy = PuppyFactory(name=NAMES[sex], sex=sex, is_published=True)
+
+    page = _french().get(puppy.get_absolute_url()).content.decode()
+    catalogue = _french().get(reverse("catalogue:index")).content.decode()
+
+    assert f"<dt>{born}</dt>" in page
+    assert f'<p class="card__meta">{born} <time' in catalogue
+
+
+@pytest.mark.django_db
+def test_a_litters_birth_date_reads_as_a_litter():
+    """ "La portée" is feminine: its page said "Étape Née", then "Né le"."""
+    litter = PuppyFactory(is_published=True).litter
+
+    page = _french().get(litter.get_absolute_url()).content.decode()
+
+    assert "<dt>Née le</dt>" in page
+
+
+@pytest.mark.django_db
+def test_a_parents_birth_year_reads_as_its_sex():
+    """The parents page said "Père (étalon) · née en 2020" of every sire."""
+    from datetime import date
+
+    from kennel.catalogue.models import Dog
+
+    for slug, sex in (("juniper", Puppy.Sex.FEMALE), ("hunter", Puppy.Sex.MALE)):
+        Dog.objects.create(
+            slug=slug, name=slug.title(), sex=sex, breed="Golden", born_on=date(2020, 5, 1)
+        )
+
+    page = _french().get(reverse("catalogue:parents")).content.decode()
+
+    assert "Mère (lice) &middot; née en 2020" in page
+    assert "Père (étalon) &middot; né en 2020" in page
