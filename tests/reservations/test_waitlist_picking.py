@@ -296,6 +296,20 @@ def test_a_family_is_never_carried_over_to_a_litter_whose_picking_closed_for_goo
     assert closed not in TransferForm().fields["litter"].queryset
 
 
+def test_a_family_is_never_carried_over_to_a_litter_priced_in_another_currency():
+    """Its EUR deposit would be offered none of a GBP litter's puppies (each is priced in the
+    deposit's currency): it would wait, then be skipped, with nothing ever to choose."""
+    litter, (first, _, _) = _litter_with_families()
+    pounds = open_litter(currency="GBP")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.waitlist_pass(token=first.token)
+
+    assert not waitlist.waitlist_transfer(entry_id=first.pk, litter_id=pounds.pk, actor="admin:b")
+
+    first.refresh_from_db()
+    assert (first.litter_id, first.status) == (litter.pk, "passed")
+
+
 # --- a shop buyer paying for the one puppy a family's wishes match ---
 
 

@@ -42,7 +42,7 @@ MOVE_REFUSED = _("%(family)s: %(refusal)s")
 TRANSFER_DONE = _("%(family)s is now #%(position)s on the %(litter)s waiting list.")
 TRANSFER_REFUSED = _(
     "%(family)s cannot be carried over to %(litter)s: only a family waiting or passed, with "
-    "its deposit held and no puppy chosen, to another litter."
+    "its deposit held and no puppy chosen, to another litter priced in its deposit's currency."
 )
 
 
