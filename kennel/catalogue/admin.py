@@ -47,6 +47,12 @@ LITTER_CURRENCY_OF_THE_LIST = _(
 )
 
 
+TERMS_VERSION_UNCHANGED = _(
+    "You changed the terms: give them a new version (not %(version)s), so that each "
+    "reservation keeps the version its buyer accepted."
+)
+
+
 def _other_list_currencies(litter: Litter | None, currency: str | None) -> str:
     """The currencies of the deposits on `litter`'s list other than `currency` ("" if none):
     a family's deposit becomes its puppy's, so the two must be in one currency."""
@@ -570,8 +576,38 @@ class PuppyAdmin(PhotosAdmin):
 # --- The breeder's pages and the parents (kennel/catalogue/content.py) ---
 
 
+def _text(body: str) -> str:
+    """A page's text as its reader sees it: a browser sends CRLF line ends, the demo LF."""
+    return "\n".join(line.rstrip() for line in (body or "").strip().splitlines())
+
+
+class PageForm(forms.ModelForm):
+    class Meta:
+        model = Page
+        fields = ("kind", "body", "version")
+
+    def clean(self) -> dict[str, Any]:
+        """Terms reworded under the version they had are refused: a reservation keeps only
+        the version's label, which must tell the old words from the new."""
+        data = super().clean() or {}
+        before = self.instance
+        if (
+            before.pk is not None
+            and before.kind == Page.Kind.TERMS
+            and before.version
+            and (data.get("version") or "").strip() == before.version
+            and _text(data.get("body") or "") != _text(before.body)
+        ):
+            error = forms.ValidationError(
+                TERMS_VERSION_UNCHANGED, params={"version": before.version}
+            )
+            self.add_error("version", error)
+        return data
+
+
 @admin.register(Page)
 class PageAdmin(admin.ModelAdmin):
+    form = PageForm
     list_display = ("title", "kind", "version", "updated_at", "view_on_site_link")
     readonly_fields = ("updated_at",)
     fields = ("kind", "title", "body", "version", "updated_at")

@@ -110,3 +110,29 @@ def test_the_version_accepted_is_kept_with_each_reservation_and_shown_in_the_bac
         reverse("admin:reservations_reservation_change", args=[later.pk])
     ).content.decode()
     assert re.search(r"<dt>Deposit terms accepted</dt><dd[^>]*>4</dd>", back_office)
+
+
+@pytest.mark.django_db
+def test_new_terms_under_the_old_version_are_refused_in_the_back_office(admin_client, terms):
+    """Tried: the breeder rewrote the terms ("Refundable." became "Non-refundable.") and saved
+    them under the same version 3: later buyers' reservations said "terms accepted: 3", as did
+    those who had accepted the old text — nothing told them apart. A wording kept under a new
+    version, and a title alone changed, are saved."""
+    url = reverse("admin:catalogue_page_change", args=[terms.pk])
+    fields = {"kind": "terms", "title": terms.title, "body": "Non-refundable.", "version": "3"}
+
+    refused = admin_client.post(url, fields)
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors["version"] == [
+        "You changed the terms: give them a new version (not 3), so that each reservation "
+        "keeps the version its buyer accepted."
+    ]
+    assert Page.objects.get(pk=terms.pk).body == "Refundable."
+    assert admin_client.post(url, {**fields, "version": "4"}).status_code == 302
+    assert admin_client.post(url, {**fields, "version": "4", "title": "Terms"}).status_code == 302
+    assert Page.objects.values_list("body", "version", "title").get(pk=terms.pk) == (
+        "Non-refundable.",
+        "4",
+        "Terms",
+    )
