@@ -23,7 +23,7 @@ from kennel.payments.services import waitlist_checkout_start
 from kennel.reservations.limits import client_key, hold_rate_check
 from kennel.reservations.models import WaitlistEntry
 from kennel.reservations.tracking import tracking_from_request
-from kennel.reservations.waitlist import LitterNotFound
+from kennel.reservations.waitlist import LitterNotFound, family_choosing
 
 ON_LIST = Q(waitlist__status__in=WaitlistEntry.ON_LIST)
 
@@ -66,7 +66,12 @@ def _litter_list_context() -> dict[str, Any]:
 
 
 def _litter(slug: str) -> Litter | None:
-    puppies = Puppy.objects.filter(is_published=True).prefetch_related("photos").order_by("name")
+    puppies = (
+        Puppy.objects.filter(is_published=True)
+        .annotate(**family_choosing())
+        .prefetch_related("photos")
+        .order_by("name")
+    )
     litter = (
         _litters()
         .select_related("dam_dog", "sire_dog")

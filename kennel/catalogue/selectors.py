@@ -1,5 +1,8 @@
 """Reads of the catalogue that the pages (and the API) share."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.db.models import Case, Count, IntegerField, Prefetch, QuerySet, Value, When, Window
 
 from kennel.catalogue.models import Puppy, PuppyPhoto
@@ -21,13 +24,20 @@ def _with_photos(queryset: QuerySet[Puppy]) -> QuerySet[Puppy]:
     )
 
 
-def puppy_list(*, breed: str = "", sex: str = "", status: str = "") -> QuerySet[Puppy]:
+# What a caller above adds to each puppy read here, in the same query (the waiting list's
+# `family_choosing`: reservations/waitlist.py, which this layer does not import).
+Annotations = Mapping[str, Any]
+
+
+def puppy_list(
+    *, breed: str = "", sex: str = "", status: str = "", annotate: Annotations | None = None
+) -> QuerySet[Puppy]:
     """Published puppies, available ones first, then by youngest litter; optionally filtered.
 
     `breed` matches exactly; `sex` is a Puppy.Sex value; `status="available"` keeps only the
     puppies that can be reserved now, anything else lists them all.
     """
-    queryset = Puppy.objects.filter(is_published=True)
+    queryset = Puppy.objects.filter(is_published=True).annotate(**(annotate or {}))
     if breed:
         queryset = queryset.filter(breed=breed)
     if sex:
@@ -38,12 +48,19 @@ def puppy_list(*, breed: str = "", sex: str = "", status: str = "") -> QuerySet[
 
 
 def puppy_page(
-    *, number: int, per_page: int, breed: str = "", sex: str = "", status: str = ""
+    *,
+    number: int,
+    per_page: int,
+    breed: str = "",
+    sex: str = "",
+    status: str = "",
+    annotate: Annotations | None = None,
 ) -> tuple[list[Puppy], int]:
     """Page `number` (from 1) of `puppy_list` and the count of the whole list, in one query
     (the count rides along as a window). An empty page past the first counts 0: it is no page.
     """
-    queryset = puppy_list(breed=breed, sex=sex, status=status).annotate(listed=Window(Count("pk")))
+    listed = puppy_list(breed=breed, sex=sex, status=status, annotate=annotate)
+    queryset = listed.annotate(listed=Window(Count("pk")))
     start = (number - 1) * per_page
     puppies: list[Puppy] = list(queryset[start : start + per_page])
     return puppies, (int(getattr(puppies[0], "listed")) if puppies else 0)  # noqa: B009
@@ -59,7 +76,7 @@ def breed_list() -> list[str]:
     )
 
 
-def puppy_by_slug(slug: str) -> Puppy | None:
+def puppy_by_slug(slug: str, *, annotate: Annotations | None = None) -> Puppy | None:
     """A published puppy with its litter, the litter's parents and photos, or None."""
-    puppies = Puppy.objects.filter(slug=slug, is_published=True)
+    puppies = Puppy.objects.filter(slug=slug, is_published=True).annotate(**(annotate or {}))
     return _with_photos(puppies).select_related("litter__dam_dog", "litter__sire_dog").first()

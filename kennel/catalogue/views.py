@@ -36,6 +36,7 @@ from kennel.reservations.views import (
     resumable_reservation,
     resume_tokens,
 )
+from kennel.reservations.waitlist import family_choosing
 
 # What a buyer reads instead of the form when a puppy cannot be reserved.
 UNAVAILABLE_TEXT = {
@@ -46,6 +47,11 @@ UNAVAILABLE_TEXT = {
     Puppy.Status.RESERVED: Agreeing("{name} is reserved: a family has paid the deposit."),
     Puppy.Status.SOLD: _("{name} is sold and has found a home."),
 }
+# An available puppy the family choosing now on the waiting list could choose: its turn first.
+CHOOSING_TEXT = _(
+    "A family on our waiting list is choosing its puppy now, and {name} is among those "
+    "offered to it. The shop offers {name} again only if that family chooses another puppy."
+)
 
 # The page a reserve form that lost the race lands on (POST -> 303 -> GET ?taken=1): what
 # happened, in words that fit the puppy's status now, and the other puppies to choose from.
@@ -143,7 +149,9 @@ def _page_number(request: HttpRequest) -> int:
 
 
 def _index_context(filters: dict[str, str], number: int) -> dict[str, Any]:
-    puppies, count = selectors.puppy_page(number=number, per_page=PUPPIES_PER_PAGE, **filters)
+    puppies, count = selectors.puppy_page(
+        number=number, per_page=PUPPIES_PER_PAGE, annotate=family_choosing(), **filters
+    )
     if not puppies and number > 1:
         # A page past the last one (the catalogue shrank, or a typed address): not found,
         # rather than the same puppies under a second address.
@@ -240,7 +248,12 @@ def published_puppy(slug: str) -> Puppy | None:
     """`selectors.puppy_by_slug`, kept in the cache while the catalogue is unchanged: the
     puppy with its litter, parents and photos as the page shows them, for the pages rendered
     for one browser (its own hold, a form with errors) and the reserve form's POST."""
-    return fragment_make(fragment_key("puppy", slug), lambda: selectors.puppy_by_slug(slug))
+    return fragment_make(fragment_key("puppy", slug), lambda: puppy_read(slug))
+
+
+def puppy_read(slug: str) -> Puppy | None:
+    """`selectors.puppy_by_slug` with what the pages say of it: `family_choosing`."""
+    return selectors.puppy_by_slug(slug, annotate=family_choosing())
 
 
 def puppy_page(
@@ -264,6 +277,10 @@ def _puppy_context(
     if form is None:
         form = _blank_reserve_form(puppy.currency)
     unavailable = UNAVAILABLE_TEXT.get(Puppy.Status(puppy.status), "")
+    # Free, but the family choosing now on the waiting list could choose it: its turn first.
+    choosing = puppy.is_available and bool(getattr(puppy, "family_choosing", False))
+    if choosing:
+        unavailable = CHOOSING_TEXT
     # This browser's own hold on the puppy: continue to its payment or cancel it.
     resume = resumable_reservation(request, puppy) if puppy.status == Puppy.Status.HELD else None
     # Refused for holding a puppy already: point this browser to its own hold.
@@ -283,6 +300,8 @@ def _puppy_context(
         "resume": resume,
         "resume_continue_url": continue_url(resume) if resume else "",
         "puppy": puppy,
+        "choosing": choosing,
+        "reservable": puppy.is_available and not choosing,
         "photos": list(puppy.photos.all()),
         "form": form,
         "error": error,
@@ -305,7 +324,9 @@ def taken_page(request: HttpRequest, puppy: Puppy) -> HttpResponse:
 def _taken_context(request: HttpRequest, puppy: Puppy) -> dict[str, Any] | HttpResponse:
     if puppy.is_available:  # offered again since: its page, to reserve it (never shared)
         return puppy_page(request, puppy, _blank_reserve_form(puppy.currency))
-    available = selectors.puppy_list(status=selectors.AVAILABLE_ONLY).exclude(pk=puppy.pk)
+    available = selectors.puppy_list(
+        status=selectors.AVAILABLE_ONLY, annotate=family_choosing()
+    ).exclude(pk=puppy.pk)
     others = list(available[: OTHER_PUPPIES_SHOWN + 1])
     return {
         "puppy": puppy,

@@ -113,7 +113,8 @@ PUPPY_NOT_OFFERED_MESSAGE = gettext_noop(
 class PuppyNotAvailable(ApplicationError):
     """409 PUPPY_NOT_AVAILABLE: taken by someone else, or (with PUPPY_NOT_OFFERED_MESSAGE)
     not one a waiting family may pick, or (picking.PUPPY_HELD_MESSAGE, `held_until` in
-    `extra`) one a shop buyer is paying for now."""
+    `extra`) one a shop buyer is paying for now, or (reservations.services.
+    FAMILY_CHOOSING_MESSAGE) one the family choosing now on the waiting list could choose."""
 
     def __init__(
         self, message: str = PUPPY_NOT_AVAILABLE_MESSAGE, *, extra: dict[str, Any] | None = None

@@ -15,8 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from kennel.catalogue import selectors
-from kennel.catalogue.views import TAKEN_PARAM, not_found, published_puppy, puppy_page
+from kennel.catalogue.views import TAKEN_PARAM, not_found, published_puppy, puppy_page, puppy_read
 from kennel.core.errors import (
     ApplicationError,
     Busy,
@@ -109,7 +108,7 @@ def reserve(request: HttpRequest, slug: str) -> HttpResponse:
         if isinstance(exc, ValidationFailed):
             form.add_service_errors(exc)
         # The puppy's status may just have changed (someone else's hold): show it as it is now.
-        page = puppy_page(request, selectors.puppy_by_slug(slug) or puppy, form, error=exc)
+        page = puppy_page(request, puppy_read(slug) or puppy, form, error=exc)
         if exc.retry_after is not None:
             page["Retry-After"] = str(exc.retry_after)
         return page

@@ -5,23 +5,27 @@ reservation only through `_move`, which checks it. Each transition writes, in it
 transaction, its audit line and the outbox work it owes (emails, conversions, closing the
 provider's checkout — kennel/reservations/effects.py); it imports nothing above it.
 
-Locks are taken in one order everywhere: reservation rows, then the puppy row.
+Locks are taken in one order everywhere: reservation rows, then the puppy row. A shop hold
+of a litter's puppy first takes its litter's row (KEY SHARE), as the pick order takes it
+before the litter's reservations and puppies (picking.py).
 """
 
+import functools
 import re
 import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q, Value
+from django.db.models import Exists, OuterRef, Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
-from kennel.core.db import locked_transaction
+from kennel.core.db import is_postgres, locked_transaction
 from kennel.core.errors import (
     HoldRefused,
     PuppyNotAvailable,
@@ -60,43 +64,70 @@ LATE_CONFIRMABLE = frozenset({S.EXPIRED, S.CANCELLED, S.RELEASED})
 
 SLUG_RE = re.compile(r"[-a-zA-Z0-9_]{1,80}")
 
-
-# The tables by name, as the database triggers name them (reservations/migrations/0002).
-_EARLY_REFUSAL_SQL = """
-SELECT p.id, p.status, EXISTS (
-    SELECT 1 FROM reservations_reservation r
-    WHERE r.puppy_id = p.id AND r.status = %s AND r.expires_at <= %s
+FAMILY_CHOOSING_MESSAGE = gettext_noop(
+    "A family on our waiting list is choosing its puppy now, and this one is among those "
+    "offered to it: it cannot be reserved in the shop until that family has chosen."
 )
-FROM catalogue_puppy p
-WHERE p.slug = %s AND p.is_published
-"""
+
+
+# Stand for each call's slug and clock in the early read's query, built once (_early_read).
+_SLUG, _NOW = object(), object()
+
+
+@functools.cache
+def _early_read_sql(vendor: str) -> tuple[str, tuple[Any, ...]]:
+    """The early read as SQL and its parameters, built from the ORM once per process (and
+    database vendor): per call only the slug and the clock change. Built per call, the ORM
+    cost more than the read itself, on the path every losing buyer of a flash sale takes
+    (make bench)."""
+    lapsed = Reservation.objects.filter(
+        puppy_id=OuterRef("pk"), status=S.PENDING, expires_at__lte=Value(_NOW)
+    )
+    query = (
+        Puppy.objects.filter(slug=Value(_SLUG), is_published=True)
+        .annotate(lapsed=Exists(lapsed), **waitlist.family_choosing())
+        .order_by()
+        .values_list("pk", "litter_id", "status", "lapsed", "family_choosing")
+    )
+    sql, params = query.query.get_compiler(connection=connection).as_sql()
+    return sql, tuple(params)
+
+
+def _early_read(puppy_slug: str) -> tuple[int, int | None]:
+    """hold_refused_early's read: (the puppy's id, its litter's id) or a refusal."""
+    if not SLUG_RE.fullmatch(puppy_slug or ""):
+        raise PuppyNotFound()
+    sql, template = _early_read_sql(connection.vendor)
+    now = timezone.now()
+    params = [puppy_slug if p is _SLUG else now if p is _NOW else p for p in template]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    if found is None:
+        raise PuppyNotFound()
+    puppy_id, litter_id, status, lapsed, family = found
+    # Free, or held by a hold past its time that the hold releases.
+    if status == P.AVAILABLE or (status == P.HELD and lapsed):
+        if not family:
+            return int(puppy_id), litter_id
+        HOLDS.labels("lost").inc()
+        raise PuppyNotAvailable(FAMILY_CHOOSING_MESSAGE)
+    HOLDS.labels("lost").inc()
+    raise PuppyNotAvailable()
 
 
 def hold_refused_early(*, puppy_slug: str) -> int:
     """Refuse at once a hold that cannot win — one indexed read, no lock, no write — so that
     in a flash sale the many who lose cost little: raise PuppyNotFound (no such published
-    puppy) or PuppyNotAvailable (reserved, sold, or held by a hold still in its time).
-    Returns the puppy's id otherwise.
+    puppy) or PuppyNotAvailable (reserved, sold, held by a hold still in its time, or one
+    the family choosing now on its litter could choose: FAMILY_CHOOSING_MESSAGE). Returns
+    the puppy's id otherwise.
 
     It may only refuse, never grant: a puppy that is available, or held by a hold past its
     time (the next hold releases it), goes on to reservation_hold, whose conditional UPDATE
     alone decides. A hold that ends just after this read is refused as if asked a moment
     earlier."""
-    if not SLUG_RE.fullmatch(puppy_slug or ""):
-        raise PuppyNotFound()
-    # Written out once: building the ORM's version of it (a correlated EXISTS, and the
-    # model's ordering joining the litter for .first()) cost more than the read itself, on
-    # the path every losing buyer of a flash sale takes (make bench).
-    with connection.cursor() as cursor:
-        cursor.execute(_EARLY_REFUSAL_SQL, [S.PENDING, timezone.now(), puppy_slug])
-        found = cursor.fetchone()
-    if found is None:
-        raise PuppyNotFound()
-    puppy_id, status, has_abandoned_hold = found[0], found[1], bool(found[2])
-    if status == P.AVAILABLE or (status == P.HELD and has_abandoned_hold):
-        return int(puppy_id)  # free, or held by a hold past its time that the hold releases
-    HOLDS.labels("lost").inc()
-    raise PuppyNotAvailable()
+    return _early_read(puppy_slug)[0]
 
 
 def reservation_hold(
@@ -123,15 +154,19 @@ def reservation_hold(
     # provider slot (checkout_start), mostly find the puppy taken by now and lose here for one
     # read, not the limits, the expiry and the UPDATE (500 buyers on 10 puppies: p99 -15 %).
     # So a taken puppy is answered PuppyNotAvailable before any hold limit is counted.
-    puppy_id = hold_refused_early(puppy_slug=puppy_slug)
+    puppy_id, litter_id = _early_read(puppy_slug)
     now = timezone.now()
     try:
         with locked_transaction():
             hold_limits_check(email=buyer.email, client=client, puppy_id=puppy_id, now=now)
+            if litter_id is not None:
+                _litter_share_lock(litter_id)
             _expire_overdue_holds(puppy_id=puppy_id, now=now)
-            won = Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).update(
-                status=P.HELD, updated_at=now
+            # Not a puppy the family choosing now could choose: its turn comes first.
+            free = Puppy.objects.filter(pk=puppy_id, status=P.AVAILABLE).exclude(
+                waitlist.choosing_could_choose()
             )
+            won = free.update(status=P.HELD, updated_at=now)
             if not won:
                 HOLDS.labels("lost").inc()
                 raise PuppyNotAvailable()
@@ -154,6 +189,18 @@ def reservation_hold(
         raise
     HOLDS.labels("won").inc()
     return reservation
+
+
+def _litter_share_lock(litter_id: int) -> None:
+    """Wait for a turn being opened or ended on the litter (the pick order holds its row
+    locked) and keep one from starting until this hold commits, so the hold's UPDATE and the
+    turn each see the other (a hold and a turn opening never both win). KEY SHARE: holds on
+    the litter's puppies do not wait for one another. SQLite serialises its writers anyway."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM catalogue_litter WHERE id = %s FOR KEY SHARE", [litter_id]
+            )
 
 
 def _expire_overdue_holds(

@@ -18,7 +18,16 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
-from django.db.models import Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import (
+    BooleanField,
+    Exists,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -330,17 +339,36 @@ def list_deposit_currencies(*, litter_id: int) -> set[str]:
     return set(deposits.values_list("currency", flat=True).distinct())
 
 
+def _wished_by(families: QuerySet[WaitlistEntry]) -> Q:
+    """A filter on puppies: those the wishes of one of `families` match — of its litter, not
+    kept by the breeder, of the sex it asked for, priced in the currency of its deposit (which
+    becomes the puppy's: one in another currency would make a balance of two currencies). The
+    one statement of a family's wishes: its own choices (offered_to) and the shop's hold
+    (choosing_could_choose) both ask it."""
+    wishing = families.filter(
+        litter_id=OuterRef("litter_id"), reservation__currency=OuterRef("currency")
+    ).filter(Q(sex=WaitlistEntry.Sex.ANY) | Q(sex=OuterRef("sex")))
+    return Q(Exists(wishing), kept=False)
+
+
 def _wished(entry: WaitlistEntry) -> QuerySet[Puppy]:
-    """The litter's puppies this family's wishes match: not kept by the breeder, of the sex
-    they asked for, priced in the currency of their deposit (which becomes the puppy's: one
-    in another currency would make a balance of two currencies)."""
-    deposit_currency = Reservation.objects.filter(pk=entry.reservation_id).values("currency")
-    wished = Puppy.objects.filter(
-        litter_id=entry.litter_id, kept=False, currency=Subquery(deposit_currency[:1])
-    )
-    if entry.sex != WaitlistEntry.Sex.ANY:
-        wished = wished.filter(sex=entry.sex)
-    return wished
+    """The litter's puppies this family's wishes match."""
+    family = WaitlistEntry.objects.filter(pk=entry.pk)
+    return Puppy.objects.filter(_wished_by(family), litter_id=entry.litter_id)
+
+
+def choosing_could_choose() -> Q:
+    """A filter on puppies: those the family choosing now on their litter could choose, were
+    they free (offered_to's puppies, whatever their status). The shop leaves them to it while
+    its turn is open (services.reservation_hold); the pages say so."""
+    return _wished_by(WaitlistEntry.objects.filter(status=E.CHOOSING))
+
+
+def family_choosing() -> dict[str, ExpressionWrapper]:
+    """The pages' annotation of each puppy, `family_choosing`: whether the family choosing
+    now could choose it, were it free (choosing_could_choose). An available one is not for
+    the shop meanwhile: the pages say why instead of offering *Reserve*."""
+    return {"family_choosing": ExpressionWrapper(choosing_could_choose(), BooleanField())}
 
 
 def _shop_holds(*, lapsed: bool, now: datetime) -> QuerySet[Reservation]:

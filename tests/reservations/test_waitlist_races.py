@@ -252,3 +252,40 @@ def test_a_shop_hold_running_out_while_the_family_picks_its_buyer_pays_and_the_s
             assert first.status == "passed"
             assert PickTurn.objects.get(entry=first).outcome == "skipped"
         _assert_books(litter.pk)
+
+
+def test_a_shop_hold_and_a_turn_opening_at_once_never_both_win(threads):
+    """A family wants the only girl; the breeder opens picking while shop buyers press
+    Reserve on her. Either a hold came first — the turn opens seeing it (the family waits for
+    it: its time counts from the hold's end) — or the turn did, and every shop buyer is told a
+    family is choosing. Never a hold taken during the family's turn."""
+    for _ in range(6):
+        litter = open_litter(pick_window_minutes=1)
+        slug = f"girl-{litter.pk}"
+        PuppyFactory(litter=litter, slug=slug, sex="female")
+        first = on_list(litter, 1, sex="female")
+
+        def race(i: int, litter_id: int = litter.pk, slug: str = slug) -> str:
+            try:
+                if i == 0:
+                    picking.picking_open(litter_id=litter_id, actor="admin:breeder")
+                    return "opened"
+                buyer = Buyer(name=f"Buyer {i}", email=f"b{i}@example.com", phone="+33 600000000")
+                reservation_hold(puppy_slug=slug, buyer=buyer, provider="stripe")
+                return "held"
+            except ApplicationError as exc:
+                return f"{exc.code}: {exc.message}"
+
+        opened, *holds = threads(4, race)
+
+        assert opened == "opened"
+        turn = PickTurn.objects.get(entry=first, outcome="open")
+        held = Reservation.objects.filter(puppy__slug=slug, status="pending").first()
+        if held is not None:  # the hold came first: the turn saw it
+            assert holds.count("held") == 1
+            assert turn.ends_at == held.expires_at + timedelta(minutes=1)
+        else:  # the turn came first: every buyer was refused (a buyer who read the puppy
+            # free just before the turn opened loses at the UPDATE, told it was taken)
+            assert {outcome.split(":")[0] for outcome in holds} == {"PUPPY_NOT_AVAILABLE"}
+            assert Puppy.objects.get(slug=slug).status == "available"
+            _assert_books(litter.pk)

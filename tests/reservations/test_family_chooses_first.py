@@ -1,0 +1,182 @@
+"""The family choosing now comes before the shop: while its turn is open, a shop buyer cannot
+hold a puppy it could choose (the API, the reserve form, the pages say so); what it could not
+choose stays on sale; when its turn ends, what is left is on sale at once. Real services on
+PostgreSQL, each change committed as in production (the pages are cached per version)."""
+
+import json
+import re
+from datetime import timedelta
+from typing import cast
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from kennel.catalogue.models import Litter, Puppy
+from kennel.core.errors import PuppyNotAvailable
+from kennel.core.models import AuditLog
+from kennel.reservations import picking, waitlist
+from kennel.reservations.buyers import Buyer
+from kennel.reservations.models import Reservation
+from kennel.reservations.services import FAMILY_CHOOSING_MESSAGE, reservation_hold
+from tests.factories import LitterFactory, PuppyFactory
+from tests.reservations.waitlist_helpers import on_list, open_litter
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHOOSING_TEXT = "A family on our waiting list is choosing"
+
+
+def buyer(n: int) -> Buyer:
+    return Buyer(name=f"Shop Buyer {n}", email=f"shop{n}@example.com", phone="+33 600000000")
+
+
+def _girl_wished_by_the_family_choosing() -> tuple[Litter, Puppy, Puppy]:
+    """A litter of a girl and a boy, both on sale; family 1 wants a girl, family 2 a boy;
+    picking is open, family 1 choosing."""
+    litter = open_litter()
+    girl = cast(Puppy, PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female"))
+    boy = cast(Puppy, PuppyFactory(litter=litter, slug="boy", name="Boy", sex="male"))
+    on_list(litter, 1, sex="female")
+    on_list(litter, 2, sex="male")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    return litter, girl, boy
+
+
+def _refused_for_the_family(slug: str, n: int = 1) -> None:
+    with pytest.raises(PuppyNotAvailable) as refused:
+        reservation_hold(puppy_slug=slug, buyer=buyer(n), provider="stripe")
+    assert refused.value.code == "PUPPY_NOT_AVAILABLE"
+    assert refused.value.message == FAMILY_CHOOSING_MESSAGE
+
+
+def test_a_shop_hold_of_a_puppy_the_family_choosing_could_choose_is_refused_changing_nothing():
+    _litter, girl, _boy = _girl_wished_by_the_family_choosing()
+    audited = AuditLog.objects.count()
+
+    _refused_for_the_family("girl")
+
+    girl.refresh_from_db()
+    assert girl.status == "available"
+    assert not Reservation.objects.filter(puppy=girl).exists()
+    assert AuditLog.objects.count() == audited
+
+
+def test_what_the_family_choosing_could_not_choose_stays_on_sale():
+    litter, _girl, _boy = _girl_wished_by_the_family_choosing()
+    kept = PuppyFactory(litter=litter, slug="kept-girl", sex="female", kept=True)
+    elsewhere = PuppyFactory(litter=LitterFactory(), slug="other-girl", sex="female")
+
+    for n, puppy in enumerate(("boy", kept.slug, elsewhere.slug)):
+        held = reservation_hold(puppy_slug=puppy, buyer=buyer(n), provider="stripe")
+        assert held.status == "pending"
+
+
+def test_when_the_turn_ends_the_shop_may_hold_what_is_left_at_once():
+    litter, _girl, _boy = _girl_wished_by_the_family_choosing()
+    first = waitlist.WaitlistEntry.objects.get(litter=litter, position=1)
+    second = waitlist.WaitlistEntry.objects.get(litter=litter, position=2)
+    _refused_for_the_family("girl")
+
+    picking.waitlist_pass(token=first.token)  # family 2 (a boy) chooses now
+    assert reservation_hold(puppy_slug="girl", buyer=buyer(1), provider="stripe")
+    _refused_for_the_family("boy", n=2)
+
+    picking.picking_close(litter_id=litter.pk, actor="admin:breeder")
+    second.refresh_from_db()
+    assert second.status == "waiting"
+    assert reservation_hold(puppy_slug="boy", buyer=buyer(2), provider="stripe")
+
+
+def test_a_hold_running_when_the_turn_opened_stands_and_when_it_runs_out_the_puppy_is_the_familys():
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female")
+    first = on_list(litter, 1, sex="female")
+    shop = reservation_hold(puppy_slug="girl", buyer=buyer(1), provider="stripe")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    assert [h.puppy.slug for h in waitlist.entry_standing(token=first.token).held] == ["girl"]
+    assert Reservation.objects.get(pk=shop.pk).status == "pending"  # left alone
+
+    Reservation.objects.filter(pk=shop.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    _refused_for_the_family("girl", n=2)
+
+    assert Reservation.objects.get(pk=shop.pk).status == "pending"  # the refusal wrote nothing
+    picked = picking.waitlist_pick(token=first.token, puppy_slug="girl")
+    assert (picked.status, picked.puppy.slug) == ("confirmed", "girl")
+
+
+def test_the_api_refuses_with_409_and_says_a_family_is_choosing():
+    _girl_wished_by_the_family_choosing()
+    payload = {
+        "puppy": "girl",
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "provider": "stripe",
+        "accept_terms": True,
+    }
+
+    answer = Client().post(
+        "/api/reservations/", data=json.dumps(payload), content_type="application/json"
+    )
+
+    assert answer.status_code == 409
+    assert answer.json() == {
+        "error": {"code": "PUPPY_NOT_AVAILABLE", "message": FAMILY_CHOOSING_MESSAGE}
+    }
+    assert not Reservation.objects.filter(puppy__slug="girl").exists()
+
+
+def test_the_reserve_form_lands_on_the_page_saying_a_family_is_choosing():
+    _girl_wished_by_the_family_choosing()
+    form = {
+        "name": "Jane Doe",
+        "email": "jane@example.com",
+        "phone": "+33 6 12 34 56 78",
+        "provider": "stripe",
+        "accept_terms": "on",
+    }
+
+    answer = Client().post("/puppies/girl/reserve/", data=form, follow=True)
+
+    assert answer.status_code == 200
+    assert CHOOSING_TEXT in answer.content.decode()
+    assert "data-reserve-submit" not in answer.content.decode()
+    assert not Reservation.objects.filter(puppy__slug="girl").exists()
+
+
+def _badge(html: str, name: str) -> str:
+    """The badge class of `name`'s card in the catalogue."""
+    for card in re.findall(r'<li class="card.*?</li>', html, flags=re.DOTALL):
+        if f">{name}</a>" in card:
+            found = re.search(r'badge--(\w+)"', card)
+            assert found
+            return found.group(1)
+    raise AssertionError(f"no card for {name}")
+
+
+def test_the_pages_say_a_family_is_choosing_from_the_moment_the_turn_opens_until_it_ends():
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female")
+    PuppyFactory(litter=litter, slug="boy", name="Boy", sex="male")
+    first = on_list(litter, 1, sex="female")
+    browser = Client()
+    # Rendered and cached before the turn opens: on sale.
+    assert "data-reserve-submit" in browser.get("/puppies/girl/").content.decode()
+    assert _badge(browser.get("/").content.decode(), "Girl") == "available"
+
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    page = browser.get("/puppies/girl/").content.decode()
+    assert CHOOSING_TEXT in page
+    assert "data-reserve-submit" not in page
+    assert 'href="#reserve"' not in page  # nor the phone's buy bar
+    assert "data-reserve-submit" in browser.get("/puppies/boy/").content.decode()
+    catalogue = browser.get("/").content.decode()
+    assert _badge(catalogue, "Girl") == "choosing"
+    assert _badge(catalogue, "Boy") == "available"
+
+    picking.waitlist_pass(token=first.token)  # nobody else: picking closes
+
+    assert "data-reserve-submit" in browser.get("/puppies/girl/").content.decode()
+    assert _badge(browser.get("/").content.decode(), "Girl") == "available"
