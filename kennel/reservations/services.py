@@ -240,9 +240,12 @@ def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     locks, so a late payment is never refused for a hold the sweep has not reached yet.
     """
     keep = uuid.UUID(str(reservation_id))
-    puppy_id = Reservation.objects.values_list("puppy_id", flat=True).get(pk=keep)
+    row = Reservation.objects.values_list("puppy_id", "puppy__litter_id").get(pk=keep)
+    puppy_id, litter_id = row
     if puppy_id is None:  # a waiting list's deposit: its litter is locked when it is placed
         return _lock(keep)
+    if litter_id is not None:  # a late payment and a turn opening see each other (the hold's)
+        _litter_share_lock(litter_id)
     reservation = _expire_overdue_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
     if reservation is None:  # deleted since the read above (the admin): as if never there
         raise Reservation.DoesNotExist(f"reservation {keep} is gone")
@@ -445,7 +448,8 @@ def reservation_confirm(reservation: Reservation, *, payment_id: str, actor: str
 
 def reservation_confirm_late(reservation: Reservation, *, payment_id: str, actor: str) -> bool:
     """expired/cancelled/released -> confirmed: the payment came after the hold ended and
-    the puppy is still free. False (nothing changed) when someone else has it now."""
+    the puppy is still free. False (nothing changed) when someone else has it now, or the
+    family choosing now on the waiting list could choose it (its turn comes first)."""
     if reservation.status not in LATE_CONFIRMABLE:
         return False
     if reservation.puppy_id is None:
@@ -496,9 +500,10 @@ def _confirm(reservation: Reservation, *, payment_id: str, actor: str, puppy_fro
     now = timezone.now()
     if reservation.puppy_id is None:
         return False  # a list deposit: _confirm_list_deposit
-    moved = Puppy.objects.filter(pk=reservation.puppy_id, status=puppy_from).update(
-        status=P.RESERVED, updated_at=now
-    )
+    takes = Puppy.objects.filter(pk=reservation.puppy_id, status=puppy_from)
+    if puppy_from == P.AVAILABLE:  # a late payment: the family choosing now comes first
+        takes = takes.exclude(waitlist.choosing_could_choose())
+    moved = takes.update(status=P.RESERVED, updated_at=now)
     if not moved:
         return False
     _mark_confirmed(reservation, payment_id=payment_id, actor=actor, late=puppy_from == P.AVAILABLE)
@@ -542,7 +547,8 @@ def reservation_late_payment_refunded(reservation: Reservation, *, actor: str) -
 def reservation_place_gone(reservation: Reservation) -> bool:
     """Whether a payment of this deposit arriving now would only be refunded because what it
     pays for is gone — as reservation_confirm and reservation_confirm_late would answer it:
-    a closed hold's puppy held, reserved or sold by someone else; a closed list deposit's
+    a closed hold's puppy held, reserved or sold by someone else, or one the family choosing
+    now on the waiting list could choose; a closed list deposit's
     list full or closed; a list deposit's picking closed for good. Caller holds
     lock_for_payment's locks (the litter's is taken here, as confirming takes it). Changes
     nothing; any other reservation (paid already, or its puppy held for it) is False."""
@@ -555,7 +561,8 @@ def reservation_place_gone(reservation: Reservation) -> bool:
         return False
     if reservation.status not in LATE_CONFIRMABLE:
         return False
-    return not Puppy.objects.filter(pk=reservation.puppy_id, status=P.AVAILABLE).exists()
+    free = Puppy.objects.filter(pk=reservation.puppy_id, status=P.AVAILABLE)
+    return not free.exclude(waitlist.choosing_could_choose()).exists()
 
 
 def reservation_approval_not_captured(reservation: Reservation, *, actor: str) -> bool:

@@ -180,3 +180,32 @@ def test_the_pages_say_a_family_is_choosing_from_the_moment_the_turn_opens_until
 
     assert "data-reserve-submit" in browser.get("/puppies/girl/").content.decode()
     assert _badge(browser.get("/").content.decode(), "Girl") == "available"
+
+
+def test_a_payment_arriving_after_the_hold_ran_out_during_the_turn_leaves_the_puppy_to_the_family():
+    """A shop hold running when the turn opened ran out (and was expired); its buyer pays
+    late. The puppy is the family's now: the payment is refunded, and the family picks it."""
+    from kennel.payments.fulfilment import payment_apply
+    from kennel.payments.models import Refund
+    from kennel.reservations.services import reservation_place_gone, reservations_expire_due
+    from tests.payments.test_fulfilment import paid
+
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female")
+    first = on_list(litter, 1, sex="female")
+    shop = reservation_hold(puppy_slug="girl", buyer=buyer(1), provider="stripe")
+    Reservation.objects.filter(pk=shop.pk).update(provider_reference="cs_late")
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    Reservation.objects.filter(pk=shop.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert reservations_expire_due() == 1
+    shop.refresh_from_db()
+    assert reservation_place_gone(shop)  # an approval now is not captured (PayPal)
+
+    payment_apply(snapshot=paid(shop, reference="cs_late", payment_id="pi_late"), actor="test")
+
+    shop.refresh_from_db()
+    assert (shop.status, shop.status_reason) == ("expired", "late_payment_refunded")
+    assert Refund.objects.get(external_payment_id="pi_late").reason == "late_payment"
+    assert Puppy.objects.get(slug="girl").status == "available"
+    picked = picking.waitlist_pick(token=first.token, puppy_slug="girl")
+    assert (picked.status, picked.puppy.slug) == ("confirmed", "girl")

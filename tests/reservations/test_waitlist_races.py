@@ -289,3 +289,47 @@ def test_a_shop_hold_and_a_turn_opening_at_once_never_both_win(threads):
             assert {outcome.split(":")[0] for outcome in holds} == {"PUPPY_NOT_AVAILABLE"}
             assert Puppy.objects.get(slug=slug).status == "available"
             _assert_books(litter.pk)
+
+
+def test_a_late_payment_and_a_turn_opening_at_once_never_both_win(threads):
+    """A shop buyer's hold on the only girl ran out; the breeder opens picking (a family wants
+    a girl) as the buyer's payment lands. Either the payment came first — the girl is the
+    buyer's and the family, with nothing left, is skipped — or the turn did, and the payment
+    is refused (refunded) and the girl offered to the family. Never both."""
+    for _ in range(6):
+        litter = open_litter()
+        slug = f"girl-{litter.pk}"
+        PuppyFactory(litter=litter, slug=slug, sex="female")
+        first = on_list(litter, 1, sex="female")
+        shop = reservation_hold(puppy_slug=slug, buyer=SHOP_BUYER, provider="stripe")
+        Reservation.objects.filter(pk=shop.pk).update(
+            expires_at=timezone.now() - timedelta(seconds=1)
+        )
+        services.reservations_expire_due()
+
+        def race(i: int, litter_id: int = litter.pk, shop_id=shop.pk) -> str:
+            try:
+                if i == 0:
+                    picking.picking_open(litter_id=litter_id, actor="admin:breeder")
+                    return "opened"
+                with transaction.atomic():
+                    paying = services.lock_for_payment(reservation_id=shop_id)
+                    late = services.reservation_confirm_late(
+                        paying, payment_id=f"pi_{shop_id}", actor="t"
+                    )
+                return "paid" if late else "refused"
+            except ApplicationError as exc:
+                return exc.code
+
+        opened, paid = threads(2, race)
+
+        assert opened == "opened"
+        first.refresh_from_db()
+        if paid == "paid":  # the payment came first: the turn saw the girl taken
+            assert Puppy.objects.get(slug=slug).status == "reserved"
+            assert first.status == "passed"
+            assert PickTurn.objects.get(entry=first).outcome == "skipped"
+        else:  # the turn came first: the girl is the family's
+            assert paid == "refused"
+            assert first.status == "choosing"
+            assert Puppy.objects.get(slug=slug).status == "available"
