@@ -240,11 +240,14 @@ def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     locks, so a late payment is never refused for a hold the sweep has not reached yet.
     """
     keep = uuid.UUID(str(reservation_id))
-    row = Reservation.objects.values_list("puppy_id", "puppy__litter_id").get(pk=keep)
-    puppy_id, litter_id = row
+    row = Reservation.objects.values_list("puppy_id", "puppy__litter_id", "status").get(pk=keep)
+    puppy_id, litter_id, status = row
     if puppy_id is None:  # a waiting list's deposit: its litter is locked when it is placed
         return _lock(keep)
-    if litter_id is not None:  # a late payment and a turn opening see each other (the hold's)
+    if litter_id is not None and status not in Reservation.ACTIVE:
+        # A late payment (reservation_confirm_late) and a turn opening see each other, as a
+        # hold and a turn do. Not for a payment in time: its puppy is its own already (and
+        # a hold expired between this read and the lock goes without: a far narrower race).
         _litter_share_lock(litter_id)
     reservation = _expire_overdue_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
     if reservation is None:  # deleted since the read above (the admin): as if never there
