@@ -53,6 +53,17 @@ FINDINGS = {
         "count",
     ),
     "reconciliation": gettext_lazy("needs attention"),
+    # A reconciliation's own lines (kennel/monitoring/reconciliation.py): ids and amounts as
+    # reconcile_payments prints them, in the reader's words around them.
+    "reconcile_unreachable": gettext_lazy("could not ask the provider: %(line)s"),
+    "reconcile_unbalanced": gettext_lazy(
+        "%(currency)s not balanced: money in %(money_in)s != held %(held)s + refunded "
+        "%(refunded)s + refunding %(refunding)s"
+    ),
+    "reconcile_refund_refused": gettext_lazy(
+        "refund refused by %(provider)s: %(amount)s %(currency)s for payment %(payment)s"
+    ),
+    "reconcile_unaccounted": gettext_lazy("neither held nor refunded: %(line)s"),
 }
 
 
@@ -60,7 +71,8 @@ FINDINGS = {
 class Finding:
     """One thing a check found: a message of FINDINGS and its values, kept as data (on the
     incident, in the alert's outbox row) so it is written in the reader's language when shown.
-    `text` is the finding itself, for what has no message (a reconciliation's own lines)."""
+    `text` is the finding itself, for what has no message (a reconciliation recorded before
+    its lines were kept as findings)."""
 
     key: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -161,10 +173,13 @@ def health_evaluate(*, now: datetime | None = None) -> Health:
         health.found("dead_work", [Finding("work_dead", {"count": dead})])
 
     last = health.report["reconciliation"]
+    findings = last.pop("_findings")
     if last["needs_attention"]:
-        # Its lines are the reconciliation's own record (payment ids and amounts, English,
-        # as reconcile_payments prints them): kept as they are.
-        lines = [Finding("", text=line) for line in last["lines"]]
+        # Its lines as findings, so that the alert writes them in the shop's language; a run
+        # recorded before they were kept has its English lines only.
+        lines = [Finding.from_data(f) for f in findings] or [
+            Finding("", text=line) for line in last["lines"]
+        ]
         health.found("reconciliation", lines or [Finding("reconciliation")])
     return health
 
@@ -236,11 +251,19 @@ def _background_work() -> dict[str, Any]:
 def _reconciliation() -> dict[str, Any]:
     last = ReconciliationRun.objects.order_by("-finished_at", "-id").first()
     if last is None:
-        return {"at": None, "source": None, "balanced": None, "needs_attention": False, "lines": []}
+        return {
+            "at": None,
+            "source": None,
+            "balanced": None,
+            "needs_attention": False,
+            "lines": [],
+            "_findings": [],
+        }
     return {
         "at": last.finished_at.isoformat(),
         "source": last.source,
         "balanced": last.balanced,
         "needs_attention": last.needs_attention,
         "lines": last.lines,
+        "_findings": last.findings,
     }

@@ -20,6 +20,7 @@ from django.utils import timezone
 from kennel.core.models import SideEffect
 from kennel.core.money import format_money
 from kennel.core.outbox import kind_label
+from kennel.monitoring.checks import Finding
 from kennel.monitoring.models import MonitoringWork, ReconciliationRun
 from kennel.payments.models import Refund, WebhookEvent
 from kennel.reservations.effects import EMAILS
@@ -440,7 +441,8 @@ def _last_reconciliation() -> LastReconciliation | None:
         balanced=run.balanced,
         needs_attention=run.needs_attention,
         checked=run.checked,
-        lines=list(run.lines),
+        # In the reader's language; a run recorded before findings were kept: its lines.
+        lines=[Finding.from_data(f).translated() for f in run.findings] or list(run.lines),
     )
 
 

@@ -55,6 +55,9 @@ class ReconciliationRun(models.Model):
     needs_attention = models.BooleanField()
     checked = models.PositiveIntegerField(default=0)
     lines = models.JSONField(default=list, blank=True)  # what needs attention, one per line
+    # The same as messages and values (checks.Finding.as_data), written in the reader's
+    # language by the owner's alert and the back office; empty on runs recorded before.
+    findings = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["-finished_at", "-id"]

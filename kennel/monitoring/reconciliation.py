@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from kennel.core.db import is_database_unavailable
+from kennel.monitoring.checks import Finding
 from kennel.monitoring.models import ReconciliationRun, Schedule
 from kennel.payments.reconcile import Reconciliation, payments_reconcile
 
@@ -22,22 +23,39 @@ log = logging.getLogger(__name__)
 RECONCILE = "reconcile_payments"
 
 
-def reconciliation_lines(result: Reconciliation) -> list[str]:
-    """What needs attention in a result, one short line each (no provider error text)."""
-    lines = [f"could not ask the provider: {line}" for line in result.unreachable]
-    lines += [
-        f"{currency} not balanced: money in {b.money_in} != held {b.held} + refunded "
-        f"{b.refunded} + refunding {b.refunding}"
+def reconciliation_findings(result: Reconciliation) -> list[Finding]:
+    """What needs attention in a result, one short line each (no provider error text), as
+    messages and values: the owner's alert and the back office write them in the reader's
+    language, /health/webhooks/ in English."""
+    found = [Finding("reconcile_unreachable", {"line": line}) for line in result.unreachable]
+    found += [
+        Finding(
+            "reconcile_unbalanced",
+            {
+                "currency": currency,
+                "money_in": str(b.money_in),
+                "held": str(b.held),
+                "refunded": str(b.refunded),
+                "refunding": str(b.refunding),
+            },
+        )
         for currency, b in sorted(result.books.items())
         if not b.balanced
     ]
-    lines += [
-        f"refund refused by {r.provider}: {r.amount} {r.currency} for payment "
-        f"{r.external_payment_id}"
+    found += [
+        Finding(
+            "reconcile_refund_refused",
+            {
+                "provider": r.provider,
+                "amount": str(r.amount),
+                "currency": r.currency,
+                "payment": r.external_payment_id,
+            },
+        )
         for r in result.failed_refunds
     ]
-    lines += [f"neither held nor refunded: {line}" for line in result.unaccounted]
-    return lines
+    found += [Finding("reconcile_unaccounted", {"line": line}) for line in result.unaccounted]
+    return found
 
 
 def reconciliation_record(
@@ -45,6 +63,7 @@ def reconciliation_record(
 ) -> ReconciliationRun:
     """Keep a reconciliation's result; the latest is the one health reads."""
     now = timezone.now()
+    findings = reconciliation_findings(result)
     with transaction.atomic():
         run = ReconciliationRun.objects.create(
             source=source,
@@ -53,7 +72,8 @@ def reconciliation_record(
             balanced=all(b.balanced for b in result.books.values()),
             needs_attention=result.needs_attention,
             checked=result.checked,
-            lines=reconciliation_lines(result),
+            lines=[finding.english() for finding in findings],
+            findings=[finding.as_data() for finding in findings],
         )
         # A run by hand counts as this period's: the worker waits a period from it.
         _schedule_row(clock_from=started_at)

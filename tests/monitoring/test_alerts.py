@@ -3,6 +3,7 @@ through the real outbox and mail backend, however often and on however many work
 runs."""
 
 from datetime import timedelta
+from decimal import Decimal
 from email import message_from_bytes
 from email.header import decode_header, make_header
 
@@ -13,6 +14,8 @@ from django.utils import timezone
 from kennel.core.models import SideEffect
 from kennel.monitoring.alerts import health_alerts_sweep
 from kennel.monitoring.models import Incident
+from kennel.monitoring.reconciliation import reconciliation_record
+from kennel.payments.reconcile import Books, Reconciliation
 from tests.conftest import run_worker_once
 
 OWNER = "owner@kennel.example"
@@ -201,3 +204,27 @@ def test_what_a_check_found_is_counted_in_words_in_either_language(settings, thr
     assert "3 tâches de fond abandonnées" in alert.body
     # Kept in English on the incident (/health/webhooks/ and the operators read English).
     assert Incident.objects.get().detail == "3 pieces of background work given up on"
+
+
+def test_a_french_owner_reads_an_unbalanced_reconciliation_in_french(settings, threads):
+    """Tried on a French shop: the alert quoted "EUR not balanced: money in 400.00 != held
+    300.00 + refunded 0 + refunding 0" and "refund refused by stripe: …" in English."""
+    settings.LANGUAGE_CODE = "fr"
+    result = Reconciliation()
+    result.books["EUR"] = Books(money_in=Decimal("400.00"), held=Decimal("300.00"))
+    result.unaccounted.append("paypal CAPTURE-9 100.00 EUR")
+    reconciliation_record(result, source="worker", started_at=timezone.now())
+
+    sweeps_racing(threads)
+    run_worker_once()
+
+    [alert] = mail.outbox
+    assert (
+        "EUR non équilibré\u00a0: encaissé 400.00 ≠ acomptes conservés 300.00 + remboursé 0 "
+        "+ en cours de remboursement 0"
+    ) in alert.body
+    assert "ni conservé ni remboursé\u00a0: paypal CAPTURE-9 100.00 EUR" in alert.body
+    assert "not balanced" not in alert.body
+    assert "neither held nor refunded" not in alert.body
+    # /health/webhooks/ and reconcile_payments stay English, for operators.
+    assert Incident.objects.get().detail.startswith("EUR not balanced: money in 400.00")
