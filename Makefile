@@ -35,7 +35,7 @@ chromium:
 # is committed beside the .po (a fresh machine needs no msgfmt). Translate what is new in
 # between; tests/i18n refuses an empty or fuzzy entry, or a .mo older than its .po.
 MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=tests --ignore=sandbox --ignore=bench \
-	--ignore=node_modules --ignore='kennel/templates/admin/*'
+	--ignore=node_modules
 messages: install
 	@command -v msgfmt >/dev/null || { apt-get update -qq && apt-get install -y -qq gettext >/dev/null; }
 	$(PY) -m kennel makemessages -l fr $(MESSAGES_IGNORE)

@@ -10,8 +10,10 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue import content
@@ -21,6 +23,7 @@ from kennel.catalogue.models import Dog, DogPhoto, Litter, Page, Puppy, PuppyPho
 from kennel.core.admin import (
     Confirmation,
     ConfirmRow,
+    Text,
     admin_change_url,
     changelist_url,
     confirm_page,
@@ -133,15 +136,17 @@ class LitterAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "slug", "dam", "sire", "dam_dog", "sire_dog", "description")}),
         (
-            "Stage & dates",
+            _("Stage & dates"),
             {
                 "fields": ("stage", "expected_on", "born_on", "go_home_on"),
-                "description": "When the stage becomes “born”, every family on the waiting "
-                "list is told by email.",
+                "description": _(
+                    "When the stage becomes “born”, every family on the waiting list is told "
+                    "by email."
+                ),
             },
         ),
         (
-            "Waiting list",
+            _("Waiting list"),
             {
                 "fields": (
                     "waitlist_open",
@@ -156,11 +161,13 @@ class LitterAdmin(admin.ModelAdmin):
             },
         ),
         (
-            "Picking",
+            _("Picking"),
             {
                 "fields": ("picking", "now_choosing"),
-                "description": "Opened, skipped and closed with the actions of the litters' "
-                "list; families choose on their own page, in position order.",
+                "description": _(
+                    "Opened, skipped and closed with the actions of the litters' list; "
+                    "families choose on their own page, in position order."
+                ),
             },
         ),
     )
@@ -176,15 +183,15 @@ class LitterAdmin(admin.ModelAdmin):
             .annotate(waiting=Count("waitlist", filter=on_list, distinct=True))
         )
 
-    @admin.display(description="puppies")
+    @admin.display(description=_("puppies"))
     def puppy_count(self, litter: Litter) -> int:
         return len(litter.puppies.all())
 
-    @admin.display(description="families on the list", ordering="waiting")
+    @admin.display(description=_("families on the list"), ordering="waiting")
     def families_waiting(self, litter: Litter) -> int:
         return getattr(litter, "waiting", 0)
 
-    @admin.display(description="choosing now")
+    @admin.display(description=_("choosing now"))
     def now_choosing(self, litter: Litter) -> str:
         turn = _open_turn(litter) if litter.pk else None
         if turn is None:
@@ -219,19 +226,19 @@ class LitterAdmin(admin.ModelAdmin):
 
     # --- picking: each action calls its service; a refusal is a warning, never a 500 ---
 
-    @admin.action(description="Open picking (family 1 chooses first)", permissions=["picking"])
+    @admin.action(description=_("Open picking (family 1 chooses first)"), permissions=["picking"])
     def open_picking(
         self, request: HttpRequest, queryset: QuerySet[Litter]
     ) -> TemplateResponse | None:
         return self._picking_action(request, queryset, OPEN_PICKING)
 
-    @admin.action(description="Skip the family choosing now", permissions=["picking"])
+    @admin.action(description=_("Skip the family choosing now"), permissions=["picking"])
     def skip_turn(
         self, request: HttpRequest, queryset: QuerySet[Litter]
     ) -> TemplateResponse | None:
         return self._picking_action(request, queryset, SKIP_TURN)
 
-    @admin.action(description="Close picking", permissions=["picking"])
+    @admin.action(description=_("Close picking"), permissions=["picking"])
     def close_picking(
         self, request: HttpRequest, queryset: QuerySet[Litter]
     ) -> TemplateResponse | None:
@@ -273,9 +280,9 @@ class LitterAdmin(admin.ModelAdmin):
 @dataclass(frozen=True)
 class PickingAction:
     name: str
-    title: str
-    consequences: list[str]
-    confirm: str
+    title: Text
+    consequences: list[Text]
+    confirm: Text
     do: Callable[[Litter, str], tuple[int, str]]
 
 
@@ -288,6 +295,13 @@ NOBODY_TO_CHOOSE = _(
     "wishes): picking is closed."
 )
 NOBODY_CHOOSING = _("nobody is choosing now: nothing changed.")
+TURN_WORDS = _("%(family)s (#%(position)s) until %(ends)s (in %(left)s)")
+PICKING_NOW = _("Picking: %(picking)s; %(families)s on the list.")
+CHOOSING_NOW = _("Choosing now: %(turn)s.")
+PICKING_OPENED = _("picking open — %(turn)s.")
+SKIPPED_LAST = _("family skipped; nobody else could be offered a puppy.")
+SKIPPED = _("family skipped — now %(turn)s.")
+PICKING_CLOSED = _("picking closed; the family choosing keeps its place on the list.")
 
 
 def _open_turn(litter: Litter) -> PickTurn | None:
@@ -300,19 +314,21 @@ def _open_turn(litter: Litter) -> PickTurn | None:
 
 def _turn_words(turn: PickTurn) -> str:
     entry = turn.entry
-    ends = timezone.localtime(turn.ends_at).strftime("%d %b %Y, %H:%M")
-    return (
-        f"{entry.reservation.buyer_name} (#{entry.position}) until {ends} "
-        f"(in {timeuntil(turn.ends_at)})"
-    )
+    return TURN_WORDS % {
+        "family": entry.reservation.buyer_name,
+        "position": entry.position,
+        "ends": date_format(timezone.localtime(turn.ends_at), "j N Y, H:i"),
+        "left": timeuntil(turn.ends_at),
+    }
 
 
 def _now(litter: Litter) -> tuple[str, ...]:
     turn = _open_turn(litter)
     waiting = litter.waitlist.filter(status__in=WaitlistEntry.ON_LIST).count()
-    lines = [f"Picking: {litter.get_picking_display().lower()}; {waiting} family(ies) on the list."]
+    families = ngettext("%(count)s family", "%(count)s families", waiting) % {"count": waiting}
+    lines = [PICKING_NOW % {"picking": litter.get_picking_display().lower(), "families": families}]
     if turn is not None:
-        lines.append(f"Choosing now: {_turn_words(turn)}.")
+        lines.append(CHOOSING_NOW % {"turn": _turn_words(turn)})
     return tuple(lines)
 
 
@@ -320,7 +336,7 @@ def _open(litter: Litter, actor: str) -> tuple[int, str]:
     turn = picking.picking_open(litter_id=litter.pk, actor=actor)
     if turn is None:
         return messages.WARNING, str(NOBODY_TO_CHOOSE)
-    return messages.SUCCESS, f"picking open — {_turn_words(turn)}."
+    return messages.SUCCESS, PICKING_OPENED % {"turn": _turn_words(turn)}
 
 
 def _skip(litter: Litter, actor: str) -> tuple[int, str]:
@@ -328,47 +344,51 @@ def _skip(litter: Litter, actor: str) -> tuple[int, str]:
         return messages.WARNING, str(NOBODY_CHOOSING)
     turn = _open_turn(litter)
     if turn is None:
-        return messages.SUCCESS, "family skipped; nobody else could be offered a puppy."
-    return messages.SUCCESS, f"family skipped — now {_turn_words(turn)}."
+        return messages.SUCCESS, str(SKIPPED_LAST)
+    return messages.SUCCESS, SKIPPED % {"turn": _turn_words(turn)}
 
 
 def _close(litter: Litter, actor: str) -> tuple[int, str]:
     if not picking.picking_close(litter_id=litter.pk, actor=actor):
         return messages.WARNING, str(PICKING_NOT_OPEN)
-    return messages.SUCCESS, "picking closed; the family choosing keeps its place on the list."
+    return messages.SUCCESS, str(PICKING_CLOSED)
 
 
 OPEN_PICKING = PickingAction(
     name="open_picking",
-    title="Open picking",
+    title=_("Open picking"),
     consequences=[
-        "The waiting list closes to new families.",
-        "The first family in position order whose wishes a puppy matches gets its turn at "
-        "once and is told by email; the next family's turn opens when it picks or passes, or "
-        "when its time runs out.",
-        "Puppies marked “kept by the breeder” and puppies not available are not offered.",
+        _("The waiting list closes to new families."),
+        _(
+            "The first family in position order whose wishes a puppy matches gets its turn at "
+            "once and is told by email; the next family's turn opens when it picks or passes, "
+            "or when its time runs out."
+        ),
+        _("Puppies marked “kept by the breeder” and puppies not available are not offered."),
     ],
-    confirm="Yes, open picking",
+    confirm=_("Yes, open picking"),
     do=_open,
 )
 SKIP_TURN = PickingAction(
     name="skip_turn",
-    title="Skip the family choosing now",
+    title=_("Skip the family choosing now"),
     consequences=[
-        "The family choosing now loses its turn (it keeps its deposit, per its terms) and is "
-        "told by email; the next family's turn opens at once.",
+        _(
+            "The family choosing now loses its turn (it keeps its deposit, per its terms) and "
+            "is told by email; the next family's turn opens at once."
+        ),
     ],
-    confirm="Yes, skip them",
+    confirm=_("Yes, skip them"),
     do=_skip,
 )
 CLOSE_PICKING = PickingAction(
     name="close_picking",
-    title="Close picking",
+    title=_("Close picking"),
     consequences=[
-        "The turn open now ends; that family goes back to waiting, its deposit kept.",
-        "No other family is offered a turn.",
+        _("The turn open now ends; that family goes back to waiting, its deposit kept."),
+        _("No other family is offered a turn."),
     ],
-    confirm="Yes, close picking",
+    confirm=_("Yes, close picking"),
     do=_close,
 )
 
@@ -384,7 +404,7 @@ class PuppyPhotoInline(admin.TabularInline):
     readonly_fields = ("preview", "place")
     extra = 1
 
-    @admin.display(description="preview")
+    @admin.display(description=_("preview"))
     def preview(self, photo: PuppyPhoto) -> str:
         if not photo.image:
             return "—"
@@ -400,7 +420,7 @@ class PuppyPhotoInline(admin.TabularInline):
             height,
         )
 
-    @admin.display(description="place")
+    @admin.display(description=_("place"))
     def place(self, photo: PuppyPhoto) -> str:
         if not photo.pk:
             return "last"
@@ -452,9 +472,12 @@ class PuppyAdmin(PhotosAdmin):
     readonly_fields = ("status", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("name", "slug", "litter", "breed", "sex", "colour", "born_on")}),
-        ("Sale", {"fields": ("price", "deposit", "currency", "status", "is_published", "kept")}),
-        ("About", {"fields": ("description",)}),
-        ("History", {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+        (
+            _("Sale"),
+            {"fields": ("price", "deposit", "currency", "status", "is_published", "kept")},
+        ),
+        (_("About"), {"fields": ("description",)}),
+        (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     inlines = (PuppyPhotoInline,)
     actions = ["put_on_sale", "take_off_sale"]
@@ -485,21 +508,21 @@ class PuppyAdmin(PhotosAdmin):
         if fields:
             obj.save(update_fields=[*sorted(fields), "updated_at"])
 
-    @admin.display(description="price", ordering="price")
+    @admin.display(description=_("price"), ordering="price")
     def price_shown(self, puppy: Puppy) -> str:
         return format_money(puppy.price, puppy.currency)
 
-    @admin.display(description="deposit", ordering="deposit")
+    @admin.display(description=_("deposit"), ordering="deposit")
     def deposit_shown(self, puppy: Puppy) -> str:
         return format_money(puppy.deposit, puppy.currency)
 
-    @admin.action(description="Put on sale (again)", permissions=["change"])
+    @admin.action(description=_("Put on sale (again)"), permissions=["change"])
     def put_on_sale(
         self, request: HttpRequest, queryset: QuerySet[Puppy]
     ) -> TemplateResponse | None:
         return self._sale_action(request, queryset, on_sale=True)
 
-    @admin.action(description="Take off sale", permissions=["change"])
+    @admin.action(description=_("Take off sale"), permissions=["change"])
     def take_off_sale(
         self, request: HttpRequest, queryset: QuerySet[Puppy]
     ) -> TemplateResponse | None:
@@ -524,9 +547,15 @@ class PuppyAdmin(PhotosAdmin):
                 changed += service(puppy_id=puppy.pk, actor=staff_actor(request))
             except ApplicationError as exc:
                 refused.append(f"{puppy.name}: {message_translated(exc.message)}")
-        done = "on sale" if on_sale else "off sale"
-        puppies_word = "puppy" if changed == 1 else "puppies"
-        self.message_user(request, f"{changed} {puppies_word} now {done}.", messages.SUCCESS)
+        if on_sale:
+            done = ngettext(
+                "%(count)s puppy now on sale.", "%(count)s puppies now on sale.", changed
+            )
+        else:
+            done = ngettext(
+                "%(count)s puppy now off sale.", "%(count)s puppies now off sale.", changed
+            )
+        self.message_user(request, done % {"count": changed}, messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.WARNING)
         return None
@@ -535,20 +564,28 @@ class PuppyAdmin(PhotosAdmin):
         self, request: HttpRequest, puppies: list[Puppy], more: int, on_sale: bool
     ) -> Confirmation:
         if on_sale:
-            title = "Put on sale"
+            title, confirm = gettext("Put on sale"), gettext("Yes, put on sale")
             consequences = [
-                "Each puppy shows in the shop and can be reserved. A sold puppy whose sale was "
-                "refunded becomes available again.",
-                "A puppy held or reserved by a family stays theirs: release the hold or refund "
-                "the deposit first.",
-                "A puppy that went home with its family (picked up) stays sold. If it came "
-                "back, refund that reservation first (Refund deposit).",
+                gettext(
+                    "Each puppy shows in the shop and can be reserved. A sold puppy whose sale "
+                    "was refunded becomes available again."
+                ),
+                gettext(
+                    "A puppy held or reserved by a family stays theirs: release the hold or "
+                    "refund the deposit first."
+                ),
+                gettext(
+                    "A puppy that went home with its family (picked up) stays sold. If it came "
+                    "back, refund that reservation first (Refund deposit)."
+                ),
             ]
         else:
-            title = "Take off sale"
+            title, confirm = gettext("Take off sale"), gettext("Yes, take off sale")
             consequences = [
-                "Each puppy disappears from the shop: its page and the catalogue. A hold or "
-                "deposit on it stands.",
+                gettext(
+                    "Each puppy disappears from the shop: its page and the catalogue. A hold or "
+                    "deposit on it stands."
+                ),
             ]
         rows = [
             ConfirmRow(
@@ -556,7 +593,9 @@ class PuppyAdmin(PhotosAdmin):
                 url=admin_change_url(puppy),
                 details=(
                     f"{puppy.get_status_display()}, "
-                    f"{'in the shop' if puppy.is_published else 'not in the shop'}",
+                    + (
+                        gettext("in the shop") if puppy.is_published else gettext("not in the shop")
+                    ),
                 ),
             )
             for puppy in puppies
@@ -565,7 +604,7 @@ class PuppyAdmin(PhotosAdmin):
             title=title,
             consequences=consequences,
             rows=rows,
-            confirm_label=f"Yes, {title.lower()}",
+            confirm_label=confirm,
             cancel_url=changelist_url(self, request),
             action="put_on_sale" if on_sale else "take_off_sale",
             selected=[p.pk for p in puppies],
@@ -612,7 +651,7 @@ class PageAdmin(admin.ModelAdmin):
     readonly_fields = ("updated_at",)
     fields = ("kind", "title", "body", "version", "updated_at")
 
-    @admin.display(description="page")
+    @admin.display(description=_("page"))
     def view_on_site_link(self, page: Page) -> str:
         return format_html('<a href="{}">{}</a>', page.get_absolute_url(), page.get_absolute_url())
 
@@ -659,7 +698,7 @@ class DogPhotoInline(admin.TabularInline):
     readonly_fields = ("preview",)
     extra = 1
 
-    @admin.display(description="preview")
+    @admin.display(description=_("preview"))
     def preview(self, photo: DogPhoto) -> str:
         if not photo.variants:
             return "—"

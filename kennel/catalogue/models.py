@@ -48,9 +48,9 @@ class Litter(BaseModel):
         OPEN = "open", _("Families are choosing")
         CLOSED = "closed", _("Closed")
 
-    name = models.CharField(max_length=120)
-    dam = models.CharField("mother", max_length=120)
-    sire = models.CharField("father", max_length=120)
+    name = models.CharField(max_length=120, verbose_name=_("name"))
+    dam = models.CharField(_("mother"), max_length=120)
+    sire = models.CharField(_("father"), max_length=120)
     # Optional: the parents' entries on the parents page (Dog), which the litter links to. The
     # names above stay what every page and email shows.
     dam_dog = models.ForeignKey(
@@ -59,7 +59,7 @@ class Litter(BaseModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="litters_as_dam",
-        verbose_name="mother on the parents page",
+        verbose_name=_("mother on the parents page"),
     )
     sire_dog = models.ForeignKey(
         "Dog",
@@ -67,49 +67,74 @@ class Litter(BaseModel):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="litters_as_sire",
-        verbose_name="father on the parents page",
+        verbose_name=_("father on the parents page"),
     )
-    born_on = models.DateField(null=True, blank=True, help_text="Empty until the litter is born.")
-    description = models.TextField(blank=True)
+    born_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("Empty until the litter is born."),
+        verbose_name=_("born on"),
+    )
+    description = models.TextField(blank=True, verbose_name=_("description"))
     # --- the waiting list (kennel/reservations/waitlist.py owns its state changes) ---
-    slug = models.SlugField(max_length=80, unique=True, help_text="The litter page's address.")
-    stage = models.CharField(max_length=8, choices=Stage.choices, default=Stage.BORN)
-    expected_on = models.DateField("expected birth", null=True, blank=True)
-    go_home_on = models.DateField("ready to go home", null=True, blank=True)
+    slug = models.SlugField(
+        max_length=80,
+        unique=True,
+        help_text=_("The litter page's address."),
+        verbose_name=_("slug"),
+    )
+    stage = models.CharField(
+        max_length=8, choices=Stage.choices, default=Stage.BORN, verbose_name=_("stage")
+    )
+    expected_on = models.DateField(_("expected birth"), null=True, blank=True)
+    go_home_on = models.DateField(_("ready to go home"), null=True, blank=True)
     # The litter's usual price: the list deposit's default share is counted from it.
-    usual_price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3, default="EUR", validators=[validate_currency])
-    waitlist_open = models.BooleanField("waiting list open", default=False)
+    usual_price = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, verbose_name=_("usual price")
+    )
+    currency = models.CharField(
+        max_length=3, default="EUR", validators=[validate_currency], verbose_name=_("currency")
+    )
+    waitlist_open = models.BooleanField(_("waiting list open"), default=False)
     waitlist_deposit = models.DecimalField(
-        "waiting list deposit",
+        _("waiting list deposit"),
         max_digits=10,
         decimal_places=2,
         null=True,
         blank=True,
-        help_text="Leave empty to use the configured share of the usual price.",
+        help_text=_("Leave empty to use the configured share of the usual price."),
     )
     waitlist_cap = models.PositiveIntegerField(
-        "most families", null=True, blank=True, help_text="Leave empty for no limit."
+        _("most families"), null=True, blank=True, help_text=_("Leave empty for no limit.")
     )
     deposit_terms = models.CharField(
-        max_length=16, choices=DepositTerms.choices, default=DepositTerms.REFUNDABLE
+        max_length=16,
+        choices=DepositTerms.choices,
+        default=DepositTerms.REFUNDABLE,
+        verbose_name=_("deposit terms"),
     )
     refund_days = models.PositiveSmallIntegerField(
-        "refundable until days before go-home",
+        _("refundable until days before go-home"),
         default=14,
-        help_text="For refundable terms: a withdrawal refunds in full until this many days "
-        "before the go-home date.",
+        help_text=_(
+            "For refundable terms: a withdrawal refunds in full until this many days "
+            "before the go-home date."
+        ),
     )
     pick_window_minutes = models.PositiveIntegerField(
-        "minutes per pick turn",
+        _("minutes per pick turn"),
         null=True,
         blank=True,
-        help_text="Leave empty for the shop's PICK_WINDOW_MINUTES.",
+        help_text=_("Leave empty for the shop's PICK_WINDOW_MINUTES."),
     )
     # Only kennel/reservations/waitlist.py changes this.
-    picking = models.CharField(max_length=8, choices=Picking.choices, default=Picking.NOT_OPEN)
+    picking = models.CharField(
+        max_length=8, choices=Picking.choices, default=Picking.NOT_OPEN, verbose_name=_("picking")
+    )
 
     class Meta:
+        verbose_name = _("litter")
+        verbose_name_plural = _("litters")
         ordering = ["-born_on", "name"]
         constraints = [
             models.CheckConstraint(
@@ -205,42 +230,54 @@ class Puppy(BaseModel):
         RESERVED = "reserved", _("Reserved")
         SOLD = "sold", _("Sold")
 
-    slug = models.SlugField(max_length=80, unique=True)
-    name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    name = models.CharField(max_length=80, verbose_name=_("name"))
     litter = models.ForeignKey(
-        Litter, null=True, blank=True, on_delete=models.SET_NULL, related_name="puppies"
+        Litter,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="puppies",
+        verbose_name=_("litter"),
     )
-    breed = models.CharField(max_length=80, db_index=True)
-    sex = models.CharField(max_length=6, choices=Sex.choices)
-    colour = models.CharField(max_length=60, blank=True)
-    born_on = models.DateField()
-    description = models.TextField(blank=True)
-    price = models.DecimalField(max_digits=10, decimal_places=2)
+    breed = models.CharField(max_length=80, db_index=True, verbose_name=_("breed"))
+    sex = models.CharField(max_length=6, choices=Sex.choices, verbose_name=_("sex"))
+    colour = models.CharField(max_length=60, blank=True, verbose_name=_("colour"))
+    born_on = models.DateField(verbose_name=_("born on"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    price = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("price"))
     deposit = models.DecimalField(
         max_digits=10,
         decimal_places=2,
         blank=True,
-        help_text="Leave empty to use the configured share of the price.",
+        help_text=_("Leave empty to use the configured share of the price."),
+        verbose_name=_("deposit"),
     )
     currency = models.CharField(
         max_length=3,
         default="EUR",
         validators=[validate_currency],
-        help_text="Three-letter ISO code (EUR, GBP, USD…).",
+        help_text=_("Three-letter ISO code (EUR, GBP, USD…)."),
+        verbose_name=_("currency"),
     )
     # Only the reservation services change this (see reservations/services.py).
     status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.AVAILABLE, db_index=True
+        max_length=10,
+        choices=Status.choices,
+        default=Status.AVAILABLE,
+        db_index=True,
+        verbose_name=_("status"),
     )
-    is_published = models.BooleanField(default=True)
+    is_published = models.BooleanField(default=True, verbose_name=_("is published"))
     # Kept by the breeder: never offered to the waiting list's families when they pick.
     kept = models.BooleanField(
-        "kept by the breeder", default=False, help_text="Not offered when families pick."
+        _("kept by the breeder"), default=False, help_text=_("Not offered when families pick.")
     )
 
     class Meta:
+        verbose_name = _("puppy")
         ordering = ["litter__born_on", "name"]
-        verbose_name_plural = "puppies"
+        verbose_name_plural = _("puppies")
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(deposit__gt=0) & models.Q(deposit__lte=models.F("price")),
@@ -386,12 +423,18 @@ class WebPhoto(models.Model):
     """A photo as the pipeline (kennel/catalogue/images.py) stores it: web sizes only, the
     largest clean JPEG as `image` (each kind names its own folder), ordered by position."""
 
-    alt = models.CharField(max_length=200, help_text="What the photo shows, for screen readers.")
+    alt = models.CharField(
+        max_length=200,
+        help_text=_("What the photo shows, for screen readers."),
+        verbose_name=_("alt"),
+    )
     # The first photo by position is the cover.
-    position = models.PositiveSmallIntegerField(default=0)
+    position = models.PositiveSmallIntegerField(default=0, verbose_name=_("position"))
     # Web sizes, smallest first: [{"width", "height", "webp", "jpeg"}] (storage names).
     # Empty for a photo stored before the pipeline: pages then show `image` as it is.
-    variants = models.JSONField(default=list, blank=True, editable=False)
+    variants = models.JSONField(
+        default=list, blank=True, editable=False, verbose_name=_("variants")
+    )
     image: models.ImageField
 
     class Meta:
@@ -429,9 +472,11 @@ class WebPhoto(models.Model):
 
 
 class PuppyPhoto(WebPhoto):
-    puppy = models.ForeignKey(Puppy, on_delete=models.CASCADE, related_name="photos")
+    puppy = models.ForeignKey(
+        Puppy, on_delete=models.CASCADE, related_name="photos", verbose_name=_("puppy")
+    )
     # Written by kennel/catalogue/images.py: the largest clean JPEG variant, never the upload.
-    image = models.ImageField(upload_to="puppies/")
+    image = models.ImageField(upload_to="puppies/", verbose_name=_("image"))
 
     @property
     def card_picture(self) -> Picture | None:
@@ -453,25 +498,35 @@ class Page(BaseModel):
         PRIVACY = "privacy", _("Privacy notice")
         IMPRINT = "imprint", _("Imprint")
 
-    kind = models.CharField(max_length=10, choices=Kind.choices, unique=True)
-    title = models.CharField(max_length=120)
+    kind = models.CharField(
+        max_length=10, choices=Kind.choices, unique=True, verbose_name=_("kind")
+    )
+    title = models.CharField(max_length=120, verbose_name=_("title"))
     body = models.TextField(
         blank=True,
         help_text=(
-            "Markdown or plain text: a blank line starts a paragraph, **bold**, *italic*, "
-            "## a heading, - a list item, [a link](https://example.com). HTML is shown as text."
+            _(
+                "Markdown or plain text: a blank line starts a paragraph, **bold**, *italic*, "
+                "## a heading, - a list item, [a link](https://example.com). HTML is shown as text."
+            )
         ),
+        verbose_name=_("body"),
     )
     version = models.CharField(
         max_length=40,
         blank=True,
         help_text=(
-            "For the deposit terms: change it (e.g. 2 or 2025-06) whenever the terms change. "
-            "Each reservation keeps the version its buyer accepted."
+            _(
+                "For the deposit terms: change it (e.g. 2 or 2025-06) whenever the terms change. "
+                "Each reservation keeps the version its buyer accepted."
+            )
         ),
+        verbose_name=_("version"),
     )
 
     class Meta:
+        verbose_name = _("page")
+        verbose_name_plural = _("pages")
         ordering = ["kind"]
 
     def __str__(self) -> str:
@@ -484,24 +539,33 @@ class Page(BaseModel):
 class Dog(BaseModel):
     """A parent of the breeder's litters (a dam or a sire), shown on the parents page."""
 
-    slug = models.SlugField(max_length=80, unique=True)
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
     name = models.CharField(
-        max_length=120, help_text="As it appears on the litters (their mother / father)."
+        max_length=120,
+        help_text=_("As it appears on the litters (their mother / father)."),
+        verbose_name=_("name"),
     )
-    sex = models.CharField(max_length=6, choices=Puppy.Sex.choices)
-    breed = models.CharField(max_length=80)
-    born_on = models.DateField(null=True, blank=True)
-    description = models.TextField(blank=True, help_text="Markdown or plain text.")
+    sex = models.CharField(max_length=6, choices=Puppy.Sex.choices, verbose_name=_("sex"))
+    breed = models.CharField(max_length=80, verbose_name=_("breed"))
+    born_on = models.DateField(null=True, blank=True, verbose_name=_("born on"))
+    description = models.TextField(
+        blank=True, help_text=_("Markdown or plain text."), verbose_name=_("description")
+    )
     health_tests = models.TextField(
         blank=True,
-        help_text="Markdown or plain text: one test per line, e.g. - Hips: BVA 4/5 (2023).",
+        help_text=_("Markdown or plain text: one test per line, e.g. - Hips: BVA 4/5 (2023)."),
+        verbose_name=_("health tests"),
     )
     position = models.PositiveSmallIntegerField(
-        default=0, help_text="Order on the parents page (smallest first)."
+        default=0,
+        help_text=_("Order on the parents page (smallest first)."),
+        verbose_name=_("position"),
     )
-    is_published = models.BooleanField(default=True)
+    is_published = models.BooleanField(default=True, verbose_name=_("is published"))
 
     class Meta:
+        verbose_name = _("dog")
+        verbose_name_plural = _("dogs")
         ordering = ["position", "name"]
 
     def __str__(self) -> str:
@@ -512,6 +576,8 @@ class Dog(BaseModel):
 
 
 class DogPhoto(WebPhoto):
-    dog = models.ForeignKey(Dog, on_delete=models.CASCADE, related_name="photos")
+    dog = models.ForeignKey(
+        Dog, on_delete=models.CASCADE, related_name="photos", verbose_name=_("dog")
+    )
     # Written by kennel/catalogue/content.py through the puppy photos' pipeline (images.py).
-    image = models.ImageField(upload_to="parents/")
+    image = models.ImageField(upload_to="parents/", verbose_name=_("image"))

@@ -11,7 +11,10 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.outbox import kind_label, side_effects_retry
@@ -20,6 +23,8 @@ CONFIRM_TEMPLATE = "admin/kennel_confirm_action.html"
 # How many rows one confirmation page lists (and one confirmed action touches at most).
 CONFIRM_MAX_ROWS = 100
 _TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# What a page says: a string, or one marked for translation, written in the reader's language.
+Text = str | Promise
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -56,9 +61,9 @@ def request_token(request: HttpRequest) -> str:
 class ConfirmRow:
     """One selected object on a confirmation page, and what the action does to it."""
 
-    label: str
+    label: Text
     url: str = ""
-    details: Sequence[str] = ()
+    details: Sequence[Text] = ()
     warn: bool = False  # nothing (or not what the title says) will happen to this one
 
 
@@ -66,10 +71,10 @@ class ConfirmRow:
 class Confirmation:
     """What a confirmation page says: the consequence first, then every selected object."""
 
-    title: str
-    consequences: Sequence[str]
+    title: Text
+    consequences: Sequence[Text]
     rows: Sequence[ConfirmRow]
-    confirm_label: str
+    confirm_label: Text
     cancel_url: str
     action: str = ""  # the admin action's name when the page posts back to the changelist
     selected: Sequence[Any] = ()
@@ -156,22 +161,22 @@ class SideEffectAdmin(ReadOnlyAdmin):
     readonly_fields = [field.name for field in SideEffect._meta.fields]
     actions = ["retry_dead"]
 
-    @admin.display(description="kind", ordering="kind")
+    @admin.display(description=_("kind"), ordering="kind")
     def kind_display(self, effect: SideEffect) -> str:
         return kind_label(effect.kind)
 
-    @admin.display(description="reservation")
+    @admin.display(description=_("reservation"))
     def reservation_link(self, effect: SideEffect) -> str:
         if effect.reservation_id is None:
             return "—"
         url = reverse("admin:reservations_reservation_change", args=[effect.reservation_id])
         return format_html('<a href="{}">{}</a>', url, str(effect.reservation_id)[:8])
 
-    @admin.display(description="last error")
+    @admin.display(description=_("last error"))
     def error(self, effect: SideEffect) -> str:
         return effect.last_error[:120]
 
-    @admin.action(description="Retry the selected dead side effects", permissions=["retry"])
+    @admin.action(description=_("Retry the selected dead side effects"), permissions=["retry"])
     def retry_dead(
         self, request: HttpRequest, queryset: QuerySet[SideEffect]
     ) -> TemplateResponse | None:
@@ -183,13 +188,19 @@ class SideEffectAdmin(ReadOnlyAdmin):
             side_effect_ids=[e.pk for e in dead], actor=staff_actor(request)
         )
         skipped = len(effects) - retried
-        self.message_user(request, f"{retried} side effect(s) queued again.", messages.SUCCESS)
+        text = ngettext(
+            "%(count)s side effect queued again.",
+            "%(count)s side effects queued again.",
+            retried,
+        )
+        self.message_user(request, text % {"count": retried}, messages.SUCCESS)
         if skipped:
-            self.message_user(
-                request,
-                f"{skipped} selected row(s) were not dead and were left alone.",
-                messages.WARNING,
+            text = ngettext(
+                "%(count)s selected row was not dead and was left alone.",
+                "%(count)s selected rows were not dead and were left alone.",
+                skipped,
             )
+            self.message_user(request, text % {"count": skipped}, messages.WARNING)
         return None
 
     def _retry_confirmation(
@@ -210,17 +221,29 @@ class SideEffectAdmin(ReadOnlyAdmin):
             for e in effects
         ]
         consequences = [
-            f"{dead} dead row(s) start again from their first attempt and run on the worker "
-            "now: an email is sent, a refund or checkout close is sent to the provider.",
-            "Each row is done once: one that was already done is not done again.",
+            ngettext(
+                "%(count)s dead row starts again from its first attempt and runs on the worker "
+                "now: an email is sent, a refund or checkout close is sent to the provider.",
+                "%(count)s dead rows start again from their first attempt and run on the worker "
+                "now: an email is sent, a refund or checkout close is sent to the provider.",
+                dead,
+            )
+            % {"count": dead},
+            gettext("Each row is done once: one that was already done is not done again."),
         ]
         if dead < len(effects):
-            consequences.append(f"{len(effects) - dead} selected row(s) are not dead: left alone.")
+            alive = len(effects) - dead
+            text = ngettext(
+                "%(count)s selected row is not dead: left alone.",
+                "%(count)s selected rows are not dead: left alone.",
+                alive,
+            )
+            consequences.append(text % {"count": alive})
         return Confirmation(
-            title="Retry dead background work",
+            title=gettext("Retry dead background work"),
             consequences=consequences,
             rows=rows,
-            confirm_label="Yes, retry them",
+            confirm_label=gettext("Yes, retry them"),
             cancel_url=changelist_url(self, request),
             action="retry_dead",
             selected=[e.pk for e in effects],

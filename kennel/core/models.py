@@ -5,8 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class BaseModel(models.Model):
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
         abstract = True
@@ -15,14 +17,18 @@ class BaseModel(models.Model):
 class AuditLog(models.Model):
     """Every state change: a dotted action name, who did it, on what."""
 
-    action = models.CharField(max_length=100, db_index=True)
-    actor = models.CharField(max_length=200)
-    object_type = models.CharField(max_length=50)
-    object_id = models.CharField(max_length=64, db_index=True)
-    data = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    action = models.CharField(max_length=100, db_index=True, verbose_name=_("action"))
+    actor = models.CharField(max_length=200, verbose_name=_("actor"))
+    object_type = models.CharField(max_length=50, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, db_index=True, verbose_name=_("object id"))
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
 
     class Meta:
+        verbose_name = _("audit log")
+        verbose_name_plural = _("audit logs")
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -55,31 +61,37 @@ class SideEffect(BaseModel):
         SENT = "sent", _("Done")
         DEAD = "dead", _("Dead (gave up; retry from the admin)")
 
-    kind = models.CharField(max_length=40, db_index=True)
+    kind = models.CharField(max_length=40, db_index=True, verbose_name=_("kind"))
     # The reservation the work is about, when there is one (no foreign key: core sits below
     # the reservations app; the admin links it by id).
-    reservation_id = models.UUIDField(null=True, blank=True, db_index=True)
-    # An email address, "ga4:<measurement id>", "meta:<pixel id>", or a provider's name.
-    recipient = models.CharField(max_length=254)
-    dedup_key = models.CharField(max_length=600)
-    # What the work needs beyond the reservation (a refund's id, amount and reason).
-    data = models.JSONField(default=dict, blank=True)
-    queue = models.CharField(max_length=20, default="default")
-    status = models.CharField(
-        max_length=8, choices=Status.choices, default=Status.PENDING, db_index=True
+    reservation_id = models.UUIDField(
+        null=True, blank=True, db_index=True, verbose_name=_("reservation id")
     )
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(db_index=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
+    # An email address, "ga4:<measurement id>", "meta:<pixel id>", or a provider's name.
+    recipient = models.CharField(max_length=254, verbose_name=_("recipient"))
+    dedup_key = models.CharField(max_length=600, verbose_name=_("dedup key"))
+    # What the work needs beyond the reservation (a refund's id, amount and reason).
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
+    queue = models.CharField(max_length=20, default="default", verbose_name=_("queue"))
+    status = models.CharField(
+        max_length=8,
+        choices=Status.choices,
+        default=Status.PENDING,
+        db_index=True,
+        verbose_name=_("status"),
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(db_index=True, verbose_name=_("next attempt at"))
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
     # The django-tasks-db task due to run it next (the sweep re-enqueues a lost one).
-    task_id = models.CharField(max_length=64, blank=True)
-    last_error = models.TextField(blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    task_id = models.CharField(max_length=64, blank=True, verbose_name=_("task id"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    sent_at = models.DateTimeField(null=True, blank=True, verbose_name=_("sent at"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = "background work"
-        verbose_name_plural = "background work"
+        verbose_name = _("background work")
+        verbose_name_plural = _("background work")
         constraints = [
             models.UniqueConstraint(fields=["dedup_key"], name="one_outbox_row_per_dedup_key"),
             models.CheckConstraint(

@@ -13,6 +13,8 @@ from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from kennel.core.admin import (
     Confirmation,
@@ -64,13 +66,13 @@ class RefundAdmin(ReadOnlyAdmin):
         field.name for field in Refund._meta.fields
     ]
 
-    @admin.display(description="reservation")
+    @admin.display(description=_("reservation"))
     def reservation_link(self, refund: Refund) -> str:
         if refund.reservation_id is None:
             return "— (a payment no reservation took)"
         return _reservation_link(refund.reservation)
 
-    @admin.display(description="amount", ordering="amount")
+    @admin.display(description=_("amount"), ordering="amount")
     def amount_display(self, refund: Refund) -> str:
         return format_money(refund.amount, refund.currency)
 
@@ -196,17 +198,17 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return EventChangeList
 
-    @admin.display(description="amount")
+    @admin.display(description=_("amount"))
     def amount(self, event: WebhookEvent) -> str:
         return event_amount(event)
 
-    @admin.display(description="reservation")
+    @admin.display(description=_("reservation"))
     def reservation_link(self, event: WebhookEvent) -> str:
         if not hasattr(event, "kennel_reservation"):
             event.kennel_reservation = reservations_of_events([event]).get(event.pk)  # type: ignore[attr-defined]
         return _reservation_link(event.kennel_reservation)  # type: ignore[attr-defined]
 
-    @admin.action(description="Process the selected events again", permissions=["replay"])
+    @admin.action(description=_("Process the selected events again"), permissions=["replay"])
     def replay_events(
         self, request: HttpRequest, queryset: QuerySet[WebhookEvent]
     ) -> TemplateResponse | None:
@@ -214,16 +216,20 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         if not confirmed(request):
             return confirm_page(request, self, self._replay_confirmation(request, events, more))
         queued = webhook_events_replay(event_ids=[e.pk for e in events], actor=staff_actor(request))
-        self.message_user(
-            request, f"{queued} event(s) queued to be processed again.", messages.SUCCESS
+        text = ngettext(
+            "%(count)s event queued to be processed again.",
+            "%(count)s events queued to be processed again.",
+            queued,
         )
+        self.message_user(request, text % {"count": queued}, messages.SUCCESS)
         if queued < len(events):
-            self.message_user(
-                request,
-                f"{len(events) - queued} event(s) were being processed right now and were left "
-                "alone.",
-                messages.WARNING,
+            busy = len(events) - queued
+            text = ngettext(
+                "%(count)s event was being processed right now and was left alone.",
+                "%(count)s events were being processed right now and were left alone.",
+                busy,
             )
+            self.message_user(request, text % {"count": busy}, messages.WARNING)
         return None
 
     def _replay_confirmation(
@@ -249,14 +255,24 @@ class WebhookEventAdmin(ReadOnlyAdmin):
                 )
             )
         return Confirmation(
-            title="Process provider events again",
+            title=gettext("Process provider events again"),
             consequences=[
-                f"The {len(events)} event(s) are processed again on the worker: Kennel re-reads "
-                "each payment from its provider and applies only what is not yet so.",
-                "An event that already took effect changes nothing and sends no email twice.",
+                gettext(
+                    "The event is processed again on the worker: Kennel re-reads its payment "
+                    "from its provider and applies only what is not yet so."
+                )
+                if len(events) == 1
+                else gettext(
+                    "The %(count)s events are processed again on the worker: Kennel re-reads "
+                    "each payment from its provider and applies only what is not yet so."
+                )
+                % {"count": len(events)},
+                gettext(
+                    "An event that already took effect changes nothing and sends no email twice."
+                ),
             ],
             rows=rows,
-            confirm_label="Yes, process them again",
+            confirm_label=gettext("Yes, process them again"),
             cancel_url=changelist_url(self, request),
             action="replay_events",
             selected=[e.pk for e in events],

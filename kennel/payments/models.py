@@ -22,22 +22,32 @@ class WebhookEvent(models.Model):
         IGNORED = "ignored", _("Ignored")
         FAILED = "failed", _("Failed")
 
-    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
-    event_id = models.CharField(max_length=255)
-    type = models.CharField(max_length=100, db_index=True)
-    body = models.TextField()
-    headers = models.JSONField(default=dict)
-    signature_valid = models.BooleanField(default=True)
-    status = models.CharField(
-        max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+    provider = models.CharField(
+        max_length=10, choices=Reservation.Provider.choices, verbose_name=_("provider")
     )
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    event_id = models.CharField(max_length=255, verbose_name=_("event id"))
+    type = models.CharField(max_length=100, db_index=True, verbose_name=_("type"))
+    body = models.TextField(verbose_name=_("body"))
+    headers = models.JSONField(default=dict, verbose_name=_("headers"))
+    signature_valid = models.BooleanField(default=True, verbose_name=_("signature valid"))
+    status = models.CharField(
+        max_length=10,
+        choices=Status.choices,
+        default=Status.PENDING,
+        db_index=True,
+        verbose_name=_("status"),
+    )
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
+    received_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("received at")
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("claimed at"))
+    processed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("processed at"))
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(
@@ -74,12 +84,16 @@ class WebhookTransmission(models.Model):
 class WebhookRejection(models.Model):
     """A counter of refused deliveries: nothing of a refused body is kept."""
 
-    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
-    reason = models.CharField(max_length=40)
-    count = models.PositiveIntegerField(default=0)
-    last_at = models.DateTimeField(auto_now=True)
+    provider = models.CharField(
+        max_length=10, choices=Reservation.Provider.choices, verbose_name=_("provider")
+    )
+    reason = models.CharField(max_length=40, verbose_name=_("reason"))
+    count = models.PositiveIntegerField(default=0, verbose_name=_("count"))
+    last_at = models.DateTimeField(auto_now=True, verbose_name=_("last at"))
 
     class Meta:
+        verbose_name = _("webhook rejection")
+        verbose_name_plural = _("webhook rejections")
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "reason"], name="one_rejection_counter_per_reason"
@@ -131,19 +145,34 @@ class Refund(BaseModel):
         FAILED = "failed", _("Failed")
 
     reservation = models.ForeignKey(
-        Reservation, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+        Reservation,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        verbose_name=_("reservation"),
     )
-    provider = models.CharField(max_length=10, choices=Reservation.Provider.choices)
-    external_payment_id = models.CharField(max_length=255)
-    amount = models.DecimalField(max_digits=10, decimal_places=2)
-    currency = models.CharField(max_length=3)
-    reason = models.CharField(max_length=20, choices=Reason.choices)
-    provider_refund_id = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    idempotency_key = models.CharField(max_length=255, unique=True)
-    last_error = models.TextField(blank=True)
+    provider = models.CharField(
+        max_length=10, choices=Reservation.Provider.choices, verbose_name=_("provider")
+    )
+    external_payment_id = models.CharField(max_length=255, verbose_name=_("external payment id"))
+    amount = models.DecimalField(max_digits=10, decimal_places=2, verbose_name=_("amount"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    reason = models.CharField(max_length=20, choices=Reason.choices, verbose_name=_("reason"))
+    provider_refund_id = models.CharField(
+        max_length=255, blank=True, verbose_name=_("provider refund id")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
+    idempotency_key = models.CharField(
+        max_length=255, unique=True, verbose_name=_("idempotency key")
+    )
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
 
     class Meta:
+        verbose_name = _("refund")
+        verbose_name_plural = _("refunds")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="refund_amount_positive"),

@@ -62,52 +62,81 @@ class Reservation(BaseModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     # Empty for a waiting list's deposit until its family picks a puppy (WaitlistEntry).
     puppy = models.ForeignKey(
-        Puppy, null=True, blank=True, on_delete=models.PROTECT, related_name="reservations"
+        Puppy,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reservations",
+        verbose_name=_("puppy"),
     )
-    buyer_name = models.CharField(max_length=120)
-    buyer_email = models.EmailField(max_length=254)
-    buyer_phone = models.CharField(max_length=32)
-    deposit_amount = models.DecimalField(max_digits=10, decimal_places=2)
+    buyer_name = models.CharField(max_length=120, verbose_name=_("buyer name"))
+    buyer_email = models.EmailField(max_length=254, verbose_name=_("buyer email"))
+    buyer_phone = models.CharField(max_length=32, verbose_name=_("buyer phone"))
+    deposit_amount = models.DecimalField(
+        max_digits=10, decimal_places=2, verbose_name=_("deposit amount")
+    )
     # The puppy's price when the buyer reserved: what the balance at pickup is counted from,
     # whatever the breeder changes later (empty on reservations made before it was kept).
-    price_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
-    currency = models.CharField(max_length=3)
-    provider = models.CharField(max_length=10, choices=Provider.choices)
-    # NULL, not "", means "none yet": the unique constraints below only count real ids.
-    provider_reference = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
-    external_payment_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
-    # Where the buyer pays: the provider's own page for this checkout, as its API gave it.
-    checkout_url = models.URLField(max_length=2000, blank=True)
-    status = models.CharField(
-        max_length=12, choices=Status.choices, default=Status.PENDING, db_index=True
+    price_amount = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, verbose_name=_("price amount")
     )
-    status_reason = models.CharField(max_length=60, blank=True, choices=Reason.choices)
-    expires_at = models.DateTimeField(db_index=True)
-    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    confirmed_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    provider = models.CharField(max_length=10, choices=Provider.choices, verbose_name=_("provider"))
+    # NULL, not "", means "none yet": the unique constraints below only count real ids.
+    provider_reference = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, verbose_name=_("provider reference")
+    )
+    external_payment_id = models.CharField(  # noqa: DJ001
+        max_length=255, null=True, blank=True, verbose_name=_("external payment id")
+    )
+    # Where the buyer pays: the provider's own page for this checkout, as its API gave it.
+    checkout_url = models.URLField(max_length=2000, blank=True, verbose_name=_("checkout url"))
+    status = models.CharField(
+        max_length=12,
+        choices=Status.choices,
+        default=Status.PENDING,
+        db_index=True,
+        verbose_name=_("status"),
+    )
+    status_reason = models.CharField(
+        max_length=60, blank=True, choices=Reason.choices, verbose_name=_("status reason")
+    )
+    expires_at = models.DateTimeField(db_index=True, verbose_name=_("expires at"))
+    token = models.CharField(
+        max_length=64, unique=True, default=new_token, editable=False, verbose_name=_("token")
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("confirmed at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
     # The conversion reports' context, captured at hold time and only with the buyer's consent
     # (kennel/reservations/tracking.py); without it these stay empty and nothing is reported.
-    analytics_consent = models.BooleanField(default=False)
-    ga_client_id = models.CharField(max_length=64, blank=True)
-    fbp = models.CharField(max_length=255, blank=True)
-    fbc = models.CharField(max_length=255, blank=True)
-    client_ip = models.GenericIPAddressField(null=True, blank=True)
-    client_user_agent = models.CharField(max_length=512, blank=True)
+    analytics_consent = models.BooleanField(default=False, verbose_name=_("analytics consent"))
+    ga_client_id = models.CharField(max_length=64, blank=True, verbose_name=_("ga client id"))
+    fbp = models.CharField(max_length=255, blank=True, verbose_name=_("fbp"))
+    fbc = models.CharField(max_length=255, blank=True, verbose_name=_("fbc"))
+    client_ip = models.GenericIPAddressField(null=True, blank=True, verbose_name=_("client ip"))
+    client_user_agent = models.CharField(
+        max_length=512, blank=True, verbose_name=_("client user agent")
+    )
     # Who asked for the hold, as a keyed hash of their address (reservations/limits.py): for
     # the hold limits, kept whatever the analytics consent.
-    client_key = models.CharField(max_length=64, blank=True, db_index=True)
-    event_source_url = models.CharField(max_length=500, blank=True)
+    client_key = models.CharField(
+        max_length=64, blank=True, db_index=True, verbose_name=_("client key")
+    )
+    event_source_url = models.CharField(
+        max_length=500, blank=True, verbose_name=_("event source url")
+    )
     # The deposit terms the buyer accepted (kennel/catalogue/content.py terms_version_current).
-    terms_version = models.CharField("deposit terms accepted", max_length=40, blank=True)
+    terms_version = models.CharField(_("deposit terms accepted"), max_length=40, blank=True)
     # The language the buyer reserved in (settings.LANGUAGES): their emails are written in it.
     # Empty on reservations made before it was kept: the shop's LANGUAGE_CODE then.
-    language = models.CharField("buyer's language", max_length=16, blank=True)
+    language = models.CharField(_("buyer's language"), max_length=16, blank=True)
     # The breeder's own notes (the back office's one editable field); never shown to the buyer.
-    notes = models.TextField("internal notes", blank=True)
-    erased_at = models.DateTimeField(null=True, blank=True)
+    notes = models.TextField(_("internal notes"), blank=True)
+    erased_at = models.DateTimeField(null=True, blank=True, verbose_name=_("erased at"))
 
     class Meta:
+        verbose_name = _("reservation")
+        verbose_name_plural = _("reservations")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
@@ -212,30 +241,41 @@ class WaitlistEntry(BaseModel):
 
     ON_LIST = (Status.WAITING, Status.CHOOSING)
 
-    litter = models.ForeignKey(Litter, on_delete=models.PROTECT, related_name="waitlist")
-    reservation = models.OneToOneField(
-        Reservation, on_delete=models.PROTECT, related_name="waitlist_entry"
+    litter = models.ForeignKey(
+        Litter, on_delete=models.PROTECT, related_name="waitlist", verbose_name=_("litter")
     )
-    token = models.CharField(max_length=64, unique=True, default=new_token, editable=False)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    reservation = models.OneToOneField(
+        Reservation,
+        on_delete=models.PROTECT,
+        related_name="waitlist_entry",
+        verbose_name=_("reservation"),
+    )
+    token = models.CharField(
+        max_length=64, unique=True, default=new_token, editable=False, verbose_name=_("token")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING, verbose_name=_("status")
+    )
     # 1, 2, 3…: the order the deposits were confirmed in; empty until then.
-    position = models.PositiveIntegerField(null=True, blank=True)
-    sex = models.CharField("sex wanted", max_length=6, choices=Sex.choices, default=Sex.ANY)
-    colour = models.CharField("colour wanted", max_length=60, blank=True)
-    notes = models.TextField("family's notes", blank=True, max_length=1000)
+    position = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("position"))
+    sex = models.CharField(_("sex wanted"), max_length=6, choices=Sex.choices, default=Sex.ANY)
+    colour = models.CharField(_("colour wanted"), max_length=60, blank=True)
+    notes = models.TextField(_("family's notes"), blank=True, max_length=1000)
     # The deposit terms as the family accepted them (the litter's may change later).
-    terms = models.CharField(max_length=16, choices=Litter.DepositTerms.choices)
-    refund_days = models.PositiveSmallIntegerField(default=0)
+    terms = models.CharField(
+        max_length=16, choices=Litter.DepositTerms.choices, verbose_name=_("terms")
+    )
+    refund_days = models.PositiveSmallIntegerField(default=0, verbose_name=_("refund days"))
     # Refundable terms: the last day of a full refund as the family was told it when their
     # deposit was paid (waitlist.refund_cutoff). A go-home day moved earlier, or a carry-over
     # to another litter, never takes a day of it away.
-    refund_until = models.DateField("refundable until (as told)", null=True, blank=True)
-    joined_at = models.DateTimeField(null=True, blank=True)
+    refund_until = models.DateField(_("refundable until (as told)"), null=True, blank=True)
+    joined_at = models.DateTimeField(null=True, blank=True, verbose_name=_("joined at"))
 
     class Meta:
         ordering = ["litter", "position", "created_at"]
-        verbose_name = "waiting list family"
-        verbose_name_plural = "waiting list families"
+        verbose_name = _("waiting list family")
+        verbose_name_plural = _("waiting list families")
         constraints = [
             models.UniqueConstraint(
                 fields=["litter", "position"],
@@ -289,14 +329,22 @@ class PickTurn(BaseModel):
         SKIPPED = "skipped", _("Skipped")
         CLOSED = "closed", _("Picking closed")
 
-    litter = models.ForeignKey(Litter, on_delete=models.PROTECT, related_name="pick_turns")
-    entry = models.ForeignKey(WaitlistEntry, on_delete=models.PROTECT, related_name="turns")
-    outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.OPEN)
-    ends_at = models.DateTimeField(db_index=True)
-    reminded_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    litter = models.ForeignKey(
+        Litter, on_delete=models.PROTECT, related_name="pick_turns", verbose_name=_("litter")
+    )
+    entry = models.ForeignKey(
+        WaitlistEntry, on_delete=models.PROTECT, related_name="turns", verbose_name=_("entry")
+    )
+    outcome = models.CharField(
+        max_length=10, choices=Outcome.choices, default=Outcome.OPEN, verbose_name=_("outcome")
+    )
+    ends_at = models.DateTimeField(db_index=True, verbose_name=_("ends at"))
+    reminded_at = models.DateTimeField(null=True, blank=True, verbose_name=_("reminded at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
 
     class Meta:
+        verbose_name = _("pick turn")
+        verbose_name_plural = _("pick turns")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(

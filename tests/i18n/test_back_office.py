@@ -4,6 +4,7 @@ no number, a file that is no photo and an erasure refused were all explained in 
 otherwise French page."""
 
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -13,10 +14,12 @@ from django.utils import timezone, translation
 from kennel.catalogue.models import Litter
 from kennel.core.errors import ValidationFailed, message_translated
 from kennel.core.models import SideEffect
+from kennel.monitoring.reconciliation import reconciliation_record
 from kennel.payments.models import Refund
+from kennel.payments.reconcile import Books, Reconciliation
 from kennel.reservations import waitlist
 from kennel.reservations.effects import Effect
-from kennel.reservations.models import Reservation
+from kennel.reservations.models import PickTurn, Reservation
 from tests.catalogue.test_litter_admin import FAMILIES, LITTERS, act, entry, litter_with_families
 from tests.catalogue.test_photos import change_puppy, media, upload  # noqa: F401 (media: fixture)
 from tests.factories import LitterFactory, PuppyFactory, ReservationFactory
@@ -191,3 +194,158 @@ def test_a_stage_the_service_does_not_know_is_refused_in_french():
     [message] = refused.value.extra["fields"]["stage"]
     with translation.override("fr"):
         assert message_translated(message) == "Étape inconnue."
+
+
+# --- what a French breeder reads on the pages themselves -----------------------------------
+
+# Django's French months as dates are written in the back office ("j N": "8 déc.").
+FR_MONTHS = [
+    "jan.",
+    "fév.",
+    "mars",
+    "avr.",
+    "mai",
+    "juin",
+    "juil.",
+    "août",
+    "sept.",
+    "oct.",
+    "nov.",
+    "déc.",
+]
+
+
+class _Headers(HTMLParser):
+    """The column headers of an admin list (their text, without the sorting links' numbers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "th" and ("scope", "col") in attrs:
+            self._depth = 1
+            self.headers.append("")
+        elif self._depth and tag == "span" and ("class", "sortpriority") in attrs:
+            self._depth = 2  # the sort's number: not the header's text
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "th":
+            self._depth = 0
+        elif tag == "span" and self._depth == 2:
+            self._depth = 1
+
+    def handle_data(self, data: str) -> None:
+        if self._depth == 1:
+            self.headers[-1] += data.strip()
+
+
+def _headers(html: str) -> list[str]:
+    parser = _Headers()
+    parser.feed(html)
+    return [h for h in parser.headers if h]
+
+
+def test_the_families_list_speaks_french_headers_wishes_and_actions(french_admin):
+    """Tried: the list of families on a French back office read "Family", "Wishes",
+    "Deposit", "Turn", "any sex" and "Move the family to another position"."""
+    litter_with_families(2)
+
+    html = _page(french_admin, FAMILIES)
+
+    headers = _headers(html)
+    for french in ("Portée", "Position", "Famille", "Téléphone", "Souhaits", "Acompte", "Tour"):
+        assert french in headers
+    for english in ("Litter", "Family", "Phone", "Wishes", "Deposit", "Turn", "Joined at"):
+        assert english not in headers
+    assert "sexe indifférent" in html
+    assert "any sex" not in html
+    assert "Déplacer la famille à une autre place" in html
+    assert "Move the family to another position" not in html
+    assert "Reporter la famille sur une portée suivante" in html
+
+
+def test_a_reservation_page_speaks_french(french_admin):
+    """Tried: a reservation's page on a French back office was English from its title
+    ("Rosie for Jane Doe") to its buttons ("Cancel and refund") and amounts ("Deposit paid")."""
+    reservation = _paid()
+
+    html = _page(
+        french_admin, reverse("admin:reservations_reservation_change", args=[reservation.pk])
+    )
+
+    for french in (
+        f"{reservation.what} pour Jane Doe",
+        "Acheteur",
+        "Acompte versé",
+        "Solde à régler au départ du chiot",
+        "Annuler et rembourser",
+        "Notes internes",
+        "Enregistrer les notes",
+        "Payé par",
+        "Aucun remboursement.",
+    ):
+        assert french in html, french
+    for english in (
+        f"{reservation.what} for Jane Doe",
+        "Deposit paid",
+        "Balance due at pickup",
+        "Cancel and refund",
+        "Internal notes",
+        "Timeline",
+        "No refunds.",
+    ):
+        assert english not in html, english
+
+
+def test_a_picking_actions_confirmation_page_speaks_french(french_admin):
+    """Tried: "Open picking" asked "What happens when you confirm" and offered "Yes, open
+    picking" or "No, take me back" on a French back office."""
+    litter = litter_with_families(2)
+
+    html = act(french_admin, LITTERS, "open_picking", litter, confirm=False).content.decode()
+
+    assert "Ce qui se passe quand vous confirmez" in html
+    assert f"La liste d{APOS}attente n{APOS}accepte plus de nouvelles familles." in html
+    assert "Oui, ouvrir le choix" in html
+    assert "Non, revenir en arrière" in html
+    for english in (
+        "What happens when you confirm",
+        "The waiting list closes to new families.",
+        "Yes, open picking",
+        "No, take me back",
+        "This litter",
+    ):
+        assert english not in html, english
+
+
+def test_opening_picking_says_who_chooses_until_when_in_french(french_admin):
+    """Tried: the outcome read "picking open — Family 1 (#1) until 08 Dec 2026, 14:30", an
+    English month in a French sentence."""
+    litter = litter_with_families(2)
+
+    html = act(french_admin, LITTERS, "open_picking", litter).content.decode()
+
+    ends = timezone.localtime(PickTurn.objects.get(litter=litter).ends_at)
+    day = f"{ends.day} {FR_MONTHS[ends.month - 1]} {ends.year}, {ends:%H:%M}"
+    assert f"Maple and Hunter{NBSP}: choix ouvert — Family 1 (n°{NBSP}1) jusqu{APOS}au {day}" in (
+        html
+    )
+    assert "picking open" not in html
+    assert ends.strftime("%d %b") not in html
+
+
+def test_the_home_page_quotes_an_unbalanced_reconciliation_in_french(french_admin):
+    """Tried: "EUR not balanced: money in 400.00 != held 300.00 + …" on a French home page."""
+    books = Reconciliation()
+    books.books["EUR"] = Books(money_in=Decimal("400.00"), held=Decimal("300.00"))
+    reconciliation_record(books, source="worker", started_at=timezone.now())
+
+    html = _page(french_admin, reverse("admin:index"))
+
+    assert (
+        f"EUR non équilibré{NBSP}: encaissé 400.00 ≠ acomptes conservés 300.00 + remboursé "
+        "0 + en cours de remboursement 0"
+    ) in html
+    assert "not balanced" not in html

@@ -36,9 +36,9 @@ NBSP, NNBSP = "\u00a0", "\u202f"  # Babel's French: no-break space, narrow one f
 APOS = "\u2019"  # French text's apostrophe
 FR_1500 = f"1{NNBSP}500,00{NBSP}€"
 
-# What makemessages reads (README, "Languages"): Python and templates of the package, not the
-# back office's templates (English; Django's admin has its own translations). A sentence that
-# agrees with a puppy (`Agreeing(…)`, `context puppy|agreement`) is read in both its contexts.
+# What makemessages reads (README, "Languages"): Python and templates of the package, the
+# back office's own templates included. A sentence that agrees with a puppy (`Agreeing(…)`,
+# `context puppy|agreement`) is read in both its contexts.
 KEYWORDS = ("gettext", "gettext_lazy", "gettext_noop", "_", "ngettext", "ngettext_lazy")
 CONTEXT_KEYWORDS = ("pgettext", "pgettext_lazy", "npgettext", "npgettext_lazy")
 AGREEING = "Agreeing"
@@ -55,11 +55,7 @@ def _used_messages() -> set[tuple[str | None, str]]:
     """(context, msgid) of every string the package marks for translation."""
     used: set[tuple[str | None, str]] = set()
     sources = [p for p in PACKAGE.rglob("*.py") if "migrations" not in p.parts]
-    templates = [
-        p
-        for p in (PACKAGE / "templates").rglob("*")
-        if p.suffix in (".html", ".txt") and "admin" not in p.relative_to(PACKAGE).parts[1:2]
-    ]
+    templates = [p for p in (PACKAGE / "templates").rglob("*") if p.suffix in (".html", ".txt")]
     for path in sources + templates:
         code = path.read_text()
         if path.suffix != ".py":

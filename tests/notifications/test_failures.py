@@ -146,7 +146,7 @@ def test_dead_side_effects_show_in_the_admin_and_its_retry_action_sends_them(
             {"action": "retry_dead", "post": "yes", "_selected_action": ids},
             follow=True,
         )
-        assert "2 side effect(s) queued again." in answer.content.decode()
+        assert "2 side effects queued again." in answer.content.decode()
         assert set(statuses(reservation).values()) == {"pending"}
         drain()
         assert len(sink.wait_for(2)) == 2

@@ -84,7 +84,7 @@ def test_a_refund_the_provider_keeps_failing_ends_dead_and_the_admin_retry_sends
         {"action": "retry_dead", "post": "yes", "_selected_action": [job.pk]},
         follow=True,
     )
-    assert "1 side effect(s) queued again." in answer.content.decode()
+    assert "1 side effect queued again." in answer.content.decode()
     assert side_effect_run(side_effect_id=job.pk) == "sent"
 
     refund.refresh_from_db()

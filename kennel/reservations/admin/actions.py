@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from kennel.core.admin import (
     Confirmation,
     ConfirmRow,
+    Text,
     add_messages,
     admin_change_url,
     confirm_page,
@@ -72,9 +73,9 @@ class OwnerAction:
 
     name: str
     slug: str
-    button: str
-    title: str
-    confirm: str
+    button: Text
+    title: Text
+    confirm: Text
     statuses: tuple[str, ...]
     tone: str = "plain"
 
@@ -82,45 +83,45 @@ class OwnerAction:
 REFUND = OwnerAction(
     "refund_deposit",
     "refund",
-    "Cancel and refund",
-    "Cancel and refund the deposit",
-    "Yes, refund",
+    _("Cancel and refund"),
+    _("Cancel and refund the deposit"),
+    _("Yes, refund"),
     Reservation.STANDING,
     "danger",
 )
 PICKED_UP = OwnerAction(
     "mark_picked_up",
     "picked-up",
-    "Picked up",
-    "Mark as picked up",
-    "Yes, the puppy went home",
+    _("Picked up"),
+    _("Mark as picked up"),
+    _("Yes, the puppy went home"),
     (S.CONFIRMED,),
     "primary",
 )
 RELEASE = OwnerAction(
     "release_hold",
     "release",
-    "Release the hold",
-    "Release the hold",
-    "Yes, release the hold",
+    _("Release the hold"),
+    _("Release the hold"),
+    _("Yes, release the hold"),
     (S.PENDING, S.PROCESSING),
     "danger",
 )
 RESEND = OwnerAction(
     "resend_confirmation",
     "resend-confirmation",
-    "Resend confirmation",
-    "Send the buyer's confirmation email again",
-    "Yes, send it again",
+    _("Resend confirmation"),
+    _("Send the buyer's confirmation email again"),
+    _("Yes, send it again"),
     # Not once picked up: the email is about the visit, the go-home day and the balance due.
     (S.CONFIRMED,),
 )
 ERASE = OwnerAction(
     "erase_buyer",
     "erase",
-    "Erase buyer's data",
-    "Erase the buyer's personal data",
-    "Yes, erase it",
+    _("Erase buyer's data"),
+    _("Erase the buyer's personal data"),
+    _("Yes, erase it"),
     tuple(s for s in S.values if s not in Reservation.ACTIVE),
     "danger",
 )
@@ -179,20 +180,20 @@ class RefundForm(forms.Form):
     recalculable = True
 
     amount_to_keep = forms.CharField(
-        label="Amount to keep",
+        label=_("Amount to keep"),
         initial="0",
         required=False,
         max_length=20,
-        help_text=(
+        help_text=_(
             "For example a fee your deposit terms allow. 0 refunds the whole deposit; the whole "
             "deposit keeps it all (non-refundable terms) and refunds nothing."
         ),
     )
     puppy_available = forms.BooleanField(
-        label="Make the puppy available again",
+        label=_("Make the puppy available again"),
         initial=True,
         required=False,
-        help_text="Untick to take the puppy off sale (hidden from the shop) instead.",
+        help_text=_("Untick to take the puppy off sale (hidden from the shop) instead."),
     )
 
     def __init__(
@@ -201,10 +202,10 @@ class RefundForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.held = held
         if len(held) > 1:
-            self.fields["puppy_available"].label = "Make the puppies available again"
-            self.fields[
-                "puppy_available"
-            ].help_text = "Untick to take the puppies off sale (hidden from the shop) instead."
+            self.fields["puppy_available"].label = _("Make the puppies available again")
+            self.fields["puppy_available"].help_text = _(
+                "Untick to take the puppies off sale (hidden from the shop) instead."
+            )
         currencies = {r.currency for r, _ in held}
         if len(currencies) == 1:
             self.fields["amount_to_keep"].suffix = currencies.pop()  # type: ignore[attr-defined]

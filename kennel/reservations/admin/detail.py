@@ -9,8 +9,10 @@ from django import forms
 from django.conf import settings
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from kennel.core.admin import admin_change_url
+from kennel.core.admin import Text, admin_change_url
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.money import format_money as money
 from kennel.payments.admin import payment_link, reservation_events
@@ -23,35 +25,37 @@ S = Reservation.Status
 TIMELINE_SHOWN = 200
 
 # Audit actions in the breeder's words; a reservation's move to a status says its label.
-WHAT = {
-    "reservations.reservation.held": "Puppy held for the buyer",
-    "reservations.reservation.buyer_erased": "Buyer's personal data erased",
-    "reservations.reservation.confirmation_resent": "Confirmation email sent again",
-    "reservations.reservation.late_payment_refunded": "Late payment refunded",
-    "reservations.reservation.approval_not_captured": "Late approval not captured",
-    "reservations.reservation.other_approval_not_captured": "Another order approved: not captured",
-    "reservations.reservation.notes_changed": "Internal notes changed",
-    "reservations.reservation.picked": "Chosen by the family in its turn (waiting list)",
-    "payments.refund.requested": "Refund requested",
-    "payments.refund.succeeded": "Refund done at the provider",
-    "payments.refund.failed": "Refund failed at the provider",
-    "payments.refund.recorded": "Refund made at the provider recorded",
-    "payments.deposit.kept": "Cancelled keeping the whole deposit",
+WHAT: dict[str, Text] = {
+    "reservations.reservation.held": _("Puppy held for the buyer"),
+    "reservations.reservation.buyer_erased": _("Buyer's personal data erased"),
+    "reservations.reservation.confirmation_resent": _("Confirmation email sent again"),
+    "reservations.reservation.late_payment_refunded": _("Late payment refunded"),
+    "reservations.reservation.approval_not_captured": _("Late approval not captured"),
+    "reservations.reservation.other_approval_not_captured": _(
+        "Another order approved: not captured"
+    ),
+    "reservations.reservation.notes_changed": _("Internal notes changed"),
+    "reservations.reservation.picked": _("Chosen by the family in its turn (waiting list)"),
+    "payments.refund.requested": _("Refund requested"),
+    "payments.refund.succeeded": _("Refund done at the provider"),
+    "payments.refund.failed": _("Refund failed at the provider"),
+    "payments.refund.recorded": _("Refund made at the provider recorded"),
+    "payments.deposit.kept": _("Cancelled keeping the whole deposit"),
 }
 
 
 # Who did it, in the breeder's words: the audit trail's actors (`stripe:evt_…`, `buyer`,
 # `system:hold-expiry`, `staff:anna`…); the raw one stays in the page as a tooltip.
 PROVIDERS = {"stripe": "Stripe", "paypal": "PayPal"}
-SYSTEM_JOBS = {
-    "hold-expiry": "hold expiry",
-    "expire_holds": "hold expiry",
-    "release_stranded": "stranded hold released",
-    "reconcile_payments": "reconciliation",
-    "worker": "background worker",
-    "webhooks_sweep": "webhook retry",
-    "checkout": "checkout",
-    "load_demo": "demo data",
+SYSTEM_JOBS: dict[str, Text] = {
+    "hold-expiry": _("hold expiry"),
+    "expire_holds": _("hold expiry"),
+    "release_stranded": _("stranded hold released"),
+    "reconcile_payments": _("reconciliation"),
+    "worker": _("background worker"),
+    "webhooks_sweep": _("webhook retry"),
+    "checkout": _("checkout"),
+    "load_demo": _("demo data"),
 }
 
 
@@ -60,27 +64,29 @@ def actor_words(actor: str, *, viewer: str = "") -> str:
     (hold expiry)", "you (staff: anna)" — `viewer` being the username looking at the page."""
     kind, _, rest = actor.partition(":")
     if kind in PROVIDERS:
-        return f"{PROVIDERS[kind]} (webhook)"
+        return gettext("%(provider)s (webhook)") % {"provider": PROVIDERS[kind]}
     if kind == "buyer":
         provider = rest.rpartition(":")[2]
         if rest.startswith("return:") and provider in PROVIDERS:
-            return f"the buyer (back from {PROVIDERS[provider]})"
-        return "the buyer"
+            return gettext("the buyer (back from %(provider)s)") % {"provider": PROVIDERS[provider]}
+        return gettext("the buyer")
     if kind == "system":
         job = SYSTEM_JOBS.get(rest, rest.replace("_", " ").replace("-", " "))
-        return f"the system ({job})" if job else "the system"
+        return gettext("the system (%(job)s)") % {"job": job} if job else gettext("the system")
     if kind == "staff" and rest:
-        return f"you (staff: {rest})" if rest == viewer else f"staff: {rest}"
+        if rest == viewer:
+            return gettext("you (staff: %(user)s)") % {"user": rest}
+        return gettext("staff: %(user)s") % {"user": rest}
     return actor
 
 
 class NotesForm(forms.Form):
     notes = forms.CharField(
-        label="Internal notes",
+        label=_("Internal notes"),
         required=False,
         max_length=10_000,
         widget=forms.Textarea(attrs={"rows": 5, "cols": 70}),
-        help_text="Only you see these; the buyer never does.",
+        help_text=_("Only you see these; the buyer never does."),
     )
 
 
@@ -93,12 +99,12 @@ def _what(entry: AuditLog) -> str:
     data = entry.data if isinstance(entry.data, dict) else {}
     reason = data.get("reason")
     if reason == Reservation.Reason.OWNER_KEPT:
-        words = "Closed"  # "refunded" is its status, but nothing was sent back
-    text = words or entry.action
+        words = _("Closed")  # "refunded" is its status, but nothing was sent back
+    text = str(words or entry.action)
     if reason and reason in Reservation.Reason.values and reason != step:
         text += f" — {Reservation.Reason(reason).label}"
     if data.get("kept") not in (None, "0", "0.00"):
-        text += f" (kept {data['kept']})"
+        text += " " + gettext("(kept %(amount)s)") % {"amount": data["kept"]}
     return text
 
 
@@ -123,15 +129,15 @@ def timeline(
 def _amounts(m: ReservationMoney) -> list[tuple[str, str]]:
     cur = m.currency
     rows = [
-        ("Puppy price", money(m.price, cur)),
-        ("Deposit paid", money(m.deposit_paid, cur)),
-        ("Refunded", money(m.refunded, cur)),
+        (gettext("Puppy price"), money(m.price, cur)),
+        (gettext("Deposit paid"), money(m.deposit_paid, cur)),
+        (gettext("Refunded"), money(m.refunded, cur)),
     ]
     if m.refunding:
-        rows.append(("Being refunded", money(m.refunding, cur)))
+        rows.append((gettext("Being refunded"), money(m.refunding, cur)))
     rows += [
-        ("Deposit held", money(m.held, cur)),
-        ("Balance due at pickup", money(m.balance_due, cur)),
+        (gettext("Deposit held"), money(m.held, cur)),
+        (gettext("Balance due at pickup"), money(m.balance_due, cur)),
     ]
     return rows
 
@@ -166,15 +172,22 @@ def reservation_detail(
             *_amounts(m),
             *(
                 (
-                    "Payment refunded apart from the deposit",
-                    f"{money(r.amount, r.currency)} ({r.get_reason_display()}; "
-                    f"refund {r.get_status_display().lower()})",
+                    gettext("Payment refunded apart from the deposit"),
+                    gettext("%(amount)s (%(reason)s; refund %(status)s)")
+                    % {
+                        "amount": money(r.amount, r.currency),
+                        "reason": r.get_reason_display(),
+                        "status": r.get_status_display().lower(),
+                    },
                 )
                 for r in refunds
                 if r.reason in SENT_BACK
             ),
-            ("Deposit terms accepted", reservation.terms_version or "—"),
-            ("Buyer's language (their emails)", reservation.language or settings.LANGUAGE_CODE),
+            (gettext("Deposit terms accepted"), reservation.terms_version or "—"),
+            (
+                gettext("Buyer's language (their emails)"),
+                reservation.language or settings.LANGUAGE_CODE,
+            ),
         ],
         "buttons": buttons,
         "timeline": timeline(reservation, [r.pk for r in refunds], viewer=viewer),

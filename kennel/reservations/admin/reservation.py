@@ -36,7 +36,9 @@ from kennel.reservations.admin.export import reservations_csv
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import reservation_set_notes
 
-NOTES_SAVED = "Notes saved."
+NOTES_SAVED = _("Notes saved.")
+# The page is named after the puppy and the buyer (its status shows below it).
+PAGE_TITLE = _("%(what)s for %(buyer)s")
 NOTES_NOT_SAVED = _("The notes were not saved: %(errors)s")
 
 
@@ -79,13 +81,13 @@ class ReservationAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Reservation]:
         return super().get_queryset(request).select_related("puppy", "waitlist_entry__litter")
 
-    @admin.display(description="puppy", ordering="puppy__name")
+    @admin.display(description=_("puppy"), ordering="puppy__name")
     def what(self, reservation: Reservation) -> str:
         """The puppy, or for a list deposit its litter's waiting list (from the rows that
         get_queryset joins)."""
         return reservation.what
 
-    @admin.display(description="deposit", ordering="deposit_amount")
+    @admin.display(description=_("deposit"), ordering="deposit_amount")
     def deposit(self, reservation: Reservation) -> str:
         return format_money(reservation.deposit_amount, reservation.currency)
 
@@ -94,23 +96,23 @@ class ReservationAdmin(ReadOnlyAdmin):
 
     # --- the owner's actions in the list's action menu (actions.py says and does them) ---
 
-    @admin.action(description="Cancel and refund the deposit", permissions=["owner_action"])
+    @admin.action(description=_("Cancel and refund the deposit"), permissions=["owner_action"])
     def refund_deposit(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> Any:
         return self._from_changelist(request, REFUND, queryset)
 
-    @admin.action(description="Mark as picked up (puppy sold)", permissions=["owner_action"])
+    @admin.action(description=_("Mark as picked up (puppy sold)"), permissions=["owner_action"])
     def mark_picked_up(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> Any:
         return self._from_changelist(request, PICKED_UP, queryset)
 
-    @admin.action(description="Release the hold (puppy available)", permissions=["owner_action"])
+    @admin.action(description=_("Release the hold (puppy available)"), permissions=["owner_action"])
     def release_hold(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> Any:
         return self._from_changelist(request, RELEASE, queryset)
 
-    @admin.action(description="Resend the confirmation email", permissions=["owner_action"])
+    @admin.action(description=_("Resend the confirmation email"), permissions=["owner_action"])
     def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> Any:
         return self._from_changelist(request, RESEND, queryset)
 
-    @admin.action(description="Erase the buyer's personal data", permissions=["owner_action"])
+    @admin.action(description=_("Erase the buyer's personal data"), permissions=["owner_action"])
     def erase_buyer(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> Any:
         return self._from_changelist(request, ERASE, queryset)
 
@@ -122,7 +124,7 @@ class ReservationAdmin(ReadOnlyAdmin):
             self, request, action, reservations, more=more, cancel_url=changelist_url(self, request)
         )
 
-    @admin.action(description="Export the selected reservations as CSV", permissions=["view"])
+    @admin.action(description=_("Export the selected reservations as CSV"), permissions=["view"])
     def export_csv(self, request: HttpRequest, queryset: QuerySet[Reservation]) -> HttpResponse:
         return reservations_csv(queryset)
 
@@ -162,8 +164,7 @@ class ReservationAdmin(ReadOnlyAdmin):
                 can_act=self.has_owner_action_permission(request),
                 viewer=request.user.get_username(),
             )
-            # The page is named after the puppy and the buyer (its status shows below it).
-            title = f"{reservation.what} for {reservation.buyer_name}"
+            title = PAGE_TITLE % {"what": reservation.what, "buyer": reservation.buyer_name}
             extra_context = {
                 **(extra_context or {}),
                 "kennel": kennel,
@@ -192,5 +193,5 @@ class ReservationAdmin(ReadOnlyAdmin):
             notes=form.cleaned_data["notes"],
             actor=staff_actor(request),
         )
-        messages.success(request, NOTES_SAVED)
+        messages.success(request, str(NOTES_SAVED))
         return HttpResponseRedirect(back)

@@ -12,8 +12,10 @@ from django.db.models import F, Prefetch, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.timesince import timeuntil
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue.models import Litter
@@ -44,6 +46,8 @@ TRANSFER_REFUSED = _(
     "%(family)s cannot be carried over to %(litter)s: only a family waiting or passed, with "
     "its deposit held and no puppy chosen, to another litter priced in its deposit's currency."
 )
+CHOOSING_UNTIL = _('choosing until <time datetime="{iso}">{ends}</time> (in {left})')
+NOW_AT = _("Now #%(position)s, %(status)s.")
 
 
 def entries_shown(queryset: QuerySet[WaitlistEntry]) -> QuerySet[WaitlistEntry]:
@@ -57,24 +61,31 @@ def entries_shown(queryset: QuerySet[WaitlistEntry]) -> QuerySet[WaitlistEntry]:
     )
 
 
+def _now_at(entry: WaitlistEntry) -> str:
+    return NOW_AT % {
+        "position": entry.position,
+        "status": entry.get_status_display().lower(),
+    }
+
+
 class FamilyColumns:
     """The columns a family shows, on the litter's page as on the list of families."""
 
-    @admin.display(description="family", ordering="reservation__buyer_name")
+    @admin.display(description=_("family"), ordering="reservation__buyer_name")
     def family(self, entry: WaitlistEntry) -> str:
         return entry.reservation.buyer_name
 
-    @admin.display(description="email")
+    @admin.display(description=_("email"))
     def email(self, entry: WaitlistEntry) -> str:
         return entry.reservation.buyer_email
 
-    @admin.display(description="phone")
+    @admin.display(description=_("phone"))
     def phone(self, entry: WaitlistEntry) -> str:
         return entry.reservation.buyer_phone
 
-    @admin.display(description="wishes")
+    @admin.display(description=_("wishes"))
     def wishes(self, entry: WaitlistEntry) -> str:
-        parts = [entry.get_sex_display() if entry.sex != entry.Sex.ANY else "any sex"]
+        parts = [entry.get_sex_display() if entry.sex != entry.Sex.ANY else gettext("any sex")]
         if entry.colour:
             parts.append(entry.colour)
         if entry.notes:
@@ -82,7 +93,7 @@ class FamilyColumns:
             parts.append(f"“{notes}”")
         return ", ".join(parts)
 
-    @admin.display(description="deposit")
+    @admin.display(description=_("deposit"))
     def deposit(self, entry: WaitlistEntry) -> str:
         r = entry.reservation
         return format_html(
@@ -92,7 +103,7 @@ class FamilyColumns:
             r.get_status_display(),
         )
 
-    @admin.display(description="turn")
+    @admin.display(description=_("turn"))
     def turn(self, entry: WaitlistEntry) -> str:
         turns = getattr(entry, "open_turns", None)
         if turns is None:
@@ -101,10 +112,10 @@ class FamilyColumns:
             return "—"
         ends_at = turns[0].ends_at
         return format_html(
-            'choosing until <time datetime="{}">{}</time> (in {})',
-            ends_at.isoformat(),
-            timezone.localtime(ends_at).strftime("%d %b, %H:%M"),
-            timeuntil(ends_at),
+            str(CHOOSING_UNTIL),
+            iso=ends_at.isoformat(),
+            ends=date_format(timezone.localtime(ends_at), "j N, H:i"),
+            left=timeuntil(ends_at),
         )
 
 
@@ -118,8 +129,8 @@ class WaitlistInline(FamilyColumns, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    verbose_name = "family on the waiting list"
-    verbose_name_plural = "families on the waiting list"
+    verbose_name = _("family on the waiting list")
+    verbose_name_plural = _("families on the waiting list")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WaitlistEntry]:
         # A family whose payment never came has no place: it is in the list of families.
@@ -134,20 +145,24 @@ class WaitlistInline(FamilyColumns, admin.TabularInline):
 
 class MoveForm(forms.Form):
     position = forms.IntegerField(
-        label="New position",
+        label=_("New position"),
         min_value=1,
-        help_text="1 chooses first. The families between the old and new place shift by one, "
-        "and each family whose position changes is told by email.",
+        help_text=_(
+            "1 chooses first. The families between the old and new place shift by one, "
+            "and each family whose position changes is told by email."
+        ),
     )
 
 
 class TransferForm(forms.Form):
     litter = forms.ModelChoiceField(
-        label="Later litter",
+        label=_("Later litter"),
         # Not one whose picking closed for good: the family would wait for a turn forever.
         queryset=Litter.objects.exclude(picking=Litter.Picking.CLOSED),
-        help_text="The family joins that litter's list at the end, keeping its deposit, and is "
-        "told its new place by email.",
+        help_text=_(
+            "The family joins that litter's list at the end, keeping its deposit, and is "
+            "told its new place by email."
+        ),
     )
 
 
@@ -183,7 +198,7 @@ class WaitlistEntryAdmin(FamilyColumns, ReadOnlyAdmin):
     def has_move_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("reservations.change_waitlistentry")
 
-    @admin.action(description="Move the family to another position", permissions=["move"])
+    @admin.action(description=_("Move the family to another position"), permissions=["move"])
     def move_family(
         self, request: HttpRequest, queryset: QuerySet[WaitlistEntry]
     ) -> TemplateResponse | None:
@@ -222,27 +237,30 @@ class WaitlistEntryAdmin(FamilyColumns, ReadOnlyAdmin):
         self, request: HttpRequest, entry: WaitlistEntry, form: MoveForm
     ) -> Confirmation:
         return Confirmation(
-            title=f"Move a family on the {entry.litter} waiting list",
+            title=gettext("Move a family on the %(litter)s waiting list")
+            % {"litter": entry.litter},
             consequences=[
-                "The family takes the position you give; the families between its old and "
-                "new place shift by one.",
-                "Each family whose position changes is told by email.",
+                gettext(
+                    "The family takes the position you give; the families between its old and "
+                    "new place shift by one."
+                ),
+                gettext("Each family whose position changes is told by email."),
             ],
             rows=[
                 ConfirmRow(
                     label=entry.reservation.buyer_name,
                     url=admin_change_url(entry),
-                    details=(f"Now #{entry.position}, {entry.get_status_display().lower()}.",),
+                    details=(_now_at(entry),),
                 )
             ],
-            confirm_label="Move the family",
+            confirm_label=gettext("Move the family"),
             cancel_url=changelist_url(self, request),
             action="move_family",
             selected=[entry.pk],
             form=form,
         )
 
-    @admin.action(description="Carry the family over to a later litter", permissions=["move"])
+    @admin.action(description=_("Carry the family over to a later litter"), permissions=["move"])
     def transfer_family(
         self, request: HttpRequest, queryset: QuerySet[WaitlistEntry]
     ) -> TemplateResponse | None:
@@ -268,20 +286,23 @@ class WaitlistEntryAdmin(FamilyColumns, ReadOnlyAdmin):
                 self.message_user(request, text, messages.WARNING)
             return None
         confirmation = Confirmation(
-            title=f"Carry a family over from the {entry.litter} waiting list",
+            title=gettext("Carry a family over from the %(litter)s waiting list")
+            % {"litter": entry.litter},
             consequences=[
-                "The family leaves this litter's list and joins the chosen litter's list at "
-                "the end, with the deposit it paid.",
-                "The family is told its new place by email.",
+                gettext(
+                    "The family leaves this litter's list and joins the chosen litter's list at "
+                    "the end, with the deposit it paid."
+                ),
+                gettext("The family is told its new place by email."),
             ],
             rows=[
                 ConfirmRow(
                     label=family,
                     url=admin_change_url(entry),
-                    details=(f"Now #{entry.position}, {entry.get_status_display().lower()}.",),
+                    details=(_now_at(entry),),
                 )
             ],
-            confirm_label="Carry the family over",
+            confirm_label=gettext("Carry the family over"),
             cancel_url=changelist_url(self, request),
             action="transfer_family",
             selected=[entry.pk],
