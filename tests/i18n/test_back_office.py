@@ -349,3 +349,20 @@ def test_the_home_page_quotes_an_unbalanced_reconciliation_in_french(french_admi
         "0 + en cours de remboursement 0"
     ) in html
     assert "not balanced" not in html
+
+
+def test_a_refunds_confirmation_page_says_what_happens_in_french(french_admin):
+    """Tried: the refund's confirmation page said "Refunded to the buyer: …", "Told by email:
+    the buyer …" and "… is available again on the shop." in English on a French page."""
+    reservation = _paid()
+
+    page, _data = action(french_admin, "refund_deposit", reservation)
+
+    for french in (
+        f"Remboursé à l{APOS}acheteur{NBSP}: 400,00{NBSP}€",
+        f"Prévenus par e-mail{NBSP}: l{APOS}acheteur (jane.doe@example.com)",
+        f"{reservation.what} est de nouveau disponible sur la boutique.",
+    ):
+        assert french in page, french
+    for english in ("Refunded to the buyer", "Told by email", "available again on the shop"):
+        assert english not in page, english

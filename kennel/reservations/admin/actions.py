@@ -15,6 +15,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from kennel.core.admin import (
@@ -150,12 +151,17 @@ def offered(action: OwnerAction, reservation: Reservation, held: Decimal) -> boo
 
 
 def _puppy_and_buyer(reservation: Reservation) -> str:
-    return f"{reservation.what} for {reservation.buyer_name}"
+    return gettext("%(what)s for %(buyer)s") % {
+        "what": reservation.what,
+        "buyer": reservation.buyer_name,
+    }
 
 
 def _owner_told() -> str:
     owner = settings.OWNER_EMAIL
-    return f"you ({owner})" if owner else "not you: no owner address is set (OWNER_EMAIL)"
+    if owner:
+        return gettext("you (%(owner)s)") % {"owner": owner}
+    return gettext("not you: no owner address is set (OWNER_EMAIL)")
 
 
 def _changed(shown: str | None, keep: Decimal) -> bool:
@@ -258,86 +264,115 @@ def _describe(
     cur = reservation.currency
     email = reservation.buyer_email
     puppy = reservation.what
-    status = f"Now: {reservation.get_status_display()}."
+    status = gettext("Now: %(status)s.") % {"status": reservation.get_status_display()}
+    told_buyer = gettext("Told by email: the buyer (%(email)s).") % {"email": email}
     details: list[str]
     warn = not applies(action, reservation)
     if action is REFUND:
         if reservation.status == S.REFUNDED:
-            details, warn = [status, "Already refunded: nothing is sent again."], True
+            details, warn = [status, gettext("Already refunded: nothing is sent again.")], True
         elif warn or held <= 0:
-            details, warn = [status, "No deposit to refund: nothing happens."], True
+            details, warn = [status, gettext("No deposit to refund: nothing happens.")], True
         else:
             if reservation.puppy_id is None:
-                puppy_line = "The family leaves the waiting list."
+                puppy_line = gettext("The family leaves the waiting list.")
             elif reservation.status == S.COMPLETED:
                 # Gone home: the refund does not bring the puppy back (put it on sale from its
                 # page if the sale fell through).
                 puppy_line = (
-                    f"{puppy} was picked up and stays sold."
+                    gettext("%(puppy)s was picked up and stays sold.")
                     if choice.puppy_available
-                    else f"{puppy} was picked up, stays sold and is hidden from the shop."
-                )
+                    else gettext("%(puppy)s was picked up, stays sold and is hidden from the shop.")
+                ) % {"puppy": puppy}
             elif not choice.puppy_available:
-                puppy_line = f"{puppy} is taken off sale (hidden from the shop)."
+                puppy_line = gettext("%(puppy)s is taken off sale (hidden from the shop).") % {
+                    "puppy": puppy
+                }
             elif reservation.puppy is not None and not reservation.puppy.is_published:
                 # Off sale already (e.g. a waiting list's litter): free, but not on the shop.
-                puppy_line = f"{puppy} is free again but stays off the shop (it is off sale)."
+                puppy_line = gettext(
+                    "%(puppy)s is free again but stays off the shop (it is off sale)."
+                ) % {"puppy": puppy}
             else:
-                puppy_line = f"{puppy} is available again on the shop."
+                puppy_line = gettext("%(puppy)s is available again on the shop.") % {"puppy": puppy}
             if keeps_all(choice, held):
                 details = [
-                    f"Nothing is refunded: you keep the whole deposit ({money(held, cur)}).",
-                    f"Told by email: the buyer ({email}).",
+                    gettext("Nothing is refunded: you keep the whole deposit (%(held)s).")
+                    % {"held": money(held, cur)},
+                    told_buyer,
                     puppy_line,
                 ]
             else:
                 details = [
-                    f"Refunded to the buyer: {money(held - choice.keep, cur)} "
-                    f"(deposit held {money(held, cur)}, kept {money(choice.keep, cur)}).",
-                    f"Told by email: the buyer ({email}) and {_owner_told()}.",
+                    gettext(
+                        "Refunded to the buyer: %(refunded)s (deposit held %(held)s, kept "
+                        "%(kept)s)."
+                    )
+                    % {
+                        "refunded": money(held - choice.keep, cur),
+                        "held": money(held, cur),
+                        "kept": money(choice.keep, cur),
+                    },
+                    gettext("Told by email: the buyer (%(email)s) and %(owner)s.")
+                    % {"email": email, "owner": _owner_told()},
                     puppy_line,
                 ]
     elif action is PICKED_UP and reservation.puppy_id is None:
-        details = [status, "A waiting list's deposit: its family has not chosen a puppy yet."]
+        details = [
+            status,
+            gettext("A waiting list's deposit: its family has not chosen a puppy yet."),
+        ]
     elif action is PICKED_UP:
         details = [
             status,
-            f"{puppy} shows as sold on the shop; the reservation is completed.",
-            "No email is sent.",
+            gettext("%(puppy)s shows as sold on the shop; the reservation is completed.")
+            % {"puppy": puppy},
+            gettext("No email is sent."),
         ]
     elif action is RELEASE:
         if reservation.status == S.PROCESSING:
-            checkout = (
+            checkout = gettext(
                 "A payment is already on its way from the buyer's bank: if it completes, it "
-                f"confirms the reservation while {puppy} is still free, or is refunded."
+                "confirms the reservation while %(puppy)s is still free, or is refunded."
             )
         elif reservation.provider == Reservation.Provider.PAYPAL:
-            checkout = (
+            checkout = gettext(
                 "PayPal's order cannot be closed, only left to lapse: if the buyer still "
-                f"approves it, the payment confirms the reservation while {puppy} is still "
+                "approves it, the payment confirms the reservation while %(puppy)s is still "
                 "free, or is refunded."
             )
         else:
-            checkout = "The Stripe checkout is closed, so it can no longer be paid."
+            checkout = gettext("The Stripe checkout is closed, so it can no longer be paid.")
         details = [
             status,
-            f"{checkout} {puppy} is available again at once.",
-            f"Told by email: the buyer ({email}).",
+            (checkout + " " + gettext("%(puppy)s is available again at once.")) % {"puppy": puppy},
+            told_buyer,
         ]
     elif action is RESEND:
-        details = [status, f"The deposit confirmation email is sent again to {email}."]
+        details = [
+            status,
+            gettext("The deposit confirmation email is sent again to %(email)s.")
+            % {"email": email},
+        ]
     else:
         details = [
             status,
-            f"Name, email ({email}), phone, IP address, browser and analytics ids are "
-            "replaced; amounts, payment ids and the history are kept. This cannot be undone.",
-            "No email is sent.",
+            gettext(
+                "Name, email (%(email)s), phone, IP address, browser and analytics ids are "
+                "replaced; amounts, payment ids and the history are kept. This cannot be undone."
+            )
+            % {"email": email},
+            gettext("No email is sent."),
         ]
         warn = warn or reservation.erased_at is not None
     if warn and action is not REFUND:
-        details.append("Not possible in this state: nothing will change.")
+        details.append(gettext("Not possible in this state: nothing will change."))
     return ConfirmRow(
-        label=f"{_puppy_and_buyer(reservation)} — deposit {money(reservation.deposit_amount, cur)}",
+        label=gettext("%(reservation)s — deposit %(deposit)s")
+        % {
+            "reservation": _puppy_and_buyer(reservation),
+            "deposit": money(reservation.deposit_amount, cur),
+        },
         url=admin_change_url(reservation),
         details=details,
         warn=warn,
@@ -349,47 +384,76 @@ def _consequences(action: OwnerAction, choice: RefundChoice, count: int) -> list
     one = count == 1
     if action is REFUND:
         if choice.puppy_available:
-            puppy = (
-                f"The {'puppy is' if one else 'puppies are'} available again on the shop "
-                "(a puppy already picked up stays sold)."
+            puppy = ngettext(
+                "The puppy is available again on the shop (a puppy already picked up stays sold).",
+                "The puppies are available again on the shop (a puppy already picked up stays "
+                "sold).",
+                count,
             )
         else:
-            puppy = (
-                f"The {'puppy is' if one else 'puppies are'} taken off sale (hidden from the shop)."
+            puppy = ngettext(
+                "The puppy is taken off sale (hidden from the shop).",
+                "The puppies are taken off sale (hidden from the shop).",
+                count,
             )
-        return [
-            (
+        refunded = (
+            gettext(
                 "The reservation is cancelled and its deposit refunded through its payment "
                 "provider, less the amount you keep."
-                if one
-                else "Each reservation is cancelled and its deposit refunded through its "
-                "payment provider, less the amount you keep."
             )
-            + " The money goes back once, however often this is confirmed. Keeping the whole "
-            "deposit (non-refundable terms) cancels without a refund; only the buyer is told.",
-            f"{'The buyer' if one else 'Each buyer'} and {_owner_told()} are told by email.",
-            puppy,
-        ]
+            if one
+            else gettext(
+                "Each reservation is cancelled and its deposit refunded through its payment "
+                "provider, less the amount you keep."
+            )
+        )
+        once = gettext(
+            "The money goes back once, however often this is confirmed. Keeping the whole "
+            "deposit (non-refundable terms) cancels without a refund; only the buyer is told."
+        )
+        told = (
+            gettext("The buyer and %(owner)s are told by email.")
+            if one
+            else gettext("Each buyer and %(owner)s are told by email.")
+        )
+        return [f"{refunded} {once}", told % {"owner": _owner_told()}, puppy]
     if action is PICKED_UP:
         if one:
-            return ["The puppy went home: it is marked sold and the reservation completed."]
-        return ["The puppies went home: each is marked sold and its reservation completed."]
+            return [
+                gettext("The puppy went home: it is marked sold and the reservation completed.")
+            ]
+        return [
+            gettext("The puppies went home: each is marked sold and its reservation completed.")
+        ]
     if action is RELEASE:
         return [
-            "The hold is cancelled: the puppy is available again and the buyer is told by "
-            "email; a Stripe checkout is closed, a PayPal order left to lapse."
+            gettext(
+                "The hold is cancelled: the puppy is available again and the buyer is told by "
+                "email; a Stripe checkout is closed, a PayPal order left to lapse."
+            )
             if one
-            else "Each hold is cancelled: its puppy is available again and its buyer is told "
-            "by email; a Stripe checkout is closed, a PayPal order left to lapse.",
-            "A payment that still arrives confirms it if the puppy is free, or is refunded.",
+            else gettext(
+                "Each hold is cancelled: its puppy is available again and its buyer is told "
+                "by email; a Stripe checkout is closed, a PayPal order left to lapse."
+            ),
+            gettext(
+                "A payment that still arrives confirms it if the puppy is free, or is refunded."
+            ),
         ]
     if action is RESEND:
         if one:
-            return ["The buyer's deposit confirmation email is sent again, once."]
-        return ["Each buyer's deposit confirmation email is sent again, once."]
+            return [gettext("The buyer's deposit confirmation email is sent again, once.")]
+        return [gettext("Each buyer's deposit confirmation email is sent again, once.")]
     return [
-        f"{'The buyer' if one else 'Each buyer'}'s personal data is erased (right to erasure); "
-        "amounts, payment ids and the history stay for the books. This cannot be undone."
+        gettext(
+            "The buyer's personal data is erased (right to erasure); amounts, payment ids and "
+            "the history stay for the books. This cannot be undone."
+        )
+        if one
+        else gettext(
+            "Each buyer's personal data is erased (right to erasure); amounts, payment ids and "
+            "the history stay for the books. This cannot be undone."
+        )
     ]
 
 
@@ -403,7 +467,7 @@ def _perform(
     """Call the action's one service for one reservation (`held`: its deposit held, as its
     confirmation showed it); the message that says the outcome."""
     actor = staff_actor(request)
-    who = _puppy_and_buyer(reservation)
+    said = {"who": _puppy_and_buyer(reservation), "what": reservation.what}
     pk = reservation.pk
     try:
         if action is REFUND and keeps_all(choice, held):
@@ -413,11 +477,13 @@ def _perform(
                 amount_held=held,
                 puppy_available=choice.puppy_available,
             ):
-                return messages.SUCCESS, (
-                    f"{who}: cancelled — you keep the whole deposit of "
-                    f"{money(held, reservation.currency)}; the buyer is told by email."
-                )
-            return messages.WARNING, f"{who}: already cancelled or refunded — nothing changed."
+                return messages.SUCCESS, gettext(
+                    "%(who)s: cancelled — you keep the whole deposit of %(held)s; the buyer is "
+                    "told by email."
+                ) % {**said, "held": money(held, reservation.currency)}
+            return messages.WARNING, gettext(
+                "%(who)s: already cancelled or refunded — nothing changed."
+            ) % said
         if action is REFUND:
             refund = reservation_refund(
                 reservation_id=pk,
@@ -426,44 +492,57 @@ def _perform(
                 puppy_available=choice.puppy_available,
             )
             if refund is None:
-                return messages.WARNING, f"{who}: already refunded — nothing was sent again."
-            return messages.SUCCESS, (
-                f"{who}: {money(refund.amount, refund.currency)} is being refunded to "
-                f"{reservation.buyer_email}; the buyer and {_owner_told()} are told by email."
-            )
+                return messages.WARNING, gettext(
+                    "%(who)s: already refunded — nothing was sent again."
+                ) % said
+            return messages.SUCCESS, gettext(
+                "%(who)s: %(amount)s is being refunded to %(email)s; the buyer and %(owner)s "
+                "are told by email."
+            ) % {
+                **said,
+                "amount": money(refund.amount, refund.currency),
+                "email": reservation.buyer_email,
+                "owner": _owner_told(),
+            }
         if action is PICKED_UP:
             if reservation_mark_picked_up(reservation_id=pk, actor=actor):
-                return messages.SUCCESS, f"{who}: picked up — {reservation.what} is sold."
-            return (
-                messages.WARNING,
-                f"{who}: no confirmed deposit of a puppy to hand over — nothing was changed.",
-            )
+                return messages.SUCCESS, gettext("%(who)s: picked up — %(what)s is sold.") % said
+            return messages.WARNING, gettext(
+                "%(who)s: no confirmed deposit of a puppy to hand over — nothing was changed."
+            ) % said
         if action is RELEASE:
             if reservation_release_hold(reservation_id=pk, actor=actor):
-                return messages.SUCCESS, (
-                    f"{who}: hold released — "
-                    + (
-                        "the family's place is free again"
-                        if reservation.puppy_id is None
-                        else f"{reservation.what} is available again"
+                released = (
+                    gettext(
+                        "%(who)s: hold released — the family's place is free again; the buyer "
+                        "is told by email."
                     )
-                    + "; the buyer is told by email."
+                    if reservation.puppy_id is None
+                    else gettext(
+                        "%(who)s: hold released — %(what)s is available again; the buyer is "
+                        "told by email."
+                    )
                 )
-            return messages.WARNING, f"{who}: the hold was not open any more — nothing changed."
+                return messages.SUCCESS, released % said
+            return messages.WARNING, gettext(
+                "%(who)s: the hold was not open any more — nothing changed."
+            ) % said
         if action is RESEND:
             sent = reservation_resend_confirmation(
                 reservation_id=pk, actor=actor, request_key=request_token(request)
             )
             if sent:
-                return messages.SUCCESS, f"{who}: confirmation email queued to the buyer again."
-            return messages.WARNING, (
-                f"{who}: not sent — already sent for this request, or no confirmed deposit."
-            )
+                return messages.SUCCESS, gettext(
+                    "%(who)s: confirmation email queued to the buyer again."
+                ) % said
+            return messages.WARNING, gettext(
+                "%(who)s: not sent — already sent for this request, or no confirmed deposit."
+            ) % said
         if reservation_erase_buyer(reservation_id=pk, actor=actor):
-            return messages.SUCCESS, f"{who}: the buyer's personal data is erased."
-        return messages.WARNING, f"{who}: already erased — nothing changed."
+            return messages.SUCCESS, gettext("%(who)s: the buyer's personal data is erased.") % said
+        return messages.WARNING, gettext("%(who)s: already erased — nothing changed.") % said
     except ApplicationError as exc:
-        return messages.ERROR, f"{who}: {message_translated(exc.message)}"
+        return messages.ERROR, f"{said['who']}: {message_translated(exc.message)}"
 
 
 # --- the confirmation flow ------------------------------------------------------------------
