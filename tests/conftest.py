@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from django.core.servers.basehttp import ThreadedWSGIServer
 from django.db import connection
+from django.utils import translation
 
 from kennel.reservations.buyers import Buyer
 from sandbox import Sandbox, SandboxConfig
@@ -37,6 +38,15 @@ def _static_under_their_own_names(settings: Any) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_test_only() -> Iterator[None]:
+    """A request through the test client leaves its language active in the thread (Django's
+    LocaleMiddleware activates it and nothing deactivates it): a French page's test would make
+    the next test's back-office words French. Each test starts from the shop's language."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

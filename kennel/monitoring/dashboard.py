@@ -16,6 +16,7 @@ from django.db.models import Count, Exists, F, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from kennel.core.models import SideEffect
 from kennel.core.money import format_money
@@ -147,8 +148,13 @@ class SuspiciousClient:
         if not self.by_address:
             return self.email
         others = self.emails - 1
-        more = f" and {others} other email{'s' if others > 1 else ''}" if others else ""
-        return f"{self.email}{more}, from one internet address"
+        if not others:
+            return gettext("%(email)s, from one internet address") % {"email": self.email}
+        return ngettext(
+            "%(email)s and %(count)s other email, from one internet address",
+            "%(email)s and %(count)s other emails, from one internet address",
+            others,
+        ) % {"email": self.email, "count": others}
 
 
 @dataclass(frozen=True)
@@ -205,7 +211,9 @@ def dashboard_figures(*, now: datetime | None = None) -> Dashboard:
         # list is cut at this instant, as the count is.
         holds_rows=_reservations(("status__exact", S.PENDING), ("expires_at__gt", _timestamp(now))),
         processing=Figure(
-            "Payments in progress", processing, _reservations(("status__exact", S.PROCESSING))
+            gettext("Payments in progress"),
+            processing,
+            _reservations(("status__exact", S.PROCESSING)),
         ),
         books=books,
         attention=[f for f in [*refunds, *_webhooks(now), *_dead_work()] if f.count],
@@ -311,12 +319,12 @@ def _refunds() -> tuple[list[Figure], dict[str, Decimal]]:
     rows = "payments.refund"
     return [
         Figure(
-            "Refunds that failed",
+            gettext("Refunds that failed"),
             counts["failed"],
             AdminList(rows, (("status__exact", St.FAILED),)),
         ),
         Figure(
-            "Refunds not yet confirmed by the provider",
+            gettext("Refunds not yet confirmed by the provider"),
             counts["pending"],
             AdminList(rows, (("status__exact", St.PENDING),)),
         ),
@@ -334,12 +342,13 @@ def _webhooks(now: datetime) -> list[Figure]:
     minutes = int(WEBHOOK_STUCK_AFTER.total_seconds() // 60)
     return [
         Figure(
-            "Webhook events failed",
+            gettext("Webhook events failed"),
             counts["failed"],
             AdminList(rows, (("status__exact", St.FAILED),)),
         ),
         Figure(
-            f"Webhook events unprocessed for over {minutes} minutes",
+            gettext("Webhook events unprocessed for over %(minutes)s minutes")
+            % {"minutes": minutes},
             counts["stuck"],
             AdminList(
                 rows, (("status__exact", St.PENDING), ("received_at__lt", _timestamp(stuck_since)))
@@ -362,14 +371,14 @@ def _dead_work() -> list[Figure]:
     emails = sorted(kind for kind in dead if kind in EMAIL_KINDS)
     figures = [
         Figure(
-            "Emails that could not be sent",
+            gettext("Emails that could not be sent"),
             sum(dead[kind] for kind in emails),
             AdminList(rows, (dead_filter, ("kind__in", ",".join(emails)))),
         )
     ]
     figures += [
         Figure(
-            f"Background work given up ({kind_label(kind)})",
+            gettext("Background work given up (%(kind)s)") % {"kind": kind_label(kind)},
             n,
             AdminList(rows, (dead_filter, ("kind__exact", kind))),
         )

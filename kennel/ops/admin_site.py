@@ -12,6 +12,8 @@ from django.contrib import admin
 from django.http import Http404, HttpRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from kennel.monitoring.dashboard import dashboard_figures
 
@@ -19,9 +21,9 @@ from kennel.monitoring.dashboard import dashboard_figures
 # named in SECTION_OF_MODEL goes where it says; any other model of an app not listed here
 # (users, the audit log, background work, the log-in throttle, tasks…) goes to System, last.
 SECTIONS = [
-    ("puppies-litters", "Puppies & litters", ("catalogue",)),
-    ("reservations-payments", "Reservations & payments", ("reservations", "payments")),
-    ("system", "System", ()),
+    ("puppies-litters", _("Puppies & litters"), ("catalogue",)),
+    ("reservations-payments", _("Reservations & payments"), ("reservations", "payments")),
+    ("system", _("System"), ()),
 ]
 SYSTEM = "system"
 # Refused deliveries are the shop's door being knocked on, not a payment to act on.
@@ -33,12 +35,8 @@ class KennelAdminSite(admin.AdminSite):
 
     def each_context(self, request: HttpRequest) -> dict[str, Any]:
         # The shop's name is read when a page is drawn, never at import (it can change).
-        shop = settings.SHOP_NAME
-        return {
-            **super().each_context(request),
-            "site_title": f"{shop} back office",
-            "site_header": f"{shop} back office",
-        }
+        title = gettext("%(shop)s back office") % {"shop": settings.SHOP_NAME}
+        return {**super().each_context(request), "site_title": title, "site_header": title}
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         section = path(
@@ -58,7 +56,7 @@ class KennelAdminSite(admin.AdminSite):
         for django_order, app in enumerate(super().get_app_list(request)):
             label = app["app_label"]
             section, order = SYSTEM, django_order
-            for slug, _, labels in SECTIONS:
+            for slug, _title, labels in SECTIONS:
                 if label in labels:
                     section, order = slug, labels.index(label)
             for model in app["models"]:
@@ -78,14 +76,15 @@ class KennelAdminSite(admin.AdminSite):
                 "has_module_perms": True,
                 "models": models[slug],
             }
-            for slug, title, _ in SECTIONS
+            for slug, title, _apps in SECTIONS
             if models[slug]
         ]
 
     def index(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> TemplateResponse:
-        context = {"title": f"Today at {settings.SHOP_NAME}", **(extra_context or {})}
+        title = gettext("Today at %(shop)s") % {"shop": settings.SHOP_NAME}
+        context = {"title": title, **(extra_context or {})}
         # The figures are the shop's money and its buyers: for staff who may see reservations.
         if request.user.has_perm("reservations.view_reservation"):
             context.setdefault("dashboard", dashboard_figures())

@@ -366,3 +366,30 @@ def test_a_refunds_confirmation_page_says_what_happens_in_french(french_admin):
         assert french in page, french
     for english in ("Refunded to the buyer", "Told by email", "available again on the shop"):
         assert english not in page, english
+
+
+def test_the_home_page_says_what_needs_the_breeder_in_french(french_admin):
+    """Tried: the back office's home read "Needs attention", "Holds running now", "1 hold
+    waiting for payment" and "No confirmed deposits yet." on a French back office."""
+    held = hold(PuppyFactory(price=Decimal("2000.00"), deposit=Decimal("400.00")))
+
+    html = _page(french_admin, reverse("admin:index"))
+
+    for french in (
+        "Réservations en cours",
+        "1</strong> réservation en attente de paiement",
+        f"Aucun acompte confirmé pour l{APOS}instant.",
+        "Familles qui choisissent",
+        f"Aujourd{APOS}hui chez",
+        "Réservations et paiements",
+        held.puppy.name,
+    ):
+        assert french in html, french
+    for english in (
+        "Holds running now",
+        "waiting for payment",
+        "No confirmed deposits yet",
+        "Today at",
+        "Reservations &amp; payments",
+    ):
+        assert english not in html, english
