@@ -5,11 +5,14 @@ It is the default admin site (kennel/ops/apps.py, KennelAdminConfig), so every
 `@admin.register` lands here and every `admin:` URL name stays as it was.
 """
 
-from typing import Any
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.contrib import admin
-from django.http import Http404, HttpRequest
+from django.core.exceptions import BadRequest
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 from django.utils.translation import gettext
@@ -29,6 +32,8 @@ SYSTEM = "system"
 # Refused deliveries are the shop's door being knocked on, not a payment to act on.
 SECTION_OF_MODEL = {"payments.webhookrejection": SYSTEM}
 
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
 
 class KennelAdminSite(admin.AdminSite):
     """Django's admin site, with the shop's name, its sections and the dashboard."""
@@ -37,6 +42,23 @@ class KennelAdminSite(admin.AdminSite):
         # The shop's name is read when a page is drawn, never at import (it can change).
         title = gettext("%(shop)s back office") % {"shop": settings.SHOP_NAME}
         return {**super().each_context(request), "site_title": title, "site_header": title}
+
+    def admin_view(self, view: View, cacheable: bool = False) -> View:
+        """Every back-office page (ModelAdmin's too) refuses an address holding a NUL
+        character as a bad request (400): PostgreSQL can neither store nor compare one, so a
+        list filtered on it failed with a server error."""
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(inner)
+        def without_nul(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+            if any(
+                "\x00" in key or any("\x00" in value for value in values)
+                for key, values in request.GET.lists()
+            ):
+                raise BadRequest("A NUL character in the address")
+            return inner(request, *args, **kwargs)
+
+        return cast(View, without_nul)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
         section = path(

@@ -92,3 +92,24 @@ def test_the_admin_door_still_asks_for_a_staff_log_in(client):
 
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("admin:login"))
+
+
+@pytest.mark.parametrize(
+    ("list_url", "param"),
+    [
+        ("admin:reservations_reservation_changelist", "status__exact"),
+        ("admin:catalogue_puppy_changelist", "currency__exact"),
+        ("admin:payments_webhookevent_changelist", "status__exact"),
+    ],
+)
+def test_a_nul_in_a_list_filter_is_a_clear_400_not_a_server_error(admin_client, list_url, param):
+    """PostgreSQL cannot hold or compare a NUL character: a filter given one (a mistyped or
+    crafted address) is refused as a bad request, and the list answers again without it."""
+    url = reverse(list_url)
+
+    refused = admin_client.get(url, {param: "\x00"})
+    renamed = admin_client.get(url, {f"{param}\x00": "x"})
+
+    assert refused.status_code == 400
+    assert renamed.status_code == 400
+    assert admin_client.get(url).status_code == 200
