@@ -166,6 +166,8 @@ class Litter(BaseModel):
             )
         elif self.usual_price is not None and Decimal(self.usual_price) > largest(currency):
             errors["usual_price"] = too_large("usual_price", currency)
+        elif self.usual_price is not None and not exact(Decimal(self.usual_price), currency):
+            errors["usual_price"] = too_precise("usual_price", currency)
         if self.waitlist_deposit is not None and (
             quantize(Decimal(self.waitlist_deposit), currency) <= 0
         ):
@@ -180,6 +182,10 @@ class Litter(BaseModel):
             Decimal(self.waitlist_deposit) > largest(currency)
         ):
             errors["waitlist_deposit"] = too_large("waitlist_deposit", currency)
+        elif self.waitlist_deposit is not None and not exact(
+            Decimal(self.waitlist_deposit), currency
+        ):
+            errors["waitlist_deposit"] = too_precise("waitlist_deposit", currency)
         if errors:
             raise ValidationError(errors)
 
@@ -312,6 +318,8 @@ class Puppy(BaseModel):
             )
         if price > largest(currency):
             raise ValidationError({"price": too_large("price", currency)})
+        if not exact(Decimal(self.price), currency):
+            raise ValidationError({"price": too_precise("price", currency)})
         deposit = (
             default_deposit(price, currency)
             if self.deposit is None
@@ -328,6 +336,8 @@ class Puppy(BaseModel):
             )
         if deposit > largest(currency):
             raise ValidationError({"deposit": too_large("deposit", currency)})
+        if self.deposit is not None and not exact(Decimal(self.deposit), currency):
+            raise ValidationError({"deposit": too_precise("deposit", currency)})
         if deposit > price:
             raise ValidationError(
                 {
@@ -388,6 +398,30 @@ def too_large(field: str, currency: str) -> ValidationError:
     in the reader's language."""
     return ValidationError(
         TOO_LARGE[field], params={"largest": largest(currency), "currency": currency}
+    )
+
+
+# An amount typed with more places than its currency has is refused, not rounded: 1000.5 JPY
+# is not silently 1001 JPY (a EUR amount with three places is refused by the field itself).
+TOO_PRECISE = {
+    "price": _("The price has more decimal places than %(currency)s has (%(places)s)."),
+    "deposit": _("The deposit has more decimal places than %(currency)s has (%(places)s)."),
+    "usual_price": _("The usual price has more decimal places than %(currency)s has (%(places)s)."),
+    "waitlist_deposit": _(
+        "The waiting list deposit has more decimal places than %(currency)s has (%(places)s)."
+    ),
+}
+
+
+def exact(amount: Decimal, currency: str) -> bool:
+    """Whether `amount` has no more places than `currency` is charged in."""
+    return quantize(amount, currency) == amount
+
+
+def too_precise(field: str, currency: str) -> ValidationError:
+    """The refusal of an amount in `field` with more places than `currency` has."""
+    return ValidationError(
+        TOO_PRECISE[field], params={"currency": currency, "places": decimals(currency)}
     )
 
 

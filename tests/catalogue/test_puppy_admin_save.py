@@ -190,6 +190,17 @@ def test_a_hold_made_while_the_breeder_uploads_a_large_photo_does_not_wait_for_i
             "The price must be at most 999999 HUF, the largest payment Stripe takes (PayPal "
             "takes as much).",
         ),
+        # Tried: a JPY price of 1000.5 was saved as 1001, while 1000.555 EUR was refused.
+        (
+            {"currency": "JPY", "price": "1000.5", "deposit": ""},
+            "price",
+            "The price has more decimal places than JPY has (0).",
+        ),
+        (
+            {"currency": "JPY", "price": "200000", "deposit": "30000.5"},
+            "deposit",
+            "The deposit has more decimal places than JPY has (0).",
+        ),
     ],
 )
 def test_amounts_no_provider_can_charge_are_refused_under_their_field(
@@ -259,6 +270,16 @@ def litter_form(client: Any, litter: Litter, **changes: Any) -> dict[str, Any]:
             "usual_price",
             "The usual price must be at most 999999.99 EUR, the largest payment Stripe takes "
             "(PayPal takes as much).",
+        ),
+        (
+            {"currency": "JPY", "usual_price": "450000.5"},
+            "usual_price",
+            "The usual price has more decimal places than JPY has (0).",
+        ),
+        (
+            {"currency": "JPY", "waitlist_deposit": "50000.5"},
+            "waitlist_deposit",
+            "The waiting list deposit has more decimal places than JPY has (0).",
         ),
     ],
 )
