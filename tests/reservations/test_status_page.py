@@ -395,3 +395,18 @@ def test_the_confirmation_is_in_the_inbox_only_once_it_was_sent(client, settings
         "Your deposit for Rosie is confirmed"
     ]
     assert "A confirmation is in your inbox at jane@example.com." in after
+
+
+def test_the_page_links_the_puppy_only_while_its_page_is_there(client):
+    """Tried: a buyer's page linked a puppy the breeder had since unpublished, to a 404."""
+    reservation = _confirmed()
+    link = f'<a href="{reservation.puppy.get_absolute_url()}">Rosie</a>'
+    assert link in _html(client, reservation)
+    assert client.get(reservation.puppy.get_absolute_url()).status_code == 200
+
+    Puppy.objects.filter(pk=reservation.puppy.pk).update(is_published=False)
+
+    assert client.get(reservation.puppy.get_absolute_url()).status_code == 404
+    html = _html(client, reservation)
+    assert link not in html
+    assert "<dd>Rosie, " in html
