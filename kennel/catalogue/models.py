@@ -14,6 +14,7 @@ from kennel.core.money import (
     UnknownCurrency,
     currency_info,
     decimals,
+    exact,
     largest,
     quantize,
 )
@@ -411,11 +412,6 @@ TOO_PRECISE = {
         "The waiting list deposit has more decimal places than %(currency)s has (%(places)s)."
     ),
 }
-
-
-def exact(amount: Decimal, currency: str) -> bool:
-    """Whether `amount` has no more places than `currency` is charged in."""
-    return quantize(amount, currency) == amount
 
 
 def too_precise(field: str, currency: str) -> ValidationError:

@@ -122,6 +122,12 @@ def quantize(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(Decimal(1).scaleb(-decimals(currency)), rounding=ROUND_HALF_UP)
 
 
+def exact(amount: Decimal, currency: str) -> bool:
+    """Whether `amount` has no more places than `currency` is charged in (quantize leaves it
+    as it is)."""
+    return quantize(amount, currency) == amount
+
+
 def to_minor_units(amount: Decimal, currency: str) -> int:
     """An amount in the API's minor unit (Stripe's `amount`): a deposit is exact, so this
     never rounds one; other input is rounded half up to the shop's places first."""

@@ -30,7 +30,7 @@ from kennel.core.admin import (
     staff_actor,
 )
 from kennel.core.errors import ApplicationError, message_translated
-from kennel.core.money import decimals
+from kennel.core.money import exact
 from kennel.core.money import format_money as money
 from kennel.payments.owner import (
     reservation_erase_buyer,
@@ -231,7 +231,7 @@ class RefundForm(forms.Form):
         if keep and len({r.currency for r, _ in self.held}) > 1:
             raise forms.ValidationError(KEEP_MIXED_CURRENCIES)
         for reservation, held in self.held:
-            if keep != keep.quantize(Decimal(1).scaleb(-decimals(reservation.currency))):
+            if not exact(keep, reservation.currency):
                 raise forms.ValidationError(
                     KEEP_TOO_PRECISE, params={"currency": reservation.currency}
                 )
