@@ -67,6 +67,17 @@ class ConfirmRow:
     warn: bool = False  # nothing (or not what the title says) will happen to this one
 
 
+def attempts_line(status: str, attempts: int) -> str:
+    """A retried row's state and attempts on a confirmation page: "Failed, 3 attempts"."""
+    text = ngettext("%(status)s, %(count)s attempt", "%(status)s, %(count)s attempts", attempts)
+    return text % {"status": status, "count": attempts}
+
+
+def last_error_line(error: str) -> str:
+    """A retried row's last error on a confirmation page, cut short (a traceback's start)."""
+    return gettext("Last error: %(error)s") % {"error": error[:200]}
+
+
 @dataclass
 class Confirmation:
     """What a confirmation page says: the consequence first, then every selected object."""
@@ -207,14 +218,15 @@ class SideEffectAdmin(ReadOnlyAdmin):
         self, request: HttpRequest, effects: list[SideEffect], more: int
     ) -> Confirmation:
         dead = sum(e.status == SideEffect.Status.DEAD for e in effects)
+        not_dead = gettext("Not dead: left alone.")
         rows = [
             ConfirmRow(
                 label=f"{kind_label(e.kind)} → {e.recipient}",
                 url=admin_change_url(e),
                 details=(
-                    f"{e.get_status_display()}, {e.attempts} attempt(s)",
-                    *([f"Last error: {e.last_error[:200]}"] if e.last_error else []),
-                    *([] if e.status == SideEffect.Status.DEAD else ["Not dead: left alone."]),
+                    attempts_line(e.get_status_display(), e.attempts),
+                    *([last_error_line(e.last_error)] if e.last_error else []),
+                    *([] if e.status == SideEffect.Status.DEAD else [not_dead]),
                 ),
                 warn=e.status != SideEffect.Status.DEAD,
             )

@@ -54,8 +54,15 @@ FINDINGS = {
     ),
     "reconciliation": gettext_lazy("needs attention"),
     # A reconciliation's own lines (kennel/monitoring/reconciliation.py): ids and amounts as
-    # reconcile_payments prints them, in the reader's words around them.
-    "reconcile_unreachable": gettext_lazy("could not ask the provider: %(line)s"),
+    # reconcile_payments prints them, in the reader's words around them; a provider's error
+    # in its own words.
+    "reconcile_stopped": gettext_lazy("the reconciliation stopped: %(error)s"),
+    "reconcile_provider_error": gettext_lazy(
+        "could not ask the provider about reservation %(reservation)s: %(error)s"
+    ),
+    "reconcile_busy": gettext_lazy(
+        "reservation %(reservation)s: it was busy, the next reconciliation asks again"
+    ),
     "reconcile_unbalanced": gettext_lazy(
         "%(currency)s not balanced: money in %(money_in)s != held %(held)s + refunded "
         "%(refunded)s + refunding %(refunding)s"
@@ -63,6 +70,14 @@ FINDINGS = {
     "reconcile_refund_refused": gettext_lazy(
         "refund refused by %(provider)s: %(amount)s %(currency)s for payment %(payment)s"
     ),
+    "reconcile_not_held": gettext_lazy(
+        "neither held nor refunded: %(provider)s %(payment)s %(amount)s %(currency)s"
+    ),
+    "reconcile_over_refunded": gettext_lazy(
+        "refunded too much: %(provider)s %(payment)s, %(amount)s %(currency)s more than the payment"
+    ),
+    # Runs recorded before their lines were split into values: the line as it was written.
+    "reconcile_unreachable": gettext_lazy("could not ask the provider: %(line)s"),
     "reconcile_unaccounted": gettext_lazy("neither held nor refunded: %(line)s"),
 }
 

@@ -27,7 +27,14 @@ def reconciliation_findings(result: Reconciliation) -> list[Finding]:
     """What needs attention in a result, one short line each (no provider error text), as
     messages and values: the owner's alert and the back office write them in the reader's
     language, /health/webhooks/ in English."""
-    found = [Finding("reconcile_unreachable", {"line": line}) for line in result.unreachable]
+    found = [Finding("reconcile_stopped", {"error": result.stopped})] if result.stopped else []
+    found += [
+        Finding("reconcile_busy", {"reservation": u.reservation})
+        if u.busy
+        # The provider's words as they came: its text is not ours to translate.
+        else Finding("reconcile_provider_error", {"reservation": u.reservation, "error": u.error})
+        for u in result.unreachable
+    ]
     found += [
         Finding(
             "reconcile_unbalanced",
@@ -54,7 +61,18 @@ def reconciliation_findings(result: Reconciliation) -> list[Finding]:
         )
         for r in result.failed_refunds
     ]
-    found += [Finding("reconcile_unaccounted", {"line": line}) for line in result.unaccounted]
+    found += [
+        Finding(
+            "reconcile_over_refunded" if u.over else "reconcile_not_held",
+            {
+                "provider": u.provider,
+                "payment": u.payment,
+                "amount": str(u.amount),
+                "currency": u.currency,
+            },
+        )
+        for u in result.unaccounted
+    ]
     return found
 
 
@@ -100,8 +118,7 @@ def reconciliation_sweep(*, now: datetime | None = None) -> int:
         if is_database_unavailable(exc):
             raise  # nothing can be recorded; the sweep's caller waits for the database
         log.exception("the hourly reconciliation failed")
-        result = Reconciliation()
-        result.unreachable.append(f"the reconciliation stopped: {type(exc).__name__}")
+        result = Reconciliation(stopped=type(exc).__name__)
     run = reconciliation_record(result, source=ReconciliationRun.Source.WORKER, started_at=now)
     if run.needs_attention:
         log.warning("reconciliation needs attention: %s", "; ".join(run.lines))

@@ -21,9 +21,11 @@ from kennel.core.admin import (
     ConfirmRow,
     ReadOnlyAdmin,
     admin_change_url,
+    attempts_line,
     changelist_url,
     confirm_page,
     confirmed,
+    last_error_line,
     selected_rows,
     staff_actor,
 )
@@ -240,13 +242,19 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         for e in events:
             reservation = named.get(e.pk)
             details = [
-                f"{e.get_status_display()}, {e.attempts} attempt(s), "
-                f"received {timezone.localtime(e.received_at):%Y-%m-%d %H:%M}"
+                gettext("%(attempts)s, received %(received)s")
+                % {
+                    "attempts": attempts_line(e.get_status_display(), e.attempts),
+                    "received": f"{timezone.localtime(e.received_at):%Y-%m-%d %H:%M}",
+                }
             ]
             if reservation is not None:
-                details.append(f"About {reservation.what} for {reservation.buyer_name}.")
+                details.append(
+                    gettext("About %(what)s for %(buyer)s.")
+                    % {"what": reservation.what, "buyer": reservation.buyer_name}
+                )
             if e.last_error:
-                details.append(f"Last error: {e.last_error[:200]}")
+                details.append(last_error_line(e.last_error))
             rows.append(
                 ConfirmRow(
                     label=f"{e.provider} {e.type} {e.event_id}",

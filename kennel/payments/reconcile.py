@@ -37,19 +37,52 @@ class Books:
         return self.money_in == self.held + self.refunded + self.refunding
 
 
+@dataclass(frozen=True)
+class Unreachable:
+    """A checkout its provider could not be asked about: `error` in the provider's own words,
+    or, `busy`, the reservation was locked by other work (the next run asks again)."""
+
+    reservation: str
+    error: str = ""
+    busy: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.reservation}: {'busy, asked again next run' if self.busy else self.error}"
+
+
+@dataclass(frozen=True)
+class Unaccounted:
+    """A captured payment with `amount` neither held nor refunded; `over`: refunded `amount`
+    more than came in."""
+
+    provider: str
+    payment: str
+    amount: Decimal
+    currency: str
+    over: bool = False
+
+    def __str__(self) -> str:
+        money = f"{self.amount} {self.currency}"
+        if self.over:
+            return f"{self.provider} {self.payment} refunded {money} too much"
+        return f"{self.provider} {self.payment} {money}"
+
+
 @dataclass
 class Reconciliation:
     checked: int = 0
     changed: list[str] = field(default_factory=list)  # "reservation: before -> after"
-    unreachable: list[str] = field(default_factory=list)  # provider could not be asked
+    unreachable: list[Unreachable] = field(default_factory=list)
     books: dict[str, Books] = field(default_factory=lambda: defaultdict(Books))
     failed_refunds: list[Refund] = field(default_factory=list)
-    unaccounted: list[str] = field(default_factory=list)  # payments neither held nor refunded
+    unaccounted: list[Unaccounted] = field(default_factory=list)
+    stopped: str = ""  # the error that stopped the worker's run (its type's name)
 
     @property
     def needs_attention(self) -> bool:
         return bool(
-            self.unreachable
+            self.stopped
+            or self.unreachable
             or self.failed_refunds
             or self.unaccounted
             or not all(b.balanced for b in self.books.values())
@@ -68,8 +101,11 @@ def payments_reconcile(*, days: int = 7) -> Reconciliation:
         result.checked += 1
         try:
             after = payment_refresh(reservation=reservation, actor="system:reconcile_payments")
-        except (ProviderError, Busy) as exc:
-            result.unreachable.append(f"{reservation.pk}: {exc}")
+        except Busy:
+            result.unreachable.append(Unreachable(str(reservation.pk), busy=True))
+            continue
+        except ProviderError as exc:
+            result.unreachable.append(Unreachable(str(reservation.pk), str(exc)))
             continue
         if after is not None and after.status != reservation.status:
             result.changed.append(f"{reservation.pk}: {reservation.status} -> {after.status}")
@@ -114,8 +150,8 @@ def _check_books(result: Reconciliation) -> None:
         books.refunding += refunding
         rest = amount - refunded - refunding
         if rest < 0:
-            result.unaccounted.append(f"{key[0]} {key[1]} refunded {-rest} {currency} too much")
+            result.unaccounted.append(Unaccounted(*key, -rest, currency, over=True))
         elif status in Reservation.STANDING or status == S.REFUNDED:
             books.held += rest  # the deposit, or the part the breeder kept when refunding
         elif rest and key not in refused:
-            result.unaccounted.append(f"{key[0]} {key[1]} {rest} {currency}")
+            result.unaccounted.append(Unaccounted(*key, rest, currency))

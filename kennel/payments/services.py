@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_noop
 
 from kennel.catalogue.models import Litter, Puppy
@@ -355,11 +356,13 @@ def _puppy_currency(puppy_slug: str) -> str | None:
 
 
 def _checkout_request(reservation: Reservation, site_url: str) -> CheckoutRequest:
+    with translation.override(None):
+        what = reservation.what  # English, as the rest of the provider's description
     return CheckoutRequest(
         reservation_id=str(reservation.pk),
         amount=reservation.deposit_amount,
         currency=reservation.currency,
-        description=f"Deposit for {reservation.what}",
+        description=f"Deposit for {what}",
         buyer_email=reservation.buyer_email,
         expires_at=reservation.expires_at,
         success_url=_buyer_url(site_url, "payments:return", reservation),

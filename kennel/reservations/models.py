@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from kennel.catalogue.models import Litter, Puppy
@@ -203,15 +204,16 @@ class Reservation(BaseModel):
 
     @property
     def what(self) -> str:
-        """What the deposit is for, in a line: the puppy's name, or the litter's waiting list.
-        Lists select_related("puppy", "waitlist_entry__litter") to read it without a query."""
+        """What the deposit is for, in a line, in the active language: the puppy's name, or the
+        litter's waiting list. Lists select_related("puppy", "waitlist_entry__litter") to read
+        it without a query."""
         if self.puppy is not None:
             return self.puppy.name
         try:
             entry = self.waitlist_entry
         except WaitlistEntry.DoesNotExist:
-            return "Waiting list"
-        return f"Waiting list: {entry.litter.name}"
+            return gettext("Waiting list")
+        return gettext("Waiting list: %(litter)s") % {"litter": entry.litter.name}
 
     @property
     def reference(self) -> str:

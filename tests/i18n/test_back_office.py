@@ -3,7 +3,11 @@ own admin texts do. Tried: a price above what one payment can take, an amount to
 no number, a file that is no photo and an erasure refused were all explained in English on an
 otherwise French page."""
 
+import csv
+import io
+import json
 from decimal import Decimal
+from html import unescape
 from html.parser import HTMLParser
 
 import pytest
@@ -15,8 +19,8 @@ from kennel.catalogue.models import Litter
 from kennel.core.errors import ValidationFailed, message_translated
 from kennel.core.models import SideEffect
 from kennel.monitoring.reconciliation import reconciliation_record
-from kennel.payments.models import Refund
-from kennel.payments.reconcile import Books, Reconciliation
+from kennel.payments.models import Refund, WebhookEvent
+from kennel.payments.reconcile import Books, Reconciliation, Unreachable, payments_reconcile
 from kennel.reservations import waitlist
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation
@@ -393,3 +397,123 @@ def test_the_home_page_says_what_needs_the_breeder_in_french(french_admin):
         "Reservations &amp; payments",
     ):
         assert english not in html, english
+
+
+def test_the_reconciliations_own_findings_are_in_french_on_the_home_page(french_admin):
+    """Tried: on a French home page the reconciliation said "… refunded 200.00 EUR too much",
+    "the shop is busy…" and "the reconciliation stopped: …" in English. The provider's own
+    error text is quoted as the provider wrote it."""
+    reservation = _paid()
+    for n in (1, 2):
+        Refund.objects.create(
+            reservation=reservation,
+            provider="stripe",
+            external_payment_id=str(reservation.external_payment_id),
+            amount=Decimal("300.00"),
+            currency="EUR",
+            reason=Refund.Reason.OWNER,
+            status=Refund.Status.SUCCEEDED,
+            idempotency_key=f"refund:twice:{n}",
+        )
+    result = payments_reconcile()
+    result.unreachable.append(Unreachable(reservation="r-locked", busy=True))
+    result.unreachable.append(Unreachable(reservation="r-stripe", error="No such session"))
+    result.stopped = "ValueError"
+    reconciliation_record(result, source="worker", started_at=timezone.now())
+
+    html = _page(french_admin, reverse("admin:index"))
+
+    assert (
+        f"remboursé en trop{NBSP}: stripe {reservation.external_payment_id}, 200.00 EUR de plus "
+        "que le paiement"
+    ) in html
+    assert (
+        f"réservation r-locked{NBSP}: elle était occupée, le prochain rapprochement la reprendra"
+    ) in html
+    assert f"r-stripe{NBSP}: No such session" in html  # the provider's words, as they came
+    assert f"le rapprochement s{APOS}est arrêté{NBSP}: ValueError" in html
+    for english in ("too much", "busy", "stopped", "could not ask"):
+        assert english not in html, english
+
+
+def test_the_replay_and_retry_confirmations_are_in_french(french_admin):
+    """Tried: replaying an event said "Failed, 3 attempt(s), received …", "About Rosie for Jane
+    Doe." and "Last error: …"; retrying dead work "Dead, 1 attempt(s)" on a French page."""
+    reservation = _paid()
+    event = WebhookEvent.objects.create(
+        provider="stripe",
+        event_id="evt_fr",
+        type="checkout.session.completed",
+        body=json.dumps({"metadata": {"reservation_id": str(reservation.pk)}}),
+        status=WebhookEvent.Status.FAILED,
+        attempts=3,
+        last_error="boom",
+    )
+    effect = SideEffect.objects.create(
+        kind=Effect.OWNER_DEPOSIT,
+        recipient="owner@kennel.example",
+        dedup_key="fr:retry",
+        status=SideEffect.Status.DEAD,
+        attempts=1,
+        last_error="smtp down",
+        next_attempt_at=timezone.now(),
+    )
+
+    replay = act(
+        french_admin,
+        reverse("admin:payments_webhookevent_changelist"),
+        "replay_events",
+        event,
+        confirm=False,
+    ).content.decode()
+    retry = act(
+        french_admin,
+        reverse("admin:core_sideeffect_changelist"),
+        "retry_dead",
+        effect,
+        confirm=False,
+    ).content.decode()
+
+    assert "3 tentatives, reçu le" in replay
+    assert f"Concerne {reservation.what} pour Jane Doe." in replay
+    assert f"Dernière erreur{NBSP}: boom" in replay
+    assert "1 tentative" in retry
+    assert "1 tentatives" not in retry
+    assert f"Dernière erreur{NBSP}: smtp down" in retry
+    for english in ("attempt(s)", "received", "About ", "Last error"):
+        assert english not in replay, english
+        assert english not in retry, english
+
+
+def test_a_list_deposit_and_the_csv_export_read_in_french(french_admin):
+    """Tried: a list deposit was "Waiting list: Maple and Hunter" on a French back office, and
+    the CSV export's columns were "created", "status", "buyer name"…"""
+    litter_with_families(1)
+    reservation = entry(1).reservation
+
+    listed = _page(french_admin, reverse("admin:reservations_reservation_changelist"))
+    exported = act(
+        french_admin,
+        reverse("admin:reservations_reservation_changelist"),
+        "export_csv",
+        reservation,
+        confirm=False,
+    )
+
+    assert f"Liste d{APOS}attente{NBSP}: Maple and Hunter" in unescape(listed)
+    assert "Waiting list" not in unescape(listed)
+    header, row = list(csv.reader(io.StringIO(exported.content.decode())))
+    assert header == [
+        "créée le",
+        "statut",
+        "chiot",
+        f"nom de l{APOS}acheteur",
+        f"e-mail de l{APOS}acheteur",
+        f"téléphone de l{APOS}acheteur",
+        "prestataire",
+        "acompte",
+        "devise",
+        "remboursé",
+        "confirmée le",
+    ]
+    assert row[2] == f"Liste d{APOS}attente{NBSP}: Maple and Hunter"

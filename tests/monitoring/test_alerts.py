@@ -15,7 +15,7 @@ from kennel.core.models import SideEffect
 from kennel.monitoring.alerts import health_alerts_sweep
 from kennel.monitoring.models import Incident
 from kennel.monitoring.reconciliation import reconciliation_record
-from kennel.payments.reconcile import Books, Reconciliation
+from kennel.payments.reconcile import Books, Reconciliation, Unaccounted
 from tests.conftest import run_worker_once
 
 OWNER = "owner@kennel.example"
@@ -212,7 +212,7 @@ def test_a_french_owner_reads_an_unbalanced_reconciliation_in_french(settings, t
     settings.LANGUAGE_CODE = "fr"
     result = Reconciliation()
     result.books["EUR"] = Books(money_in=Decimal("400.00"), held=Decimal("300.00"))
-    result.unaccounted.append("paypal CAPTURE-9 100.00 EUR")
+    result.unaccounted.append(Unaccounted("paypal", "CAPTURE-9", Decimal("100.00"), "EUR"))
     reconciliation_record(result, source="worker", started_at=timezone.now())
 
     sweeps_racing(threads)

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from kennel.payments.selectors import reservations_money
 from kennel.reservations.models import Reservation
@@ -17,18 +18,20 @@ BATCH = 500  # reservations read, and their refunds summed, at a time
 CENTS = Decimal("0.01")
 
 # The export's columns: no token, no analytics ids, nothing a buyer did not type but amounts.
+# Named in the breeder's language (their spreadsheet's, their accountant's), always in this
+# order (README: the CSV export); the values stay as stored (ISO dates, status codes).
 CSV_HEADER = [
-    "created",
-    "status",
-    "puppy",
-    "buyer name",
-    "buyer email",
-    "buyer phone",
-    "provider",
-    "deposit",
-    "currency",
-    "refunded",
-    "confirmed at",
+    _("created"),
+    _("status"),
+    _("puppy"),
+    _("buyer name"),
+    _("buyer email"),
+    _("buyer phone"),
+    _("provider"),
+    _("deposit"),
+    _("currency"),
+    _("refunded"),
+    _("confirmed at"),
 ]
 
 
@@ -43,7 +46,7 @@ def reservations_csv(queryset: QuerySet[Reservation]) -> HttpResponse:
     stamp = timezone.now().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="reservations-{stamp}.csv"'
     writer = csv.writer(response)
-    writer.writerow(CSV_HEADER)
+    writer.writerow([str(column) for column in CSV_HEADER])
     rows = queryset.select_related("puppy", "waitlist_entry__litter").order_by("created_at", "pk")
     batch: list[Reservation] = []
     for reservation in rows.iterator(chunk_size=BATCH):

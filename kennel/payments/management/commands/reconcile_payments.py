@@ -37,8 +37,8 @@ class Command(BaseCommand):
         out.write(f"re-read {result.checked} unsettled checkout(s) from their provider")
         for line in result.changed:
             out.write(f"  settled now: {line}")
-        for line in result.unreachable:
-            out.write(f"  could not ask the provider: {line}")
+        for unreachable in result.unreachable:
+            out.write(f"  could not ask the provider: {unreachable}")
         for currency, books in sorted(result.books.items()):
             verdict = "balanced" if books.balanced else "NOT BALANCED"
             out.write(
@@ -50,8 +50,8 @@ class Command(BaseCommand):
                 f"  refund refused by {refund.provider}: {refund.amount} {refund.currency} "
                 f"for payment {refund.external_payment_id}: {refund.last_error}"
             )
-        for line in result.unaccounted:
-            out.write(f"  neither held nor refunded: {line}")
+        for unaccounted in result.unaccounted:
+            out.write(f"  neither held nor refunded: {unaccounted}")
         if result.needs_attention:
             out.write("needs attention")
             raise SystemExit(1)
