@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from django.core import mail
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from kennel.catalogue.models import Puppy, PuppyPhoto
@@ -410,3 +412,18 @@ def test_the_page_links_the_puppy_only_while_its_page_is_there(client):
     html = _html(client, reservation)
     assert link not in html
     assert "<dd>Rosie, " in html
+
+
+@pytest.mark.parametrize("status", S.values)
+def test_the_status_page_reads_nothing_twice(client, status):
+    """Asked: does the page read the reservation's audit rows twice? It reads them once for
+    the timeline and once for a payment approved elsewhere (two different questions); this
+    keeps any query from being asked twice in one page."""
+    reservation = _confirmed() if status == S.CONFIRMED else ReservationFactory(status=status)
+
+    with CaptureQueriesContext(connection) as queries:
+        _html(client, reservation)
+
+    asked = [q["sql"] for q in queries.captured_queries]
+    assert len(asked) == len(set(asked)), asked
+    assert sum("core_auditlog" in sql for sql in asked) <= 2
