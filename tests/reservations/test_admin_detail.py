@@ -22,7 +22,7 @@ from kennel.payments.models import Refund, WebhookEvent
 from kennel.reservations.admin.detail import actor_words
 from kennel.reservations.models import Reservation, WaitlistEntry
 from tests.core.test_security_headers import INLINE
-from tests.factories import LitterFactory, ReservationFactory
+from tests.factories import LitterFactory, PuppyFactory, ReservationFactory
 from tests.reservations.test_admin_actions import action, confirm, drain, paid
 
 CHANGELIST = "admin:reservations_reservation_changelist"
@@ -481,3 +481,21 @@ def test_lists_of_waiting_list_deposits_read_their_litter_without_a_query_a_row(
     two = queries()
     _list_deposits_refunded(4)
     assert queries() == two
+
+
+@pytest.mark.django_db
+def test_csv_export_writes_each_amount_with_its_currencys_places(admin_client):
+    """Tried: a JPY deposit of 70000 came out of the export as "70000.00" (yen have no minor
+    unit), while its pages show "70,000 JPY"."""
+    yen = ReservationFactory(
+        puppy=PuppyFactory(price=Decimal("350000"), currency="JPY"),
+        status=Reservation.Status.REFUNDED,
+        external_payment_id="pi_yen",
+        buyer_email="yen@example.com",
+    )
+    euro = ReservationFactory(buyer_email="euro@example.com")
+
+    rows, _ = _export(admin_client, [yen, euro])
+
+    assert rows["yen@example.com"][7:10] == ["70000", "JPY", "70000"]
+    assert rows["euro@example.com"][7:10] == ["400.00", "EUR", "0.00"]

@@ -1,7 +1,6 @@
 """The reservation list's CSV export, for the breeder's spreadsheet."""
 
 import csv
-from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -9,13 +8,11 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from kennel.core.money import quantize
 from kennel.payments.selectors import reservations_money
 from kennel.reservations.models import Reservation
 
 BATCH = 500  # reservations read, and their refunds summed, at a time
-# Amounts with the columns' two places: SQLite gives a sum back without its trailing zeros
-# ("150" for 150.00), and no refund at all is Decimal(0).
-CENTS = Decimal("0.01")
 
 # The export's columns: no token, no analytics ids, nothing a buyer did not type but amounts.
 # Named in the breeder's language (their spreadsheet's, their accountant's), always in this
@@ -70,9 +67,11 @@ def _write(writer: Any, reservations: list[Reservation]) -> None:
                 _formula_safe(r.buyer_email),
                 _formula_safe(r.buyer_phone),
                 r.provider,
-                r.deposit_amount.quantize(CENTS),
+                # With the currency's places, as the pages show them: "70000" JPY, "400.00" EUR
+                # (a sum comes back without its trailing zeros; no refund at all is Decimal(0)).
+                quantize(r.deposit_amount, r.currency),
                 r.currency,
-                money[r.pk].refunded.quantize(CENTS),
+                quantize(money[r.pk].refunded, r.currency),
                 r.confirmed_at.isoformat() if r.confirmed_at else "",
             ]
         )
