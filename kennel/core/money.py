@@ -118,8 +118,10 @@ def decimals(currency: str) -> int:
 
 
 def quantize(amount: Decimal, currency: str) -> Decimal:
-    """`amount` rounded (half up) to what every provider can charge exactly in `currency`."""
-    return amount.quantize(Decimal(1).scaleb(-decimals(currency)), rounding=ROUND_HALF_UP)
+    """`amount` rounded (half up) to what every provider can charge exactly in `currency`.
+    Zero has no sign: "-0" typed (or -0.001 rounded) is nothing, never "-0.00"."""
+    value = amount.quantize(Decimal(1).scaleb(-decimals(currency)), rounding=ROUND_HALF_UP)
+    return abs(value) if value.is_zero() else value
 
 
 def exact(amount: Decimal, currency: str) -> bool:

@@ -8,6 +8,7 @@ from kennel.core.money import (
     CURRENCIES,
     UnknownCurrency,
     currency_info,
+    format_money,
     from_minor_units,
     paypal_accepts,
     paypal_value,
@@ -71,3 +72,12 @@ def test_a_currency_no_provider_rule_covers_is_refused_by_name():
     with pytest.raises(UnknownCurrency, match="'XYZ' is not a currency Kennel can charge"):
         currency_info("XYZ")
     assert not paypal_accepts("KWD")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [("-0", "EUR", "0.00 EUR"), ("-0.001", "EUR", "0.00 EUR"), ("-0", "JPY", "0 JPY")],
+)
+def test_zero_reads_without_a_sign(amount, currency, text):
+    assert str(quantize(Decimal(amount), currency)) == text.split()[0]
+    assert format_money(Decimal(amount), currency) == text

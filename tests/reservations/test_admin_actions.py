@@ -221,6 +221,34 @@ def test_a_bad_amount_to_keep_is_refused_and_nothing_changes(
     assert stripe_client.list_refunds(str(reservation.external_payment_id)) == []
 
 
+@pytest.mark.parametrize("zero", ["-0", "-0.00", "-0,00"])
+def test_keeping_minus_zero_keeps_nothing_and_refunds_the_whole_deposit(
+    sandbox, live_server, admin_client, zero
+):
+    """Tried: "-0" in the amount to keep refunded the deposit but the back office read
+    "Refund requested (kept -0.00)"; a breeder typing it means to keep nothing."""
+    reservation = paid(sandbox, live_server, "stripe")
+    _, data = action(admin_client, "refund_deposit", reservation)
+    form = {"refund_form": "1", "shown_keep": zero, "amount_to_keep": zero, "puppy_available": "on"}
+
+    shown = admin_client.post(
+        reverse(CHANGELIST), {**data, "refund_form": "1", "amount_to_keep": zero}
+    )
+    confirm(admin_client, {**data, **form})
+    drain(sandbox)
+
+    assert "-0.00" not in shown.content.decode()
+    reservation.refresh_from_db()
+    assert (reservation.status, reservation.status_reason) == ("refunded", "owner_refunded")
+    [refund] = Refund.objects.filter(reservation=reservation)
+    assert refund.amount == Decimal("400.00")
+    page = admin_client.get(
+        reverse("admin:reservations_reservation_change", args=[reservation.pk])
+    ).content.decode()
+    assert "-0.00" not in page
+    assert "(kept" not in page
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_marked_picked_up_the_puppy_shows_sold(sandbox, live_server, admin_client, provider):
     reservation = paid(sandbox, live_server, provider)
