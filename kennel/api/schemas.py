@@ -4,9 +4,17 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from ninja import Schema
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_serializer,
+)
 
 from kennel.core.money import quantize
+from kennel.core.text import one_line_break
 from kennel.reservations.buyers import (
     EMAIL_LOCAL_MAX,
     EMAIL_MAX,
@@ -201,6 +209,10 @@ class LitterOut(Schema):
         return None if amount is None else in_currency_places(amount, self.currency)
 
 
+def _one_line_break(value: Any) -> Any:
+    return one_line_break(value) if isinstance(value, str) else value  # else: a type error
+
+
 class WaitlistIn(BuyerIn):
     model_config = ConfigDict(json_schema_extra=_terms_required)
 
@@ -213,11 +225,15 @@ class WaitlistIn(BuyerIn):
         pattern=f"^[^{_CONTROL}]*$",
         description="The colour the family hopes for (plain text, one line)",
     )
-    notes: str = Field(
+    # Line breaks made "\n" before the length is checked: CRLF counts one, as the reader sees.
+    notes: Annotated[str, BeforeValidator(_one_line_break)] = Field(
         default="",
         max_length=NOTES_MAX,
         pattern="^[^\x00]*$",
-        description="Anything the family wants the breeder to know",
+        description=(
+            "Anything the family wants the breeder to know; each line break (CRLF, CR or LF) "
+            "counts as one character"
+        ),
     )
     accept_terms: bool = Field(
         default=False,

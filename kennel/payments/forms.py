@@ -9,6 +9,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from kennel.core.errors import ValidationFailed, message_translated
+from kennel.core.text import MultilineField
 from kennel.reservations.buyers import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.waitlist import NOTES_MAX, Preferences, preferences_validate
@@ -87,11 +88,8 @@ class WaitlistJoinForm(ReserveForm):
         error_messages={"invalid_choice": gettext_lazy("Please choose any, female or male.")},
     )
     colour = forms.CharField(label=gettext_lazy("Colour wanted"), max_length=60, required=False)
-    notes = forms.CharField(
-        label=gettext_lazy("Notes for the breeder"),
-        max_length=NOTES_MAX,
-        required=False,
-        widget=forms.Textarea,
+    notes = MultilineField(
+        label=gettext_lazy("Notes for the breeder"), max_length=NOTES_MAX, required=False
     )
 
     preferences: Preferences | None = None

@@ -34,6 +34,7 @@ from kennel.core.errors import (
 from kennel.core.metrics import HOLDS
 from kennel.core.models import AuditLog, SideEffect, audit
 from kennel.core.outbox import outbox_enqueue
+from kennel.core.text import one_line_break
 from kennel.reservations import waitlist
 from kennel.reservations.buyers import Buyer, buyer_columns
 from kennel.reservations.effects import CONFIRMED, Effect
@@ -673,7 +674,7 @@ def reservation_resend_confirmation(
 def reservation_set_notes(*, reservation_id: uuid.UUID | str, notes: str, actor: str) -> bool:
     """Keep the breeder's internal notes on a reservation (never shown to the buyer). Only
     that column is written, so a status changed meanwhile stands. False when unchanged."""
-    notes = notes.replace("\r\n", "\n").strip()
+    notes = one_line_break(notes).strip()
     with locked_transaction():
         reservation = _lock(reservation_id)
         if reservation.notes == notes:

@@ -36,6 +36,7 @@ from kennel.core.db import locked_transaction
 from kennel.core.errors import ApplicationError, Message, ValidationFailed
 from kennel.core.models import audit
 from kennel.core.outbox import outbox_enqueue
+from kennel.core.text import one_line_break
 from kennel.reservations.buyers import Buyer, buyer_columns
 from kennel.reservations.effects import Effect
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
@@ -87,7 +88,7 @@ class Preferences:
 def preferences_validate(*, sex: str, colour: str = "", notes: str = "") -> Preferences:
     """Clean a family's wishes or raise ValidationFailed."""
     sex = (sex or WaitlistEntry.Sex.ANY).strip().lower()
-    colour, notes = (colour or "").strip(), (notes or "").replace("\r\n", "\n").strip()
+    colour, notes = (colour or "").strip(), one_line_break(notes or "").strip()
     errors: dict[str, list[str]] = {}
     if sex not in WaitlistEntry.Sex.values:
         errors["sex"] = [gettext_noop("Please choose any, female or male.")]

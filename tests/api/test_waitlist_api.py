@@ -535,3 +535,20 @@ def test_a_familys_routes_keep_their_schema_while_families_pick(
     if isinstance(puppy, str) and len(puppy) % 3:
         case.body = {**case.body, "puppy": f"pup-{len(puppy) % 3}"}
     case.call_and_validate()
+
+
+# A family's note of exactly 1,000 characters over ten lines, as they typed it.
+NOTE_OF_1000 = "\n".join(["x" * 100] * 9 + ["y" * 91])
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("line_break", ["\r\n", "\r"])
+def test_a_note_at_the_limit_counts_each_line_break_once(sandbox, live_server, line_break):
+    """Tried: a browser or app sends line breaks as CRLF; each counted 2, so a note of 1,000
+    characters was refused though the limit is 1,000."""
+    assert len(NOTE_OF_1000) == waitlist.NOTES_MAX
+    litter = litter_open()
+
+    joined = join(live_server.url, litter, notes=NOTE_OF_1000.replace("\n", line_break))
+
+    assert WaitlistEntry.objects.get(token=joined["token"]).notes == NOTE_OF_1000

@@ -210,6 +210,21 @@ def test_join_form_errors_are_shown_and_nothing_is_written(client, changes, mess
     assert AuditLog.objects.count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("line_break", ["\r\n", "\r"])
+def test_a_note_at_the_limit_counts_each_line_break_once(sandbox, client, line_break):
+    """Tried: the browser sends a textarea's line breaks as CRLF; each counted 2, so a note
+    of 1,000 characters was refused as "at most 1000 characters"."""
+    note = "\n".join(["x" * 100] * 9 + ["y" * 91])
+    assert len(note) == 1000
+    litter = open_litter()
+
+    answer = join(client, litter.slug, notes=note.replace("\n", line_break))
+
+    assert answer.status_code == 303, text(answer)
+    assert WaitlistEntry.objects.get().notes == note
+
+
 def test_joining_a_closed_list_is_refused_plainly_with_nothing_written(client):
     litter = open_litter(waitlist_open=False)
 

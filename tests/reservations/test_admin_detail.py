@@ -192,6 +192,21 @@ def test_notes_are_the_one_thing_saved_from_the_page(admin_client):
 
 
 @pytest.mark.django_db
+def test_notes_at_their_limit_count_each_line_break_once(admin_client):
+    """Tried: 10,000 characters of notes over many lines were refused: the browser sends
+    CRLF and each line break counted 2."""
+    reservation = ReservationFactory()
+    notes = "\n".join(["x" * 99] * 100) + "!"
+    assert len(notes) == 10_000
+    url = reverse("admin:reservations_reservation_notes", args=[reservation.pk])
+
+    admin_client.post(url, {"notes": notes.replace("\n", "\r\n")})
+
+    reservation.refresh_from_db()
+    assert reservation.notes == notes
+
+
+@pytest.mark.django_db
 def test_the_list_shows_buyer_contact_and_deposit_and_searches_and_filters(admin_client):
     ReservationFactory(buyer_name="Ann Smith", buyer_email="ann@example.com", buyer_phone="+44 1")
     ReservationFactory(buyer_name="Bob Jones", buyer_email="bob@example.com")

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from kennel.core.admin import Text, admin_change_url
 from kennel.core.models import AuditLog, SideEffect
 from kennel.core.money import format_money as money
+from kennel.core.text import MultilineField
 from kennel.payments.admin import payment_link, reservation_events
 from kennel.payments.selectors import SENT_BACK, ReservationMoney, reservation_money
 from kennel.reservations.admin.actions import OWNER_ACTIONS, offered
@@ -81,7 +82,7 @@ def actor_words(actor: str, *, viewer: str = "") -> str:
 
 
 class NotesForm(forms.Form):
-    notes = forms.CharField(
+    notes = MultilineField(
         label=_("Internal notes"),
         required=False,
         max_length=10_000,
