@@ -90,6 +90,7 @@ def join_waitlist(request: HttpRequest, slug: str, payload: WaitlistIn) -> Statu
         email=payload.email,
         phone=payload.phone,
         accepted_terms=payload.accept_terms,
+        terms_shown=payload.terms_version,
         # The request's language (Accept-Language, or the language cookie): their emails' one.
         language=translation.get_language() or "",
     )

@@ -85,6 +85,7 @@ def create_reservation(request: HttpRequest, payload: ReservationIn) -> Status:
         email=payload.email,
         phone=payload.phone,
         accepted_terms=payload.accept_terms,
+        terms_shown=payload.terms_version,
         # The request's language (Accept-Language, or the language cookie): their emails' one.
         language=translation.get_language() or "",
     )

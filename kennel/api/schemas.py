@@ -22,6 +22,7 @@ from kennel.reservations.buyers import (
     NAME_MAX,
     PHONE_DIGITS_MIN,
     PHONE_MAX,
+    TERMS_VERSION_MAX,
 )
 from kennel.reservations.waitlist import COLOUR_MAX, NOTES_MAX
 
@@ -125,6 +126,17 @@ def _terms_required(schema: dict[str, Any]) -> None:
 
 class BuyerIn(Schema):
     """Who reserves a puppy or joins a waiting list, and how they pay."""
+
+    terms_version: str | None = Field(
+        default=None,
+        max_length=TERMS_VERSION_MAX,
+        description=(
+            "The version of the deposit and refund terms the buyer was shown (the one /terms/ "
+            "says). If the breeder has published another since: 409 TERMS_CHANGED, nothing "
+            "written — show the terms again. Without it, the version in force is the one "
+            "recorded as accepted."
+        ),
+    )
 
     name: str = Field(min_length=1, max_length=NAME_MAX, pattern=NAME_PATTERN)
     email: Email

@@ -8,9 +8,18 @@ from django import forms
 from django.utils import translation
 from django.utils.translation import gettext_lazy
 
+from kennel.catalogue.content import terms_version_current
 from kennel.core.errors import ValidationFailed, message_translated
 from kennel.core.text import MultilineField
-from kennel.reservations.buyers import EMAIL_MAX, NAME_MAX, PHONE_MAX, Buyer, buyer_validate
+from kennel.reservations.buyers import (
+    EMAIL_MAX,
+    NAME_MAX,
+    PHONE_MAX,
+    TERMS_VERSION_MAX,
+    Buyer,
+    TermsChanged,
+    buyer_validate,
+)
 from kennel.reservations.models import Reservation, WaitlistEntry
 from kennel.reservations.waitlist import NOTES_MAX, Preferences, preferences_validate
 
@@ -39,6 +48,8 @@ class ReserveForm(forms.Form):
     accept_terms = forms.BooleanField(
         label=gettext_lazy("Deposit and refund terms"), required=False, initial=False
     )
+    # Hidden: the terms' version the page showed (a page from before it carried one sends none).
+    terms_version = forms.CharField(required=False, max_length=TERMS_VERSION_MAX)
 
     buyer: Buyer | None = None
 
@@ -57,12 +68,19 @@ class ReserveForm(forms.Form):
                 email=cleaned.get("email") or "",
                 phone=cleaned.get("phone") or "",
                 accepted_terms=bool(cleaned.get("accept_terms")),
+                terms_shown=cleaned.get("terms_version") if "terms_version" in self.data else None,
                 # The page's language (LocaleMiddleware): the buyer's emails are written in it.
                 language=translation.get_language() or "",
             )
         except ValidationFailed as exc:
             self.add_service_errors(exc)
+        except TermsChanged as exc:
+            self.add_error("accept_terms", message_translated(exc.message))
         return cleaned
+
+    def terms_version_shown(self) -> str:
+        """The version of the terms the page shows now, for its hidden field."""
+        return terms_version_current()
 
     def add_service_errors(self, exc: ValidationFailed) -> None:
         """Show a service's field errors next to their fields (one message per field), in

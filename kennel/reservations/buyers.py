@@ -10,7 +10,7 @@ from django.core.validators import validate_email
 from django.utils.translation import gettext_noop
 
 from kennel.catalogue.content import terms_version_current
-from kennel.core.errors import Message, ValidationFailed
+from kennel.core.errors import ApplicationError, Message, ValidationFailed
 from kennel.reservations.tracking import Tracking
 
 NAME_MAX, PHONE_MAX, EMAIL_MAX = 120, 32, 254
@@ -27,6 +27,20 @@ PHONE_DIGITS_MIN = 6
 # The field messages stay English here (the JSON API speaks English); gettext_noop marks them
 # for kennel/locale, and the reserve form shows them in the buyer's language.
 TERMS_NOT_ACCEPTED_MESSAGE = gettext_noop("Please accept the deposit and refund terms to reserve.")
+TERMS_VERSION_MAX = 40  # Reservation.terms_version
+TERMS_CHANGED_MESSAGE = gettext_noop(
+    "The deposit and refund terms changed after this page was shown: please read them again, "
+    "then tick the box."
+)
+
+
+class TermsChanged(ApplicationError):
+    """The buyer accepted terms the breeder has since replaced: they must read the new ones."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "TERMS_CHANGED", TERMS_CHANGED_MESSAGE, extra={"field": "accept_terms"}, status=409
+        )
 
 
 @dataclass(frozen=True)
@@ -75,10 +89,18 @@ def phone_problem(phone: str) -> str | None:
 
 
 def buyer_validate(
-    *, name: str, email: str, phone: str, accepted_terms: bool, language: str = ""
+    *,
+    name: str,
+    email: str,
+    phone: str,
+    accepted_terms: bool,
+    terms_shown: str | None = None,
+    language: str = "",
 ) -> Buyer:
     """Clean the buyer's details or raise ValidationFailed listing every bad field.
     `accepted_terms`: the buyer ticked the deposit terms; the version in force is recorded.
+    `terms_shown`: the version the buyer was shown; TermsChanged unless it is still in force
+    (None: not known, as from an API client that sends none — the version in force is kept).
     `language`: the one they are reading (kept if the shop speaks it, else the shop's own)."""
     name, email, phone = (name or "").strip(), (email or "").strip(), (phone or "").strip()
     errors: dict[str, list[str]] = {}
@@ -101,11 +123,14 @@ def buyer_validate(
         errors["accept_terms"] = [TERMS_NOT_ACCEPTED_MESSAGE]
     if errors:
         raise ValidationFailed(errors)
+    terms_version = terms_version_current()
+    if terms_shown is not None and terms_shown != terms_version:
+        raise TermsChanged()
     return Buyer(
         name=name,
         email=email.lower(),
         phone=phone,
-        terms_version=terms_version_current(),
+        terms_version=terms_version,
         language=language if language in dict(settings.LANGUAGES) else "",
     )
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from kennel.catalogue.models import Page, Puppy
-from kennel.reservations.buyers import TERMS_NOT_ACCEPTED_MESSAGE
+from kennel.reservations.buyers import TERMS_CHANGED_MESSAGE, TERMS_NOT_ACCEPTED_MESSAGE
 from kennel.reservations.models import Reservation
 from tests.factories import PuppyFactory
 
@@ -136,3 +136,57 @@ def test_new_terms_under_the_old_version_are_refused_in_the_back_office(admin_cl
         "4",
         "Terms",
     )
+
+
+def _terms_version_shown(html: str) -> str:
+    found = re.search(r'<input type="hidden" name="terms_version" value="([^"]*)">', html)
+    assert found, "the form does not carry the terms' version it shows"
+    return unescape(found.group(1))
+
+
+def test_terms_changed_after_the_page_was_shown_are_refused_and_must_be_read_again(client, terms):
+    """Tried: the breeder published version 4 while a buyer had version 3 open; the buyer's
+    deposit was recorded as accepting version 4, which they never saw."""
+    puppy = PuppyFactory()
+    shown = _terms_version_shown(client.get(puppy.get_absolute_url()).content.decode())
+    assert shown == "3"
+    Page.objects.filter(kind=Page.Kind.TERMS).update(version="4")
+
+    page = _reserve_page(client, puppy, accept_terms="on", terms_version=shown)
+
+    assert page.status_code == 422
+    html = unescape(page.content.decode())
+    error = re.search(r'<p class="field__error" id="id_accept_terms-error">(.*?)</p>', html, re.S)
+    assert error
+    assert TERMS_CHANGED_MESSAGE in error.group(1)
+    checkbox = re.search(r'<input type="checkbox" id="id_accept_terms"[^>]*>', html)
+    assert checkbox
+    assert "checked" not in checkbox.group(0)  # to be ticked again, once read
+    assert _terms_version_shown(html) == "4"
+    assert _nothing_held(puppy)
+
+
+def test_the_api_refuses_a_terms_version_that_is_no_longer_in_force(client, terms):
+    puppy = PuppyFactory()
+    Page.objects.filter(kind=Page.Kind.TERMS).update(version="4")
+
+    answer = _api(client, puppy, accept_terms=True, terms_version="3")
+
+    assert answer.status_code == 409
+    error = answer.json()["error"]
+    assert (error["code"], error["message"]) == ("TERMS_CHANGED", TERMS_CHANGED_MESSAGE)
+    assert _nothing_held(puppy)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_terms_version_shown_is_the_one_kept(sandbox, live_server, client):
+    Page.objects.create(kind=Page.Kind.TERMS, title="Terms", body="Refundable.", version="3")
+    first, second = PuppyFactory(), PuppyFactory()
+    shown = _terms_version_shown(client.get(first.get_absolute_url()).content.decode())
+
+    page = _reserve_page(client, first, accept_terms="on", terms_version=shown)
+    api = _api(client, second, accept_terms=True, terms_version="3", email="john@example.com")
+
+    assert page.status_code == 303
+    assert api.status_code == 201, api.content
+    assert set(Reservation.objects.values_list("terms_version", flat=True)) == {"3"}
