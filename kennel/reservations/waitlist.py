@@ -467,8 +467,9 @@ def waitlist_transfer(*, entry_id: int, litter_id: int, actor: str) -> bool:
     """Carry a family's deposit over to another litter's list (the breeder, e.g. for a family
     that passed or was skipped under transferable terms): it joins that list at the end and
     is told its new place. False when the family is not on (or passed from) a list, it is the
-    same litter, that litter's picking has closed for good (no turn could ever come), or it is
-    priced in another currency than the deposit (none of its puppies could be offered)."""
+    same litter, that litter's picking has closed for good (no turn could ever come), its list
+    is full (its cap, as for a family joining), or it is priced in another currency than the
+    deposit (none of its puppies could be offered)."""
     reservation_id = WaitlistEntry.objects.values_list("reservation_id", flat=True).get(pk=entry_id)
     with locked_transaction():
         Reservation.objects.select_for_update().get(pk=reservation_id)
@@ -487,6 +488,11 @@ def waitlist_transfer(*, entry_id: int, litter_id: int, actor: str) -> bool:
         if litter_id not in locked or locked[litter_id].picking == Litter.Picking.CLOSED:
             return False
         if locked[litter_id].currency != entry.reservation.currency:
+            return False
+        target = locked[litter_id]
+        if target.waitlist_cap is not None and (
+            _places_taken(target, timezone.now()) >= target.waitlist_cap
+        ):
             return False
         was = entry.litter_id
         _cutoff_as_told(entry)  # the cut-off it was told on its first list stays its own

@@ -466,3 +466,19 @@ def test_a_family_is_offered_only_puppies_priced_in_its_deposits_currency():
     assert Puppy.objects.get(slug="pup-jpy").status == "available"
     deposit = Reservation.objects.get(pk=first.reservation_id)
     assert (deposit.puppy_id, deposit.currency) == (None, "EUR")
+
+
+def test_a_family_is_never_carried_over_to_a_litter_whose_list_is_full():
+    """Tried: the breeder carried a family over to a litter whose list was capped at one
+    family and had it: the list held two, past the cap the join form and API keep."""
+    litter, (first, _, _) = _litter_with_families()
+    full = open_litter(waitlist_cap=1)
+    on_list(full, 9)
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    picking.waitlist_pass(token=first.token)
+
+    assert not waitlist.waitlist_transfer(entry_id=first.pk, litter_id=full.pk, actor="admin:b")
+
+    first.refresh_from_db()
+    assert (first.litter_id, first.status) == (litter.pk, "passed")
+    assert WaitlistEntry.objects.filter(litter=full).count() == 1

@@ -44,7 +44,8 @@ MOVE_REFUSED = _("%(family)s: %(refusal)s")
 TRANSFER_DONE = _("%(family)s is now #%(position)s on the %(litter)s waiting list.")
 TRANSFER_REFUSED = _(
     "%(family)s cannot be carried over to %(litter)s: only a family waiting or passed, with "
-    "its deposit held and no puppy chosen, to another litter priced in its deposit's currency."
+    "its deposit held and no puppy chosen, to another litter priced in its deposit's currency "
+    "whose list has room."
 )
 CHOOSING_UNTIL = _('choosing until <time datetime="{iso}">{ends}</time> (in {left})')
 NOW_AT = _("Now #%(position)s, %(status)s.")
