@@ -108,7 +108,9 @@ def test_the_webhook_answers_at_once_while_mail_and_endpoints_hang(
     elapsed = time.monotonic() - started
 
     assert answer.status_code == 200
-    assert elapsed < 1.0  # far below the 2 s analytics timeout: nothing is sent inline
+    # Sent inline, one call alone would wait for the analytics timeout; a loaded machine may
+    # take its time, not that long.
+    assert elapsed < settings.ANALYTICS_TIMEOUT_SECONDS, f"answered after {elapsed:.2f}s"
     run_webhook_jobs()  # the worker's money loop confirms it; emails are still only queued
     assert Reservation.objects.get(pk=body["id"]).status == "confirmed"
     effects = SideEffect.objects.filter(reservation_id=body["id"])

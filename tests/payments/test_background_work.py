@@ -190,7 +190,9 @@ def test_a_webhook_is_processed_by_the_outbox_and_retried_while_the_provider_is_
     assert Reservation.objects.get(pk=body["id"]).status == "confirmed"
 
 
-def test_a_webhook_is_answered_at_once_while_the_providers_api_hangs(sandbox, live_server):
+def test_a_webhook_is_answered_at_once_while_the_providers_api_hangs(
+    sandbox, live_server, settings
+):
     body = reserve(live_server.url, cast(Puppy, PuppyFactory()).slug).json()
     sandbox.switches.hold_webhooks = True
     choose(body["checkout_url"], "pay")
@@ -205,7 +207,9 @@ def test_a_webhook_is_answered_at_once_while_the_providers_api_hangs(sandbox, li
     elapsed = time.monotonic() - started
 
     assert answer.status_code == 200
-    assert elapsed < 0.5
+    # Re-read inline, it would wait for the provider's timeout (the API hangs longer); a
+    # loaded machine may take its time, not that long.
+    assert elapsed < settings.PROVIDER_TIMEOUT_SECONDS / 3, f"answered after {elapsed:.2f}s"
     assert Reservation.objects.get(pk=body["id"]).status == "pending"  # not yet re-read
 
     sandbox.switches.api_delay = 0.0  # the API answers again; the worker re-reads and confirms

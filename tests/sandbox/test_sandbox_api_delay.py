@@ -34,7 +34,7 @@ def test_api_requests_wait_while_hosted_pages_answer_at_once(harness: Harness) -
     started = time.monotonic()
     assert harness.http.get(f"/c/pay/{session.id}").status_code == 200
     assert harness.http.get("/").status_code == 200
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 5  # not held by the 30 s delay, loaded machine or not
 
 
 def test_lowering_the_delay_lets_the_waiting_requests_go_on(harness: Harness) -> None:
