@@ -74,7 +74,8 @@ def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> Approva
     """Before an approved payment is captured (PayPal takes nothing until then): when
     payment_apply would only refund it, it is not captured, and its order lapses at the
     provider. That is when it names no reservation of ours (an orphan); when it is another
-    checkout than its reservation's own (a second order naming it: a duplicate payment); or
+    checkout than its reservation's own (a second order naming it: a duplicate payment) or
+    for another amount or currency than its deposit (made outside the shop, or changed); or
     when what it pays for is gone — the hold ended and its puppy is someone else's, the
     waiting list has no place left. Returns ApprovalRefused then; None when the payment is
     to be captured.
@@ -94,7 +95,7 @@ def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> Approva
         if reservation is None:
             log.info("approval of %s not captured: it names no reservation", snapshot.reference)
             return ApprovalRefused(None)
-        if _another_checkout(reservation, snapshot):
+        if not _as_asked(reservation, snapshot) or _another_checkout(reservation, snapshot):
             reservations.reservation_other_approval_not_captured(
                 reservation, reference=snapshot.reference, actor=actor
             )
@@ -110,6 +111,13 @@ def payment_approval_refuse(*, snapshot: PaymentSnapshot, actor: str) -> Approva
         reservations.reservation_approval_not_captured(reservation, actor=actor)
     log.info("approval of %s not captured: its puppy or place is gone", reservation.pk)
     return ApprovalRefused(reservation)
+
+
+def _as_asked(reservation: Reservation, snapshot: PaymentSnapshot) -> bool:
+    """Whether the payment is for the reservation's deposit, in its currency (invariant 4:
+    the server's amount or nothing); anything else payment_apply would only refund."""
+    paid = (snapshot.amount, (snapshot.currency or "").upper())
+    return paid == (reservation.deposit_amount, reservation.currency.upper())
 
 
 def _another_checkout(reservation: Reservation, snapshot: PaymentSnapshot) -> bool:
@@ -141,8 +149,7 @@ def _apply_paid(
     if foreign or reservation.status in (S.CONFIRMED, S.COMPLETED, S.REFUNDED):
         _refund(reservation, snapshot, Refund.Reason.DUPLICATE_PAYMENT, actor=actor)
         return
-    paid = (snapshot.amount, (snapshot.currency or "").upper())
-    if paid != (reservation.deposit_amount, reservation.currency.upper()):
+    if not _as_asked(reservation, snapshot):
         # Invariant 4: the server's amount or nothing. Never confirm; give the money back.
         log.warning(
             "amount mismatch on reservation %s: paid %s %s, expected %s %s",

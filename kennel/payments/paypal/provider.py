@@ -240,11 +240,16 @@ def order_snapshot(order: dict[str, Any]) -> PaymentSnapshot:
         state = PaymentState.OPEN
         if _ours(order) and status in AWAITING_BUYER:
             buyer_action_url = _approve_link(order)
+    amount = _unit(order).get("amount")
+    amount = amount if isinstance(amount, dict) else {}
     return PaymentSnapshot(
         provider=PAYPAL,
         reference=order_id,
         state=state,
         reservation_id=reservation_id if isinstance(reservation_id, str) else None,
+        # What the order asks: an approval for another amount is not captured.
+        amount=_decimal(amount.get("value")),
+        currency=str(amount.get("currency_code") or "").upper() or None,
         buyer_action_url=buyer_action_url,
     )
 
