@@ -301,7 +301,9 @@ def test_slow_clients_do_not_stop_the_shop_answering(running_shop: Shop):
         for client in clients:
             client.join(timeout=5)
 
-    assert [t for t in took if t[1] != 200 or t[2] > 1.0] == [], took
+    # A page waiting for a slow client's thread would wait for its read timeout (5 s) and
+    # time out here (3 s); 2 s leaves a loaded machine its time.
+    assert [t for t in took if t[1] != 200 or t[2] > 2.0] == [], took
     assert len(took) >= 20
     # The slow clients really were there: the bodies held on (never cut, never answered);
     # the header tricklers were hung up on by the header read timeout.
