@@ -5,6 +5,7 @@ from ninja.renderers import JSONRenderer
 from kennel.api.schemas import PuppyOut
 from kennel.catalogue.cache import fragment_key, fragment_make
 from kennel.catalogue.models import Puppy
+from kennel.reservations.waitlist import family_choosing
 
 router = Router(tags=["puppies"])
 # The API's renderer (routers.py keeps ninja's default): the cached list is its output.
@@ -30,7 +31,10 @@ def list_puppies(request: HttpRequest) -> HttpResponse | list[dict[str, object]]
 
 def _puppies(request: HttpRequest) -> list[dict[str, object]]:
     puppies = (
-        Puppy.objects.filter(is_published=True).select_related("litter").prefetch_related("photos")
+        Puppy.objects.filter(is_published=True)
+        .annotate(**family_choosing())
+        .select_related("litter")
+        .prefetch_related("photos")
     )
     return [
         {
@@ -44,6 +48,7 @@ def _puppies(request: HttpRequest) -> list[dict[str, object]]:
             "deposit": p.deposit,
             "currency": p.currency,
             "status": p.status,
+            "family_choosing": p.is_available and bool(getattr(p, "family_choosing", False)),
             "url": request.build_absolute_uri(p.get_absolute_url()),
             "litter": p.litter.name if p.litter else None,
             "photos": [request.build_absolute_uri(photo.image.url) for photo in p.photos.all()],

@@ -73,6 +73,12 @@ class PuppyOut(Schema):
     deposit: Decimal
     currency: str
     status: str
+    family_choosing: bool = Field(
+        description="An available puppy the family choosing now on the waiting list could "
+        "choose: its turn comes first, so a reservation of it is refused (409 "
+        "PUPPY_NOT_AVAILABLE) until that family has chosen. Always false for a puppy not "
+        "available."
+    )
     url: str
     litter: str | None
     photos: list[str]

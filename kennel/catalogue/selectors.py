@@ -27,6 +27,7 @@ def _with_photos(queryset: QuerySet[Puppy]) -> QuerySet[Puppy]:
 # What a caller above adds to each puppy read here, in the same query (the waiting list's
 # `family_choosing`: reservations/waitlist.py, which this layer does not import).
 Annotations = Mapping[str, Any]
+FAMILY_CHOOSING = "family_choosing"
 
 
 def puppy_list(
@@ -35,7 +36,8 @@ def puppy_list(
     """Published puppies, available ones first, then by youngest litter; optionally filtered.
 
     `breed` matches exactly; `sex` is a Puppy.Sex value; `status="available"` keeps only the
-    puppies that can be reserved now, anything else lists them all.
+    puppies that can be reserved now (not one annotated `family_choosing`: the waiting list's
+    turn comes first), anything else lists them all.
     """
     queryset = Puppy.objects.filter(is_published=True).annotate(**(annotate or {}))
     if breed:
@@ -44,6 +46,8 @@ def puppy_list(
         queryset = queryset.filter(sex=sex)
     if status == AVAILABLE_ONLY:
         queryset = queryset.filter(status=Puppy.Status.AVAILABLE)
+        if FAMILY_CHOOSING in queryset.query.annotations:
+            queryset = queryset.filter(**{FAMILY_CHOOSING: False})
     return _with_photos(queryset.order_by(_STATUS_RANK, "-born_on", "name", "pk"))
 
 

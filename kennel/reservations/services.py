@@ -25,6 +25,7 @@ from django.utils.translation import gettext_noop
 from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import is_postgres, locked_transaction
 from kennel.core.errors import (
+    PUPPY_NOT_AVAILABLE_MESSAGE,
     HoldRefused,
     PuppyNotAvailable,
     PuppyNotFound,
@@ -107,10 +108,11 @@ def _early_read(puppy_slug: str) -> tuple[int, int | None]:
     raise PuppyNotAvailable()
 
 
-def _family_could_choose(puppy_id: int) -> bool:
+def _family_could_choose(puppy_id: int, *, free: bool = False) -> bool:
     """Whether the family choosing now on the puppy's litter could choose it (its turn
-    comes first)."""
-    return Puppy.objects.filter(waitlist.choosing_could_choose(), pk=puppy_id).exists()
+    comes first); with `free`, and the puppy is available now."""
+    puppies = Puppy.objects.filter(waitlist.choosing_could_choose(), pk=puppy_id)
+    return (puppies.filter(status=P.AVAILABLE) if free else puppies).exists()
 
 
 def hold_refused_early(*, puppy_slug: str) -> int:
@@ -166,7 +168,7 @@ def reservation_hold(
             won = free.update(status=P.HELD, updated_at=now)
             if not won:
                 HOLDS.labels("lost").inc()
-                raise PuppyNotAvailable()
+                raise PuppyNotAvailable(_lost_because(puppy_id, litter_id))
             puppy = Puppy.objects.get(pk=puppy_id)
             reservation = Reservation.objects.create(
                 puppy=puppy,
@@ -186,6 +188,14 @@ def reservation_hold(
         raise
     HOLDS.labels("won").inc()
     return reservation
+
+
+def _lost_because(puppy_id: int, litter_id: int | None) -> str:
+    """Why a hold that passed the early read lost at its UPDATE: a family's turn opened
+    meanwhile (the puppy still free, the family could choose it), or someone else took it."""
+    if litter_id is not None and _family_could_choose(puppy_id, free=True):
+        return FAMILY_CHOOSING_MESSAGE
+    return PUPPY_NOT_AVAILABLE_MESSAGE
 
 
 def _litter_share_lock(litter_id: int) -> None:

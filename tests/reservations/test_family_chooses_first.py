@@ -5,10 +5,12 @@ PostgreSQL, each change committed as in production (the pages are cached per ver
 
 import json
 import re
+import threading
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 import pytest
+from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -20,6 +22,7 @@ from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import FAMILY_CHOOSING_MESSAGE, reservation_hold
 from tests.factories import LitterFactory, PuppyFactory
+from tests.payments.test_paypal_late_approval import _backend_waiting_for_a_lock
 from tests.reservations.waitlist_helpers import on_list, open_litter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -105,25 +108,29 @@ def test_a_hold_running_when_the_turn_opened_stands_and_when_it_runs_out_the_pup
     assert (picked.status, picked.puppy.slug) == ("confirmed", "girl")
 
 
-def test_the_api_refuses_with_409_and_says_a_family_is_choosing():
-    _girl_wished_by_the_family_choosing()
+def _api_reserve(slug: str) -> tuple[int, Any]:
+    """POST /api/reservations/ for `slug`: the status code and the JSON answer."""
     payload = {
-        "puppy": "girl",
+        "puppy": slug,
         "name": "Jane Doe",
         "email": "jane@example.com",
         "phone": "+33 6 12 34 56 78",
         "provider": "stripe",
         "accept_terms": True,
     }
-
     answer = Client().post(
         "/api/reservations/", data=json.dumps(payload), content_type="application/json"
     )
+    return answer.status_code, answer.json()
 
-    assert answer.status_code == 409
-    assert answer.json() == {
-        "error": {"code": "PUPPY_NOT_AVAILABLE", "message": FAMILY_CHOOSING_MESSAGE}
-    }
+
+def test_the_api_refuses_with_409_and_says_a_family_is_choosing():
+    _girl_wished_by_the_family_choosing()
+
+    status, answer = _api_reserve("girl")
+
+    assert status == 409
+    assert answer == {"error": {"code": "PUPPY_NOT_AVAILABLE", "message": FAMILY_CHOOSING_MESSAGE}}
     assert not Reservation.objects.filter(puppy__slug="girl").exists()
 
 
@@ -209,3 +216,57 @@ def test_a_payment_arriving_after_the_hold_ran_out_during_the_turn_leaves_the_pu
     assert Puppy.objects.get(slug="girl").status == "available"
     picked = picking.waitlist_pick(token=first.token, puppy_slug="girl")
     assert (picked.status, picked.puppy.slug) == ("confirmed", "girl")
+
+
+def test_the_api_says_which_available_puppies_the_family_choosing_could_choose():
+    _girl_wished_by_the_family_choosing()
+
+    listed = {p["slug"]: p for p in Client().get("/api/puppies/").json()}
+
+    assert (listed["girl"]["status"], listed["girl"]["family_choosing"]) == ("available", True)
+    assert (listed["boy"]["status"], listed["boy"]["family_choosing"]) == ("available", False)
+
+
+def test_available_now_leaves_out_what_the_family_choosing_could_choose_until_its_turn_ends():
+    litter, _girl, _boy = _girl_wished_by_the_family_choosing()
+    browser = Client()
+
+    page = browser.get("/?status=available").content.decode()
+    assert ">Boy</a>" in page
+    assert ">Girl</a>" not in page
+
+    picking.picking_close(litter_id=litter.pk, actor="admin:breeder")
+
+    assert ">Girl</a>" in browser.get("/?status=available").content.decode()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_buyer_who_read_the_puppy_free_just_before_the_turn_opened_is_told_a_family_is_choosing():
+    """The buyer's early read finds the girl free; the breeder's opening of picking holds the
+    litter's row, so the hold waits for it, then loses at its UPDATE: told why, not 'taken'."""
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female")
+    on_list(litter, 1, sex="female")
+    answers: list[tuple[int, Any]] = []
+
+    def reserve() -> None:
+        try:
+            answers.append(_api_reserve("girl"))
+        finally:
+            connection.close()
+
+    buyer_thread = threading.Thread(target=reserve)
+    with transaction.atomic():
+        Litter.objects.select_for_update().get(pk=litter.pk)  # picking being opened
+        buyer_thread.start()
+        _backend_waiting_for_a_lock()  # past its early read, waiting for the litter
+        picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+    buyer_thread.join(timeout=30)
+
+    [(status, answer)] = answers
+    assert status == 409
+    assert answer["error"] == {
+        "code": "PUPPY_NOT_AVAILABLE",
+        "message": FAMILY_CHOOSING_MESSAGE,
+    }
+    assert not Reservation.objects.filter(puppy__slug="girl").exists()

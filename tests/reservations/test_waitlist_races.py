@@ -16,7 +16,7 @@ from kennel.core.errors import ApplicationError
 from kennel.reservations import picking, services
 from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import PickTurn, Reservation, WaitlistEntry
-from kennel.reservations.services import reservation_hold
+from kennel.reservations.services import FAMILY_CHOOSING_MESSAGE, reservation_hold
 from tests.factories import PuppyFactory
 from tests.reservations.waitlist_helpers import on_list, open_litter
 
@@ -284,9 +284,9 @@ def test_a_shop_hold_and_a_turn_opening_at_once_never_both_win(threads):
         if held is not None:  # the hold came first: the turn saw it
             assert holds.count("held") == 1
             assert turn.ends_at == held.expires_at + timedelta(minutes=1)
-        else:  # the turn came first: every buyer was refused (a buyer who read the puppy
-            # free just before the turn opened loses at the UPDATE, told it was taken)
-            assert {outcome.split(":")[0] for outcome in holds} == {"PUPPY_NOT_AVAILABLE"}
+        else:  # the turn came first: every buyer was told a family is choosing (also one
+            # who read the puppy free just before the turn opened and lost at the UPDATE)
+            assert set(holds) == {f"PUPPY_NOT_AVAILABLE: {FAMILY_CHOOSING_MESSAGE}"}
             assert Puppy.objects.get(slug=slug).status == "available"
             _assert_books(litter.pk)
 
