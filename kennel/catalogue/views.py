@@ -53,6 +53,20 @@ CHOOSING_TEXT = _(
     "offered to it. The shop offers {name} again only if that family chooses another puppy."
 )
 
+# A puppy on hold that the family choosing now could choose: should that payment fail, the
+# family's turn comes first (said instead of "offered here again", on both pages).
+HELD_FOR_FAMILY_TEXT = Agreeing(
+    "{name} is on hold: another family is paying the deposit right now. If their payment "
+    "does not go through, {name} is offered first to the family choosing its puppy from our "
+    "waiting list now, and here again only if that family chooses another puppy."
+)
+TAKEN_HELD_FOR_FAMILY_TEXT = Agreeing(
+    "Another family started reserving {name} a moment before you and is paying the "
+    "deposit now. Nothing was charged to you. If their payment does not go through, {name} "
+    "is offered first to the family choosing its puppy from our waiting list now, and here "
+    "again only if that family chooses another puppy."
+)
+
 # The page a reserve form that lost the race lands on (POST -> 303 -> GET ?taken=1): what
 # happened, in words that fit the puppy's status now, and the other puppies to choose from.
 TAKEN_HEADLINE = Agreeing("{name} has just been reserved by another family")
@@ -281,6 +295,8 @@ def _puppy_context(
     choosing = puppy.is_available and bool(getattr(puppy, "family_choosing", False))
     if choosing:
         unavailable = CHOOSING_TEXT
+    elif _held_for_family(puppy):
+        unavailable = HELD_FOR_FAMILY_TEXT
     # This browser's own hold on the puppy: continue to its payment or cancel it.
     resume = resumable_reservation(request, puppy) if puppy.status == Puppy.Status.HELD else None
     # Refused for holding a puppy already: point this browser to its own hold.
@@ -312,6 +328,11 @@ def _puppy_context(
     }
 
 
+def _held_for_family(puppy: Puppy) -> bool:
+    """On hold, and the family choosing now could choose it were the hold to end unpaid."""
+    return puppy.status == Puppy.Status.HELD and bool(getattr(puppy, "family_choosing", False))
+
+
 def taken_page(request: HttpRequest, puppy: Puppy) -> HttpResponse:
     """Someone else reserved the puppy first: say so plainly, and show the others (or the
     puppy's own page, once it is offered again)."""
@@ -331,9 +352,12 @@ def _taken_context(request: HttpRequest, puppy: Puppy) -> dict[str, Any] | HttpR
     return {
         "puppy": puppy,
         "headline": for_puppy(TAKEN_HEADLINE, puppy).format(name=puppy.name),
-        "taken_text": for_puppy(TAKEN_TEXT.get(Puppy.Status(puppy.status), ""), puppy).format(
-            name=puppy.name
-        ),
+        "taken_text": for_puppy(
+            TAKEN_HELD_FOR_FAMILY_TEXT
+            if _held_for_family(puppy)
+            else TAKEN_TEXT.get(Puppy.Status(puppy.status), ""),
+            puppy,
+        ).format(name=puppy.name),
         "puppies": others[:OTHER_PUPPIES_SHOWN],
         "more_puppies": len(others) > OTHER_PUPPIES_SHOWN,
     }

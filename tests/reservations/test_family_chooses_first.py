@@ -270,3 +270,25 @@ def test_a_buyer_who_read_the_puppy_free_just_before_the_turn_opened_is_told_a_f
         "message": FAMILY_CHOOSING_MESSAGE,
     }
     assert not Reservation.objects.filter(puppy__slug="girl").exists()
+
+
+def test_a_puppy_on_hold_during_the_turn_is_said_to_go_to_the_family_first_if_unpaid():
+    """A shop hold was running when the turn opened: its puppy's page, and the page a second
+    buyer's Reserve lands on, no longer promise it 'here again' if that payment fails."""
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female")
+    on_list(litter, 1, sex="female")
+    reservation_hold(puppy_slug="girl", buyer=buyer(1), provider="stripe")
+    browser = Client()
+    assert "will be offered here again" in browser.get("/puppies/girl/").content.decode()
+
+    picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+
+    first_to_family = "Girl is offered first to the family choosing its puppy"
+    for page in (
+        browser.get("/puppies/girl/"),
+        browser.post("/puppies/girl/reserve/", data={"name": "Jane Doe"}, follow=True),
+    ):
+        text = page.content.decode()
+        assert first_to_family in text
+        assert "will be offered here again" not in text
