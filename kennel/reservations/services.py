@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 from django.db.models import Q, Value
 from django.db.models.functions import Replace
 from django.utils import timezone
@@ -26,6 +26,7 @@ from kennel.catalogue.models import Litter, Puppy
 from kennel.core.db import is_postgres, locked_transaction
 from kennel.core.errors import (
     PUPPY_NOT_AVAILABLE_MESSAGE,
+    Busy,
     HoldRefused,
     PuppyNotAvailable,
     PuppyNotFound,
@@ -198,16 +199,21 @@ def _lost_because(puppy_id: int, litter_id: int | None) -> str:
     return PUPPY_NOT_AVAILABLE_MESSAGE
 
 
-def _litter_share_lock(litter_id: int) -> None:
+def _litter_share_lock(litter_id: int, *, nowait: bool = False) -> None:
     """Wait for a turn being opened or ended on the litter (the pick order holds its row
     locked) and keep one from starting until this hold commits, so the hold's UPDATE and the
     turn each see the other (a hold and a turn opening never both win). KEY SHARE: holds on
-    the litter's puppies do not wait for one another. SQLite serialises its writers anyway."""
+    the litter's puppies do not wait for one another. SQLite serialises its writers anyway.
+    `nowait`: a turn being changed now raises Busy at once instead of being waited for."""
     if is_postgres():
+        sql = "SELECT 1 FROM catalogue_litter WHERE id = %s FOR KEY SHARE"
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM catalogue_litter WHERE id = %s FOR KEY SHARE", [litter_id]
-            )
+            try:
+                cursor.execute(f"{sql} NOWAIT" if nowait else sql, [litter_id])
+            except OperationalError as exc:
+                if nowait:  # the transaction is spoilt: the caller's retry starts afresh
+                    raise Busy() from exc
+                raise
 
 
 def _expire_overdue_holds(
@@ -254,11 +260,18 @@ def lock_for_payment(*, reservation_id: uuid.UUID | str) -> Reservation:
     if litter_id is not None and status not in Reservation.ACTIVE:
         # A late payment (reservation_confirm_late) and a turn opening see each other, as a
         # hold and a turn do. Not for a payment in time: its puppy is its own already (and
-        # a hold expired between this read and the lock goes without: a far narrower race).
+        # a hold closed between this read and the lock is seen to below).
         _litter_share_lock(litter_id)
     reservation = _expire_overdue_holds(puppy_id=puppy_id, now=timezone.now(), keep=keep)
     if reservation is None:  # deleted since the read above (the admin): as if never there
         raise Reservation.DoesNotExist(f"reservation {keep} is gone")
+    closed_since = status in Reservation.ACTIVE and reservation.status not in Reservation.ACTIVE
+    if litter_id is not None and closed_since:
+        # Closed between the read and its lock (the sweep, a cancel): a late payment after
+        # all, which must see a turn as above. The litter's lock comes before the
+        # reservation's, so it is only taken if free now; else Busy, and the retry takes it
+        # first (a turn being changed waits for this reservation: never both wait).
+        _litter_share_lock(litter_id, nowait=True)
     Puppy.objects.select_for_update().get(pk=puppy_id)
     return reservation
 

@@ -6,6 +6,7 @@ PostgreSQL, each change committed as in production (the pages are cached per ver
 import json
 import re
 import threading
+import time
 from datetime import timedelta
 from typing import Any, cast
 
@@ -15,7 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from kennel.catalogue.models import Litter, Puppy
-from kennel.core.errors import PuppyNotAvailable
+from kennel.core.errors import Busy, PuppyNotAvailable
 from kennel.core.models import AuditLog
 from kennel.reservations import picking, waitlist
 from kennel.reservations.buyers import Buyer
@@ -292,3 +293,82 @@ def test_a_puppy_on_hold_during_the_turn_is_said_to_go_to_the_family_first_if_un
         text = page.content.decode()
         assert first_to_family in text
         assert "will be offered here again" not in text
+
+
+def _until_done_or_waiting(thread: threading.Thread, pid: int) -> None:
+    """Wait until `thread` has finished, or its backend `pid` waits for a lock again."""
+    for _ in range(750):
+        if not thread.is_alive():
+            return
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
+            row = cursor.fetchone()
+        if row and row[0] == "Lock":
+            return
+        time.sleep(0.02)
+    raise AssertionError("the payment neither finished nor waited")
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_a_hold_the_sweep_ends_as_its_payment_lands_while_a_turn_opens_is_the_familys():
+    """The payment reads its hold still pending and waits for the sweep expiring it; the
+    breeder opens picking meanwhile (the family waits for that hold). Once the sweep commits,
+    the payment is a late one and must wait for the turn, as a hold does: the girl is the
+    family's, the payment refunded — never confirmed under a turn it did not see."""
+    from kennel.payments.fulfilment import payment_apply
+    from kennel.payments.models import Refund
+    from kennel.reservations.services import reservations_expire_due
+    from tests.payments.test_fulfilment import paid
+
+    litter = open_litter()
+    PuppyFactory(litter=litter, slug="girl", name="Girl", sex="female")
+    first = on_list(litter, 1, sex="female")
+    shop = reservation_hold(puppy_slug="girl", buyer=buyer(1), provider="stripe")
+    Reservation.objects.filter(pk=shop.pk).update(provider_reference="cs_late")
+    snapshot = paid(shop, reference="cs_late", payment_id="pi_late")
+    turn_opened, commit_turn = threading.Event(), threading.Event()
+    first_try: list[BaseException] = []
+
+    def pay() -> None:
+        try:
+            payment_apply(snapshot=snapshot, actor="stripe:evt_late")
+        except Busy as exc:
+            first_try.append(exc)
+        finally:
+            connection.close()
+
+    def open_turn() -> None:
+        try:
+            with transaction.atomic():
+                picking.picking_open(litter_id=litter.pk, actor="admin:breeder")
+                turn_opened.set()
+                commit_turn.wait(timeout=30)
+        finally:
+            connection.close()
+
+    payment, turn = threading.Thread(target=pay), threading.Thread(target=open_turn)
+    with transaction.atomic():  # the sweep, at the hold's end
+        assert reservations_expire_due(now=shop.expires_at) == 1
+        payment.start()
+        paying = _backend_waiting_for_a_lock()  # read it pending, waits for the sweep
+        turn.start()
+        assert turn_opened.wait(timeout=30)
+    _until_done_or_waiting(payment, paying)
+    commit_turn.set()
+    payment.join(timeout=30)
+    turn.join(timeout=30)
+    # It could not see the turn being opened, nor wait for it holding the hold's lock: it was
+    # told to come back (503, as a provider's delivery or the worker's job retries).
+    assert len(first_try) == 1, "the payment went on without the litter's lock"
+    shop.refresh_from_db()
+    assert (shop.status, shop.status_reason) == ("expired", "hold_expired")
+    payment_apply(snapshot=snapshot, actor="stripe:evt_late")  # the retry, the turn now open
+
+    shop.refresh_from_db()
+    first.refresh_from_db()
+    assert first.status == "choosing"
+    assert (shop.status, shop.status_reason) == ("expired", "late_payment_refunded")
+    assert Refund.objects.get(external_payment_id="pi_late").reason == "late_payment"
+    picked = picking.waitlist_pick(token=first.token, puppy_slug="girl")
+    assert (picked.status, picked.puppy.slug) == ("confirmed", "girl")
