@@ -183,14 +183,23 @@ def _backend_waiting_for_a_lock(timeout: float = 15.0) -> int:
     raise AssertionError("the buyer's return never waited for the reservation")
 
 
+def backend_activity(pid: int) -> tuple[str, str] | None:
+    """Backend `pid`'s state and what it waits for ("Lock", …), looked at afresh."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # a fresh look in a transaction
+        cursor.execute(
+            "SELECT state, coalesce(wait_event_type, '') FROM pg_stat_activity WHERE pid = %s",
+            [pid],
+        )
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else None
+
+
 def _until_idle(pid: int, timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute("SELECT state FROM pg_stat_activity WHERE pid = %s", [pid])
-            row = cursor.fetchone()
-        if row and row[0] == "idle":
+        activity = backend_activity(pid)
+        if activity and activity[0] == "idle":
             return
         time.sleep(0.02)
     raise AssertionError("the buyer's return never left its transaction")

@@ -23,7 +23,7 @@ from kennel.reservations.buyers import Buyer
 from kennel.reservations.models import Reservation
 from kennel.reservations.services import FAMILY_CHOOSING_MESSAGE, reservation_hold
 from tests.factories import LitterFactory, PuppyFactory
-from tests.payments.test_paypal_late_approval import _backend_waiting_for_a_lock
+from tests.payments.test_paypal_late_approval import _backend_waiting_for_a_lock, backend_activity
 from tests.reservations.waitlist_helpers import on_list, open_litter
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -300,11 +300,8 @@ def _until_done_or_waiting(thread: threading.Thread, pid: int) -> None:
     for _ in range(750):
         if not thread.is_alive():
             return
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_stat_clear_snapshot()")
-            cursor.execute("SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", [pid])
-            row = cursor.fetchone()
-        if row and row[0] == "Lock":
+        activity = backend_activity(pid)
+        if activity and activity[1] == "Lock":
             return
         time.sleep(0.02)
     raise AssertionError("the payment neither finished nor waited")
