@@ -5,7 +5,7 @@ from ninja.renderers import JSONRenderer
 from kennel.api.schemas import PuppyOut
 from kennel.catalogue.cache import fragment_key, fragment_make
 from kennel.catalogue.models import Puppy
-from kennel.reservations.waitlist import family_choosing
+from kennel.reservations.waitlist import family_choosing, family_comes_first
 
 router = Router(tags=["puppies"])
 # The API's renderer (routers.py keeps ninja's default): the cached list is its output.
@@ -48,7 +48,7 @@ def _puppies(request: HttpRequest) -> list[dict[str, object]]:
             "deposit": p.deposit,
             "currency": p.currency,
             "status": p.status,
-            "family_choosing": p.is_available and bool(getattr(p, "family_choosing", False)),
+            "family_choosing": family_comes_first(p),
             "url": request.build_absolute_uri(p.get_absolute_url()),
             "litter": p.litter.name if p.litter else None,
             "photos": [request.build_absolute_uri(photo.image.url) for photo in p.photos.all()],

@@ -36,7 +36,7 @@ from kennel.reservations.views import (
     resumable_reservation,
     resume_tokens,
 )
-from kennel.reservations.waitlist import family_choosing
+from kennel.reservations.waitlist import family_choosing, family_comes_first
 
 # What a buyer reads instead of the form when a puppy cannot be reserved.
 UNAVAILABLE_TEXT = {
@@ -292,7 +292,7 @@ def _puppy_context(
         form = _blank_reserve_form(puppy.currency)
     unavailable = UNAVAILABLE_TEXT.get(Puppy.Status(puppy.status), "")
     # Free, but the family choosing now on the waiting list could choose it: its turn first.
-    choosing = puppy.is_available and bool(getattr(puppy, "family_choosing", False))
+    choosing = family_comes_first(puppy)
     if choosing:
         unavailable = CHOOSING_TEXT
     elif _held_for_family(puppy):

@@ -372,6 +372,12 @@ def family_choosing() -> dict[str, ExpressionWrapper]:
     return {"family_choosing": ExpressionWrapper(choosing_could_choose(), BooleanField())}
 
 
+def family_comes_first(puppy: Puppy) -> bool:
+    """An available puppy (annotated with family_choosing) that the family choosing now could
+    choose: the shop refuses it until that family has chosen (the pages, the API list)."""
+    return puppy.is_available and bool(getattr(puppy, "family_choosing", False))
+
+
 def _shop_holds(*, lapsed: bool, now: datetime) -> QuerySet[Reservation]:
     """The pending shop holds on the outer query's puppy: past their time (`lapsed`, released
     by the next hold, pick or sweep: invariant 7) or still within it."""
